@@ -1,0 +1,77 @@
+//! Sealbox's pages, components and server functions, shared by the server (`ssr`) and the
+//! browser (`hydrate`). Each feature folder keeps its DTOs, server functions and components
+//! together; anything that must never reach the browser lives behind `feature = "ssr"`.
+#![forbid(unsafe_code)]
+
+pub mod components;
+pub mod error;
+pub mod system;
+
+#[cfg(feature = "ssr")]
+pub mod keyring;
+#[cfg(feature = "ssr")]
+pub mod state;
+#[cfg(feature = "ssr")]
+pub mod store;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path,
+};
+
+use crate::components::{Layout, NotFound};
+
+/// The HTML document the server renders around [`App`].
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/sealbox.css"/>
+        <Title formatter=|page: String| {
+            if page.is_empty() { "Sealbox".to_string() } else { format!("{page} · Sealbox") }
+        }/>
+        <Router>
+            <Layout>
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=HomePage/>
+                </Routes>
+            </Layout>
+        </Router>
+    }
+}
+
+#[component]
+fn HomePage() -> impl IntoView {
+    view! {
+        <Title text=""/>
+        <section class="page">
+            <h1>"Sealbox"</h1>
+            <p class="lead">
+                "Keep your team's API keys, bot tokens, webhook URLs and connection strings in "
+                "one place, encrypted, instead of in code."
+            </p>
+        </section>
+    }
+}

@@ -1,0 +1,22 @@
+//! What every request handler and server function can reach, provided through Leptos context.
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use leptos::prelude::*;
+
+use crate::{error::AppError, keyring::MasterKey, store::Store};
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub store: Store,
+    pub master_key: Arc<MasterKey>,
+}
+
+impl AppState {
+    /// The state of the current request, from Leptos context.
+    pub fn from_context() -> Result<Self, AppError> {
+        use_context::<Self>()
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("AppState is missing from context")))
+    }
+}

@@ -1,0 +1,182 @@
+//! One store over two databases: SQLite, the embedded default, and PostgreSQL for production and
+//! scale-out. The backend is chosen by the `DATABASE_URL` scheme; SQL is shared where the dialects
+//! agree and branches only where they do not.
+use std::{str::FromStr, time::Duration};
+
+use sqlx::{
+    ConnectOptions, PgPool, SqlitePool,
+    migrate::{MigrateError, Migrator},
+    postgres::{PgConnectOptions, PgPoolOptions},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// How long a connection waits for a locked SQLite database, and for a free pool connection.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// Picks the backend from a database URL's scheme.
+    pub fn from_url(url: &str) -> Result<Self, StoreError> {
+        let scheme = url.split_once(':').map(|(scheme, _)| scheme).unwrap_or("");
+        match scheme {
+            "sqlite" => Ok(Self::Sqlite),
+            "postgres" | "postgresql" => Ok(Self::Postgres),
+            _ => Err(StoreError::UnsupportedScheme(scheme.to_string())),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "SQLite",
+            Self::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "DATABASE_URL must start with sqlite:// or postgres:// (its scheme is \"{0}\")"
+    )]
+    UnsupportedScheme(String),
+    #[error("DATABASE_URL is not a valid {backend} URL: {source}")]
+    InvalidUrl { backend: &'static str, source: sqlx::Error },
+    #[error("cannot create the directory {path} for the SQLite database: {source}")]
+    CreateDir { path: String, source: std::io::Error },
+    #[error("cannot connect to the {backend} database at {target}: {source}")]
+    Connect { backend: &'static str, target: String, source: sqlx::Error },
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] MigrateError),
+}
+
+/// A connection pool to either backend. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: Db,
+}
+
+#[derive(Clone)]
+enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl Store {
+    /// Connects to the database named by `url` and checks that it answers. Credentials in the URL
+    /// never appear in errors.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let db = match Backend::from_url(url)? {
+            Backend::Sqlite => Db::Sqlite(connect_sqlite(url).await?),
+            Backend::Postgres => Db::Postgres(connect_postgres(url).await?),
+        };
+        Ok(Self { db })
+    }
+
+    /// Brings the schema up to date. Each migration runs in its own transaction, so a failure
+    /// leaves the database at the last good version.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match &self.db {
+            Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+            Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Answers whether the database can run a query right now.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        match &self.db {
+            Db::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
+            Db::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.db {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Waits for checked-out connections to return, then closes the pool.
+    pub async fn close(&self) {
+        match &self.db {
+            Db::Sqlite(pool) => pool.close().await,
+            Db::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+async fn connect_sqlite(url: &str) -> Result<SqlitePool, StoreError> {
+    let backend = Backend::Sqlite.name();
+    let options = SqliteConnectOptions::from_str(url)
+        .map_err(|source| StoreError::InvalidUrl { backend, source })?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(BUSY_TIMEOUT)
+        .disable_statement_logging();
+    let file = options.get_filename().to_path_buf();
+    if let Some(dir) = file.parent().filter(|dir| !dir.as_os_str().is_empty())
+        && !dir.exists()
+    {
+        std::fs::create_dir_all(dir)
+            .map_err(|source| StoreError::CreateDir { path: dir.display().to_string(), source })?;
+    }
+    SqlitePoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options)
+        .await
+        .map_err(|source| StoreError::Connect {
+            backend,
+            target: file.display().to_string(),
+            source,
+        })
+}
+
+async fn connect_postgres(url: &str) -> Result<PgPool, StoreError> {
+    let backend = Backend::Postgres.name();
+    let options = PgConnectOptions::from_str(url)
+        .map_err(|source| StoreError::InvalidUrl { backend, source })?
+        .disable_statement_logging();
+    let target = format!(
+        "{}:{}/{}",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or_default()
+    );
+    PgPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options)
+        .await
+        .map_err(|source| StoreError::Connect { backend, target, source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backend_is_chosen_by_the_url_scheme() {
+        assert_eq!(Backend::from_url("sqlite://data/x.db").ok(), Some(Backend::Sqlite));
+        assert_eq!(Backend::from_url("postgres://h/db").ok(), Some(Backend::Postgres));
+        assert_eq!(Backend::from_url("postgresql://h/db").ok(), Some(Backend::Postgres));
+    }
+
+    #[test]
+    fn other_schemes_are_refused_with_the_scheme_named() {
+        let error = Backend::from_url("mysql://h/db").expect_err("mysql is not supported");
+        assert!(error.to_string().contains("\"mysql\""), "{error}");
+    }
+}

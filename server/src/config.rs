@@ -1,0 +1,223 @@
+//! Command-line and environment configuration, validated before anything starts. Every problem
+//! becomes one sentence that names the setting and says what is wrong with it.
+use std::{
+    fs,
+    io::{self, Write},
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
+
+use app::keyring::{MasterKey, MasterKeyError};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const MASTER_KEY_ENV: &str = "SEALBOX_MASTER_KEY";
+const DEV_KEY_FILE_NAME: &str = "master.key";
+const SQLITE_FILE_NAME: &str = "sealbox.db";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sealbox",
+    version,
+    about = "Sealbox: a self-hosted secrets manager for teams",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Without a command, Sealbox runs the web server.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web server (the default when no command is given).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(after_long_help = "The master key can also be given as base64 in the SEALBOX_MASTER_KEY \
+    environment variable (there is no flag for it: command lines are visible to every user of \
+    the machine). Without either, a development key is generated in the data directory.")]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "SEALBOX_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+
+    /// The database: sqlite://FILE or postgres://USER@HOST/DB [default: sqlite://DATA_DIR/sealbox.db]
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// File holding the base64 master key (32 bytes).
+    #[arg(long, env = "SEALBOX_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+
+    /// Directory for the SQLite database and the development master key.
+    #[arg(long, env = "SEALBOX_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// The URL people use to reach Sealbox, e.g. https://secrets.example.com
+    #[arg(long, env = "SEALBOX_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Log filter: a level (error, warn, info, debug, trace) or tracing directives.
+    #[arg(long, env = "SEALBOX_LOG", default_value = "info")]
+    pub log_level: String,
+
+    /// Log format.
+    #[arg(long, env = "SEALBOX_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Directory with the compiled stylesheet, JavaScript and WebAssembly (set by cargo-leptos).
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Everything the server needs, checked.
+#[derive(Debug)]
+pub struct Config {
+    pub addr: SocketAddr,
+    pub database_url: String,
+    pub master_key: MasterKey,
+    pub master_key_source: MasterKeySource,
+    pub public_url: Option<url::Url>,
+    pub site_root: PathBuf,
+}
+
+/// Where the master key came from; a development key is announced loudly at start-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MasterKeySource {
+    Environment,
+    File(PathBuf),
+    DevelopmentFile { path: PathBuf, created: bool },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("set {MASTER_KEY_ENV} or SEALBOX_MASTER_KEY_FILE, not both")]
+    TwoMasterKeys,
+    #[error("{MASTER_KEY_ENV} is not a valid master key: {0}")]
+    BadMasterKeyEnv(MasterKeyError),
+    #[error("cannot read the master key file {path}: {source}")]
+    UnreadableKeyFile { path: String, source: io::Error },
+    #[error("the master key file {path} is not a valid master key: {source}")]
+    MalformedKeyFile { path: String, source: MasterKeyError },
+    #[error("cannot create the development master key file {path}: {source}")]
+    CreateKeyFile { path: String, source: io::Error },
+    #[error("SEALBOX_PUBLIC_URL must be an http:// or https:// URL such as https://secrets.example.com")]
+    BadPublicUrl,
+    #[error("SEALBOX_LOG is not a valid log filter: {0}")]
+    BadLogFilter(String),
+}
+
+impl ServeArgs {
+    /// Validates the settings and loads (or, for development, creates) the master key.
+    pub fn resolve(self) -> Result<Config, ConfigError> {
+        let public_url = self.public_url.as_deref().map(parse_public_url).transpose()?;
+        let database_url = self.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}", self.data_dir.join(SQLITE_FILE_NAME).display())
+        });
+        let env_key = std::env::var(MASTER_KEY_ENV).ok().filter(|v| !v.is_empty());
+        let (master_key, master_key_source) = load_master_key(
+            env_key.as_deref(),
+            self.master_key_file.as_deref(),
+            &self.data_dir,
+        )?;
+        Ok(Config {
+            addr: self.addr,
+            database_url,
+            master_key,
+            master_key_source,
+            public_url,
+            site_root: self.site_root,
+        })
+    }
+}
+
+fn parse_public_url(text: &str) -> Result<url::Url, ConfigError> {
+    let url = url::Url::parse(text).map_err(|_| ConfigError::BadPublicUrl)?;
+    match url.scheme() {
+        "http" | "https" if url.has_host() => Ok(url),
+        _ => Err(ConfigError::BadPublicUrl),
+    }
+}
+
+fn load_master_key(
+    env_key: Option<&str>,
+    key_file: Option<&Path>,
+    data_dir: &Path,
+) -> Result<(MasterKey, MasterKeySource), ConfigError> {
+    match (env_key, key_file) {
+        (Some(_), Some(_)) => Err(ConfigError::TwoMasterKeys),
+        (Some(text), None) => MasterKey::from_base64(text)
+            .map(|key| (key, MasterKeySource::Environment))
+            .map_err(ConfigError::BadMasterKeyEnv),
+        (None, Some(path)) => {
+            read_key_file(path).map(|key| (key, MasterKeySource::File(path.to_path_buf())))
+        }
+        (None, None) => {
+            let path = data_dir.join(DEV_KEY_FILE_NAME);
+            if path.exists() {
+                let key = read_key_file(&path)?;
+                Ok((key, MasterKeySource::DevelopmentFile { path, created: false }))
+            } else {
+                let key = create_dev_key_file(&path)?;
+                Ok((key, MasterKeySource::DevelopmentFile { path, created: true }))
+            }
+        }
+    }
+}
+
+fn read_key_file(path: &Path) -> Result<MasterKey, ConfigError> {
+    let display = path.display().to_string();
+    let text = zeroize::Zeroizing::new(
+        fs::read_to_string(path)
+            .map_err(|source| ConfigError::UnreadableKeyFile { path: display.clone(), source })?,
+    );
+    MasterKey::from_base64(&text)
+        .map_err(|source| ConfigError::MalformedKeyFile { path: display, source })
+}
+
+/// Writes a fresh key readable by its owner only (mode 0600), refusing to overwrite a file.
+fn create_dev_key_file(path: &Path) -> Result<MasterKey, ConfigError> {
+    let failed = |source| ConfigError::CreateKeyFile { path: path.display().to_string(), source };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).map_err(failed)?;
+    }
+    let key = MasterKey::generate();
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(failed)?;
+    file.write_all(key.to_base64().as_bytes())
+        .and_then(|()| file.write_all(b"\n"))
+        .and_then(|()| file.sync_all())
+        .map_err(failed)?;
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_key_sources_at_once_are_refused() {
+        let dir = std::env::temp_dir();
+        let error = load_master_key(Some("x"), Some(Path::new("/k")), &dir).expect_err("refused");
+        assert!(matches!(error, ConfigError::TwoMasterKeys));
+    }
+
+    #[test]
+    fn a_public_url_must_be_http_or_https() {
+        assert!(parse_public_url("https://secrets.example.com").is_ok());
+        assert!(parse_public_url("ftp://secrets.example.com").is_err());
+        assert!(parse_public_url("secrets.example.com").is_err());
+    }
+}

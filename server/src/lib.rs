@@ -1,0 +1,7 @@
+//! The `sealbox` binary's library: configuration, start-up and the HTTP surface around the app.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod health;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,132 @@
+//! Builds the application from a checked [`Config`] and runs it until asked to stop.
+use std::{future::Future, net::SocketAddr, sync::Arc};
+
+use anyhow::Context;
+use app::{App, shell, state::AppState, store::Store};
+use axum::{Router, routing::get};
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, file_and_error_handler, generate_route_list};
+use tokio::net::TcpListener;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::{
+    config::{Config, MasterKeySource},
+    health,
+};
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    store: Store,
+    local_addr: SocketAddr,
+}
+
+impl Application {
+    /// Connects to the database, migrates it and binds the listening socket. Any failure is
+    /// returned with a message that names what to fix; nothing is served until all succeed.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        announce_master_key(&config.master_key_source);
+        let store = Store::connect(&config.database_url).await?;
+        store.migrate().await?;
+        tracing::info!(database = store.backend().name(), "database ready");
+
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.addr))?;
+        let local_addr = listener.local_addr().context("cannot read the listening address")?;
+
+        let leptos_options = LeptosOptions::builder()
+            .output_name("sealbox")
+            .site_root(config.site_root.display().to_string())
+            .site_pkg_dir("pkg")
+            .site_addr(local_addr)
+            .build();
+        let state = AppState {
+            leptos_options,
+            store: store.clone(),
+            master_key: Arc::new(config.master_key),
+        };
+        Ok(Self { listener, router: router(state), store, local_addr })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until `shutdown` resolves, lets requests in flight finish, then closes the pool.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await?;
+        self.store.close().await;
+        Ok(())
+    }
+}
+
+/// All routes: probes, pages, server functions, and static files with the 404 page as fallback.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let options = state.leptos_options.clone();
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .leptos_routes_with_context(&state, routes, || {}, move || shell(options.clone()))
+        .fallback(file_and_error_handler::<AppState, _>(shell))
+        .layer(
+            TraceLayer::new_for_http()
+                // The path only: query strings can carry one-time tokens.
+                .make_span_with(|request: &http::Request<_>| {
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        path = %request.uri().path()
+                    )
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .with_state(state)
+}
+
+fn announce_master_key(source: &MasterKeySource) {
+    match source {
+        MasterKeySource::Environment => tracing::info!("master key loaded from SEALBOX_MASTER_KEY"),
+        MasterKeySource::File(path) => {
+            tracing::info!(path = %path.display(), "master key loaded from file")
+        }
+        MasterKeySource::DevelopmentFile { path, created } => tracing::warn!(
+            path = %path.display(),
+            created,
+            "DEVELOPMENT MASTER KEY IN USE. This key file is for development only: anyone who \
+             can read it can decrypt every secret. In production set SEALBOX_MASTER_KEY or \
+             SEALBOX_MASTER_KEY_FILE to a key kept away from the database and its backups."
+        ),
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
