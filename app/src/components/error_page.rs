@@ -46,9 +46,10 @@ pub fn ErrorTemplate(errors: ArcRwSignal<Errors>) -> impl IntoView {
             .iter()
             .next()
             .map(|(_, error)| {
-                error.downcast_ref::<AppError>().cloned().unwrap_or_else(|| {
-                    AppError::Internal("unexpected".into())
-                })
+                error
+                    .downcast_ref::<AppError>()
+                    .cloned()
+                    .unwrap_or_else(|| AppError::Internal("unexpected".into()))
             })
             .unwrap_or_else(|| AppError::Internal("unknown".into()));
         view! { <ErrorPage error/> }

@@ -30,7 +30,11 @@ pub fn ThemeToggle() -> impl IntoView {
 
 #[cfg(feature = "hydrate")]
 fn stored_theme() -> Option<String> {
-    web_sys::window()?.local_storage().ok()??.get_item(STORAGE_KEY).ok()?
+    web_sys::window()?
+        .local_storage()
+        .ok()??
+        .get_item(STORAGE_KEY)
+        .ok()?
 }
 
 #[cfg(not(feature = "hydrate"))]
@@ -40,7 +44,9 @@ fn stored_theme() -> Option<String> {
 
 #[cfg(feature = "hydrate")]
 fn apply_theme(dark: bool) {
-    let Some(window) = web_sys::window() else { return };
+    let Some(window) = web_sys::window() else {
+        return;
+    };
     let theme = if dark { "dark" } else { "light" };
     if let Some(root) = window.document().and_then(|d| d.document_element()) {
         // Best effort: a failure leaves the current colours, which is harmless.

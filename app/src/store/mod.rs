@@ -44,16 +44,24 @@ impl Backend {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error(
-        "DATABASE_URL must start with sqlite:// or postgres:// (its scheme is \"{0}\")"
-    )]
+    #[error("DATABASE_URL must start with sqlite:// or postgres:// (its scheme is \"{0}\")")]
     UnsupportedScheme(String),
     #[error("DATABASE_URL is not a valid {backend} URL: {source}")]
-    InvalidUrl { backend: &'static str, source: sqlx::Error },
+    InvalidUrl {
+        backend: &'static str,
+        source: sqlx::Error,
+    },
     #[error("cannot create the directory {path} for the SQLite database: {source}")]
-    CreateDir { path: String, source: std::io::Error },
+    CreateDir {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot connect to the {backend} database at {target}: {source}")]
-    Connect { backend: &'static str, target: String, source: sqlx::Error },
+    Connect {
+        backend: &'static str,
+        target: String,
+        source: sqlx::Error,
+    },
     #[error("database migration failed: {0}")]
     Migrate(#[from] MigrateError),
 }
@@ -129,8 +137,10 @@ async fn connect_sqlite(url: &str) -> Result<SqlitePool, StoreError> {
     if let Some(dir) = file.parent().filter(|dir| !dir.as_os_str().is_empty())
         && !dir.exists()
     {
-        std::fs::create_dir_all(dir)
-            .map_err(|source| StoreError::CreateDir { path: dir.display().to_string(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+            path: dir.display().to_string(),
+            source,
+        })?;
     }
     SqlitePoolOptions::new()
         .max_connections(8)
@@ -160,7 +170,11 @@ async fn connect_postgres(url: &str) -> Result<PgPool, StoreError> {
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_with(options)
         .await
-        .map_err(|source| StoreError::Connect { backend, target, source })
+        .map_err(|source| StoreError::Connect {
+            backend,
+            target,
+            source,
+        })
 }
 
 #[cfg(test)]
@@ -169,9 +183,18 @@ mod tests {
 
     #[test]
     fn the_backend_is_chosen_by_the_url_scheme() {
-        assert_eq!(Backend::from_url("sqlite://data/x.db").ok(), Some(Backend::Sqlite));
-        assert_eq!(Backend::from_url("postgres://h/db").ok(), Some(Backend::Postgres));
-        assert_eq!(Backend::from_url("postgresql://h/db").ok(), Some(Backend::Postgres));
+        assert_eq!(
+            Backend::from_url("sqlite://data/x.db").ok(),
+            Some(Backend::Sqlite)
+        );
+        assert_eq!(
+            Backend::from_url("postgres://h/db").ok(),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(
+            Backend::from_url("postgresql://h/db").ok(),
+            Some(Backend::Postgres)
+        );
     }
 
     #[test]

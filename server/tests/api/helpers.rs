@@ -1,0 +1,190 @@
+//! The test harness every integration test uses: [`spawn_app`] starts the real server on port 0
+//! with a fresh database of the chosen backend, and [`on_both_backends!`] runs a test on both.
+use std::{net::SocketAddr, path::PathBuf};
+
+use app::keyring::MasterKey;
+use sealbox::{config::Config, config::MasterKeySource, startup::Application};
+use sqlx::{Connection, Executor, PgConnection};
+use tokio::sync::oneshot;
+
+/// Where the tests create their PostgreSQL databases. PostgreSQL being unreachable fails the
+/// run: the suite never silently skips a backend.
+pub fn postgres_admin_url() -> String {
+    std::env::var("SEALBOX_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Defines each listed `async fn name(backend: Backend)` as two tests, `sqlite::name` and
+/// `postgres::name`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($test:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test($crate::helpers::Backend::Sqlite).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test($crate::helpers::Backend::Postgres).await;
+                }
+            )+
+        }
+    };
+}
+
+/// A database that exists for one test and is removed when dropped.
+pub struct TestDatabase {
+    pub url: String,
+    postgres_name: Option<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestDatabase {
+    pub async fn create(backend: Backend) -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        match backend {
+            Backend::Sqlite => Self {
+                url: format!("sqlite://{}", dir.path().join("sealbox.db").display()),
+                postgres_name: None,
+                _dir: dir,
+            },
+            Backend::Postgres => {
+                let name = format!("sealbox_test_{}", uuid::Uuid::new_v4().simple());
+                let admin_url = postgres_admin_url();
+                let mut admin = PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
+                    panic!(
+                        "PostgreSQL is not reachable at {admin_url} ({e}). The tests need it: \
+                         start it with `pg_ctlcluster --skip-systemctl-redirect \
+                         $(ls /etc/postgresql) main start` or set SEALBOX_TEST_POSTGRES_URL."
+                    )
+                });
+                admin
+                    .execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
+                    .await
+                    .expect("create the test database");
+                let url = match admin_url.rsplit_once('/') {
+                    Some((server, _)) => format!("{server}/{name}"),
+                    None => panic!("SEALBOX_TEST_POSTGRES_URL must name a database"),
+                };
+                Self {
+                    url,
+                    postgres_name: Some(name),
+                    _dir: dir,
+                }
+            }
+        }
+    }
+
+    /// A directory that lives as long as the database, for files a test needs.
+    pub fn dir(&self) -> PathBuf {
+        self._dir.path().to_path_buf()
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some(name) = self.postgres_name.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime, which cannot block on async work: use a thread
+        // with a runtime of its own.
+        let dropper = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async move {
+                let mut admin = PgConnection::connect(&postgres_admin_url()).await?;
+                admin
+                    .execute(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#).as_str())
+                    .await?;
+                Ok::<_, anyhow::Error>(())
+            })
+        });
+        if let Ok(Err(error)) = dropper.join() {
+            eprintln!("warning: could not drop a test database: {error:#}");
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub database: TestDatabase,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// Starts the real server on 127.0.0.1:0 with a fresh database and a random master key.
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = sealbox::telemetry::init("debug", sealbox::config::LogFormat::Text);
+    }
+    let database = TestDatabase::create(backend).await;
+    let config = Config {
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        database_url: database.url.clone(),
+        master_key: MasterKey::generate(),
+        master_key_source: MasterKeySource::Environment,
+        public_url: None,
+        site_root: database.dir().join("site"),
+    };
+    let app = Application::build(config)
+        .await
+        .expect("the application starts");
+    let address = format!("http://{}", app.local_addr());
+    let (shutdown, stop) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = stop.await;
+    }));
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .expect("an HTTP client");
+    TestApp {
+        address,
+        client,
+        database,
+        shutdown: Some(shutdown),
+        server: Some(server),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("the request reaches the server")
+    }
+
+    /// Stops the server gracefully and waits for it, so that the database is released.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("the server task ends")
+                .expect("the server stops cleanly");
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! Integration tests: the real server on a random port, against a fresh SQLite file and a fresh
+//! PostgreSQL database for every test.
+mod helpers;
+
+mod health;
+mod pages;
+mod startup;
