@@ -116,6 +116,19 @@ impl FromServerFnError for AppError {
     }
 }
 
+/// Sets the HTTP status of the current server-function response from the error it returns, so
+/// that API clients and tests see 401, 403, 422… instead of a blanket 500.
+#[cfg(feature = "ssr")]
+pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    if let Err(error) = &result
+        && let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
+        && let Ok(status) = http::StatusCode::from_u16(error.status())
+    {
+        response.set_status(status);
+    }
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,17 +146,4 @@ mod tests {
         let error = AppError::from_server_fn_error(ServerFnErrorErr::Args("bad".into()));
         assert_eq!(error.status(), 422);
     }
-}
-
-/// Sets the HTTP status of the current server-function response from the error it returns, so
-/// that API clients and tests see 401, 403, 422… instead of a blanket 500.
-#[cfg(feature = "ssr")]
-pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
-    if let Err(error) = &result
-        && let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
-        && let Ok(status) = http::StatusCode::from_u16(error.status())
-    {
-        response.set_status(status);
-    }
-    result
 }
