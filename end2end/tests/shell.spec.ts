@@ -1,0 +1,74 @@
+import { expect, test, type Page } from '@playwright/test';
+
+async function hydrated(page: Page) {
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+}
+
+test('the start page shows the navigation and the server version', async ({ page }) => {
+  await page.goto('/');
+  const nav = page.getByRole('navigation', { name: 'Main' });
+  await expect(nav.getByRole('link', { name: 'Projects' })).toHaveAttribute('href', '/projects');
+  await expect(nav.getByRole('link', { name: 'Settings' })).toHaveAttribute('href', '/settings');
+  await expect(page.getByRole('status')).toContainText(/Sealbox \d+\.\d+\.\d+/);
+  await expect(page.getByRole('status')).toContainText('Database ready');
+});
+
+test('once hydrated, the theme toggle switches to dark mode and remembers it', async ({ page }) => {
+  await page.goto('/');
+  await hydrated(page);
+  const toggle = page.getByRole('button', { name: 'Dark mode' });
+  await expect(toggle).toHaveAttribute('aria-pressed', 'false');
+
+  await toggle.click();
+
+  await expect(toggle).toHaveAttribute('aria-pressed', 'true');
+  await expect(page.locator('html')).toHaveAttribute('data-theme', 'dark');
+  await page.reload();
+  await hydrated(page);
+  await expect(page.locator('html')).toHaveAttribute('data-theme', 'dark');
+});
+
+test('"Check status" asks the server again through a server function', async ({ page }) => {
+  await page.goto('/');
+  await hydrated(page);
+  const answer = page.waitForResponse(
+    (r) => r.url().endsWith('/rpc/check_server') && r.request().method() === 'POST',
+  );
+
+  await page.getByRole('button', { name: 'Check status' }).click();
+
+  const response = await answer;
+  expect(response.status()).toBe(200);
+  expect(await response.json()).toMatchObject({ database_ready: true });
+  await expect(page.getByRole('status')).toContainText('Database ready');
+  await expect(page.getByRole('button', { name: 'Check status' })).toBeEnabled();
+});
+
+test('an unknown address shows the styled 404 page', async ({ page }) => {
+  const response = await page.goto('/no/such/page');
+  expect(response?.status()).toBe(404);
+  await expect(page.getByRole('heading', { name: 'Page not found' })).toBeVisible();
+  await expect(page.getByRole('link', { name: 'Back to the start page' })).toBeVisible();
+  // The stylesheet is served and applied.
+  await expect(page.locator('header.topbar')).not.toHaveCSS('background-color', 'rgba(0, 0, 0, 0)');
+});
+
+test('client-side navigation from the 404 page back to the start page works', async ({ page }) => {
+  await page.goto('/no/such/page');
+  await hydrated(page);
+  await page.getByRole('link', { name: 'Back to the start page' }).click();
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.getByRole('heading', { name: 'Sealbox', level: 1 })).toBeVisible();
+});
+
+test.describe('without JavaScript', () => {
+  test.use({ javaScriptEnabled: false });
+
+  test('the page renders but never hydrates, so the toggle does nothing', async ({ page }) => {
+    await page.goto('/');
+    await expect(page.getByRole('status')).toContainText('Database ready');
+    await page.getByRole('button', { name: 'Dark mode' }).click();
+    await expect(page.locator('body')).not.toHaveAttribute('data-hydrated', 'true');
+    await expect(page.locator('html')).not.toHaveAttribute('data-theme', 'dark');
+  });
+});
