@@ -8,20 +8,24 @@ const STORAGE_KEY: &str = "sealbox-theme";
 pub fn ThemeToggle() -> impl IntoView {
     let dark = RwSignal::new(false);
 
-    // Runs in the browser only, after hydration: adopt the stored choice.
+    // Effects run in the browser only, once hydrated: adopt the stored choice.
     Effect::new(move |_| {
         if stored_theme().as_deref() == Some("dark") {
             dark.set(true);
+            apply_theme(true);
         }
     });
-    Effect::new(move |_| apply_theme(dark.get()));
 
     view! {
         <button
             type="button"
             class="theme-toggle"
             aria-pressed=move || if dark.get() { "true" } else { "false" }
-            on:click=move |_| dark.update(|d| *d = !*d)
+            on:click=move |_| {
+                let now_dark = !dark.get_untracked();
+                dark.set(now_dark);
+                apply_theme(now_dark);
+            }
         >
             "Dark mode"
         </button>
