@@ -17,6 +17,7 @@ pub mod store;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
+    SsrMode,
     components::{Route, Router, Routes},
     path,
 };
@@ -54,8 +55,10 @@ pub fn App() -> impl IntoView {
         }/>
         <Router>
             <Layout>
+                // Every route renders in order: the HTML arrives complete, so pages read and work
+                // without JavaScript (out-of-order streaming needs a script to place its chunks).
                 <Routes fallback=NotFound>
-                    <Route path=path!("/") view=HomePage/>
+                    <Route path=path!("/") view=HomePage ssr=SsrMode::InOrder/>
                 </Routes>
             </Layout>
         </Router>
