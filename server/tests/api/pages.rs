@@ -38,7 +38,11 @@ async fn the_start_page_renders_the_shell_with_navigation_and_server_status(back
     // In place inside the footer, not streamed after the document for a script to move: the page
     // must read the same without JavaScript.
     let footer_end = html.find("</footer>").expect("a footer");
-    assert!(html.find("Database ready").is_some_and(|at| at < footer_end), "{html}");
+    assert!(
+        html.find("Database ready")
+            .is_some_and(|at| at < footer_end),
+        "{html}"
+    );
     // The hydration script is included.
     assert!(html.contains("/pkg/sealbox.js"), "{html}");
     app.stop().await;
