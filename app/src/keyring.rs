@@ -31,11 +31,8 @@ impl MasterKey {
 
     /// Parses the base64 text of a key; surrounding whitespace (a trailing newline) is ignored.
     pub fn from_base64(text: &str) -> Result<Self, MasterKeyError> {
-        let decoded = Zeroizing::new(
-            STANDARD
-                .decode(text.trim())
-                .map_err(|_| MasterKeyError::NotBase64)?,
-        );
+        let decoded =
+            Zeroizing::new(STANDARD.decode(text.trim()).map_err(|_| MasterKeyError::NotBase64)?);
         let mut key = Zeroizing::new([0u8; MASTER_KEY_LEN]);
         if decoded.len() != MASTER_KEY_LEN {
             return Err(MasterKeyError::WrongLength(decoded.len()));
@@ -75,10 +72,7 @@ mod tests {
     #[test]
     fn keys_of_the_wrong_length_are_refused() {
         let short = STANDARD.encode([7u8; 16]);
-        assert_eq!(
-            MasterKey::from_base64(&short).err(),
-            Some(MasterKeyError::WrongLength(16))
-        );
+        assert_eq!(MasterKey::from_base64(&short).err(), Some(MasterKeyError::WrongLength(16)));
     }
 
     #[test]

@@ -109,10 +109,7 @@ pub enum ConfigError {
     #[error("cannot read the master key file {path}: {source}")]
     UnreadableKeyFile { path: String, source: io::Error },
     #[error("the master key file {path} is not a valid master key: {source}")]
-    MalformedKeyFile {
-        path: String,
-        source: MasterKeyError,
-    },
+    MalformedKeyFile { path: String, source: MasterKeyError },
     #[error("cannot create the development master key file {path}: {source}")]
     CreateKeyFile { path: String, source: io::Error },
     #[error(
@@ -126,23 +123,13 @@ pub enum ConfigError {
 impl ServeArgs {
     /// Validates the settings and loads (or, for development, creates) the master key.
     pub fn resolve(self) -> Result<Config, ConfigError> {
-        let public_url = self
-            .public_url
-            .as_deref()
-            .map(parse_public_url)
-            .transpose()?;
+        let public_url = self.public_url.as_deref().map(parse_public_url).transpose()?;
         let database_url = self.database_url.clone().unwrap_or_else(|| {
-            format!(
-                "sqlite://{}",
-                self.data_dir.join(SQLITE_FILE_NAME).display()
-            )
+            format!("sqlite://{}", self.data_dir.join(SQLITE_FILE_NAME).display())
         });
         let env_key = std::env::var(MASTER_KEY_ENV).ok().filter(|v| !v.is_empty());
-        let (master_key, master_key_source) = load_master_key(
-            env_key.as_deref(),
-            self.master_key_file.as_deref(),
-            &self.data_dir,
-        )?;
+        let (master_key, master_key_source) =
+            load_master_key(env_key.as_deref(), self.master_key_file.as_deref(), &self.data_dir)?;
         Ok(Config {
             addr: self.addr,
             database_url,
@@ -179,22 +166,10 @@ fn load_master_key(
             let path = data_dir.join(DEV_KEY_FILE_NAME);
             if path.exists() {
                 let key = read_key_file(&path)?;
-                Ok((
-                    key,
-                    MasterKeySource::DevelopmentFile {
-                        path,
-                        created: false,
-                    },
-                ))
+                Ok((key, MasterKeySource::DevelopmentFile { path, created: false }))
             } else {
                 let key = create_dev_key_file(&path)?;
-                Ok((
-                    key,
-                    MasterKeySource::DevelopmentFile {
-                        path,
-                        created: true,
-                    },
-                ))
+                Ok((key, MasterKeySource::DevelopmentFile { path, created: true }))
             }
         }
     }
@@ -202,24 +177,17 @@ fn load_master_key(
 
 fn read_key_file(path: &Path) -> Result<MasterKey, ConfigError> {
     let display = path.display().to_string();
-    let text = zeroize::Zeroizing::new(fs::read_to_string(path).map_err(|source| {
-        ConfigError::UnreadableKeyFile {
-            path: display.clone(),
-            source,
-        }
-    })?);
-    MasterKey::from_base64(&text).map_err(|source| ConfigError::MalformedKeyFile {
-        path: display,
-        source,
-    })
+    let text = zeroize::Zeroizing::new(
+        fs::read_to_string(path)
+            .map_err(|source| ConfigError::UnreadableKeyFile { path: display.clone(), source })?,
+    );
+    MasterKey::from_base64(&text)
+        .map_err(|source| ConfigError::MalformedKeyFile { path: display, source })
 }
 
 /// Writes a fresh key readable by its owner only (mode 0600), refusing to overwrite a file.
 fn create_dev_key_file(path: &Path) -> Result<MasterKey, ConfigError> {
-    let failed = |source| ConfigError::CreateKeyFile {
-        path: path.display().to_string(),
-        source,
-    };
+    let failed = |source| ConfigError::CreateKeyFile { path: path.display().to_string(), source };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         fs::create_dir_all(dir).map_err(failed)?;
     }

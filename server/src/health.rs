@@ -11,10 +11,7 @@ pub async fn healthz() -> impl IntoResponse {
 /// `GET /readyz`: the database answers a query; 503 while it does not.
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     match state.store.ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(json!({ "status": "ok", "database": "ok" })),
-        ),
+        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ok", "database": "ok" }))),
         Err(error) => {
             tracing::warn!(error = %error, "readiness check failed: database unreachable");
             (

@@ -34,9 +34,7 @@ impl Application {
         let listener = TcpListener::bind(config.addr)
             .await
             .with_context(|| format!("cannot listen on {}", config.addr))?;
-        let local_addr = listener
-            .local_addr()
-            .context("cannot read the listening address")?;
+        let local_addr = listener.local_addr().context("cannot read the listening address")?;
 
         let leptos_options = LeptosOptions::builder()
             .output_name("sealbox")
@@ -49,12 +47,7 @@ impl Application {
             store: store.clone(),
             master_key: Arc::new(config.master_key),
         };
-        Ok(Self {
-            listener,
-            router: router(state),
-            store,
-            local_addr,
-        })
+        Ok(Self { listener, router: router(state), store, local_addr })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -66,12 +59,8 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await?;
         self.store.close().await;
         Ok(())
     }

@@ -9,17 +9,11 @@ use crate::config::{ConfigError, LogFormat};
 pub fn init(filter: &str, format: LogFormat) -> Result<(), ConfigError> {
     let filter =
         EnvFilter::try_new(filter).map_err(|e| ConfigError::BadLogFilter(e.to_string()))?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     // An error here only means a subscriber is already installed.
     let _ = match format {
         LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
     };
     Ok(())
 }

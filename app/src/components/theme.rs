@@ -34,11 +34,7 @@ pub fn ThemeToggle() -> impl IntoView {
 
 #[cfg(feature = "hydrate")]
 fn stored_theme() -> Option<String> {
-    web_sys::window()?
-        .local_storage()
-        .ok()??
-        .get_item(STORAGE_KEY)
-        .ok()?
+    web_sys::window()?.local_storage().ok()??.get_item(STORAGE_KEY).ok()?
 }
 
 #[cfg(not(feature = "hydrate"))]

@@ -47,21 +47,11 @@ pub enum StoreError {
     #[error("DATABASE_URL must start with sqlite:// or postgres:// (its scheme is \"{0}\")")]
     UnsupportedScheme(String),
     #[error("DATABASE_URL is not a valid {backend} URL: {source}")]
-    InvalidUrl {
-        backend: &'static str,
-        source: sqlx::Error,
-    },
+    InvalidUrl { backend: &'static str, source: sqlx::Error },
     #[error("cannot create the directory {path} for the SQLite database: {source}")]
-    CreateDir {
-        path: String,
-        source: std::io::Error,
-    },
+    CreateDir { path: String, source: std::io::Error },
     #[error("cannot connect to the {backend} database at {target}: {source}")]
-    Connect {
-        backend: &'static str,
-        target: String,
-        source: sqlx::Error,
-    },
+    Connect { backend: &'static str, target: String, source: sqlx::Error },
     #[error("database migration failed: {0}")]
     Migrate(#[from] MigrateError),
 }
@@ -137,10 +127,8 @@ async fn connect_sqlite(url: &str) -> Result<SqlitePool, StoreError> {
     if let Some(dir) = file.parent().filter(|dir| !dir.as_os_str().is_empty())
         && !dir.exists()
     {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
-            path: dir.display().to_string(),
-            source,
-        })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|source| StoreError::CreateDir { path: dir.display().to_string(), source })?;
     }
     SqlitePoolOptions::new()
         .max_connections(8)
@@ -170,11 +158,7 @@ async fn connect_postgres(url: &str) -> Result<PgPool, StoreError> {
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_with(options)
         .await
-        .map_err(|source| StoreError::Connect {
-            backend,
-            target,
-            source,
-        })
+        .map_err(|source| StoreError::Connect { backend, target, source })
 }
 
 #[cfg(test)]
@@ -183,18 +167,29 @@ mod tests {
 
     #[test]
     fn the_backend_is_chosen_by_the_url_scheme() {
-        assert_eq!(
-            Backend::from_url("sqlite://data/x.db").ok(),
-            Some(Backend::Sqlite)
-        );
-        assert_eq!(
-            Backend::from_url("postgres://h/db").ok(),
-            Some(Backend::Postgres)
-        );
-        assert_eq!(
-            Backend::from_url("postgresql://h/db").ok(),
-            Some(Backend::Postgres)
-        );
+        assert_eq!(Backend::from_url("sqlite://data/x.db").ok(), Some(Backend::Sqlite));
+        assert_eq!(Backend::from_url("postgres://h/db").ok(), Some(Backend::Postgres));
+        assert_eq!(Backend::from_url("postgresql://h/db").ok(), Some(Backend::Postgres));
+    }
+
+    #[tokio::test]
+    async fn sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("nested/dir/sealbox.db").display());
+
+        let store = Store::connect(&url).await.expect("the database is created with its directory");
+
+        let Db::Sqlite(pool) = &store.db else { panic!("a SQLite store") };
+        let journal: String =
+            sqlx::query_scalar("PRAGMA journal_mode").fetch_one(pool).await.expect("pragma");
+        let foreign_keys: i64 =
+            sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(pool).await.expect("pragma");
+        let busy_timeout: i64 =
+            sqlx::query_scalar("PRAGMA busy_timeout").fetch_one(pool).await.expect("pragma");
+        assert_eq!(journal, "wal");
+        assert_eq!(foreign_keys, 1);
+        assert_eq!(busy_timeout, 5000);
+        store.close().await;
     }
 
     #[test]

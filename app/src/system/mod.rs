@@ -64,10 +64,7 @@ pub fn ServerStatusLine() -> impl IntoView {
 #[component]
 fn StatusText(status: Result<ServerStatus, AppError>) -> impl IntoView {
     match status {
-        Ok(ServerStatus {
-            version,
-            database_ready,
-        }) => view! {
+        Ok(ServerStatus { version, database_ready }) => view! {
             <span class="server-version">{format!("Sealbox {version}")}</span>
             <span class=if database_ready { "badge ok" } else { "badge warn" }>
                 {if database_ready { "Database ready" } else { "Database unavailable" }}

@@ -5,10 +5,7 @@ use crate::{
     on_both_backends,
 };
 
-on_both_backends!(
-    healthz_answers_ok,
-    readyz_answers_ok_when_the_database_answers
-);
+on_both_backends!(healthz_answers_ok, readyz_answers_ok_when_the_database_answers);
 
 async fn healthz_answers_ok(backend: Backend) {
     // Arrange
@@ -32,10 +29,7 @@ async fn readyz_answers_ok_when_the_database_answers(backend: Backend) {
 
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.expect("JSON");
-    assert_eq!(
-        body,
-        serde_json::json!({ "status": "ok", "database": "ok" })
-    );
+    assert_eq!(body, serde_json::json!({ "status": "ok", "database": "ok" }));
     app.stop().await;
 }
 
@@ -46,13 +40,7 @@ async fn readyz_answers_503_when_postgresql_goes_away() {
     // Arrange: a running server whose database is then dropped under it.
     let app = spawn_app(Backend::Postgres).await;
     assert_eq!(app.get("/readyz").await.status(), 200);
-    let name = app
-        .database
-        .url
-        .rsplit('/')
-        .next()
-        .expect("a database name")
-        .to_string();
+    let name = app.database.url.rsplit('/').next().expect("a database name").to_string();
     let mut admin = PgConnection::connect(&crate::helpers::postgres_admin_url())
         .await
         .expect("PostgreSQL is reachable");

@@ -78,11 +78,7 @@ impl TestDatabase {
                     Some((server, _)) => format!("{server}/{name}"),
                     None => panic!("SEALBOX_TEST_POSTGRES_URL must name a database"),
                 };
-                Self {
-                    url,
-                    postgres_name: Some(name),
-                    _dir: dir,
-                }
+                Self { url, postgres_name: Some(name), _dir: dir }
             }
         }
     }
@@ -101,9 +97,7 @@ impl Drop for TestDatabase {
         // Drop runs inside the test's runtime, which cannot block on async work: use a thread
         // with a runtime of its own.
         let dropper = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             runtime.block_on(async move {
                 let mut admin = PgConnection::connect(&postgres_admin_url()).await?;
                 admin
@@ -140,9 +134,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         public_url: None,
         site_root: database.dir().join("site"),
     };
-    let app = Application::build(config)
-        .await
-        .expect("the application starts");
+    let app = Application::build(config).await.expect("the application starts");
     let address = format!("http://{}", app.local_addr());
     let (shutdown, stop) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async move {
@@ -153,13 +145,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         .cookie_store(true)
         .build()
         .expect("an HTTP client");
-    TestApp {
-        address,
-        client,
-        database,
-        shutdown: Some(shutdown),
-        server: Some(server),
-    }
+    TestApp { address, client, database, shutdown: Some(shutdown), server: Some(server) }
 }
 
 impl TestApp {
@@ -168,11 +154,7 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(self.url(path))
-            .send()
-            .await
-            .expect("the request reaches the server")
+        self.client.get(self.url(path)).send().await.expect("the request reaches the server")
     }
 
     /// Stops the server gracefully and waits for it, so that the database is released.
@@ -181,10 +163,7 @@ impl TestApp {
             let _ = shutdown.send(());
         }
         if let Some(server) = self.server.take() {
-            server
-                .await
-                .expect("the server task ends")
-                .expect("the server stops cleanly");
+            server.await.expect("the server task ends").expect("the server stops cleanly");
         }
     }
 }

@@ -18,31 +18,15 @@ async fn the_start_page_renders_the_shell_with_navigation_and_server_status(back
 
     assert_eq!(response.status(), 200);
     let html = response.text().await.expect("HTML");
-    assert!(
-        html.contains(r#"href="/pkg/sealbox.css""#),
-        "stylesheet linked: {html}"
-    );
-    assert!(
-        html.contains(r#"href="/projects""#) && html.contains(">Projects<"),
-        "{html}"
-    );
-    assert!(
-        html.contains(r#"href="/settings""#) && html.contains(">Settings<"),
-        "{html}"
-    );
+    assert!(html.contains(r#"href="/pkg/sealbox.css""#), "stylesheet linked: {html}");
+    assert!(html.contains(r#"href="/projects""#) && html.contains(">Projects<"), "{html}");
+    assert!(html.contains(r#"href="/settings""#) && html.contains(">Settings<"), "{html}");
     // The footer's status comes from a server function resolved during server rendering.
-    assert!(
-        html.contains(concat!("Sealbox ", env!("CARGO_PKG_VERSION"))),
-        "{html}"
-    );
+    assert!(html.contains(concat!("Sealbox ", env!("CARGO_PKG_VERSION"))), "{html}");
     // In place inside the footer, not streamed after the document for a script to move: the page
     // must read the same without JavaScript.
     let footer_end = html.find("</footer>").expect("a footer");
-    assert!(
-        html.find("Database ready")
-            .is_some_and(|at| at < footer_end),
-        "{html}"
-    );
+    assert!(html.find("Database ready").is_some_and(|at| at < footer_end), "{html}");
     // The hydration script is included.
     assert!(html.contains("/pkg/sealbox.js"), "{html}");
     app.stop().await;

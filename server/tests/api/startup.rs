@@ -33,34 +33,17 @@ async fn failing_start(command: &mut Command) -> String {
         .await
         .expect("sealbox exits in time")
         .expect("sealbox runs");
-    assert!(
-        !output.status.success(),
-        "sealbox should have failed: {output:?}"
-    );
+    assert!(!output.status.success(), "sealbox should have failed: {output:?}");
     String::from_utf8(output.stderr).expect("UTF-8 stderr")
 }
 
 /// The last stderr line is the error, alone on its line; nothing panicked.
 fn assert_one_clear_line(stderr: &str, expected: &str) {
-    let errors: Vec<&str> = stderr
-        .lines()
-        .filter(|l| l.starts_with("sealbox: error:"))
-        .collect();
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("sealbox: error:")).collect();
     assert_eq!(errors.len(), 1, "exactly one error line in: {stderr}");
-    assert!(
-        errors[0].contains(expected),
-        "{:?} should contain {expected:?}",
-        errors[0]
-    );
-    assert_eq!(
-        stderr.lines().last(),
-        Some(errors[0]),
-        "the error is the last line: {stderr}"
-    );
-    assert!(
-        !stderr.contains("panicked") && !stderr.contains("backtrace"),
-        "{stderr}"
-    );
+    assert!(errors[0].contains(expected), "{:?} should contain {expected:?}", errors[0]);
+    assert_eq!(stderr.lines().last(), Some(errors[0]), "the error is the last line: {stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
 }
 
 #[tokio::test]
@@ -72,14 +55,8 @@ async fn an_unsupported_database_scheme_stops_the_start_with_one_line() {
             .env("SEALBOX_MASTER_KEY", VALID_KEY),
     )
     .await;
-    assert_one_clear_line(
-        &stderr,
-        "DATABASE_URL must start with sqlite:// or postgres://",
-    );
-    assert!(
-        !stderr.contains("hunter2"),
-        "the password is never printed: {stderr}"
-    );
+    assert_one_clear_line(&stderr, "DATABASE_URL must start with sqlite:// or postgres://");
+    assert!(!stderr.contains("hunter2"), "the password is never printed: {stderr}");
 }
 
 #[tokio::test]
@@ -87,10 +64,7 @@ async fn an_unreachable_database_stops_the_start_with_one_line() {
     let dir = tempfile::tempdir().expect("tempdir");
     let stderr = failing_start(
         sealbox(dir.path())
-            .env(
-                "DATABASE_URL",
-                "postgres://sealbox:hunter2@127.0.0.1:1/sealbox",
-            )
+            .env("DATABASE_URL", "postgres://sealbox:hunter2@127.0.0.1:1/sealbox")
             .env("SEALBOX_MASTER_KEY", VALID_KEY),
     )
     .await;
@@ -98,10 +72,7 @@ async fn an_unreachable_database_stops_the_start_with_one_line() {
         &stderr,
         "cannot connect to the PostgreSQL database at 127.0.0.1:1/sealbox",
     );
-    assert!(
-        !stderr.contains("hunter2"),
-        "the password is never printed: {stderr}"
-    );
+    assert!(!stderr.contains("hunter2"), "the password is never printed: {stderr}");
 }
 
 #[tokio::test]
@@ -121,10 +92,7 @@ async fn a_malformed_master_key_file_stops_the_start_with_one_line() {
     std::fs::write(&key_file, "c2hvcnQ=\n").expect("write the key file"); // "short"
     let stderr = failing_start(sealbox(dir.path()).env("SEALBOX_MASTER_KEY_FILE", &key_file)).await;
     assert_one_clear_line(&stderr, "is not a valid master key: it decodes to 5 bytes");
-    assert!(
-        !stderr.contains("c2hvcnQ"),
-        "the key is never printed: {stderr}"
-    );
+    assert!(!stderr.contains("c2hvcnQ"), "the key is never printed: {stderr}");
 }
 
 #[tokio::test]
@@ -145,19 +113,14 @@ async fn a_public_url_that_is_not_http_stops_the_start_with_one_line() {
             .env("SEALBOX_PUBLIC_URL", "secrets.example.com"),
     )
     .await;
-    assert_one_clear_line(
-        &stderr,
-        "SEALBOX_PUBLIC_URL must be an http:// or https:// URL",
-    );
+    assert_one_clear_line(&stderr, "SEALBOX_PUBLIC_URL must be an http:// or https:// URL");
 }
 
 #[tokio::test]
 async fn an_invalid_log_filter_stops_the_start_with_one_line() {
     let dir = tempfile::tempdir().expect("tempdir");
     let stderr = failing_start(
-        sealbox(dir.path())
-            .env("SEALBOX_MASTER_KEY", VALID_KEY)
-            .env("SEALBOX_LOG", "loud=[[["),
+        sealbox(dir.path()).env("SEALBOX_MASTER_KEY", VALID_KEY).env("SEALBOX_LOG", "loud=[[["),
     )
     .await;
     assert_one_clear_line(&stderr, "SEALBOX_LOG is not a valid log filter");
@@ -172,18 +135,13 @@ async fn a_failing_migration_stops_the_start_and_leaves_the_database_as_it_was()
     {
         use sqlx::{Connection, Executor};
         let mut connection = sqlx::SqliteConnection::connect(&url).await.expect("sqlite");
-        connection
-            .execute("CREATE TABLE instance (something TEXT)")
-            .await
-            .expect("create");
+        connection.execute("CREATE TABLE instance (something TEXT)").await.expect("create");
         connection.close().await.expect("close");
     }
 
     // Act
     let stderr = failing_start(
-        sealbox(dir.path())
-            .env("DATABASE_URL", &url)
-            .env("SEALBOX_MASTER_KEY", VALID_KEY),
+        sealbox(dir.path()).env("DATABASE_URL", &url).env("SEALBOX_MASTER_KEY", VALID_KEY),
     )
     .await;
 
@@ -207,10 +165,8 @@ async fn wait_until_running(child: &mut Child) -> (String, Vec<String>) {
         while let Some(line) = lines.next_line().await.expect("read stderr") {
             seen.push(line.clone());
             if let Some(at) = line.find("http://127.0.0.1:") {
-                let url: String = line[at..]
-                    .chars()
-                    .take_while(|c| !c.is_whitespace() && *c != '"')
-                    .collect();
+                let url: String =
+                    line[at..].chars().take_while(|c| !c.is_whitespace() && *c != '"').collect();
                 return Some(url);
             }
         }
@@ -229,11 +185,7 @@ async fn wait_until_running(child: &mut Child) -> (String, Vec<String>) {
 
 async fn terminate_and_wait(mut child: Child) -> std::process::ExitStatus {
     let pid = child.id().expect("the child is running").to_string();
-    let killed = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .await
-        .expect("kill runs");
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().await.expect("kill runs");
     assert!(killed.success());
     tokio::time::timeout(TIMEOUT, child.wait())
         .await
@@ -250,41 +202,26 @@ async fn a_first_run_creates_a_private_development_key_and_reuses_it_later() {
     let mut child = sealbox(dir.path()).spawn().expect("sealbox starts");
     let (url, log) = wait_until_running(&mut child).await;
     assert!(
-        log.iter()
-            .any(|l| l.contains("DEVELOPMENT MASTER KEY IN USE")),
+        log.iter().any(|l| l.contains("DEVELOPMENT MASTER KEY IN USE")),
         "a loud warning: {log:#?}"
     );
-    let ready = reqwest::get(format!("{url}/readyz"))
-        .await
-        .expect("readyz answers");
+    let ready = reqwest::get(format!("{url}/readyz")).await.expect("readyz answers");
     assert_eq!(ready.status(), 200);
-    assert!(
-        terminate_and_wait(child).await.success(),
-        "SIGTERM stops it with exit code 0"
-    );
+    assert!(terminate_and_wait(child).await.success(), "SIGTERM stops it with exit code 0");
     let first_key = std::fs::read_to_string(&key_file).expect("the key file exists");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&key_file)
-            .expect("metadata")
-            .permissions()
-            .mode();
+        let mode = std::fs::metadata(&key_file).expect("metadata").permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "owner read/write only");
     }
-    assert!(
-        dir.path().join("data").join("sealbox.db").exists(),
-        "SQLite under ./data"
-    );
+    assert!(dir.path().join("data").join("sealbox.db").exists(), "SQLite under ./data");
 
     // Second run: the same key is used, not replaced.
     let mut child = sealbox(dir.path()).spawn().expect("sealbox starts again");
     let _ = wait_until_running(&mut child).await;
     assert!(terminate_and_wait(child).await.success());
-    assert_eq!(
-        std::fs::read_to_string(&key_file).expect("still there"),
-        first_key
-    );
+    assert_eq!(std::fs::read_to_string(&key_file).expect("still there"), first_key);
 }
 
 #[tokio::test]
@@ -297,25 +234,13 @@ async fn json_logs_are_one_object_per_line_and_sigterm_stops_the_server_graceful
         .spawn()
         .expect("sealbox starts");
     let (url, log) = wait_until_running(&mut child).await;
-    assert_eq!(
-        reqwest::get(format!("{url}/readyz"))
-            .await
-            .expect("ready")
-            .status(),
-        200
-    );
+    assert_eq!(reqwest::get(format!("{url}/readyz")).await.expect("ready").status(), 200);
 
     for line in &log {
         let entry: serde_json::Value = serde_json::from_str(line)
             .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
-        assert!(
-            entry.get("level").is_some() && entry.get("timestamp").is_some(),
-            "{line}"
-        );
+        assert!(entry.get("level").is_some() && entry.get("timestamp").is_some(), "{line}");
     }
-    assert!(
-        log.iter().any(|l| l.contains("PostgreSQL")),
-        "the backend is logged: {log:#?}"
-    );
+    assert!(log.iter().any(|l| l.contains("PostgreSQL")), "the backend is logged: {log:#?}");
     assert!(terminate_and_wait(child).await.success());
 }
