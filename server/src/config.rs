@@ -189,7 +189,12 @@ fn read_key_file(path: &Path) -> Result<MasterKey, ConfigError> {
 fn create_dev_key_file(path: &Path) -> Result<MasterKey, ConfigError> {
     let failed = |source| ConfigError::CreateKeyFile { path: path.display().to_string(), source };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs::create_dir_all(dir).map_err(failed)?;
+        // The data directory holds the database and this key: private to its owner.
+        let mut builder = fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir).map_err(failed)?;
     }
     let key = MasterKey::generate();
     let mut options = fs::OpenOptions::new();

@@ -9,7 +9,11 @@ use crate::config::{ConfigError, LogFormat};
 pub fn init(filter: &str, format: LogFormat) -> Result<(), ConfigError> {
     let filter =
         EnvFilter::try_new(filter).map_err(|e| ConfigError::BadLogFilter(e.to_string()))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(colour);
     // An error here only means a subscriber is already installed.
     let _ = match format {
         LogFormat::Text => builder.try_init(),

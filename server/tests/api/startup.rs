@@ -214,6 +214,8 @@ async fn a_first_run_creates_a_private_development_key_and_reuses_it_later() {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&key_file).expect("metadata").permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "owner read/write only");
+        let data = std::fs::metadata(dir.path().join("data")).expect("data dir").permissions();
+        assert_eq!(data.mode() & 0o777, 0o700, "the data directory is private too");
     }
     assert!(dir.path().join("data").join("sealbox.db").exists(), "SQLite under ./data");
 
