@@ -8,6 +8,8 @@ pub mod error;
 pub mod system;
 
 #[cfg(feature = "ssr")]
+pub mod crypto;
+#[cfg(feature = "ssr")]
 pub mod keyring;
 #[cfg(feature = "ssr")]
 pub mod state;
