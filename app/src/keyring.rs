@@ -1,8 +1,23 @@
 //! The master key: it wraps every project's data key and never touches the database.
 use std::fmt;
 
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
 use base64::{Engine, engine::general_purpose::STANDARD};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 use zeroize::Zeroizing;
+
+use crate::{
+    crypto::{self, CryptoError, DataKey, FingerprintKey},
+    store::{Store, now_millis, with_pool},
+};
+
+const KEY_ID_LABEL: &[u8] = b"sealbox/master-key-id/v1";
+const FINGERPRINT_PURPOSE: &str = "fingerprint";
 
 /// Length of the master key in bytes (AES-256).
 pub const MASTER_KEY_LEN: usize = 32;
@@ -49,6 +64,195 @@ impl MasterKey {
     pub fn expose(&self) -> &[u8; MASTER_KEY_LEN] {
         &self.0
     }
+
+    /// A public name for this key (16 hex digits), derived from it one-way: safe to store and
+    /// to log, and the same on every server that holds the key.
+    pub fn id(&self) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0[..])
+            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+        mac.update(KEY_ID_LABEL);
+        mac.finalize().into_bytes()[..8].iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyringError {
+    #[error(
+        "the master key does not match this database: it was set up with master key {expected}, \
+         and the configured key is {configured}"
+    )]
+    WrongMasterKey { expected: String, configured: String },
+    #[error(
+        "data in this database is wrapped by master key {0}, which is not configured; give it as \
+         an older key until `sealbox admin rotate-master-key` has re-wrapped everything"
+    )]
+    MissingMasterKey(String),
+    #[error("the stored key check for master key {0} does not open with it: wrong key")]
+    KeyCheckFailed(String),
+    #[error("a wrapped key in the database does not open: {0}")]
+    Unwrap(CryptoError),
+    #[error("database error while loading the keyring: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// The master keys, the fingerprint key, and a cache of unwrapped project data keys.
+///
+/// # Security
+/// Unwrapped data keys live only in this cache and are zeroized when evicted or dropped.
+pub struct Keyring {
+    /// The newest key, which wraps everything new; then older keys, which only unwrap.
+    keys: Vec<(String, MasterKey)>,
+    fingerprint: FingerprintKey,
+    data_keys: Mutex<HashMap<i64, Arc<DataKey>>>,
+}
+
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ids: Vec<&str> = self.keys.iter().map(|(id, _)| id.as_str()).collect();
+        f.debug_struct("Keyring").field("master_key_ids", &ids).finish_non_exhaustive()
+    }
+}
+
+impl Keyring {
+    /// Checks the configured master keys against the database and loads the fingerprint key.
+    /// `current` wraps new keys; `older` keys are accepted for unwrapping until rotation.
+    pub async fn load(
+        store: &Store,
+        current: MasterKey,
+        older: Vec<MasterKey>,
+    ) -> Result<Self, KeyringError> {
+        let keys: Vec<(String, MasterKey)> =
+            std::iter::once(current).chain(older).map(|key| (key.id(), key)).collect();
+        let known: Vec<(String, Vec<u8>)> = with_pool!(store, |pool| {
+            sqlx::query_as("SELECT id, key_check FROM master_keys WHERE retired_at IS NULL")
+                .fetch_all(pool)
+                .await?
+        });
+        for (id, check) in &known {
+            if let Some((_, key)) = keys.iter().find(|(configured, _)| configured == id)
+                && !crypto::verify_key_check(key, check)
+            {
+                return Err(KeyringError::KeyCheckFailed(id.clone()));
+            }
+        }
+        let (current_id, current_key) = &keys[0];
+        let current_known = known.iter().any(|(id, _)| id == current_id);
+        let any_configured_known =
+            known.iter().any(|(id, _)| keys.iter().any(|(configured, _)| configured == id));
+        if !current_known {
+            if let Some((expected, _)) = known.first().filter(|_| !any_configured_known) {
+                return Err(KeyringError::WrongMasterKey {
+                    expected: expected.clone(),
+                    configured: current_id.clone(),
+                });
+            }
+            let check = crypto::key_check(current_key);
+            with_pool!(store, |pool| {
+                sqlx::query(
+                    "INSERT INTO master_keys (id, key_check, created_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(current_id)
+                .bind(check)
+                .bind(now_millis())
+                .execute(pool)
+                .await?;
+            });
+        }
+        let in_use: Vec<(String,)> = with_pool!(store, |pool| {
+            sqlx::query_as(
+                "SELECT master_key_id FROM project_keys UNION SELECT master_key_id FROM instance_keys",
+            )
+            .fetch_all(pool)
+            .await?
+        });
+        if let Some((missing,)) =
+            in_use.iter().find(|(id,)| !keys.iter().any(|(configured, _)| configured == id))
+        {
+            return Err(KeyringError::MissingMasterKey(missing.clone()));
+        }
+        let mut keyring = Self {
+            keys,
+            fingerprint: FingerprintKey::from_data_key(&DataKey::generate()),
+            data_keys: Mutex::new(HashMap::new()),
+        };
+        keyring.fingerprint = keyring.load_fingerprint_key(store).await?;
+        Ok(keyring)
+    }
+
+    async fn load_fingerprint_key(&self, store: &Store) -> Result<FingerprintKey, KeyringError> {
+        let aad = crypto::data_key_aad(FINGERPRINT_PURPOSE);
+        let fresh = DataKey::generate();
+        let wrapped = self.wrap(&fresh, &aad);
+        // First server to start creates it; every other one (now or later) reads that one.
+        let (master_key_id, wrapped): (String, Vec<u8>) = with_pool!(store, |pool| {
+            sqlx::query(
+                "INSERT INTO instance_keys (purpose, master_key_id, wrapped_key, created_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (purpose) DO NOTHING",
+            )
+            .bind(FINGERPRINT_PURPOSE)
+            .bind(self.current_id())
+            .bind(wrapped)
+            .bind(now_millis())
+            .execute(pool)
+            .await?;
+            sqlx::query_as(
+                "SELECT master_key_id, wrapped_key FROM instance_keys WHERE purpose = $1",
+            )
+            .bind(FINGERPRINT_PURPOSE)
+            .fetch_one(pool)
+            .await?
+        });
+        let key = self.unwrap(&master_key_id, &wrapped, &aad)?;
+        Ok(FingerprintKey::from_data_key(&key))
+    }
+
+    pub fn current_id(&self) -> &str {
+        &self.keys[0].0
+    }
+
+    /// Wraps a key under the current master key.
+    pub fn wrap(&self, key: &DataKey, aad: &[u8]) -> Vec<u8> {
+        crypto::wrap_key(&self.keys[0].1, key, aad)
+    }
+
+    /// Unwraps a key with the master key named by `master_key_id`.
+    pub fn unwrap(
+        &self,
+        master_key_id: &str,
+        wrapped: &[u8],
+        aad: &[u8],
+    ) -> Result<DataKey, KeyringError> {
+        let (_, master) = self
+            .keys
+            .iter()
+            .find(|(id, _)| id == master_key_id)
+            .ok_or_else(|| KeyringError::MissingMasterKey(master_key_id.to_string()))?;
+        crypto::unwrap_key(master, wrapped, aad).map_err(KeyringError::Unwrap)
+    }
+
+    pub fn fingerprint_key(&self) -> &FingerprintKey {
+        &self.fingerprint
+    }
+
+    pub fn cached_data_key(&self, project_id: i64) -> Option<Arc<DataKey>> {
+        self.data_keys.lock().ok()?.get(&project_id).cloned()
+    }
+
+    pub fn cache_data_key(&self, project_id: i64, key: DataKey) -> Arc<DataKey> {
+        let key = Arc::new(key);
+        if let Ok(mut cache) = self.data_keys.lock() {
+            cache.insert(project_id, key.clone());
+        }
+        key
+    }
+
+    /// Drops a cached key (zeroized once the last user lets go of it).
+    pub fn evict(&self, project_id: i64) {
+        if let Ok(mut cache) = self.data_keys.lock() {
+            cache.remove(&project_id);
+        }
+    }
 }
 
 impl fmt::Debug for MasterKey {
@@ -81,6 +285,14 @@ mod tests {
             MasterKey::from_base64("not base64 at all!").err(),
             Some(MasterKeyError::NotBase64)
         );
+    }
+
+    #[test]
+    fn key_ids_are_stable_and_differ_between_keys() {
+        let key = MasterKey::generate();
+        assert_eq!(key.id(), key.id());
+        assert_eq!(key.id().len(), 16);
+        assert_ne!(key.id(), MasterKey::generate().id());
     }
 
     #[test]

@@ -5,7 +5,10 @@
 
 pub mod components;
 pub mod error;
+pub mod projects;
+pub mod secrets;
 pub mod system;
+pub mod validation;
 
 #[cfg(feature = "ssr")]
 pub mod crypto;

@@ -1,16 +1,14 @@
 //! What every request handler and server function can reach, provided through Leptos context.
-use std::sync::Arc;
-
 use axum::extract::FromRef;
 use leptos::prelude::*;
 
-use crate::{error::AppError, keyring::MasterKey, store::Store};
+use crate::{error::AppError, secrets::service::Vault, store::Store};
 
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub store: Store,
-    pub master_key: Arc<MasterKey>,
+    pub vault: Vault,
 }
 
 impl AppState {

@@ -2,7 +2,7 @@
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
-use app::{App, shell, state::AppState, store::Store};
+use app::{App, keyring::Keyring, secrets::service::Vault, shell, state::AppState, store::Store};
 use axum::{Router, routing::get};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, file_and_error_handler, generate_route_list};
@@ -19,6 +19,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     store: Store,
+    vault: Vault,
     local_addr: SocketAddr,
 }
 
@@ -30,6 +31,9 @@ impl Application {
         let store = Store::connect(&config.database_url).await?;
         store.migrate().await?;
         tracing::info!(database = store.backend().name(), "database ready");
+        let keyring = Keyring::load(&store, config.master_key, Vec::new()).await?;
+        tracing::info!(master_key_id = keyring.current_id(), "master key checked");
+        let vault = Vault::new(store.clone(), Arc::new(keyring));
 
         let listener = TcpListener::bind(config.addr)
             .await
@@ -42,16 +46,17 @@ impl Application {
             .site_pkg_dir("pkg")
             .site_addr(local_addr)
             .build();
-        let state = AppState {
-            leptos_options,
-            store: store.clone(),
-            master_key: Arc::new(config.master_key),
-        };
-        Ok(Self { listener, router: router(state), store, local_addr })
+        let state = AppState { leptos_options, store: store.clone(), vault: vault.clone() };
+        Ok(Self { listener, router: router(state), store, vault, local_addr })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The secrets service this server uses (tests drive it directly).
+    pub fn vault(&self) -> Vault {
+        self.vault.clone()
     }
 
     /// Serves until `shutdown` resolves, lets requests in flight finish, then closes the pool.

@@ -63,9 +63,29 @@ pub struct Store {
 }
 
 #[derive(Clone)]
-enum Db {
+pub(crate) enum Db {
     Sqlite(SqlitePool),
     Postgres(PgPool),
+}
+
+/// Runs the same block against whichever pool the store holds. The block is compiled once per
+/// backend, so portable SQL (with `$1` placeholders, which both accept) is written once.
+macro_rules! with_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match $store.db() {
+            $crate::store::Db::Sqlite($pool) => $body,
+            $crate::store::Db::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use with_pool;
+
+/// The current time as Unix milliseconds, the unit every table stores.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
 
 impl Store {
@@ -95,6 +115,10 @@ impl Store {
             Db::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
             Db::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
         }
+    }
+
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
     }
 
     pub fn backend(&self) -> Backend {

@@ -114,6 +114,7 @@ impl Drop for TestDatabase {
 
 pub struct TestApp {
     pub address: String,
+    pub vault: app::secrets::service::Vault,
     pub client: reqwest::Client,
     pub database: TestDatabase,
     shutdown: Option<oneshot::Sender<()>>,
@@ -136,6 +137,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     };
     let app = Application::build(config).await.expect("the application starts");
     let address = format!("http://{}", app.local_addr());
+    let vault = app.vault();
     let (shutdown, stop) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async move {
         let _ = stop.await;
@@ -145,7 +147,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         .cookie_store(true)
         .build()
         .expect("an HTTP client");
-    TestApp { address, client, database, shutdown: Some(shutdown), server: Some(server) }
+    TestApp { address, vault, client, database, shutdown: Some(shutdown), server: Some(server) }
 }
 
 impl TestApp {
@@ -155,6 +157,15 @@ impl TestApp {
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.expect("the request reaches the server")
+    }
+
+    /// Runs SQL on the test database behind the server's back (to tamper with it, or read it raw).
+    pub async fn sql(&self) -> sqlx::AnyConnection {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        sqlx::AnyConnection::connect(&self.database.url)
+            .await
+            .expect("connect to the test database")
     }
 
     /// Stops the server gracefully and waits for it, so that the database is released.

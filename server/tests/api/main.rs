@@ -5,3 +5,4 @@ mod helpers;
 mod health;
 mod pages;
 mod startup;
+mod vault;

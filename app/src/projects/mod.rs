@@ -1,0 +1,118 @@
+//! Projects: a name people read and a slug for URLs.
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::validation::FieldError;
+
+pub const MAX_NAME_CHARS: usize = 100;
+pub const MAX_SLUG_LEN: usize = 64;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectName(String);
+
+impl ProjectName {
+    pub fn parse(input: &str) -> Result<Self, FieldError> {
+        let name = input.trim();
+        if name.is_empty() {
+            return Err(FieldError::new("name", "Project name is required"));
+        }
+        if name.chars().count() > MAX_NAME_CHARS {
+            return Err(FieldError::new("name", "Project names are limited to 100 characters"));
+        }
+        Ok(Self(name.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The URL form of a project's name: lowercase letters, digits and single hyphens.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ProjectSlug(String);
+
+impl ProjectSlug {
+    /// Parses a slug as it appears in a URL.
+    pub fn parse(input: &str) -> Result<Self, FieldError> {
+        let valid = !input.is_empty()
+            && input.len() <= MAX_SLUG_LEN
+            && input.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !input.starts_with('-')
+            && !input.ends_with('-')
+            && !input.contains("--");
+        if valid {
+            Ok(Self(input.to_string()))
+        } else {
+            Err(FieldError::new(
+                "slug",
+                "Project URLs use lowercase letters, digits and single hyphens (at most 64)",
+            ))
+        }
+    }
+
+    /// Derives a slug from a project name: "Discord Bot (prod)" → `discord-bot-prod`.
+    pub fn from_name(name: &ProjectName) -> Result<Self, FieldError> {
+        let mut slug = String::new();
+        for c in name.as_str().chars() {
+            if c.is_ascii_alphanumeric() {
+                slug.push(c.to_ascii_lowercase());
+            } else if !slug.is_empty() && !slug.ends_with('-') {
+                slug.push('-');
+            }
+        }
+        slug.truncate(MAX_SLUG_LEN);
+        let slug = slug.trim_end_matches('-');
+        if slug.is_empty() {
+            return Err(FieldError::new(
+                "name",
+                "Project names need at least one letter or digit (A–Z, 0–9) for the URL",
+            ));
+        }
+        Self::parse(slug)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ProjectSlug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn slugs_are_derived_from_names() {
+        let slug = |name: &str| {
+            ProjectSlug::from_name(&ProjectName::parse(name).expect("name")).map(|s| s.0)
+        };
+        assert_eq!(slug("Discord Bot (prod)").as_deref(), Ok("discord-bot-prod"));
+        assert_eq!(slug("  Billing  ").as_deref(), Ok("billing"));
+        assert!(slug("🚀🚀").is_err());
+    }
+
+    #[test]
+    fn names_are_required_and_limited() {
+        assert_eq!(ProjectName::parse(" ").expect_err("empty").message, "Project name is required");
+        assert!(ProjectName::parse(&"n".repeat(101)).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn every_derived_slug_parses(name in "\\PC{1,100}") {
+            if let Ok(name) = ProjectName::parse(&name)
+                && let Ok(slug) = ProjectSlug::from_name(&name)
+            {
+                prop_assert!(ProjectSlug::parse(slug.as_str()).is_ok());
+            }
+        }
+    }
+}

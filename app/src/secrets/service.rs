@@ -1,0 +1,790 @@
+//! The one service every caller (pages, JSON API, CLI) goes through to read and change secrets.
+//! Each mutation and each value read writes its audit event in the same transaction: no audit
+//! row, no change.
+//!
+//! Writes start with their write statement, so a transaction holds the write lock before it
+//! reads: on SQLite a second writer waits (busy timeout) instead of failing on a stale snapshot,
+//! and on PostgreSQL the conditional `UPDATE … WHERE current_version = $n` serializes concurrent
+//! updates of one secret so that exactly one of them wins.
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::domain::{Description, SecretKey, SecretType, SecretValue};
+use crate::{
+    crypto::{self, DataKey, Sealed},
+    error::AppError,
+    keyring::{Keyring, KeyringError},
+    projects::{ProjectName, ProjectSlug},
+    store::{Store, now_millis, with_pool},
+    validation::FieldError,
+};
+
+/// Who is acting, for the audit log: a person's email, a token's name, or `system`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub name: String,
+    pub ip: Option<String>,
+}
+
+impl Actor {
+    pub fn new(name: impl Into<String>, ip: Option<String>) -> Self {
+        Self { name: name.into(), ip }
+    }
+}
+
+/// Where a secret lives: the team scope shared by every project, or one project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    Team,
+    Project(ProjectSlug),
+}
+
+/// What anyone allowed to see a project may see of a secret: everything but its value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretMeta {
+    pub key: String,
+    pub description: Option<String>,
+    pub secret_type: SecretType,
+    pub version: i64,
+    pub created_at: i64,
+    pub created_by: String,
+    pub updated_at: i64,
+    pub updated_by: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectSummary {
+    pub id: i64,
+    pub name: String,
+    pub slug: String,
+    pub created_at: i64,
+}
+
+pub struct NewSecret {
+    pub key: SecretKey,
+    pub value: SecretValue,
+    pub description: Description,
+    /// `None` takes the type suggested by the value's shape.
+    pub secret_type: Option<SecretType>,
+}
+
+pub struct SecretUpdate {
+    /// The version the caller saw; a newer one in the database is a conflict.
+    pub expected_version: i64,
+    /// `None` keeps the current value.
+    pub value: Option<SecretValue>,
+    pub description: Description,
+}
+
+/// A value on its way to a program at run time.
+#[derive(Debug)]
+pub struct Revealed {
+    pub value: SecretValue,
+    pub version: i64,
+    pub updated_at: i64,
+}
+
+/// A secret version holding a searched-for value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValueMatch {
+    pub project_slug: Option<String>,
+    pub key: String,
+    pub version: i64,
+    pub is_current: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    #[error("{0}")]
+    Invalid(#[from] FieldError),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("This secret was changed by someone else; reload and try again")]
+    Conflict,
+    #[error("No changes to save")]
+    NoChanges,
+    #[error("keyring: {0}")]
+    Keyring(#[from] KeyringError),
+    #[error("a stored value does not decrypt: {0}")]
+    Crypto(#[from] crypto::CryptoError),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl From<VaultError> for AppError {
+    fn from(error: VaultError) -> Self {
+        match error {
+            VaultError::Invalid(field) => field.into(),
+            VaultError::NotFound(message) => Self::NotFound(message),
+            VaultError::Conflict => Self::Conflict(VaultError::Conflict.to_string()),
+            VaultError::NoChanges => Self::Validation(VaultError::NoChanges.to_string()),
+            other => Self::internal(other),
+        }
+    }
+}
+
+type Result<T, E = VaultError> = std::result::Result<T, E>;
+
+/// One audit row. Never holds a value or a fingerprint.
+struct Event<'a> {
+    actor: &'a Actor,
+    action: &'static str,
+    project_id: Option<i64>,
+    project_slug: Option<&'a str>,
+    secret_key: Option<&'a str>,
+    version: Option<i64>,
+    details: Option<String>,
+}
+
+/// Inserts an [`Event`] with the given executor (the mutation's transaction).
+macro_rules! record {
+    ($executor:expr, $event:expr) => {{
+        let event: Event<'_> = $event;
+        sqlx::query(
+            "INSERT INTO audit_events \
+             (at, actor, action, project_id, project_slug, secret_key, version, ip, details) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(now_millis())
+        .bind(&event.actor.name)
+        .bind(event.action)
+        .bind(event.project_id)
+        .bind(event.project_slug)
+        .bind(event.secret_key)
+        .bind(event.version)
+        .bind(event.actor.ip.as_deref())
+        .bind(event.details)
+        .execute($executor)
+        .await?;
+    }};
+}
+
+/// A project row: its id and, for a real project, its slug (the team scope has none).
+#[derive(Debug, Clone)]
+struct ProjectRef {
+    id: i64,
+    slug: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Vault {
+    store: Store,
+    keyring: Arc<Keyring>,
+}
+
+impl Vault {
+    pub fn new(store: Store, keyring: Arc<Keyring>) -> Self {
+        Self { store, keyring }
+    }
+
+    pub fn keyring(&self) -> &Keyring {
+        &self.keyring
+    }
+
+    pub async fn create_project(&self, actor: &Actor, name: ProjectName) -> Result<ProjectSummary> {
+        let slug = ProjectSlug::from_name(&name)?;
+        let now = now_millis();
+        let data_key = DataKey::generate();
+        let inserted: std::result::Result<i64, sqlx::Error> = with_pool!(self.store, |pool| {
+            let mut tx = pool.begin().await?;
+            let id: i64 = match sqlx::query_scalar(
+                "INSERT INTO projects (kind, name, slug, created_at, updated_at) \
+                 VALUES ('project', $1, $2, $3, $3) RETURNING id",
+            )
+            .bind(name.as_str())
+            .bind(slug.as_str())
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await
+            {
+                Ok(id) => id,
+                Err(error) => return Err(unique_or(error, || slug_taken(&slug))),
+            };
+            let wrapped = self.keyring.wrap(&data_key, &project_key_aad(id));
+            sqlx::query(
+                "INSERT INTO project_keys (project_id, master_key_id, wrapped_key, created_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(id)
+            .bind(self.keyring.current_id())
+            .bind(wrapped)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            record!(
+                &mut *tx,
+                Event {
+                    actor,
+                    action: "project.created",
+                    project_id: Some(id),
+                    project_slug: Some(slug.as_str()),
+                    secret_key: None,
+                    version: None,
+                    details: None,
+                }
+            );
+            tx.commit().await?;
+            Ok(id)
+        });
+        let id = inserted?;
+        self.keyring.cache_data_key(id, data_key);
+        Ok(ProjectSummary {
+            id,
+            name: name.as_str().to_string(),
+            slug: slug.as_str().to_string(),
+            created_at: now,
+        })
+    }
+
+    /// Deletes a project with its secrets, versions, variables and data key.
+    pub async fn delete_project(&self, actor: &Actor, slug: &ProjectSlug) -> Result<()> {
+        let id: Option<i64> = with_pool!(self.store, |pool| {
+            let mut tx = pool.begin().await?;
+            let id: Option<i64> = sqlx::query_scalar(
+                "DELETE FROM projects WHERE slug = $1 AND kind = 'project' RETURNING id",
+            )
+            .bind(slug.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(id) = id {
+                record!(
+                    &mut *tx,
+                    Event {
+                        actor,
+                        action: "project.deleted",
+                        project_id: Some(id),
+                        project_slug: Some(slug.as_str()),
+                        secret_key: None,
+                        version: None,
+                        details: None,
+                    }
+                );
+                tx.commit().await?;
+            }
+            id
+        });
+        let id = id.ok_or_else(|| project_not_found(slug))?;
+        self.keyring.evict(id);
+        Ok(())
+    }
+
+    pub async fn create_secret(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        secret: NewSecret,
+    ) -> Result<SecretMeta> {
+        let project = self.project(scope).await?;
+        let data_key = self.data_key(project.id).await?;
+        let secret_type =
+            secret.secret_type.unwrap_or_else(|| SecretType::suggest(secret.value.expose()));
+        let key = secret.key.as_str();
+        let sealed = crypto::seal(
+            data_key.expose(),
+            secret.value.expose().as_bytes(),
+            &crypto::secret_aad(project.id, key, 1),
+        );
+        let fingerprint =
+            self.keyring.fingerprint_key().fingerprint(secret.value.expose().as_bytes());
+        let now = now_millis();
+        with_pool!(self.store, |pool| {
+            let mut tx = pool.begin().await?;
+            let secret_id: i64 = sqlx::query_scalar(
+                "INSERT INTO secrets (project_id, key, description, secret_type, current_version, \
+                 created_at, created_by, updated_at, updated_by) \
+                 VALUES ($1, $2, $3, $4, 1, $5, $6, $5, $6) RETURNING id",
+            )
+            .bind(project.id)
+            .bind(key)
+            .bind(secret.description.as_deref())
+            .bind(secret_type.as_str())
+            .bind(now)
+            .bind(&actor.name)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|error| unique_or(error, || secret_exists(scope, key)))?;
+            sqlx::query(
+                "INSERT INTO secret_versions \
+                 (secret_id, version, sealed_value, fingerprint, created_at, created_by) \
+                 VALUES ($1, 1, $2, $3, $4, $5)",
+            )
+            .bind(secret_id)
+            .bind(sealed.to_bytes())
+            .bind(&fingerprint.0[..])
+            .bind(now)
+            .bind(&actor.name)
+            .execute(&mut *tx)
+            .await?;
+            record!(&mut *tx, event(actor, "secret.created", &project, key, 1));
+            tx.commit().await?;
+        });
+        Ok(SecretMeta {
+            key: key.to_string(),
+            description: secret.description.as_deref().map(str::to_string),
+            secret_type,
+            version: 1,
+            created_at: now,
+            created_by: actor.name.clone(),
+            updated_at: now,
+            updated_by: actor.name.clone(),
+        })
+    }
+
+    /// Replaces the value and/or the description. Every change makes a new version (an
+    /// unchanged value is sealed again under the new version).
+    pub async fn update_secret(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        key: &SecretKey,
+        update: SecretUpdate,
+    ) -> Result<SecretMeta> {
+        let project = self.project(scope).await?;
+        let data_key = self.data_key(project.id).await?;
+        let fingerprints = self.keyring.fingerprint_key();
+        let now = now_millis();
+        let expected = update.expected_version;
+        let new_version = expected + 1;
+        with_pool!(self.store, |pool| {
+            let mut tx = pool.begin().await?;
+            // Write first: takes the row (PostgreSQL) or database (SQLite) write lock.
+            let claimed: Option<(i64, Option<String>)> = sqlx::query_as(
+                "UPDATE secrets SET current_version = current_version + 1, updated_at = $1, \
+                 updated_by = $2 WHERE project_id = $3 AND key = $4 AND current_version = $5 \
+                 RETURNING id, description",
+            )
+            .bind(now)
+            .bind(&actor.name)
+            .bind(project.id)
+            .bind(key.as_str())
+            .bind(expected)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((secret_id, old_description)) = claimed else {
+                let exists: Option<i64> =
+                    sqlx::query_scalar("SELECT id FROM secrets WHERE project_id = $1 AND key = $2")
+                        .bind(project.id)
+                        .bind(key.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                return Err(match exists {
+                    Some(_) => VaultError::Conflict,
+                    None => secret_not_found(key),
+                });
+            };
+            let (old_sealed, old_fingerprint): (Vec<u8>, Vec<u8>) = sqlx::query_as(
+                "SELECT sealed_value, fingerprint FROM secret_versions \
+                 WHERE secret_id = $1 AND version = $2",
+            )
+            .bind(secret_id)
+            .bind(expected)
+            .fetch_one(&mut *tx)
+            .await?;
+            let new_fingerprint =
+                update.value.as_ref().map(|v| fingerprints.fingerprint(v.expose().as_bytes()));
+            let value_changed =
+                new_fingerprint.as_ref().is_some_and(|f| f.0[..] != old_fingerprint[..]);
+            let description_changed = old_description.as_deref() != update.description.as_deref();
+            if !value_changed && !description_changed {
+                return Err(VaultError::NoChanges);
+            }
+            let new_aad = crypto::secret_aad(project.id, key.as_str(), new_version);
+            let sealed = match &update.value {
+                Some(value) if value_changed => {
+                    crypto::seal(data_key.expose(), value.expose().as_bytes(), &new_aad)
+                }
+                _ => {
+                    let old_aad = crypto::secret_aad(project.id, key.as_str(), expected);
+                    let plain = crypto::open(
+                        data_key.expose(),
+                        &Sealed::from_bytes(&old_sealed)?,
+                        &old_aad,
+                    )?;
+                    crypto::seal(data_key.expose(), &plain, &new_aad)
+                }
+            };
+            let fingerprint = if value_changed {
+                new_fingerprint.map(|f| f.0.to_vec()).unwrap_or(old_fingerprint)
+            } else {
+                old_fingerprint
+            };
+            sqlx::query(
+                "INSERT INTO secret_versions \
+                 (secret_id, version, sealed_value, fingerprint, created_at, created_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(secret_id)
+            .bind(new_version)
+            .bind(sealed.to_bytes())
+            .bind(fingerprint)
+            .bind(now)
+            .bind(&actor.name)
+            .execute(&mut *tx)
+            .await?;
+            if description_changed {
+                sqlx::query("UPDATE secrets SET description = $1 WHERE id = $2")
+                    .bind(update.description.as_deref())
+                    .bind(secret_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let mut audit = event(actor, "secret.updated", &project, key.as_str(), new_version);
+            audit.details = Some(
+                match (value_changed, description_changed) {
+                    (true, true) => "value and description",
+                    (true, false) => "value",
+                    _ => "description",
+                }
+                .to_string(),
+            );
+            record!(&mut *tx, audit);
+            tx.commit().await?;
+        });
+        self.meta(&project, key).await
+    }
+
+    /// Deletes a secret with its whole history. With `expected_version`, only if nobody changed
+    /// it since.
+    pub async fn delete_secret(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        key: &SecretKey,
+        expected_version: Option<i64>,
+    ) -> Result<()> {
+        let project = self.project(scope).await?;
+        with_pool!(self.store, |pool| {
+            let mut tx = pool.begin().await?;
+            let deleted: Option<i64> = sqlx::query_scalar(
+                "DELETE FROM secrets WHERE project_id = $1 AND key = $2 \
+                 AND ($3 IS NULL OR current_version = $3) RETURNING current_version",
+            )
+            .bind(project.id)
+            .bind(key.as_str())
+            .bind(expected_version)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(version) = deleted else {
+                let exists: Option<i64> =
+                    sqlx::query_scalar("SELECT id FROM secrets WHERE project_id = $1 AND key = $2")
+                        .bind(project.id)
+                        .bind(key.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                return Err(match exists {
+                    Some(_) => VaultError::Conflict,
+                    None => secret_not_found(key),
+                });
+            };
+            record!(&mut *tx, event(actor, "secret.deleted", &project, key.as_str(), version));
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Every secret of a scope, by key: metadata only, never values.
+    pub async fn list_secrets(&self, scope: &Scope) -> Result<Vec<SecretMeta>> {
+        let project = self.project(scope).await?;
+        let rows: Vec<MetaRow> = with_pool!(self.store, |pool| {
+            sqlx::query_as(META_SELECT_ALL).bind(project.id).fetch_all(pool).await?
+        });
+        rows.into_iter().map(MetaRow::into_meta).collect()
+    }
+
+    /// Decrypts the current value for run-time delivery, and records that it was read.
+    pub async fn reveal(&self, actor: &Actor, scope: &Scope, key: &SecretKey) -> Result<Revealed> {
+        let project = self.project(scope).await?;
+        let data_key = self.data_key(project.id).await?;
+        let (version, updated_at, sealed): (i64, i64, Vec<u8>) = with_pool!(self.store, |pool| {
+            let row: Option<(i64, i64, Vec<u8>)> = sqlx::query_as(
+                "SELECT s.current_version, s.updated_at, v.sealed_value FROM secrets s \
+                 JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version \
+                 WHERE s.project_id = $1 AND s.key = $2",
+            )
+            .bind(project.id)
+            .bind(key.as_str())
+            .fetch_optional(pool)
+            .await?;
+            let row = row.ok_or_else(|| secret_not_found(key))?;
+            // No audit row, no value.
+            record!(pool, event(actor, "secret.read", &project, key.as_str(), row.0));
+            row
+        });
+        let aad = crypto::secret_aad(project.id, key.as_str(), version);
+        let plain = crypto::open(data_key.expose(), &Sealed::from_bytes(&sealed)?, &aad)?;
+        let value = SecretValue::from_bytes(plain.to_vec())?;
+        Ok(Revealed { value, version, updated_at })
+    }
+
+    /// Makes the value of an earlier version current again, as a new version.
+    pub async fn rollback(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        key: &SecretKey,
+        to_version: i64,
+        expected_version: i64,
+    ) -> Result<SecretMeta> {
+        let project = self.project(scope).await?;
+        let data_key = self.data_key(project.id).await?;
+        let now = now_millis();
+        let new_version = expected_version + 1;
+        with_pool!(self.store, |pool| {
+            let mut tx = pool.begin().await?;
+            let claimed: Option<i64> = sqlx::query_scalar(
+                "UPDATE secrets SET current_version = current_version + 1, updated_at = $1, \
+                 updated_by = $2 WHERE project_id = $3 AND key = $4 AND current_version = $5 \
+                 RETURNING id",
+            )
+            .bind(now)
+            .bind(&actor.name)
+            .bind(project.id)
+            .bind(key.as_str())
+            .bind(expected_version)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(secret_id) = claimed else {
+                let exists: Option<i64> =
+                    sqlx::query_scalar("SELECT id FROM secrets WHERE project_id = $1 AND key = $2")
+                        .bind(project.id)
+                        .bind(key.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                return Err(match exists {
+                    Some(_) => VaultError::Conflict,
+                    None => secret_not_found(key),
+                });
+            };
+            let old: Option<(Vec<u8>, Vec<u8>)> = sqlx::query_as(
+                "SELECT sealed_value, fingerprint FROM secret_versions \
+                 WHERE secret_id = $1 AND version = $2 AND version < $3",
+            )
+            .bind(secret_id)
+            .bind(to_version)
+            .bind(new_version)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((old_sealed, fingerprint)) = old else {
+                return Err(VaultError::NotFound(format!(
+                    "{key} has no version {to_version} to roll back to"
+                )));
+            };
+            let old_aad = crypto::secret_aad(project.id, key.as_str(), to_version);
+            let plain =
+                crypto::open(data_key.expose(), &Sealed::from_bytes(&old_sealed)?, &old_aad)?;
+            let new_aad = crypto::secret_aad(project.id, key.as_str(), new_version);
+            let sealed = crypto::seal(data_key.expose(), &plain, &new_aad);
+            sqlx::query(
+                "INSERT INTO secret_versions \
+                 (secret_id, version, sealed_value, fingerprint, created_at, created_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(secret_id)
+            .bind(new_version)
+            .bind(sealed.to_bytes())
+            .bind(fingerprint)
+            .bind(now)
+            .bind(&actor.name)
+            .execute(&mut *tx)
+            .await?;
+            let mut audit = event(actor, "secret.rolled_back", &project, key.as_str(), new_version);
+            audit.details = Some(format!("to version {to_version}"));
+            record!(&mut *tx, audit);
+            tx.commit().await?;
+        });
+        self.meta(&project, key).await
+    }
+
+    /// Which secrets hold (or held) this value, found by keyed fingerprint without decrypting
+    /// anything. The search is audited; the value is not.
+    pub async fn find_by_value(
+        &self,
+        actor: &Actor,
+        value: &SecretValue,
+    ) -> Result<Vec<ValueMatch>> {
+        let fingerprint = self.keyring.fingerprint_key().fingerprint(value.expose().as_bytes());
+        let rows: Vec<(String, String, String, i64, i64)> = with_pool!(self.store, |pool| {
+            let rows = sqlx::query_as(
+                "SELECT p.kind, p.slug, s.key, v.version, s.current_version \
+                 FROM secret_versions v JOIN secrets s ON s.id = v.secret_id \
+                 JOIN projects p ON p.id = s.project_id \
+                 WHERE v.fingerprint = $1 ORDER BY p.slug, s.key, v.version",
+            )
+            .bind(&fingerprint.0[..])
+            .fetch_all(pool)
+            .await?;
+            record!(
+                pool,
+                Event {
+                    actor,
+                    action: "secret.searched_by_value",
+                    project_id: None,
+                    project_slug: None,
+                    secret_key: None,
+                    version: None,
+                    details: None,
+                }
+            );
+            rows
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(kind, slug, key, version, current)| ValueMatch {
+                project_slug: (kind == "project").then_some(slug),
+                key,
+                version,
+                is_current: version == current,
+            })
+            .collect())
+    }
+
+    async fn meta(&self, project: &ProjectRef, key: &SecretKey) -> Result<SecretMeta> {
+        let row: Option<MetaRow> = with_pool!(self.store, |pool| {
+            sqlx::query_as(META_SELECT_ONE)
+                .bind(project.id)
+                .bind(key.as_str())
+                .fetch_optional(pool)
+                .await?
+        });
+        row.ok_or_else(|| secret_not_found(key))?.into_meta()
+    }
+
+    async fn project(&self, scope: &Scope) -> Result<ProjectRef> {
+        let row: Option<(i64, String)> = with_pool!(self.store, |pool| match scope {
+            Scope::Team => {
+                sqlx::query_as("SELECT id, slug FROM projects WHERE kind = 'team'")
+                    .fetch_optional(pool)
+                    .await?
+            }
+            Scope::Project(slug) => {
+                sqlx::query_as("SELECT id, slug FROM projects WHERE kind = 'project' AND slug = $1")
+                    .bind(slug.as_str())
+                    .fetch_optional(pool)
+                    .await?
+            }
+        });
+        match (row, scope) {
+            (Some((id, _)), Scope::Team) => Ok(ProjectRef { id, slug: None }),
+            (Some((id, slug)), Scope::Project(_)) => Ok(ProjectRef { id, slug: Some(slug) }),
+            (None, Scope::Project(slug)) => Err(project_not_found(slug)),
+            (None, Scope::Team) => {
+                Err(VaultError::NotFound("The team scope is missing from the database".into()))
+            }
+        }
+    }
+
+    /// The project's data key: from the cache, else unwrapped from the database (created on
+    /// first use for the team scope).
+    async fn data_key(&self, project_id: i64) -> Result<Arc<DataKey>> {
+        if let Some(key) = self.keyring.cached_data_key(project_id) {
+            return Ok(key);
+        }
+        let aad = project_key_aad(project_id);
+        let fresh = self.keyring.wrap(&DataKey::generate(), &aad);
+        let (master_key_id, wrapped): (String, Vec<u8>) = with_pool!(self.store, |pool| {
+            sqlx::query(
+                "INSERT INTO project_keys (project_id, master_key_id, wrapped_key, created_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (project_id) DO NOTHING",
+            )
+            .bind(project_id)
+            .bind(self.keyring.current_id())
+            .bind(fresh)
+            .bind(now_millis())
+            .execute(pool)
+            .await?;
+            sqlx::query_as(
+                "SELECT master_key_id, wrapped_key FROM project_keys WHERE project_id = $1",
+            )
+            .bind(project_id)
+            .fetch_one(pool)
+            .await?
+        });
+        let key = self.keyring.unwrap(&master_key_id, &wrapped, &aad)?;
+        Ok(self.keyring.cache_data_key(project_id, key))
+    }
+}
+
+const META_SELECT_ALL: &str = "SELECT key, description, secret_type, current_version, created_at, \
+     created_by, updated_at, updated_by FROM secrets WHERE project_id = $1 ORDER BY key";
+const META_SELECT_ONE: &str = "SELECT key, description, secret_type, current_version, created_at, \
+     created_by, updated_at, updated_by FROM secrets WHERE project_id = $1 AND key = $2";
+
+#[derive(sqlx::FromRow)]
+struct MetaRow {
+    key: String,
+    description: Option<String>,
+    secret_type: String,
+    current_version: i64,
+    created_at: i64,
+    created_by: String,
+    updated_at: i64,
+    updated_by: String,
+}
+
+impl MetaRow {
+    fn into_meta(self) -> Result<SecretMeta> {
+        Ok(SecretMeta {
+            secret_type: SecretType::parse(&self.secret_type)?,
+            key: self.key,
+            description: self.description,
+            version: self.current_version,
+            created_at: self.created_at,
+            created_by: self.created_by,
+            updated_at: self.updated_at,
+            updated_by: self.updated_by,
+        })
+    }
+}
+
+fn event<'a>(
+    actor: &'a Actor,
+    action: &'static str,
+    project: &'a ProjectRef,
+    key: &'a str,
+    version: i64,
+) -> Event<'a> {
+    Event {
+        actor,
+        action,
+        project_id: Some(project.id),
+        project_slug: project.slug.as_deref(),
+        secret_key: Some(key),
+        version: Some(version),
+        details: None,
+    }
+}
+
+fn project_key_aad(project_id: i64) -> Vec<u8> {
+    crypto::data_key_aad(&format!("project:{project_id}"))
+}
+
+fn unique_or(error: sqlx::Error, conflict: impl FnOnce() -> VaultError) -> VaultError {
+    match error.as_database_error() {
+        Some(db) if db.is_unique_violation() => conflict(),
+        _ => VaultError::Database(error),
+    }
+}
+
+fn secret_exists(scope: &Scope, key: &str) -> VaultError {
+    let message = match scope {
+        Scope::Team => format!("A team secret named {key} already exists"),
+        Scope::Project(_) => format!("A secret named {key} already exists in this project"),
+    };
+    VaultError::Invalid(FieldError::new("key", message))
+}
+
+fn slug_taken(slug: &ProjectSlug) -> VaultError {
+    VaultError::Invalid(FieldError::new(
+        "name",
+        format!("A project with the URL /projects/{slug} already exists; choose another name"),
+    ))
+}
+
+fn secret_not_found(key: &SecretKey) -> VaultError {
+    VaultError::NotFound(format!("There is no secret named {key}"))
+}
+
+fn project_not_found(slug: &ProjectSlug) -> VaultError {
+    VaultError::NotFound(format!("There is no project at /projects/{slug}"))
+}

@@ -1,0 +1,432 @@
+//! The encrypted secret store through its service API, on both databases.
+use app::{
+    projects::{ProjectName, ProjectSlug},
+    secrets::{
+        domain::{Description, SecretKey, SecretType, SecretValue},
+        service::{Actor, NewSecret, Scope, SecretUpdate, Vault, VaultError},
+    },
+};
+use sqlx::{Executor, Row};
+
+use crate::{
+    helpers::{Backend, TestApp, spawn_app},
+    on_both_backends,
+};
+
+on_both_backends!(
+    a_created_secret_lists_without_its_value_and_reveals_with_it,
+    a_duplicate_key_is_refused_with_the_documented_message,
+    updates_make_new_versions_and_refuse_no_changes_and_stale_versions,
+    two_concurrent_updates_from_the_same_version_let_exactly_one_win,
+    rollback_restores_an_earlier_value_as_a_new_version,
+    find_by_value_locates_every_version_holding_a_value,
+    a_ciphertext_copied_onto_another_secret_does_not_open,
+    a_mutation_whose_audit_insert_fails_changes_nothing,
+    the_database_never_holds_the_plaintext,
+    deleting_a_project_removes_its_secrets_and_data_key,
+    a_wrong_master_key_is_refused_at_start,
+);
+
+fn alice() -> Actor {
+    Actor::new("alice@example.com", Some("192.0.2.7".into()))
+}
+
+fn key(text: &str) -> SecretKey {
+    SecretKey::parse(text).expect("a valid key")
+}
+
+fn value(text: &str) -> SecretValue {
+    SecretValue::new(text.to_string()).expect("a valid value")
+}
+
+async fn project(vault: &Vault, name: &str) -> Scope {
+    let project = vault
+        .create_project(&alice(), ProjectName::parse(name).expect("name"))
+        .await
+        .expect("the project is created");
+    Scope::Project(ProjectSlug::parse(&project.slug).expect("slug"))
+}
+
+async fn create(vault: &Vault, scope: &Scope, name: &str, secret: &str) {
+    vault
+        .create_secret(
+            &alice(),
+            scope,
+            NewSecret {
+                key: key(name),
+                value: value(secret),
+                description: Description::default(),
+                secret_type: None,
+            },
+        )
+        .await
+        .expect("the secret is created");
+}
+
+async fn reveal(vault: &Vault, scope: &Scope, name: &str) -> String {
+    vault.reveal(&alice(), scope, &key(name)).await.expect("revealed").value.expose().to_string()
+}
+
+async fn audit_actions(app: &TestApp) -> Vec<String> {
+    let mut sql = app.sql().await;
+    sqlx::query("SELECT action FROM audit_events ORDER BY id")
+        .fetch_all(&mut sql)
+        .await
+        .expect("audit rows")
+        .iter()
+        .map(|row| row.get::<String, _>(0))
+        .collect()
+}
+
+async fn a_created_secret_lists_without_its_value_and_reveals_with_it(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let scope = project(&app.vault, "Discord bot").await;
+
+    app.vault
+        .create_secret(
+            &alice(),
+            &scope,
+            NewSecret {
+                key: key("DATABASE_URL"),
+                value: value("postgres://bot:pw@db/bot"),
+                description: Description::parse(Some("Main database")).expect("description"),
+                secret_type: None,
+            },
+        )
+        .await
+        .expect("created");
+
+    let listed = app.vault.list_secrets(&scope).await.expect("listed");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].key, "DATABASE_URL");
+    assert_eq!(listed[0].secret_type, SecretType::ConnectionString, "suggested from the value");
+    assert_eq!(listed[0].description.as_deref(), Some("Main database"));
+    assert_eq!((listed[0].version, listed[0].created_by.as_str()), (1, "alice@example.com"));
+    let json = serde_json::to_string(&listed).expect("serializes");
+    assert!(!json.contains("postgres://bot"), "metadata never carries the value: {json}");
+    assert_eq!(reveal(&app.vault, &scope, "DATABASE_URL").await, "postgres://bot:pw@db/bot");
+    assert_eq!(audit_actions(&app).await, ["project.created", "secret.created", "secret.read"]);
+    app.stop().await;
+}
+
+async fn a_duplicate_key_is_refused_with_the_documented_message(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let scope = project(&app.vault, "Bot").await;
+    create(&app.vault, &scope, "TOKEN", "first").await;
+
+    let error = app
+        .vault
+        .create_secret(
+            &alice(),
+            &scope,
+            NewSecret {
+                key: key("TOKEN"),
+                value: value("second"),
+                description: Description::default(),
+                secret_type: None,
+            },
+        )
+        .await
+        .expect_err("a duplicate");
+
+    assert_eq!(error.to_string(), "A secret named TOKEN already exists in this project");
+    assert_eq!(reveal(&app.vault, &scope, "TOKEN").await, "first", "the first value is kept");
+    // The same key in the team scope is a different secret.
+    create(&app.vault, &Scope::Team, "TOKEN", "team").await;
+    app.stop().await;
+}
+
+async fn updates_make_new_versions_and_refuse_no_changes_and_stale_versions(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let scope = project(&app.vault, "Bot").await;
+    create(&app.vault, &scope, "TOKEN", "v1").await;
+    let update = |version: i64, new: Option<&str>, description: Option<&str>| SecretUpdate {
+        expected_version: version,
+        value: new.map(value),
+        description: Description::parse(description).expect("description"),
+    };
+
+    let meta =
+        app.vault.update_secret(&alice(), &scope, &key("TOKEN"), update(1, Some("v2"), None)).await;
+    assert_eq!(meta.expect("updated").version, 2);
+    assert_eq!(reveal(&app.vault, &scope, "TOKEN").await, "v2");
+
+    // Blank value keeps the old one; only the description changes.
+    let meta = app
+        .vault
+        .update_secret(&alice(), &scope, &key("TOKEN"), update(2, None, Some("Bot token")))
+        .await
+        .expect("description updated");
+    assert_eq!((meta.version, meta.description.as_deref()), (3, Some("Bot token")));
+    assert_eq!(reveal(&app.vault, &scope, "TOKEN").await, "v2");
+
+    let same = app
+        .vault
+        .update_secret(&alice(), &scope, &key("TOKEN"), update(3, Some("v2"), Some("Bot token")))
+        .await
+        .expect_err("nothing changed");
+    assert_eq!(same.to_string(), "No changes to save");
+
+    let stale = app
+        .vault
+        .update_secret(&alice(), &scope, &key("TOKEN"), update(1, Some("v9"), None))
+        .await
+        .expect_err("stale");
+    assert_eq!(stale.to_string(), "This secret was changed by someone else; reload and try again");
+    assert_eq!(reveal(&app.vault, &scope, "TOKEN").await, "v2", "a failed update changes nothing");
+    app.stop().await;
+}
+
+async fn two_concurrent_updates_from_the_same_version_let_exactly_one_win(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let scope = project(&app.vault, "Bot").await;
+    create(&app.vault, &scope, "TOKEN", "v1").await;
+
+    let attempt = |new: &'static str| {
+        let vault = app.vault.clone();
+        let scope = scope.clone();
+        tokio::spawn(async move {
+            vault
+                .update_secret(
+                    &alice(),
+                    &scope,
+                    &key("TOKEN"),
+                    SecretUpdate {
+                        expected_version: 1,
+                        value: Some(value(new)),
+                        description: Description::default(),
+                    },
+                )
+                .await
+        })
+    };
+    let (a, b) = tokio::join!(attempt("from-a"), attempt("from-b"));
+    let results = [a.expect("task a"), b.expect("task b")];
+
+    let wins = results.iter().filter(|r| r.is_ok()).count();
+    let conflicts = results.iter().filter(|r| matches!(r, Err(VaultError::Conflict))).count();
+    assert_eq!((wins, conflicts), (1, 1), "{results:?}");
+    let current = reveal(&app.vault, &scope, "TOKEN").await;
+    let winner = if results[0].is_ok() { "from-a" } else { "from-b" };
+    assert_eq!(current, winner);
+    app.stop().await;
+}
+
+async fn rollback_restores_an_earlier_value_as_a_new_version(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let scope = project(&app.vault, "Bot").await;
+    create(&app.vault, &scope, "TOKEN", "original").await;
+    app.vault
+        .update_secret(
+            &alice(),
+            &scope,
+            &key("TOKEN"),
+            SecretUpdate {
+                expected_version: 1,
+                value: Some(value("leaked-replacement")),
+                description: Description::default(),
+            },
+        )
+        .await
+        .expect("updated");
+
+    let meta =
+        app.vault.rollback(&alice(), &scope, &key("TOKEN"), 1, 2).await.expect("rolled back");
+
+    assert_eq!(meta.version, 3);
+    assert_eq!(reveal(&app.vault, &scope, "TOKEN").await, "original");
+    let missing = app.vault.rollback(&alice(), &scope, &key("TOKEN"), 9, 3).await;
+    assert!(matches!(missing, Err(VaultError::NotFound(_))), "{missing:?}");
+    app.stop().await;
+}
+
+async fn find_by_value_locates_every_version_holding_a_value(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let bot = project(&app.vault, "Bot").await;
+    let web = project(&app.vault, "Web").await;
+    create(&app.vault, &bot, "TOKEN", "leaked-value").await;
+    create(&app.vault, &web, "OLD_TOKEN", "leaked-value").await;
+    create(&app.vault, &Scope::Team, "SHARED", "leaked-value").await;
+    create(&app.vault, &web, "OTHER", "something else").await;
+
+    let found = app.vault.find_by_value(&alice(), &value("leaked-value")).await.expect("search");
+
+    let mut places: Vec<(Option<String>, String)> =
+        found.into_iter().map(|m| (m.project_slug, m.key)).collect();
+    places.sort();
+    assert_eq!(
+        places,
+        [
+            (None, "SHARED".to_string()),
+            (Some("bot".to_string()), "TOKEN".to_string()),
+            (Some("web".to_string()), "OLD_TOKEN".to_string()),
+        ]
+    );
+    app.stop().await;
+}
+
+async fn a_ciphertext_copied_onto_another_secret_does_not_open(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let scope = project(&app.vault, "Bot").await;
+    create(&app.vault, &scope, "A_KEY", "value-a").await;
+    create(&app.vault, &scope, "B_KEY", "value-b").await;
+
+    let mut sql = app.sql().await;
+    sql.execute(
+        "UPDATE secret_versions SET sealed_value = \
+         (SELECT v.sealed_value FROM secret_versions v JOIN secrets s ON s.id = v.secret_id \
+          WHERE s.key = 'A_KEY') \
+         WHERE secret_id = (SELECT id FROM secrets WHERE key = 'B_KEY')",
+    )
+    .await
+    .expect("tamper");
+
+    let error = app.vault.reveal(&alice(), &Scope::clone(&scope), &key("B_KEY")).await;
+    assert!(matches!(error, Err(VaultError::Crypto(_))), "must fail, never give value-a");
+    assert_eq!(reveal(&app.vault, &scope, "A_KEY").await, "value-a");
+    app.stop().await;
+}
+
+async fn a_mutation_whose_audit_insert_fails_changes_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let scope = project(&app.vault, "Bot").await;
+    create(&app.vault, &scope, "TOKEN", "v1").await;
+    let mut sql = app.sql().await;
+    let refuse_audit: &[&str] = match backend {
+        Backend::Sqlite => &["CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events \
+                              BEGIN SELECT RAISE(ABORT, 'audit unavailable'); END"],
+        Backend::Postgres => &[
+            "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'audit unavailable'; END $$",
+            "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events \
+             FOR EACH ROW EXECUTE FUNCTION refuse_audit()",
+        ],
+    };
+    for statement in refuse_audit {
+        sql.execute(*statement).await.expect("install the trigger");
+    }
+
+    let update = app
+        .vault
+        .update_secret(
+            &alice(),
+            &scope,
+            &key("TOKEN"),
+            SecretUpdate {
+                expected_version: 1,
+                value: Some(value("v2")),
+                description: Description::default(),
+            },
+        )
+        .await;
+    let create_new = app
+        .vault
+        .create_secret(
+            &alice(),
+            &scope,
+            NewSecret {
+                key: key("NEW"),
+                value: value("x"),
+                description: Description::default(),
+                secret_type: None,
+            },
+        )
+        .await;
+    let delete = app.vault.delete_secret(&alice(), &scope, &key("TOKEN"), None).await;
+    let read = app.vault.reveal(&alice(), &scope, &key("TOKEN")).await;
+
+    assert!(update.is_err() && create_new.is_err() && delete.is_err() && read.is_err());
+    let listed = app.vault.list_secrets(&scope).await.expect("list");
+    assert_eq!(
+        listed.iter().map(|m| (m.key.as_str(), m.version)).collect::<Vec<_>>(),
+        [("TOKEN", 1)]
+    );
+    app.stop().await;
+}
+
+async fn the_database_never_holds_the_plaintext(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let scope = project(&app.vault, "Bot").await;
+    let canary = format!("canary-{}", uuid::Uuid::new_v4());
+    create(&app.vault, &scope, "CANARY", &canary).await;
+    create(&app.vault, &Scope::Team, "TEAM_CANARY", &canary).await;
+    let _ = reveal(&app.vault, &scope, "CANARY").await;
+
+    let stored: Vec<u8> = match backend {
+        Backend::Sqlite => {
+            let file = app.database.url.trim_start_matches("sqlite://").to_string();
+            let mut bytes = std::fs::read(&file).expect("the database file");
+            if let Ok(wal) = std::fs::read(format!("{file}-wal")) {
+                bytes.extend(wal);
+            }
+            bytes
+        }
+        Backend::Postgres => {
+            let mut sql = app.sql().await;
+            let mut dump = Vec::new();
+            for table in ["secrets", "secret_versions", "audit_events", "project_keys", "projects"]
+            {
+                let rows = sqlx::query(&format!("SELECT CAST(t AS TEXT) FROM {table} t"))
+                    .fetch_all(&mut sql)
+                    .await
+                    .expect("dump");
+                for row in rows {
+                    dump.extend(row.get::<String, _>(0).into_bytes());
+                }
+            }
+            dump
+        }
+    };
+
+    assert!(!stored.is_empty());
+    let needle = canary.as_bytes();
+    assert!(
+        !stored.windows(needle.len()).any(|window| window == needle),
+        "the plaintext is stored somewhere"
+    );
+    app.stop().await;
+}
+
+async fn deleting_a_project_removes_its_secrets_and_data_key(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let scope = project(&app.vault, "Bot").await;
+    create(&app.vault, &scope, "TOKEN", "v1").await;
+    let Scope::Project(slug) = &scope else { unreachable!() };
+
+    app.vault.delete_project(&alice(), slug).await.expect("deleted");
+
+    let mut sql = app.sql().await;
+    for table in ["secrets", "secret_versions", "project_keys"] {
+        let count: i64 = sqlx::query(&format!("SELECT count(*) FROM {table}"))
+            .fetch_one(&mut sql)
+            .await
+            .expect("count")
+            .get(0);
+        assert_eq!(count, 0, "{table} is empty");
+    }
+    assert!(matches!(app.vault.list_secrets(&scope).await, Err(VaultError::NotFound(_))));
+    assert_eq!(audit_actions(&app).await.last().map(String::as_str), Some("project.deleted"));
+    app.stop().await;
+}
+
+async fn a_wrong_master_key_is_refused_at_start(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let scope = project(&app.vault, "Bot").await;
+    create(&app.vault, &scope, "TOKEN", "v1").await;
+
+    let other = sealbox::config::Config {
+        addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        database_url: app.database.url.clone(),
+        master_key: app::keyring::MasterKey::generate(),
+        master_key_source: sealbox::config::MasterKeySource::Environment,
+        public_url: None,
+        site_root: app.database.dir(),
+    };
+    let error = sealbox::startup::Application::build(other).await.err().expect("refused");
+
+    assert!(
+        format!("{error:#}").contains("the master key does not match this database"),
+        "{error:#}"
+    );
+    app.stop().await;
+}
