@@ -11,6 +11,7 @@ use app::keyring::{MasterKey, MasterKeyError};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const MASTER_KEY_ENV: &str = "SEALBOX_MASTER_KEY";
+const OLD_MASTER_KEYS_ENV: &str = "SEALBOX_OLD_MASTER_KEYS";
 const DEV_KEY_FILE_NAME: &str = "master.key";
 const SQLITE_FILE_NAME: &str = "sealbox.db";
 
@@ -33,46 +34,82 @@ pub struct Cli {
 pub enum Command {
     /// Run the web server (the default when no command is given).
     Serve(ServeArgs),
+    /// Maintenance commands that work on the database directly; no running server needed.
+    Admin(AdminArgs),
 }
 
 #[derive(Debug, Clone, Args)]
-#[command(
-    after_long_help = "The master key can also be given as base64 in the SEALBOX_MASTER_KEY \
-    environment variable (there is no flag for it: command lines are visible to every user of \
-    the machine). Without either, a development key is generated in the data directory."
-)]
 pub struct ServeArgs {
     /// Address and port to listen on.
     #[arg(long, env = "SEALBOX_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
 
+    #[command(flatten)]
+    pub store: StoreArgs,
+
+    /// The URL people use to reach Sealbox, e.g. https://secrets.example.com
+    #[arg(long, env = "SEALBOX_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    #[command(flatten)]
+    pub log: LogArgs,
+
+    /// Directory with the compiled stylesheet, JavaScript and WebAssembly (set by cargo-leptos).
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AdminArgs {
+    #[command(subcommand)]
+    pub command: AdminCommand,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum AdminCommand {
+    /// Re-wrap every data key with the current master key (SEALBOX_MASTER_KEY, or the first line
+    /// of the key file) and retire the older ones, in one transaction. Give the older keys in
+    /// SEALBOX_OLD_MASTER_KEYS (or the next lines of the key file) so they can be unwrapped.
+    RotateMasterKey,
+}
+
+/// Where the data is and the keys that open it.
+#[derive(Debug, Clone, Args)]
+#[command(
+    after_long_help = "The master key can also be given as base64 in the SEALBOX_MASTER_KEY \
+    environment variable, and keys being rotated out in SEALBOX_OLD_MASTER_KEYS (comma-separated); \
+    there are no flags for them because command lines are visible to every user of the machine. \
+    Without a key, `serve` generates a development key in the data directory."
+)]
+pub struct StoreArgs {
     /// The database: sqlite://FILE or postgres://USER@HOST/DB [default: sqlite://DATA_DIR/sealbox.db]
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 
-    /// File holding the base64 master key (32 bytes).
+    /// File holding the base64 master key (32 bytes); further lines hold older keys.
     #[arg(long, env = "SEALBOX_MASTER_KEY_FILE")]
     pub master_key_file: Option<PathBuf>,
 
     /// Directory for the SQLite database and the development master key.
     #[arg(long, env = "SEALBOX_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
+}
 
-    /// The URL people use to reach Sealbox, e.g. https://secrets.example.com
-    #[arg(long, env = "SEALBOX_PUBLIC_URL")]
-    pub public_url: Option<String>,
-
+#[derive(Debug, Clone, Args)]
+pub struct LogArgs {
     /// Log filter: a level (error, warn, info, debug, trace) or tracing directives.
-    #[arg(long, env = "SEALBOX_LOG", default_value = "info")]
-    pub log_level: String,
+    #[arg(long = "log-level", env = "SEALBOX_LOG", default_value = "info")]
+    pub level: String,
 
     /// Log format.
-    #[arg(long, env = "SEALBOX_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
-
-    /// Directory with the compiled stylesheet, JavaScript and WebAssembly (set by cargo-leptos).
-    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
-    pub site_root: PathBuf,
+    #[arg(long = "log-format", env = "SEALBOX_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub format: LogFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -85,11 +122,20 @@ pub enum LogFormat {
 #[derive(Debug)]
 pub struct Config {
     pub addr: SocketAddr,
-    pub database_url: String,
-    pub master_key: MasterKey,
-    pub master_key_source: MasterKeySource,
+    pub store: StoreConfig,
     pub public_url: Option<url::Url>,
     pub site_root: PathBuf,
+}
+
+/// The database and the master keys, checked.
+#[derive(Debug)]
+pub struct StoreConfig {
+    pub database_url: String,
+    /// Wraps everything new.
+    pub master_key: MasterKey,
+    /// Only unwrap, until `admin rotate-master-key` has re-wrapped what they wrapped.
+    pub older_master_keys: Vec<MasterKey>,
+    pub master_key_source: MasterKeySource,
 }
 
 /// Where the master key came from; a development key is announced loudly at start-up.
@@ -106,12 +152,16 @@ pub enum ConfigError {
     TwoMasterKeys,
     #[error("{MASTER_KEY_ENV} is not a valid master key: {0}")]
     BadMasterKeyEnv(MasterKeyError),
+    #[error("{OLD_MASTER_KEYS_ENV} holds an invalid key (number {index}): {source}")]
+    BadOldMasterKey { index: usize, source: MasterKeyError },
     #[error("cannot read the master key file {path}: {source}")]
     UnreadableKeyFile { path: String, source: io::Error },
     #[error("the master key file {path} is not a valid master key: {source}")]
     MalformedKeyFile { path: String, source: MasterKeyError },
     #[error("cannot create the development master key file {path}: {source}")]
     CreateKeyFile { path: String, source: io::Error },
+    #[error("no master key is configured: set {MASTER_KEY_ENV} or SEALBOX_MASTER_KEY_FILE")]
+    NoMasterKey,
     #[error(
         "SEALBOX_PUBLIC_URL must be an http:// or https:// URL such as https://secrets.example.com"
     )]
@@ -124,19 +174,48 @@ impl ServeArgs {
     /// Validates the settings and loads (or, for development, creates) the master key.
     pub fn resolve(self) -> Result<Config, ConfigError> {
         let public_url = self.public_url.as_deref().map(parse_public_url).transpose()?;
+        Ok(Config {
+            addr: self.addr,
+            store: self.store.resolve(DevKey::CreateIfMissing)?,
+            public_url,
+            site_root: self.site_root,
+        })
+    }
+}
+
+/// Whether a missing development key may be created (the server) or not (admin commands, which
+/// must work with the keys the data was written with).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DevKey {
+    CreateIfMissing,
+    MustExist,
+}
+
+impl StoreArgs {
+    pub fn resolve(self, dev_key: DevKey) -> Result<StoreConfig, ConfigError> {
         let database_url = self.database_url.clone().unwrap_or_else(|| {
             format!("sqlite://{}", self.data_dir.join(SQLITE_FILE_NAME).display())
         });
         let env_key = std::env::var(MASTER_KEY_ENV).ok().filter(|v| !v.is_empty());
-        let (master_key, master_key_source) =
-            load_master_key(env_key.as_deref(), self.master_key_file.as_deref(), &self.data_dir)?;
-        Ok(Config {
-            addr: self.addr,
+        let (mut keys, master_key_source) = load_master_keys(
+            env_key.as_deref(),
+            self.master_key_file.as_deref(),
+            &self.data_dir,
+            dev_key,
+        )?;
+        let old_env = std::env::var(OLD_MASTER_KEYS_ENV).unwrap_or_default();
+        for (index, text) in old_env.split(',').filter(|t| !t.trim().is_empty()).enumerate() {
+            let key = MasterKey::from_base64(text)
+                .map_err(|source| ConfigError::BadOldMasterKey { index: index + 1, source })?;
+            keys.push(key);
+        }
+        let mut keys = keys.into_iter();
+        let master_key = keys.next().ok_or(ConfigError::NoMasterKey)?;
+        Ok(StoreConfig {
             database_url,
             master_key,
+            older_master_keys: keys.collect(),
             master_key_source,
-            public_url,
-            site_root: self.site_root,
         })
     }
 }
@@ -149,40 +228,52 @@ fn parse_public_url(text: &str) -> Result<url::Url, ConfigError> {
     }
 }
 
-fn load_master_key(
+fn load_master_keys(
     env_key: Option<&str>,
     key_file: Option<&Path>,
     data_dir: &Path,
-) -> Result<(MasterKey, MasterKeySource), ConfigError> {
+    dev_key: DevKey,
+) -> Result<(Vec<MasterKey>, MasterKeySource), ConfigError> {
     match (env_key, key_file) {
         (Some(_), Some(_)) => Err(ConfigError::TwoMasterKeys),
         (Some(text), None) => MasterKey::from_base64(text)
-            .map(|key| (key, MasterKeySource::Environment))
+            .map(|key| (vec![key], MasterKeySource::Environment))
             .map_err(ConfigError::BadMasterKeyEnv),
         (None, Some(path)) => {
-            read_key_file(path).map(|key| (key, MasterKeySource::File(path.to_path_buf())))
+            read_key_file(path).map(|keys| (keys, MasterKeySource::File(path.to_path_buf())))
         }
         (None, None) => {
             let path = data_dir.join(DEV_KEY_FILE_NAME);
             if path.exists() {
-                let key = read_key_file(&path)?;
-                Ok((key, MasterKeySource::DevelopmentFile { path, created: false }))
-            } else {
+                let keys = read_key_file(&path)?;
+                Ok((keys, MasterKeySource::DevelopmentFile { path, created: false }))
+            } else if dev_key == DevKey::CreateIfMissing {
                 let key = create_dev_key_file(&path)?;
-                Ok((key, MasterKeySource::DevelopmentFile { path, created: true }))
+                Ok((vec![key], MasterKeySource::DevelopmentFile { path, created: true }))
+            } else {
+                Err(ConfigError::NoMasterKey)
             }
         }
     }
 }
 
-fn read_key_file(path: &Path) -> Result<MasterKey, ConfigError> {
+/// Reads a key file: the current key on the first line, older keys on the lines after it.
+fn read_key_file(path: &Path) -> Result<Vec<MasterKey>, ConfigError> {
     let display = path.display().to_string();
     let text = zeroize::Zeroizing::new(
         fs::read_to_string(path)
             .map_err(|source| ConfigError::UnreadableKeyFile { path: display.clone(), source })?,
     );
-    MasterKey::from_base64(&text)
-        .map_err(|source| ConfigError::MalformedKeyFile { path: display, source })
+    let keys: Result<Vec<MasterKey>, MasterKeyError> =
+        text.lines().filter(|l| !l.trim().is_empty()).map(MasterKey::from_base64).collect();
+    match keys {
+        Ok(keys) if keys.is_empty() => Err(ConfigError::MalformedKeyFile {
+            path: display,
+            source: MasterKeyError::WrongLength(0),
+        }),
+        Ok(keys) => Ok(keys),
+        Err(source) => Err(ConfigError::MalformedKeyFile { path: display, source }),
+    }
 }
 
 /// Writes a fresh key readable by its owner only (mode 0600), refusing to overwrite a file.
@@ -216,7 +307,8 @@ mod tests {
     #[test]
     fn both_key_sources_at_once_are_refused() {
         let dir = std::env::temp_dir();
-        let error = load_master_key(Some("x"), Some(Path::new("/k")), &dir).expect_err("refused");
+        let error = load_master_keys(Some("x"), Some(Path::new("/k")), &dir, DevKey::MustExist)
+            .expect_err("refused");
         assert!(matches!(error, ConfigError::TwoMasterKeys));
     }
 

@@ -1,10 +1,11 @@
 //! `sealbox`: the web server and, in later commands, the command-line client.
 use std::process::ExitCode;
 
+use app::secrets::service::Actor;
 use clap::Parser;
 use sealbox::{
-    config::{Cli, Command, ServeArgs},
-    startup::{Application, shutdown_signal},
+    config::{AdminArgs, AdminCommand, Cli, Command, DevKey, ServeArgs},
+    startup::{Application, open_vault, shutdown_signal},
     telemetry,
 };
 
@@ -16,6 +17,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Some(Command::Serve(args)) => runtime.block_on(serve(args)),
+        Some(Command::Admin(args)) => runtime.block_on(admin(args)),
         None => runtime.block_on(serve(cli.serve)),
     };
     match result {
@@ -25,12 +27,35 @@ fn main() -> ExitCode {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    telemetry::init(&args.log_level, args.log_format)?;
+    telemetry::init(&args.log.level, args.log.format)?;
     let config = args.resolve()?;
     let app = Application::build(config).await?;
     tracing::info!("Sealbox is running at http://{}", app.local_addr());
     app.run_until(shutdown_signal()).await?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+async fn admin(args: AdminArgs) -> anyhow::Result<()> {
+    telemetry::init(&args.log.level, args.log.format)?;
+    let (store, vault) = open_vault(args.store.resolve(DevKey::MustExist)?).await?;
+    let actor = Actor::new("admin (command line)", None);
+    match args.command {
+        AdminCommand::RotateMasterKey => {
+            let report = vault.rotate_master_key(&actor).await?;
+            println!(
+                "✔ Re-wrapped {} keys with master key {}; retired master keys: {}",
+                report.rewrapped,
+                report.current,
+                if report.retired.is_empty() {
+                    "none".to_string()
+                } else {
+                    report.retired.join(", ")
+                }
+            );
+        }
+    }
+    store.close().await;
     Ok(())
 }
 

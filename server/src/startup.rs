@@ -11,9 +11,20 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::{
-    config::{Config, MasterKeySource},
+    config::{Config, MasterKeySource, StoreConfig},
     health,
 };
+
+/// Connects to the database, migrates it and checks the master keys against it.
+pub async fn open_vault(config: StoreConfig) -> anyhow::Result<(Store, Vault)> {
+    announce_master_key(&config.master_key_source);
+    let store = Store::connect(&config.database_url).await?;
+    store.migrate().await?;
+    tracing::info!(database = store.backend().name(), "database ready");
+    let keyring = Keyring::load(&store, config.master_key, config.older_master_keys).await?;
+    tracing::info!(master_key_id = keyring.current_id(), "master key checked");
+    Ok((store.clone(), Vault::new(store, Arc::new(keyring))))
+}
 
 pub struct Application {
     listener: TcpListener,
@@ -27,13 +38,7 @@ impl Application {
     /// Connects to the database, migrates it and binds the listening socket. Any failure is
     /// returned with a message that names what to fix; nothing is served until all succeed.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        announce_master_key(&config.master_key_source);
-        let store = Store::connect(&config.database_url).await?;
-        store.migrate().await?;
-        tracing::info!(database = store.backend().name(), "database ready");
-        let keyring = Keyring::load(&store, config.master_key, Vec::new()).await?;
-        tracing::info!(master_key_id = keyring.current_id(), "master key checked");
-        let vault = Vault::new(store.clone(), Arc::new(keyring));
+        let (store, vault) = open_vault(config.store).await?;
 
         let listener = TcpListener::bind(config.addr)
             .await

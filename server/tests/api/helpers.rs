@@ -3,7 +3,10 @@
 use std::{net::SocketAddr, path::PathBuf};
 
 use app::keyring::MasterKey;
-use sealbox::{config::Config, config::MasterKeySource, startup::Application};
+use sealbox::{
+    config::{Config, MasterKeySource, StoreConfig},
+    startup::Application,
+};
 use sqlx::{Connection, Executor, PgConnection};
 use tokio::sync::oneshot;
 
@@ -129,9 +132,12 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     let database = TestDatabase::create(backend).await;
     let config = Config {
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        database_url: database.url.clone(),
-        master_key: MasterKey::generate(),
-        master_key_source: MasterKeySource::Environment,
+        store: StoreConfig {
+            database_url: database.url.clone(),
+            master_key: MasterKey::generate(),
+            older_master_keys: Vec::new(),
+            master_key_source: MasterKeySource::Environment,
+        },
         public_url: None,
         site_root: database.dir().join("site"),
     };

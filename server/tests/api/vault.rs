@@ -416,9 +416,12 @@ async fn a_wrong_master_key_is_refused_at_start(backend: Backend) {
 
     let other = sealbox::config::Config {
         addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        database_url: app.database.url.clone(),
-        master_key: app::keyring::MasterKey::generate(),
-        master_key_source: sealbox::config::MasterKeySource::Environment,
+        store: sealbox::config::StoreConfig {
+            database_url: app.database.url.clone(),
+            master_key: app::keyring::MasterKey::generate(),
+            older_master_keys: Vec::new(),
+            master_key_source: sealbox::config::MasterKeySource::Environment,
+        },
         public_url: None,
         site_root: app.database.dir(),
     };
@@ -429,4 +432,69 @@ async fn a_wrong_master_key_is_refused_at_start(backend: Backend) {
         "{error:#}"
     );
     app.stop().await;
+}
+
+mod rotation {
+    use std::process::Stdio;
+
+    use app::{keyring::MasterKey, secrets::service::Vault};
+    use sealbox::config::{MasterKeySource, StoreConfig};
+
+    use super::*;
+    use crate::helpers::TestDatabase;
+
+    on_both_backends!(rotating_the_master_key_keeps_every_secret_readable_and_retires_the_old_key);
+
+    async fn vault_with(url: &str, current: &str, older: &[&str]) -> anyhow::Result<Vault> {
+        let parse = |text: &str| MasterKey::from_base64(text).expect("a test key");
+        let config = StoreConfig {
+            database_url: url.to_string(),
+            master_key: parse(current),
+            older_master_keys: older.iter().map(|k| parse(k)).collect(),
+            master_key_source: MasterKeySource::Environment,
+        };
+        sealbox::startup::open_vault(config).await.map(|(_, vault)| vault)
+    }
+
+    async fn rotating_the_master_key_keeps_every_secret_readable_and_retires_the_old_key(
+        backend: Backend,
+    ) {
+        // Arrange: data written under key A, and a server still running with key A.
+        let database = TestDatabase::create(backend).await;
+        let old_key = MasterKey::generate().to_base64().to_string();
+        let new_key = MasterKey::generate().to_base64().to_string();
+        let running = vault_with(&database.url, &old_key, &[]).await.expect("starts with A");
+        let bot = project(&running, "Bot").await;
+        create(&running, &bot, "TOKEN", "bot-token").await;
+        create(&running, &Scope::Team, "SHARED", "team-value").await;
+
+        // Act: the admin command, with B as the current key and A as the older one.
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_sealbox"))
+            .args(["admin", "rotate-master-key"])
+            .env_clear()
+            .env("DATABASE_URL", &database.url)
+            .env("SEALBOX_MASTER_KEY", &new_key)
+            .env("SEALBOX_OLD_MASTER_KEYS", &old_key)
+            .env("SEALBOX_LOG", "warn")
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .expect("sealbox runs");
+
+        // Assert
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{output:?}");
+        assert!(stdout.contains("✔ Re-wrapped 3 keys with master key"), "{stdout}");
+        // The server that was running keeps serving (its unwrapped keys are unchanged).
+        assert_eq!(reveal(&running, &bot, "TOKEN").await, "bot-token");
+        // A server with only the new key reads everything.
+        let fresh = vault_with(&database.url, &new_key, &[]).await.expect("starts with B alone");
+        assert_eq!(reveal(&fresh, &bot, "TOKEN").await, "bot-token");
+        assert_eq!(reveal(&fresh, &Scope::Team, "SHARED").await, "team-value");
+        let found = fresh.find_by_value(&alice(), &value("bot-token")).await.expect("search");
+        assert_eq!(found.len(), 1, "fingerprints survive the rotation");
+        // The old key is retired: a server configured with it alone is refused.
+        let refused = vault_with(&database.url, &old_key, &[]).await.err().expect("refused");
+        assert!(format!("{refused:#}").contains("does not match this database"), "{refused:#}");
+    }
 }
