@@ -124,11 +124,50 @@ pub struct TestApp {
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
+/// Everything the servers in this test process log, at the most verbose level of Sealbox's own
+/// crates and sqlx, so that tests can assert what never appears in a log line.
+pub fn captured_logs() -> String {
+    let buffer = LOGS.get_or_init(install_log_capture);
+    let bytes = buffer.lock().map(|b| b.clone()).unwrap_or_default();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+static LOGS: std::sync::OnceLock<std::sync::Arc<std::sync::Mutex<Vec<u8>>>> =
+    std::sync::OnceLock::new();
+
+#[derive(Clone)]
+struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut buffer) = self.0.lock() {
+            buffer.extend_from_slice(bytes);
+        }
+        if std::env::var_os("TEST_LOG").is_some() {
+            std::io::stderr().write_all(bytes)?;
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn install_log_capture() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    let buffer = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let writer = Capture(buffer.clone());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("sealbox=trace,app=trace,sqlx=trace,tower_http=trace,info")
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .try_init();
+    buffer
+}
+
 /// Starts the real server on 127.0.0.1:0 with a fresh database and a random master key.
 pub async fn spawn_app(backend: Backend) -> TestApp {
-    if std::env::var_os("TEST_LOG").is_some() {
-        let _ = sealbox::telemetry::init("debug", sealbox::config::LogFormat::Text);
-    }
+    LOGS.get_or_init(install_log_capture);
     let database = TestDatabase::create(backend).await;
     let config = Config {
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),

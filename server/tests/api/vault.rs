@@ -23,6 +23,7 @@ on_both_backends!(
     a_ciphertext_copied_onto_another_secret_does_not_open,
     a_mutation_whose_audit_insert_fails_changes_nothing,
     the_database_never_holds_the_plaintext,
+    no_log_line_ever_holds_a_value,
     deleting_a_project_removes_its_secrets_and_data_key,
     a_wrong_master_key_is_refused_at_start,
 );
@@ -384,6 +385,39 @@ async fn the_database_never_holds_the_plaintext(backend: Backend) {
         !stored.windows(needle.len()).any(|window| window == needle),
         "the plaintext is stored somewhere"
     );
+    app.stop().await;
+}
+
+async fn no_log_line_ever_holds_a_value(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let scope = project(&app.vault, "Bot").await;
+    let canary = format!("log-canary-{}", uuid::Uuid::new_v4());
+
+    // Every path a value takes: create, update, read, search, rollback, and refused input.
+    create(&app.vault, &scope, "CANARY", &canary).await;
+    let update = SecretUpdate {
+        expected_version: 1,
+        value: Some(value(&format!("{canary}-2"))),
+        description: Description::default(),
+    };
+    app.vault.update_secret(&alice(), &scope, &key("CANARY"), update).await.expect("updated");
+    let _ = reveal(&app.vault, &scope, "CANARY").await;
+    let _ = app.vault.find_by_value(&alice(), &value(&canary)).await.expect("searched");
+    app.vault.rollback(&alice(), &scope, &key("CANARY"), 1, 2).await.expect("rolled back");
+    let too_long = SecretValue::new(format!("{canary}{}", "x".repeat(70_000)));
+    assert!(too_long.is_err());
+    let stale = SecretUpdate {
+        expected_version: 1,
+        value: Some(value(&format!("{canary}-3"))),
+        description: Description::default(),
+    };
+    assert!(app.vault.update_secret(&alice(), &scope, &key("CANARY"), stale).await.is_err());
+    // Requests are logged too.
+    let _ = app.get(&format!("/?q={canary}")).await;
+
+    let logs = crate::helpers::captured_logs();
+    assert!(logs.contains("secret") || logs.contains("request"), "logs are captured at all");
+    assert!(!logs.contains(&canary), "a value reached the log");
     app.stop().await;
 }
 
