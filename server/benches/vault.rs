@@ -1,0 +1,85 @@
+//! Create and reveal throughput through the Vault on SQLite and PostgreSQL (a fresh database
+//! each): `cargo bench --bench vault`. PostgreSQL at SEALBOX_TEST_POSTGRES_URL, default
+//! postgres://postgres@127.0.0.1:5432/test.
+use std::{
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
+
+use app::{
+    keyring::MasterKey,
+    projects::{ProjectName, ProjectSlug},
+    secrets::{
+        domain::{Description, SecretKey, SecretValue},
+        service::{Actor, NewSecret, Scope, Vault},
+    },
+};
+use criterion::{Criterion, criterion_group, criterion_main};
+use sealbox::config::{MasterKeySource, StoreConfig};
+use sqlx::{Connection, Executor};
+
+async fn open(url: &str) -> Vault {
+    let config = StoreConfig {
+        database_url: url.to_string(),
+        master_key: MasterKey::generate(),
+        older_master_keys: Vec::new(),
+        master_key_source: MasterKeySource::Environment,
+    };
+    sealbox::startup::open_vault(config).await.expect("the vault opens").1
+}
+
+async fn postgres_database() -> String {
+    let admin = std::env::var("SEALBOX_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let name = format!("sealbox_bench_{}", std::process::id());
+    let mut connection = sqlx::PgConnection::connect(&admin).await.expect("PostgreSQL is up");
+    connection
+        .execute(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#).as_str())
+        .await
+        .expect("drop");
+    connection.execute(format!(r#"CREATE DATABASE "{name}""#).as_str()).await.expect("create");
+    let (server, _) = admin.rsplit_once('/').expect("a database in the URL");
+    format!("{server}/{name}")
+}
+
+fn create_and_reveal(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let backends = [
+        ("sqlite", format!("sqlite://{}", dir.path().join("bench.db").display())),
+        ("postgres", runtime.block_on(postgres_database())),
+    ];
+    let actor = Actor::new("bench", None);
+    let counter = AtomicU64::new(0);
+    let mut group = c.benchmark_group("vault");
+    group.measurement_time(Duration::from_secs(5)).sample_size(30);
+    for (backend, url) in backends {
+        let vault = runtime.block_on(open(&url));
+        let project = runtime
+            .block_on(vault.create_project(&actor, ProjectName::parse("Bench").expect("name")))
+            .expect("project");
+        let scope = Scope::Project(ProjectSlug::parse(&project.slug).expect("slug"));
+        let secret = |n: u64| NewSecret {
+            key: SecretKey::parse(&format!("KEY_{n}")).expect("key"),
+            value: SecretValue::new(format!("value-{n}-{}", "x".repeat(64))).expect("value"),
+            description: Description::default(),
+            secret_type: None,
+        };
+        group.bench_function(format!("create/{backend}"), |b| {
+            b.to_async(&runtime).iter(|| async {
+                let n = counter.fetch_add(1, Ordering::Relaxed);
+                vault.create_secret(&actor, &scope, secret(n)).await.expect("created")
+            })
+        });
+        let key = SecretKey::parse("KEY_0").expect("key");
+        group.bench_function(format!("reveal/{backend}"), |b| {
+            b.to_async(&runtime).iter(|| async {
+                vault.reveal(&actor, &scope, &key).await.expect("revealed").version
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, create_and_reveal);
+criterion_main!(benches);
