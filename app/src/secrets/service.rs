@@ -735,6 +735,54 @@ impl Vault {
         Ok(report)
     }
 
+    /// Every secret a project's programs see: the team secrets, overridden by the project's own
+    /// secrets of the same key. Each delivered value is audited (in one transaction).
+    pub async fn reveal_environment(
+        &self,
+        actor: &Actor,
+        slug: &ProjectSlug,
+    ) -> Result<std::collections::BTreeMap<String, SecretValue>> {
+        let project = self.project(&Scope::Project(slug.clone())).await?;
+        let team = self.project(&Scope::Team).await?;
+        let rows: Vec<(i64, String, i64, Vec<u8>)> = with_pool!(self.store, |pool| {
+            sqlx::query_as(
+                "SELECT s.project_id, s.key, s.current_version, v.sealed_value FROM secrets s \
+                 JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version \
+                 WHERE s.project_id IN ($1, $2)",
+            )
+            .bind(team.id)
+            .bind(project.id)
+            .fetch_all(pool)
+            .await?
+        });
+        let mut chosen: std::collections::BTreeMap<String, (i64, i64, Vec<u8>)> =
+            std::collections::BTreeMap::new();
+        for (owner, key, version, sealed) in rows {
+            let overrides = owner == project.id;
+            if overrides || !chosen.contains_key(&key) {
+                chosen.insert(key, (owner, version, sealed));
+            }
+        }
+        let mut environment = std::collections::BTreeMap::new();
+        for (key, (owner, version, sealed)) in &chosen {
+            let data_key = self.data_key(*owner).await?;
+            let aad = crypto::secret_aad(*owner, key, *version);
+            let plain = crypto::open(data_key.expose(), &Sealed::from_bytes(sealed)?, &aad)?;
+            environment.insert(key.clone(), SecretValue::from_bytes(plain.to_vec())?);
+        }
+        with_pool!(self.store, |pool| {
+            let mut tx = pool.begin().await?;
+            for (key, (owner, version, _)) in &chosen {
+                let source = if *owner == project.id { &project } else { &team };
+                let mut audit = event(actor, "secret.read", &project, key, *version);
+                audit.details = (source.id == team.id).then(|| "team secret".to_string());
+                record!(&mut *tx, audit);
+            }
+            tx.commit().await?;
+        });
+        Ok(environment)
+    }
+
     async fn meta(&self, project: &ProjectRef, key: &SecretKey) -> Result<SecretMeta> {
         let row: Option<MetaRow> = with_pool!(self.store, |pool| {
             sqlx::query_as(META_SELECT_ONE)

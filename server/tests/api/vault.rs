@@ -24,6 +24,7 @@ on_both_backends!(
     a_mutation_whose_audit_insert_fails_changes_nothing,
     the_database_never_holds_the_plaintext,
     no_log_line_ever_holds_a_value,
+    a_project_sees_team_secrets_overridden_by_its_own,
     deleting_a_project_removes_its_secrets_and_data_key,
     a_wrong_master_key_is_refused_at_start,
 );
@@ -418,6 +419,26 @@ async fn no_log_line_ever_holds_a_value(backend: Backend) {
     let logs = crate::helpers::captured_logs();
     assert!(logs.contains("secret") || logs.contains("request"), "logs are captured at all");
     assert!(!logs.contains(&canary), "a value reached the log");
+    app.stop().await;
+}
+
+async fn a_project_sees_team_secrets_overridden_by_its_own(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let bot = project(&app.vault, "Bot").await;
+    let web = project(&app.vault, "Web").await;
+    create(&app.vault, &Scope::Team, "SENTRY_DSN", "team-dsn").await;
+    create(&app.vault, &Scope::Team, "LOG_LEVEL_TOKEN", "team-token").await;
+    create(&app.vault, &bot, "LOG_LEVEL_TOKEN", "bot-token").await;
+    create(&app.vault, &web, "WEB_ONLY", "web").await;
+    let Scope::Project(slug) = &bot else { unreachable!() };
+
+    let environment = app.vault.reveal_environment(&alice(), slug).await.expect("environment");
+
+    let plain: Vec<(&str, &str)> =
+        environment.iter().map(|(k, v)| (k.as_str(), v.expose())).collect();
+    assert_eq!(plain, [("LOG_LEVEL_TOKEN", "bot-token"), ("SENTRY_DSN", "team-dsn")]);
+    let reads = audit_actions(&app).await.iter().filter(|a| *a == "secret.read").count();
+    assert_eq!(reads, 2, "each delivered value is audited");
     app.stop().await;
 }
 
