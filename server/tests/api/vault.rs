@@ -25,6 +25,7 @@ on_both_backends!(
     the_database_never_holds_the_plaintext,
     no_log_line_ever_holds_a_value,
     a_project_sees_team_secrets_overridden_by_its_own,
+    deleting_a_secret_checks_the_version_and_removes_its_history,
     deleting_a_project_removes_its_secrets_and_data_key,
     a_wrong_master_key_is_refused_at_start,
 );
@@ -439,6 +440,31 @@ async fn a_project_sees_team_secrets_overridden_by_its_own(backend: Backend) {
     assert_eq!(plain, [("LOG_LEVEL_TOKEN", "bot-token"), ("SENTRY_DSN", "team-dsn")]);
     let reads = audit_actions(&app).await.iter().filter(|a| *a == "secret.read").count();
     assert_eq!(reads, 2, "each delivered value is audited");
+    app.stop().await;
+}
+
+async fn deleting_a_secret_checks_the_version_and_removes_its_history(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let scope = project(&app.vault, "Bot").await;
+    create(&app.vault, &scope, "TOKEN", "v1").await;
+    create(&app.vault, &scope, "OTHER", "keep").await;
+
+    let stale = app.vault.delete_secret(&alice(), &scope, &key("TOKEN"), Some(7)).await;
+    assert!(matches!(stale, Err(VaultError::Conflict)), "{stale:?}");
+    app.vault.delete_secret(&alice(), &scope, &key("TOKEN"), Some(1)).await.expect("deleted");
+    let again = app.vault.delete_secret(&alice(), &scope, &key("TOKEN"), None).await;
+    assert_eq!(again.expect_err("gone").to_string(), "There is no secret named TOKEN");
+    app.vault.delete_secret(&alice(), &scope, &key("OTHER"), None).await.expect("deleted");
+
+    let mut sql = app.sql().await;
+    let versions: i64 = sqlx::query("SELECT count(*) FROM secret_versions")
+        .fetch_one(&mut sql)
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(versions, 0, "the history goes with the secret");
+    let deletions = audit_actions(&app).await.iter().filter(|a| *a == "secret.deleted").count();
+    assert_eq!(deletions, 2);
     app.stop().await;
 }
 
