@@ -65,13 +65,14 @@ fn create_and_reveal(c: &mut Criterion) {
             description: Description::default(),
             secret_type: None,
         };
+        let first = counter.load(Ordering::Relaxed);
         group.bench_function(format!("create/{backend}"), |b| {
             b.to_async(&runtime).iter(|| async {
                 let n = counter.fetch_add(1, Ordering::Relaxed);
                 vault.create_secret(&actor, &scope, secret(n)).await.expect("created")
             })
         });
-        let key = SecretKey::parse("KEY_0").expect("key");
+        let key = SecretKey::parse(&format!("KEY_{first}")).expect("key");
         group.bench_function(format!("reveal/{backend}"), |b| {
             b.to_async(&runtime).iter(|| async {
                 vault.reveal(&actor, &scope, &key).await.expect("revealed").version
