@@ -3,6 +3,9 @@
 //! together; anything that must never reach the browser lives behind `feature = "ssr"`.
 #![forbid(unsafe_code)]
 
+pub mod accounts;
+#[cfg(feature = "ssr")]
+pub mod audit;
 pub mod components;
 pub mod error;
 pub mod projects;

@@ -77,6 +77,22 @@ pub enum AdminCommand {
     /// of the key file) and retire the older ones, in one transaction. Give the older keys in
     /// SEALBOX_OLD_MASTER_KEYS (or the next lines of the key file) so they can be unwrapped.
     RotateMasterKey,
+    /// Create a user, e.g. the first owner, without a running server. The password is read from
+    /// standard input so that it stays out of shell history and process lists.
+    CreateUser {
+        /// Their email address (how they sign in).
+        #[arg(long)]
+        email: String,
+        /// owner, admin or member.
+        #[arg(long)]
+        role: String,
+        /// The name shown for them (default: the part of the email before @).
+        #[arg(long)]
+        name: Option<String>,
+        /// Read the password (12 to 256 characters) from the first line of standard input.
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
 }
 
 /// Where the data is and the keys that open it.

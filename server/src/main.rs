@@ -1,7 +1,15 @@
 //! `sealbox`: the web server and, in later commands, the command-line client.
 use std::process::ExitCode;
 
-use app::secrets::service::Actor;
+use std::io::BufRead;
+
+use app::{
+    accounts::{
+        domain::{DisplayName, Email, Password, Role},
+        service::Accounts,
+    },
+    secrets::service::Actor,
+};
 use clap::Parser;
 use sealbox::{
     config::{AdminArgs, AdminCommand, Cli, Command, DevKey, ServeArgs},
@@ -41,6 +49,18 @@ async fn admin(args: AdminArgs) -> anyhow::Result<()> {
     let (store, vault) = open_vault(args.store.resolve(DevKey::MustExist)?).await?;
     let actor = Actor::new("admin (command line)", None);
     match args.command {
+        AdminCommand::CreateUser { email, role, name, password_stdin: _ } => {
+            let email = Email::parse(&email)?;
+            let role = Role::parse(&role)?;
+            let name = DisplayName::parse(name.as_deref(), &email)?;
+            let mut line = zeroize::Zeroizing::new(String::new());
+            std::io::stdin().lock().read_line(&mut line)?;
+            let password = Password::new(line.trim_end_matches(['\r', '\n']).to_string())?;
+            let user = Accounts::new(store.clone())
+                .create_user(&actor, email, name, role, password)
+                .await?;
+            println!("✔ Created {} {}", user.role.as_str(), user.email);
+        }
         AdminCommand::RotateMasterKey => {
             let report = vault.rotate_master_key(&actor).await?;
             println!(

@@ -59,6 +59,11 @@ impl Application {
         self.local_addr
     }
 
+    /// The database this server uses (tests drive the services directly).
+    pub fn store(&self) -> Store {
+        self.store.clone()
+    }
+
     /// The secrets service this server uses (tests drive it directly).
     pub fn vault(&self) -> Vault {
         self.vault.clone()

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::domain::{Description, SecretKey, SecretType, SecretValue};
+pub use crate::audit::Actor;
 use crate::{
+    audit::{Event, record},
     crypto::{self, DataKey, Sealed},
     error::AppError,
     keyring::{Keyring, KeyringError},
@@ -19,19 +21,6 @@ use crate::{
     store::{Store, now_millis, with_pool},
     validation::FieldError,
 };
-
-/// Who is acting, for the audit log: a person's email, a token's name, or `system`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Actor {
-    pub name: String,
-    pub ip: Option<String>,
-}
-
-impl Actor {
-    pub fn new(name: impl Into<String>, ip: Option<String>) -> Self {
-        Self { name: name.into(), ip }
-    }
-}
 
 /// Where a secret lives: the team scope shared by every project, or one project.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,40 +122,6 @@ impl From<VaultError> for AppError {
 }
 
 type Result<T, E = VaultError> = std::result::Result<T, E>;
-
-/// One audit row. Never holds a value or a fingerprint.
-struct Event<'a> {
-    actor: &'a Actor,
-    action: &'static str,
-    project_id: Option<i64>,
-    project_slug: Option<&'a str>,
-    secret_key: Option<&'a str>,
-    version: Option<i64>,
-    details: Option<String>,
-}
-
-/// Inserts an [`Event`] with the given executor (the mutation's transaction).
-macro_rules! record {
-    ($executor:expr, $event:expr) => {{
-        let event: Event<'_> = $event;
-        sqlx::query(
-            "INSERT INTO audit_events \
-             (at, actor, action, project_id, project_slug, secret_key, version, ip, details) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(now_millis())
-        .bind(&event.actor.name)
-        .bind(event.action)
-        .bind(event.project_id)
-        .bind(event.project_slug)
-        .bind(event.secret_key)
-        .bind(event.version)
-        .bind(event.actor.ip.as_deref())
-        .bind(event.details)
-        .execute($executor)
-        .await?;
-    }};
-}
 
 /// A project row: its id and, for a real project, its slug (the team scope has none).
 #[derive(Debug, Clone)]

@@ -118,6 +118,7 @@ impl Drop for TestDatabase {
 pub struct TestApp {
     pub address: String,
     pub vault: app::secrets::service::Vault,
+    pub accounts: app::accounts::service::Accounts,
     pub client: reqwest::Client,
     pub database: TestDatabase,
     shutdown: Option<oneshot::Sender<()>>,
@@ -183,6 +184,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     let app = Application::build(config).await.expect("the application starts");
     let address = format!("http://{}", app.local_addr());
     let vault = app.vault();
+    let accounts = app::accounts::service::Accounts::new(app.store());
     let (shutdown, stop) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async move {
         let _ = stop.await;
@@ -192,7 +194,15 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         .cookie_store(true)
         .build()
         .expect("an HTTP client");
-    TestApp { address, vault, client, database, shutdown: Some(shutdown), server: Some(server) }
+    TestApp {
+        address,
+        vault,
+        accounts,
+        client,
+        database,
+        shutdown: Some(shutdown),
+        server: Some(server),
+    }
 }
 
 impl TestApp {

@@ -2,6 +2,7 @@
 //! PostgreSQL database for every test.
 mod helpers;
 
+mod accounts;
 mod health;
 mod pages;
 mod startup;

@@ -1,0 +1,222 @@
+//! Creating people and signing them in. Sign-in is throttled per account and per IP address,
+//! across every server sharing the database.
+use serde::{Deserialize, Serialize};
+
+use super::{
+    domain::{DisplayName, Email, Password, Role},
+    password,
+};
+use crate::{
+    audit::{Actor, Event, record},
+    error::AppError,
+    store::{Store, now_millis, with_pool},
+    validation::FieldError,
+};
+
+/// Failed sign-ins allowed per account, and per IP, within [`THROTTLE_WINDOW_MS`].
+pub const MAX_FAILURES: i64 = 5;
+pub const THROTTLE_WINDOW_MS: i64 = 15 * 60 * 1000;
+pub const INVALID_CREDENTIALS: &str = "Invalid email or password";
+
+/// What the members page and the session know about a person; never the password hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub active: bool,
+    pub created_at: i64,
+    pub last_sign_in_at: Option<i64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("{0}")]
+    Invalid(#[from] FieldError),
+    /// Wrong email or password, unknown or deactivated account: one message for all.
+    #[error("Invalid email or password")]
+    InvalidCredentials,
+    #[error("Too many sign-in attempts; try again in {minutes} minutes")]
+    Throttled { minutes: i64 },
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<AccountError> for AppError {
+    fn from(error: AccountError) -> Self {
+        match error {
+            AccountError::Invalid(field) => field.into(),
+            AccountError::InvalidCredentials => Self::Validation(INVALID_CREDENTIALS.to_string()),
+            AccountError::Throttled { .. } => Self::TooManyRequests(error.to_string()),
+            other => Self::internal(other),
+        }
+    }
+}
+
+type Result<T, E = AccountError> = std::result::Result<T, E>;
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: i64,
+    email: String,
+    display_name: String,
+    role: String,
+    active: bool,
+    created_at: i64,
+    last_sign_in_at: Option<i64>,
+}
+
+impl UserRow {
+    fn into_user(self) -> Result<User> {
+        Ok(User {
+            role: Role::parse(&self.role)?,
+            id: self.id,
+            email: self.email,
+            display_name: self.display_name,
+            active: self.active,
+            created_at: self.created_at,
+            last_sign_in_at: self.last_sign_in_at,
+        })
+    }
+}
+
+const USER_COLUMNS: &str = "id, email, display_name, role, active, created_at, last_sign_in_at";
+
+#[derive(Clone)]
+pub struct Accounts {
+    store: Store,
+}
+
+impl Accounts {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    pub async fn count_users(&self) -> Result<i64> {
+        Ok(with_pool!(self.store, |pool| {
+            sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(pool).await?
+        }))
+    }
+
+    pub async fn create_user(
+        &self,
+        actor: &Actor,
+        email: Email,
+        name: DisplayName,
+        role: Role,
+        password: Password,
+    ) -> Result<User> {
+        let hash = password::hash(password).await?;
+        let now = now_millis();
+        let id: i64 = with_pool!(self.store, |pool| {
+            let mut tx = pool.begin().await?;
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO users (email, display_name, password_hash, role, active, \
+                 created_at, updated_at) VALUES ($1, $2, $3, $4, TRUE, $5, $5) RETURNING id",
+            )
+            .bind(email.as_str())
+            .bind(name.as_str())
+            .bind(&hash)
+            .bind(role.as_str())
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|error| match error.as_database_error() {
+                Some(db) if db.is_unique_violation() => AccountError::Invalid(FieldError::new(
+                    "email",
+                    "A user with this email already exists",
+                )),
+                _ => AccountError::Database(error),
+            })?;
+            record!(
+                &mut *tx,
+                Event::general(
+                    actor,
+                    "user.created",
+                    Some(format!("{} as {}", email.as_str(), role.as_str())),
+                )
+            );
+            tx.commit().await?;
+            id
+        });
+        Ok(User {
+            id,
+            email: email.as_str().to_string(),
+            display_name: name.as_str().to_string(),
+            role,
+            active: true,
+            created_at: now,
+            last_sign_in_at: None,
+        })
+    }
+
+    /// Checks an email and password. Every failure gives the same answer and costs the same
+    /// time; after [`MAX_FAILURES`] failures for the account or the IP within the window, even
+    /// the right password is refused until the window has passed.
+    pub async fn sign_in(&self, email: &str, password: Password, ip: Option<&str>) -> Result<User> {
+        let email_key = email.trim().to_lowercase();
+        let now = now_millis();
+        let since = now - THROTTLE_WINDOW_MS;
+        let (by_email, by_ip, oldest): (i64, i64, Option<i64>) = with_pool!(self.store, |pool| {
+            sqlx::query_as(
+                "SELECT \
+                   (SELECT count(*) FROM sign_in_failures WHERE email = $1 AND at > $3), \
+                   (SELECT count(*) FROM sign_in_failures WHERE ip = $2 AND at > $3), \
+                   (SELECT min(at) FROM sign_in_failures WHERE (email = $1 OR ip = $2) AND at > $3)",
+            )
+            .bind(&email_key)
+            .bind(ip)
+            .bind(since)
+            .fetch_one(pool)
+            .await?
+        });
+        let actor = Actor::new(email_key.clone(), ip.map(str::to_string));
+        if by_email >= MAX_FAILURES || by_ip >= MAX_FAILURES {
+            let wait_ms = oldest.map_or(THROTTLE_WINDOW_MS, |at| at + THROTTLE_WINDOW_MS - now);
+            let minutes = (wait_ms + 59_999) / 60_000;
+            with_pool!(self.store, |pool| {
+                record!(pool, Event::general(&actor, "user.sign_in_throttled", None));
+            });
+            return Err(AccountError::Throttled { minutes: minutes.max(1) });
+        }
+        let row: Option<(String, bool)> = with_pool!(self.store, |pool| {
+            sqlx::query_as("SELECT password_hash, active FROM users WHERE email = $1")
+                .bind(&email_key)
+                .fetch_optional(pool)
+                .await?
+        });
+        let active = row.as_ref().is_some_and(|(_, active)| *active);
+        let verified = password::verify(password, row.map(|(hash, _)| hash)).await;
+        if !(verified && active) {
+            with_pool!(self.store, |pool| {
+                let mut tx = pool.begin().await?;
+                sqlx::query("INSERT INTO sign_in_failures (email, ip, at) VALUES ($1, $2, $3)")
+                    .bind(&email_key)
+                    .bind(ip)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                record!(&mut *tx, Event::general(&actor, "user.sign_in_failed", None));
+                tx.commit().await?;
+            });
+            return Err(AccountError::InvalidCredentials);
+        }
+        let user: UserRow = with_pool!(self.store, |pool| {
+            let mut tx = pool.begin().await?;
+            let user: UserRow = sqlx::query_as(&format!(
+                "UPDATE users SET last_sign_in_at = $1 WHERE email = $2 RETURNING {USER_COLUMNS}"
+            ))
+            .bind(now)
+            .bind(&email_key)
+            .fetch_one(&mut *tx)
+            .await?;
+            record!(&mut *tx, Event::general(&actor, "user.signed_in", None));
+            tx.commit().await?;
+            user
+        });
+        user.into_user()
+    }
+}
