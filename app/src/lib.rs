@@ -30,7 +30,10 @@ use leptos_router::{
     path,
 };
 
-use crate::components::{Layout, NotFound};
+use crate::{
+    accounts::auth::LoginPage,
+    components::{Layout, NotFound},
+};
 
 /// The HTML document the server renders around [`App`].
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -67,6 +70,7 @@ pub fn App() -> impl IntoView {
                 // without JavaScript (out-of-order streaming needs a script to place its chunks).
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=HomePage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::InOrder/>
                 </Routes>
             </Layout>
         </Router>

@@ -2,13 +2,14 @@
 use axum::extract::FromRef;
 use leptos::prelude::*;
 
-use crate::{error::AppError, secrets::service::Vault, store::Store};
+use crate::{accounts::service::Accounts, error::AppError, secrets::service::Vault, store::Store};
 
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub store: Store,
     pub vault: Vault,
+    pub accounts: Accounts,
 }
 
 impl AppState {

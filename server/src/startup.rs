@@ -2,7 +2,25 @@
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
-use app::{App, keyring::Keyring, secrets::service::Vault, shell, state::AppState, store::Store};
+use app::{
+    App,
+    accounts::{
+        service::Accounts,
+        session::{COOKIE_NAME, SessionBackend},
+    },
+    keyring::Keyring,
+    secrets::service::Vault,
+    shell,
+    state::AppState,
+    store::Store,
+};
+use tower_sessions::{
+    Expiry, SessionManagerLayer,
+    cookie::{SameSite, time},
+};
+
+/// Sessions end after this long without a request.
+const SESSION_IDLE_HOURS: i64 = 12;
 use axum::{Router, routing::get};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, file_and_error_handler, generate_route_list};
@@ -51,8 +69,19 @@ impl Application {
             .site_pkg_dir("pkg")
             .site_addr(local_addr)
             .build();
-        let state = AppState { leptos_options, store: store.clone(), vault: vault.clone() };
-        Ok(Self { listener, router: router(state), store, vault, local_addr })
+        let sessions =
+            SessionBackend::for_store(&store).await.context("cannot create the sessions table")?;
+        let secure = config.public_url.as_ref().is_some_and(|url| url.scheme() == "https");
+        let sessions = SessionManagerLayer::new(sessions)
+            .with_name(COOKIE_NAME)
+            .with_http_only(true)
+            .with_same_site(SameSite::Lax)
+            .with_secure(secure)
+            .with_expiry(Expiry::OnInactivity(time::Duration::hours(SESSION_IDLE_HOURS)));
+        let accounts = Accounts::new(store.clone());
+        let state =
+            AppState { leptos_options, store: store.clone(), vault: vault.clone(), accounts };
+        Ok(Self { listener, router: router(state).layer(sessions), store, vault, local_addr })
     }
 
     pub fn local_addr(&self) -> SocketAddr {

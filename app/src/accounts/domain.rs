@@ -176,6 +176,18 @@ impl Role {
     }
 }
 
+/// What the members page and the session know about a person; never the password hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub active: bool,
+    pub created_at: i64,
+    pub last_sign_in_at: Option<i64>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,9 @@
 //! Accounts: people, their roles and signing in.
+pub mod auth;
 pub mod domain;
 #[cfg(feature = "ssr")]
 pub mod password;
 #[cfg(feature = "ssr")]
 pub mod service;
+#[cfg(feature = "ssr")]
+pub mod session;

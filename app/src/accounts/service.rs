@@ -1,7 +1,6 @@
 //! Creating people and signing them in. Sign-in is throttled per account and per IP address,
 //! across every server sharing the database.
-use serde::{Deserialize, Serialize};
-
+pub use super::domain::User;
 use super::{
     domain::{DisplayName, Email, Password, Role},
     password,
@@ -17,18 +16,6 @@ use crate::{
 pub const MAX_FAILURES: i64 = 5;
 pub const THROTTLE_WINDOW_MS: i64 = 15 * 60 * 1000;
 pub const INVALID_CREDENTIALS: &str = "Invalid email or password";
-
-/// What the members page and the session know about a person; never the password hash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct User {
-    pub id: i64,
-    pub email: String,
-    pub display_name: String,
-    pub role: Role,
-    pub active: bool,
-    pub created_at: i64,
-    pub last_sign_in_at: Option<i64>,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -93,6 +80,17 @@ pub struct Accounts {
 impl Accounts {
     pub fn new(store: Store) -> Self {
         Self { store }
+    }
+
+    /// The user with this id if they exist and are active.
+    pub async fn find_active(&self, id: i64) -> Result<Option<User>> {
+        let row: Option<UserRow> = with_pool!(self.store, |pool| {
+            sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND active"))
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        });
+        row.map(UserRow::into_user).transpose()
     }
 
     pub async fn count_users(&self) -> Result<i64> {

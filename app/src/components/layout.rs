@@ -2,6 +2,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::{
+    accounts::auth::AccountMenu,
     components::{ErrorTemplate, ThemeToggle},
     system::ServerStatusLine,
 };
@@ -21,6 +22,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                     <li><A href="/settings">"Settings"</A></li>
                 </ul>
                 <ThemeToggle/>
+                <AccountMenu/>
             </nav>
         </header>
         <main id="main" class="content">

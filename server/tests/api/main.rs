@@ -5,5 +5,6 @@ mod helpers;
 mod accounts;
 mod health;
 mod pages;
+mod sessions;
 mod startup;
 mod vault;

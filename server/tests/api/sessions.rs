@@ -1,0 +1,145 @@
+//! Sessions over HTTP: sign-in through the server function, cookies, sign-out, deactivation.
+use app::{
+    accounts::domain::{DisplayName, Email, Password, Role},
+    secrets::service::Actor,
+};
+use serde_json::Value;
+use sqlx::Executor;
+
+use crate::{
+    helpers::{Backend, TestApp, spawn_app},
+    on_both_backends,
+};
+
+on_both_backends!(
+    signing_in_sets_a_private_cookie_and_a_new_session_id_each_time,
+    a_wrong_password_gets_the_one_message_and_no_session,
+    signing_out_deletes_the_session_on_the_server,
+    a_deactivated_user_is_signed_out_on_the_next_request,
+);
+
+const PASSWORD: &str = "correct horse battery staple";
+
+async fn add_user(app: &TestApp, email: &str) {
+    let email = Email::parse(email).expect("email");
+    let name = DisplayName::parse(None, &email).expect("name");
+    app.accounts
+        .create_user(
+            &Actor::new("test", None),
+            email,
+            name,
+            Role::Admin,
+            Password::new(PASSWORD.into()).expect("password"),
+        )
+        .await
+        .expect("user");
+}
+
+/// Posts the sign-in form the way the browser's server-function call does; returns the session
+/// cookie (`name=value`) it set, if any.
+async fn sign_in(
+    app: &TestApp,
+    email: &str,
+    password: &str,
+) -> (reqwest::StatusCode, Option<String>, String) {
+    let response = app
+        .client
+        .post(app.url("/rpc/sign_in"))
+        .form(&[("email", email), ("password", password)])
+        .send()
+        .await
+        .expect("sign-in request");
+    let status = response.status();
+    let cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("sealbox_session="))
+        .map(str::to_string);
+    (status, cookie, response.text().await.unwrap_or_default())
+}
+
+fn pair(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap_or_default().to_string()
+}
+
+/// Asks `current_user` with exactly this cookie (or none).
+async fn who(app: &TestApp, cookie: Option<&str>) -> Value {
+    let client = reqwest::Client::new();
+    let mut request = client.post(app.url("/rpc/current_user")).form(&[("", "")]);
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    let response = request.send().await.expect("current_user");
+    assert_eq!(response.status(), 200);
+    response.json().await.expect("JSON")
+}
+
+async fn signing_in_sets_a_private_cookie_and_a_new_session_id_each_time(backend: Backend) {
+    let app = spawn_app(backend).await;
+    add_user(&app, "admin@example.com").await;
+
+    let (status, first, _) = sign_in(&app, "Admin@Example.com", PASSWORD).await;
+    let (_, second, _) = sign_in(&app, "admin@example.com", PASSWORD).await;
+
+    assert!(status.is_redirection() || status.is_success(), "{status}");
+    let first = first.expect("a session cookie");
+    let attributes = first.to_ascii_lowercase();
+    assert!(attributes.contains("httponly") && attributes.contains("samesite=lax"), "{first}");
+    assert!(!attributes.contains("secure"), "plain http here: no Secure flag");
+    let second = second.expect("a new cookie at the second sign-in");
+    assert_ne!(pair(&first), pair(&second), "the session id changes at sign-in");
+    assert_eq!(who(&app, Some(&pair(&second))).await["email"], "admin@example.com");
+    assert_eq!(who(&app, Some(&pair(&first))).await, Value::Null, "the old id is dead");
+    assert_eq!(who(&app, None).await, Value::Null);
+    app.stop().await;
+}
+
+async fn a_wrong_password_gets_the_one_message_and_no_session(backend: Backend) {
+    let app = spawn_app(backend).await;
+    add_user(&app, "admin@example.com").await;
+
+    let (status, cookie, body) = sign_in(&app, "admin@example.com", "wrong password!").await;
+
+    assert_eq!(status, 422);
+    assert!(body.contains("Invalid email or password"), "{body}");
+    assert!(cookie.is_none(), "no session for a failed sign-in");
+    app.stop().await;
+}
+
+async fn signing_out_deletes_the_session_on_the_server(backend: Backend) {
+    let app = spawn_app(backend).await;
+    add_user(&app, "admin@example.com").await;
+    let (_, cookie, _) = sign_in(&app, "admin@example.com", PASSWORD).await;
+    let cookie = pair(&cookie.expect("cookie"));
+
+    let response = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+        .post(app.url("/rpc/sign_out"))
+        .header("cookie", &cookie)
+        .form(&[("", "")])
+        .send()
+        .await
+        .expect("sign out");
+
+    assert!(response.status().is_redirection() || response.status().is_success());
+    assert_eq!(who(&app, Some(&cookie)).await, Value::Null, "a replayed cookie is dead");
+    app.stop().await;
+}
+
+async fn a_deactivated_user_is_signed_out_on_the_next_request(backend: Backend) {
+    let app = spawn_app(backend).await;
+    add_user(&app, "admin@example.com").await;
+    let (_, cookie, _) = sign_in(&app, "admin@example.com", PASSWORD).await;
+    let cookie = pair(&cookie.expect("cookie"));
+    assert_eq!(who(&app, Some(&cookie)).await["role"], "admin");
+
+    let mut sql = app.sql().await;
+    sql.execute("UPDATE users SET active = FALSE").await.expect("deactivate");
+
+    assert_eq!(who(&app, Some(&cookie)).await, Value::Null);
+    app.stop().await;
+}
