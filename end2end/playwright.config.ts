@@ -1,5 +1,6 @@
 import { defineConfig } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +15,10 @@ function freePort(): string {
 }
 process.env.SEALBOX_E2E_PORT ??= freePort();
 process.env.SEALBOX_E2E_DATA_DIR ??= fs.mkdtempSync(path.join(os.tmpdir(), 'sealbox-e2e-'));
+process.env.SEALBOX_E2E_MASTER_KEY ??= randomBytes(32).toString('base64');
+// The owner the tests sign in as, created with the admin command before the server starts.
+process.env.E2E_OWNER_EMAIL ??= 'owner@example.com';
+process.env.E2E_OWNER_PASSWORD ??= `e2e-${randomBytes(12).toString('hex')}`;
 
 const repo = path.resolve(__dirname, '..');
 const targetDir = process.env.CARGO_TARGET_DIR ?? path.join(repo, 'target');
@@ -49,7 +54,9 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: `"${binary}" serve`,
+    command:
+      `printf '%s\\n' "$E2E_OWNER_PASSWORD" | "${binary}" admin create-user ` +
+      `--email "$E2E_OWNER_EMAIL" --role owner --password-stdin && exec "${binary}" serve`,
     url: `${baseURL}/readyz`,
     reuseExistingServer: false,
     timeout: 60_000,
@@ -60,6 +67,9 @@ export default defineConfig({
       SEALBOX_DATA_DIR: process.env.SEALBOX_E2E_DATA_DIR,
       LEPTOS_SITE_ROOT: process.env.LEPTOS_SITE_ROOT ?? path.join(repo, 'target', 'site'),
       SEALBOX_LOG: 'warn',
+      SEALBOX_MASTER_KEY: process.env.SEALBOX_E2E_MASTER_KEY,
+      E2E_OWNER_EMAIL: process.env.E2E_OWNER_EMAIL,
+      E2E_OWNER_PASSWORD: process.env.E2E_OWNER_PASSWORD,
     },
   },
 });
