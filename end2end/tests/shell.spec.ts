@@ -14,6 +14,10 @@ test('the start page shows the navigation and the server version', async ({ page
 });
 
 test('once hydrated, the theme toggle switches to dark mode and remembers it', async ({ page }) => {
+  const violations: string[] = [];
+  page.on('console', (message) => {
+    if (message.text().includes('Content Security Policy')) violations.push(message.text());
+  });
   await page.goto('/');
   await hydrated(page);
   const toggle = page.getByRole('button', { name: 'Dark mode' });
@@ -26,6 +30,7 @@ test('once hydrated, the theme toggle switches to dark mode and remembers it', a
   await page.reload();
   await hydrated(page);
   await expect(page.locator('html')).toHaveAttribute('data-theme', 'dark');
+  expect(violations, 'the page runs under its Content-Security-Policy').toEqual([]);
 });
 
 test('"Check status" asks the server again through a server function', async ({ page }) => {

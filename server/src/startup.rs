@@ -30,7 +30,7 @@ use tracing::Level;
 
 use crate::{
     config::{Config, MasterKeySource, StoreConfig},
-    health,
+    health, security,
 };
 
 /// Connects to the database, migrates it and checks the master keys against it.
@@ -119,6 +119,8 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .leptos_routes_with_context(&state, routes, || {}, move || shell(options.clone()))
         .fallback(file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn(security::same_origin))
+        .layer(axum::middleware::from_fn(security::headers))
         .layer(
             TraceLayer::new_for_http()
                 // The path only: query strings can carry one-time tokens.

@@ -9,7 +9,65 @@ on_both_backends!(
     the_start_page_renders_the_shell_with_navigation_and_server_status,
     an_unknown_path_gets_the_styled_404_page_with_status_404,
     the_status_server_function_answers_over_http,
+    pages_carry_a_nonce_content_security_policy_and_the_security_headers,
+    other_responses_get_a_strict_policy_and_no_store,
+    a_cross_origin_post_to_a_server_function_is_refused,
 );
+
+async fn pages_carry_a_nonce_content_security_policy_and_the_security_headers(backend: Backend) {
+    let app = spawn_app(backend).await;
+
+    let response = app.get("/").await;
+
+    let header = |name: &str| {
+        response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
+    };
+    let csp = header("content-security-policy");
+    assert_eq!(header("x-content-type-options"), "nosniff");
+    assert_eq!(header("referrer-policy"), "no-referrer");
+    assert_eq!(header("cache-control"), "no-store");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("a nonce in the policy")
+        .to_string();
+    let html = response.text().await.expect("HTML");
+    let scripts = html.matches("<script").count();
+    let with_nonce = html.matches(&format!("nonce=\"{nonce}\"")).count();
+    assert!(scripts > 0 && with_nonce >= scripts, "{scripts} scripts, {with_nonce} with the nonce");
+    app.stop().await;
+}
+
+async fn other_responses_get_a_strict_policy_and_no_store(backend: Backend) {
+    let app = spawn_app(backend).await;
+
+    let response = app.get("/healthz").await;
+
+    let csp = response.headers().get("content-security-policy").expect("a policy");
+    assert_eq!(csp, "default-src 'none'; frame-ancestors 'none'; base-uri 'none'");
+    assert_eq!(response.headers().get("cache-control").expect("cache-control"), "no-store");
+    app.stop().await;
+}
+
+async fn a_cross_origin_post_to_a_server_function_is_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let post = |origin: String| {
+        app.client
+            .post(app.url("/rpc/check_server"))
+            .header("origin", origin)
+            .form(&[("", "")])
+            .send()
+    };
+
+    let foreign = post("https://evil.example".into()).await.expect("request");
+    let same = post(app.address.clone()).await.expect("request");
+
+    assert_eq!(foreign.status(), 403);
+    assert_eq!(same.status(), 200);
+    app.stop().await;
+}
 
 async fn the_start_page_renders_the_shell_with_navigation_and_server_status(backend: Backend) {
     let app = spawn_app(backend).await;
