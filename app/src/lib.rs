@@ -31,7 +31,7 @@ use leptos_router::{
 };
 
 use crate::{
-    accounts::auth::LoginPage,
+    accounts::{auth::LoginPage, setup::SetupPage},
     components::{Layout, NotFound},
 };
 
@@ -86,11 +86,13 @@ pub fn App() -> impl IntoView {
         }/>
         <Router>
             <Layout>
-                // Every route renders in order: the HTML arrives complete, so pages read and work
-                // without JavaScript (out-of-order streaming needs a script to place its chunks).
+                // Every route renders completely before the response starts: pages read and work
+                // without JavaScript (out-of-order streaming needs a script to place its chunks),
+                // and a status set from loaded data (404, 403) reaches the response.
                 <Routes fallback=NotFound>
-                    <Route path=path!("/") view=HomePage ssr=SsrMode::InOrder/>
-                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
+                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
+                    <Route path=path!("/setup") view=SetupPage ssr=SsrMode::Async/>
                 </Routes>
             </Layout>
         </Router>

@@ -36,10 +36,11 @@ fn main() -> ExitCode {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     telemetry::init(&args.log.level, args.log.format)?;
+    let stop = shutdown_signal();
     let config = args.resolve()?;
     let app = Application::build(config).await?;
     tracing::info!("Sealbox is running at http://{}", app.local_addr());
-    app.run_until(shutdown_signal()).await?;
+    app.run_until(stop).await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -7,3 +7,4 @@ pub mod password;
 pub mod service;
 #[cfg(feature = "ssr")]
 pub mod session;
+pub mod setup;

@@ -70,6 +70,11 @@ impl UserRow {
     }
 }
 
+fn token_hash(token: &str) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
 const USER_COLUMNS: &str = "id, email, display_name, role, active, created_at, last_sign_in_at";
 
 #[derive(Clone)]
@@ -91,6 +96,58 @@ impl Accounts {
                 .await?
         });
         row.map(UserRow::into_user).transpose()
+    }
+
+    /// With no users yet, registers a fresh one-time set-up token and returns it (to be logged
+    /// as a URL); `None` once anyone exists.
+    pub async fn issue_setup_token(&self) -> Result<Option<String>> {
+        if self.count_users().await? > 0 {
+            return Ok(None);
+        }
+        let mut bytes = [0u8; 32];
+        rand::fill(&mut bytes);
+        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        with_pool!(self.store, |pool| {
+            sqlx::query("INSERT INTO setup_tokens (token_hash, created_at) VALUES ($1, $2)")
+                .bind(token_hash(&token))
+                .bind(now_millis())
+                .execute(pool)
+                .await?;
+        });
+        Ok(Some(token))
+    }
+
+    /// Creates the first owner with a valid set-up token, then deletes every token. Refused once
+    /// any user exists.
+    pub async fn create_first_owner(
+        &self,
+        token: &str,
+        email: Email,
+        name: DisplayName,
+        password: Password,
+        ip: Option<String>,
+    ) -> Result<User> {
+        // One statement claims the set-up: it deletes every token only if this one is valid and
+        // nobody exists yet, so of two concurrent attempts exactly one gets rows back.
+        let claimed: Vec<Vec<u8>> = with_pool!(self.store, |pool| {
+            sqlx::query_scalar(
+                "DELETE FROM setup_tokens WHERE NOT EXISTS (SELECT 1 FROM users) \
+                 AND EXISTS (SELECT 1 FROM setup_tokens WHERE token_hash = $1) \
+                 RETURNING token_hash",
+            )
+            .bind(token_hash(token))
+            .fetch_all(pool)
+            .await?
+        });
+        if claimed.is_empty() {
+            return Err(AccountError::Invalid(FieldError::new(
+                "token",
+                "This set-up link is not valid. Use the one in the server log, or sign in if \
+                 an owner already exists.",
+            )));
+        }
+        let actor = Actor::new(email.as_str(), ip);
+        self.create_user(&actor, email, name, Role::Owner, password).await
     }
 
     pub async fn count_users(&self) -> Result<i64> {

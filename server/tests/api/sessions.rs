@@ -143,3 +143,56 @@ async fn a_deactivated_user_is_signed_out_on_the_next_request(backend: Backend) 
     assert_eq!(who(&app, Some(&cookie)).await, Value::Null);
     app.stop().await;
 }
+
+mod first_run {
+    use super::*;
+
+    on_both_backends!(the_first_owner_is_created_with_the_setup_token_and_the_page_then_disappears);
+
+    async fn create_owner(app: &TestApp, token: &str, email: &str) -> reqwest::Response {
+        app.client
+            .post(app.url("/rpc/create_first_owner"))
+            .form(&[("token", token), ("email", email), ("name", "Olive"), ("password", PASSWORD)])
+            .send()
+            .await
+            .expect("request")
+    }
+
+    async fn the_first_owner_is_created_with_the_setup_token_and_the_page_then_disappears(
+        backend: Backend,
+    ) {
+        let app = spawn_app(backend).await;
+        let token = app.accounts.issue_setup_token().await.expect("issue").expect("no users yet");
+        let page = app.get("/setup").await;
+        assert_eq!(page.status(), 200);
+        assert!(page.text().await.expect("HTML").contains("Set up Sealbox"));
+
+        let forged = create_owner(&app, "not-the-token", "mallory@example.com").await;
+        assert_eq!(forged.status(), 422);
+        assert!(forged.text().await.expect("body").contains("This set-up link is not valid"));
+
+        let created = create_owner(&app, &token, "olive@example.com").await;
+        assert!(created.status().is_success() || created.status().is_redirection());
+        let signed_in: Value = app
+            .client
+            .post(app.url("/rpc/current_user"))
+            .form(&[("", "")])
+            .send()
+            .await
+            .expect("current_user")
+            .json()
+            .await
+            .expect("JSON");
+        assert_eq!(
+            (signed_in["email"].as_str(), signed_in["role"].as_str()),
+            (Some("olive@example.com"), Some("owner"))
+        );
+
+        assert_eq!(app.get("/setup").await.status(), 404, "the page disappears");
+        let again = create_owner(&app, &token, "second@example.com").await;
+        assert_eq!(again.status(), 422, "the token is used up");
+        assert_eq!(app.accounts.count_users().await.expect("count"), 1);
+        assert!(app.accounts.issue_setup_token().await.expect("issue").is_none());
+        app.stop().await;
+    }
+}

@@ -164,7 +164,9 @@ async fn wait_until_running(child: &mut Child) -> (String, Vec<String>) {
     let found = tokio::time::timeout(TIMEOUT, async {
         while let Some(line) = lines.next_line().await.expect("read stderr") {
             seen.push(line.clone());
-            if let Some(at) = line.find("http://127.0.0.1:") {
+            if let Some(at) =
+                line.find("Sealbox is running at ").and_then(|_| line.find("http://127.0.0.1:"))
+            {
                 let url: String =
                     line[at..].chars().take_while(|c| !c.is_whitespace() && *c != '"').collect();
                 return Some(url);
