@@ -26,6 +26,14 @@ pub enum AccountError {
     InvalidCredentials,
     #[error("Too many sign-in attempts; try again in {minutes} minutes")]
     Throttled { minutes: i64 },
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("There is no such user")]
+    NotFound,
+    #[error(
+        "The last active owner cannot be demoted or deactivated; make someone else an owner first"
+    )]
+    LastOwner,
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -38,6 +46,9 @@ impl From<AccountError> for AppError {
             AccountError::Invalid(field) => field.into(),
             AccountError::InvalidCredentials => Self::Validation(INVALID_CREDENTIALS.to_string()),
             AccountError::Throttled { .. } => Self::TooManyRequests(error.to_string()),
+            AccountError::Forbidden(message) => Self::Forbidden(message),
+            AccountError::NotFound => Self::NotFound(error.to_string()),
+            AccountError::LastOwner => Self::Conflict(error.to_string()),
             other => Self::internal(other),
         }
     }
@@ -68,6 +79,26 @@ impl UserRow {
             last_sign_in_at: self.last_sign_in_at,
         })
     }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Membership {
+    Role(Role),
+    Active(bool),
+}
+
+/// Owners and admins manage members; only owners give or change the owner role.
+fn require_may_assign(manager: &User, current: Option<Role>, new: Role) -> Result<()> {
+    if !manager.active || !manager.role.can_manage() {
+        return Err(AccountError::Forbidden("Only owners and admins can manage members.".into()));
+    }
+    let touches_owner = new == Role::Owner || current == Some(Role::Owner);
+    if touches_owner && manager.role != Role::Owner {
+        return Err(AccountError::Forbidden(
+            "Only owners can add, change or deactivate owners.".into(),
+        ));
+    }
+    Ok(())
 }
 
 fn token_hash(token: &str) -> Vec<u8> {
@@ -148,6 +179,116 @@ impl Accounts {
         }
         let actor = Actor::new(email.as_str(), ip);
         self.create_user(&actor, email, name, Role::Owner, password).await
+    }
+
+    /// Everyone, owners first, then by email.
+    pub async fn list_users(&self) -> Result<Vec<User>> {
+        let rows: Vec<UserRow> = with_pool!(self.store, |pool| {
+            sqlx::query_as(&format!(
+                "SELECT {USER_COLUMNS} FROM users ORDER BY \
+                 CASE role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END, email"
+            ))
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter().map(UserRow::into_user).collect()
+    }
+
+    /// An owner or admin adds someone; only owners add owners.
+    pub async fn add_member(
+        &self,
+        manager: &User,
+        actor: &Actor,
+        email: Email,
+        name: DisplayName,
+        role: Role,
+        password: Password,
+    ) -> Result<User> {
+        require_may_assign(manager, None, role)?;
+        self.create_user(actor, email, name, role, password).await
+    }
+
+    /// Changes someone's role. Only owners touch owners; the last active owner stays an owner.
+    pub async fn change_role(
+        &self,
+        manager: &User,
+        actor: &Actor,
+        user_id: i64,
+        role: Role,
+    ) -> Result<User> {
+        self.change_membership(manager, actor, user_id, Membership::Role(role)).await
+    }
+
+    /// Deactivates (signed out on their next request) or reactivates someone.
+    pub async fn set_active(
+        &self,
+        manager: &User,
+        actor: &Actor,
+        user_id: i64,
+        active: bool,
+    ) -> Result<User> {
+        self.change_membership(manager, actor, user_id, Membership::Active(active)).await
+    }
+
+    async fn change_membership(
+        &self,
+        manager: &User,
+        actor: &Actor,
+        user_id: i64,
+        change: Membership,
+    ) -> Result<User> {
+        let now = now_millis();
+        let row: UserRow = with_pool!(self.store, |pool| {
+            let mut tx = pool.begin().await?;
+            // Serializes membership changes on both backends (a row lock on PostgreSQL, the
+            // write lock on SQLite), so two concurrent demotions cannot remove the last owner.
+            sqlx::query("UPDATE instance SET id = id WHERE id = 1").execute(&mut *tx).await?;
+            let target: Option<UserRow> =
+                sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+                    .bind(user_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let target = target.ok_or(AccountError::NotFound)?.into_user()?;
+            let (role, active) = match change {
+                Membership::Role(role) => (role, target.active),
+                Membership::Active(active) => (target.role, active),
+            };
+            require_may_assign(manager, Some(target.role), role)?;
+            let loses_owner =
+                target.role == Role::Owner && target.active && (role != Role::Owner || !active);
+            if loses_owner {
+                let owners: i64 = sqlx::query_scalar(
+                    "SELECT count(*) FROM users WHERE role = 'owner' AND active",
+                )
+                .fetch_one(&mut *tx)
+                .await?;
+                if owners <= 1 {
+                    return Err(AccountError::LastOwner);
+                }
+            }
+            let row: UserRow = sqlx::query_as(&format!(
+                "UPDATE users SET role = $1, active = $2, updated_at = $3 WHERE id = $4 \
+                 RETURNING {USER_COLUMNS}"
+            ))
+            .bind(role.as_str())
+            .bind(active)
+            .bind(now)
+            .bind(user_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            let (action, details) = match change {
+                Membership::Role(role) => (
+                    "user.role_changed",
+                    format!("{}: {} → {}", target.email, target.role.as_str(), role.as_str()),
+                ),
+                Membership::Active(true) => ("user.reactivated", target.email.clone()),
+                Membership::Active(false) => ("user.deactivated", target.email.clone()),
+            };
+            record!(&mut *tx, Event::general(actor, action, Some(details)));
+            tx.commit().await?;
+            row
+        });
+        row.into_user()
     }
 
     pub async fn count_users(&self) -> Result<i64> {

@@ -23,7 +23,99 @@ on_both_backends!(
     five_failures_from_one_ip_throttle_other_accounts_from_it,
     emails_are_unique_case_insensitively,
     the_admin_command_creates_a_user_from_a_password_on_stdin,
+    only_owners_give_or_change_the_owner_role,
+    the_last_active_owner_cannot_be_demoted_or_deactivated,
+    members_cannot_manage_anyone,
+    role_changes_and_deactivation_are_audited,
 );
+
+fn actor() -> Actor {
+    Actor::new("manager@example.com", None)
+}
+
+async fn only_owners_give_or_change_the_owner_role(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let owner = add(&app, "owner@example.com", Role::Owner).await;
+    let admin = add(&app, "admin@example.com", Role::Admin).await;
+    let member = add(&app, "member@example.com", Role::Member).await;
+
+    let promote = app.accounts.change_role(&admin, &actor(), member.id, Role::Owner).await;
+    let demote_owner = app.accounts.change_role(&admin, &actor(), owner.id, Role::Member).await;
+    let deactivate_owner = app.accounts.set_active(&admin, &actor(), owner.id, false).await;
+    let by_owner = app.accounts.change_role(&owner, &actor(), member.id, Role::Owner).await;
+    let admin_promotes_member =
+        app.accounts.change_role(&admin, &actor(), admin.id, Role::Admin).await;
+
+    let message = "Only owners can add, change or deactivate owners.";
+    assert_eq!(promote.expect_err("refused").to_string(), message);
+    assert_eq!(demote_owner.expect_err("refused").to_string(), message);
+    assert_eq!(deactivate_owner.expect_err("refused").to_string(), message);
+    assert_eq!(by_owner.expect("owners may").role, Role::Owner);
+    assert!(admin_promotes_member.is_ok());
+    app.stop().await;
+}
+
+async fn the_last_active_owner_cannot_be_demoted_or_deactivated(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let owner = add(&app, "owner@example.com", Role::Owner).await;
+
+    let demote = app.accounts.change_role(&owner, &actor(), owner.id, Role::Admin).await;
+    let deactivate = app.accounts.set_active(&owner, &actor(), owner.id, false).await;
+
+    let message =
+        "The last active owner cannot be demoted or deactivated; make someone else an owner first";
+    assert_eq!(demote.expect_err("refused").to_string(), message);
+    assert_eq!(deactivate.expect_err("refused").to_string(), message);
+    let second = add(&app, "second@example.com", Role::Owner).await;
+    app.accounts.change_role(&owner, &actor(), owner.id, Role::Admin).await.expect("now allowed");
+    let last = app.accounts.set_active(&second, &actor(), second.id, false).await;
+    assert!(matches!(last, Err(AccountError::LastOwner)));
+    app.stop().await;
+}
+
+async fn members_cannot_manage_anyone(backend: Backend) {
+    let app = spawn_app(backend).await;
+    add(&app, "owner@example.com", Role::Owner).await;
+    let member = add(&app, "member@example.com", Role::Member).await;
+    let other = add(&app, "other@example.com", Role::Member).await;
+
+    let change = app.accounts.change_role(&member, &actor(), other.id, Role::Admin).await;
+    let email = Email::parse("new@example.com").expect("email");
+    let name = DisplayName::parse(None, &email).expect("name");
+    let password = Password::new(PASSWORD.into()).expect("password");
+    let add_member =
+        app.accounts.add_member(&member, &actor(), email, name, Role::Member, password).await;
+
+    assert_eq!(
+        change.expect_err("refused").to_string(),
+        "Only owners and admins can manage members."
+    );
+    assert!(matches!(add_member, Err(AccountError::Forbidden(_))));
+    assert_eq!(app.accounts.count_users().await.expect("count"), 3);
+    app.stop().await;
+}
+
+async fn role_changes_and_deactivation_are_audited(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let owner = add(&app, "owner@example.com", Role::Owner).await;
+    let member = add(&app, "member@example.com", Role::Member).await;
+
+    app.accounts.change_role(&owner, &actor(), member.id, Role::Admin).await.expect("promoted");
+    app.accounts.set_active(&owner, &actor(), member.id, false).await.expect("deactivated");
+    app.accounts.set_active(&owner, &actor(), member.id, true).await.expect("reactivated");
+
+    let events: Vec<String> = actions(&app).await.into_iter().map(|(action, ..)| action).collect();
+    assert_eq!(
+        events[events.len() - 3..],
+        ["user.role_changed", "user.deactivated", "user.reactivated"]
+    );
+    let users = app.accounts.list_users().await.expect("list");
+    assert_eq!(
+        users.iter().map(|u| u.email.as_str()).collect::<Vec<_>>(),
+        ["owner@example.com", "member@example.com"]
+    );
+    app.stop().await;
+}
 
 const PASSWORD: &str = "correct horse battery staple";
 

@@ -32,7 +32,10 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $test() {
-                    super::$test($crate::helpers::Backend::Sqlite).await;
+                    $crate::helpers::within_time_limit(
+                        super::$test($crate::helpers::Backend::Sqlite),
+                    )
+                    .await;
                 }
             )+
         }
@@ -40,11 +43,22 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $test() {
-                    super::$test($crate::helpers::Backend::Postgres).await;
+                    $crate::helpers::within_time_limit(
+                        super::$test($crate::helpers::Backend::Postgres),
+                    )
+                    .await;
                 }
             )+
         }
     };
+}
+
+/// Fails a test that hangs instead of letting it block the whole run.
+pub async fn within_time_limit(test: impl std::future::Future<Output = ()>) {
+    const LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
+    if tokio::time::timeout(LIMIT, test).await.is_err() {
+        panic!("the test did not finish within {LIMIT:?}");
+    }
 }
 
 /// A database that exists for one test and is removed when dropped.
