@@ -123,6 +123,43 @@ impl From<VaultError> for AppError {
 
 type Result<T, E = VaultError> = std::result::Result<T, E>;
 
+/// Why a conditional write on a secret matched no row: the secret is gone, or someone changed it
+/// first.
+macro_rules! missing_or_conflict {
+    ($executor:expr, $project:expr, $key:expr) => {{
+        let exists: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM secrets WHERE project_id = $1 AND key = $2")
+                .bind($project.id)
+                .bind($key.as_str())
+                .fetch_optional($executor)
+                .await?;
+        match exists {
+            Some(_) => VaultError::Conflict,
+            None => secret_not_found($key),
+        }
+    }};
+}
+
+/// Stores one sealed version of a secret.
+macro_rules! insert_version {
+    ($executor:expr, $secret_id:expr, $version:expr, $sealed:expr, $fingerprint:expr, $now:expr,
+     $actor:expr) => {{
+        sqlx::query(
+            "INSERT INTO secret_versions \
+             (secret_id, version, sealed_value, fingerprint, created_at, created_by) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind($secret_id)
+        .bind($version)
+        .bind($sealed)
+        .bind($fingerprint)
+        .bind($now)
+        .bind(&$actor.name)
+        .execute($executor)
+        .await?;
+    }};
+}
+
 /// A project row: its id and, for a real project, its slug (the team scope has none).
 #[derive(Debug, Clone)]
 struct ProjectRef {
@@ -267,18 +304,15 @@ impl Vault {
             .fetch_one(&mut *tx)
             .await
             .map_err(|error| unique_or(error, || secret_exists(scope, key)))?;
-            sqlx::query(
-                "INSERT INTO secret_versions \
-                 (secret_id, version, sealed_value, fingerprint, created_at, created_by) \
-                 VALUES ($1, 1, $2, $3, $4, $5)",
-            )
-            .bind(secret_id)
-            .bind(sealed.to_bytes())
-            .bind(&fingerprint.0[..])
-            .bind(now)
-            .bind(&actor.name)
-            .execute(&mut *tx)
-            .await?;
+            insert_version!(
+                &mut *tx,
+                secret_id,
+                1_i64,
+                sealed.to_bytes(),
+                &fingerprint.0[..],
+                now,
+                actor
+            );
             record!(&mut *tx, event(actor, "secret.created", &project, key, 1));
             tx.commit().await?;
         });
@@ -325,16 +359,7 @@ impl Vault {
             .fetch_optional(&mut *tx)
             .await?;
             let Some((secret_id, old_description)) = claimed else {
-                let exists: Option<i64> =
-                    sqlx::query_scalar("SELECT id FROM secrets WHERE project_id = $1 AND key = $2")
-                        .bind(project.id)
-                        .bind(key.as_str())
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                return Err(match exists {
-                    Some(_) => VaultError::Conflict,
-                    None => secret_not_found(key),
-                });
+                return Err(missing_or_conflict!(&mut *tx, project, key));
             };
             let (old_sealed, old_fingerprint): (Vec<u8>, Vec<u8>) = sqlx::query_as(
                 "SELECT sealed_value, fingerprint FROM secret_versions \
@@ -372,19 +397,15 @@ impl Vault {
             } else {
                 old_fingerprint
             };
-            sqlx::query(
-                "INSERT INTO secret_versions \
-                 (secret_id, version, sealed_value, fingerprint, created_at, created_by) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(secret_id)
-            .bind(new_version)
-            .bind(sealed.to_bytes())
-            .bind(fingerprint)
-            .bind(now)
-            .bind(&actor.name)
-            .execute(&mut *tx)
-            .await?;
+            insert_version!(
+                &mut *tx,
+                secret_id,
+                new_version,
+                sealed.to_bytes(),
+                fingerprint,
+                now,
+                actor
+            );
             if description_changed {
                 sqlx::query("UPDATE secrets SET description = $1 WHERE id = $2")
                     .bind(update.description.as_deref())
@@ -429,16 +450,7 @@ impl Vault {
             .fetch_optional(&mut *tx)
             .await?;
             let Some(version) = deleted else {
-                let exists: Option<i64> =
-                    sqlx::query_scalar("SELECT id FROM secrets WHERE project_id = $1 AND key = $2")
-                        .bind(project.id)
-                        .bind(key.as_str())
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                return Err(match exists {
-                    Some(_) => VaultError::Conflict,
-                    None => secret_not_found(key),
-                });
+                return Err(missing_or_conflict!(&mut *tx, project, key));
             };
             record!(&mut *tx, event(actor, "secret.deleted", &project, key.as_str(), version));
             tx.commit().await?;
@@ -508,16 +520,7 @@ impl Vault {
             .fetch_optional(&mut *tx)
             .await?;
             let Some(secret_id) = claimed else {
-                let exists: Option<i64> =
-                    sqlx::query_scalar("SELECT id FROM secrets WHERE project_id = $1 AND key = $2")
-                        .bind(project.id)
-                        .bind(key.as_str())
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                return Err(match exists {
-                    Some(_) => VaultError::Conflict,
-                    None => secret_not_found(key),
-                });
+                return Err(missing_or_conflict!(&mut *tx, project, key));
             };
             let old: Option<(Vec<u8>, Vec<u8>)> = sqlx::query_as(
                 "SELECT sealed_value, fingerprint FROM secret_versions \
@@ -538,19 +541,15 @@ impl Vault {
                 crypto::open(data_key.expose(), &Sealed::from_bytes(&old_sealed)?, &old_aad)?;
             let new_aad = crypto::secret_aad(project.id, key.as_str(), new_version);
             let sealed = crypto::seal(data_key.expose(), &plain, &new_aad);
-            sqlx::query(
-                "INSERT INTO secret_versions \
-                 (secret_id, version, sealed_value, fingerprint, created_at, created_by) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(secret_id)
-            .bind(new_version)
-            .bind(sealed.to_bytes())
-            .bind(fingerprint)
-            .bind(now)
-            .bind(&actor.name)
-            .execute(&mut *tx)
-            .await?;
+            insert_version!(
+                &mut *tx,
+                secret_id,
+                new_version,
+                sealed.to_bytes(),
+                fingerprint,
+                now,
+                actor
+            );
             let mut audit = event(actor, "secret.rolled_back", &project, key.as_str(), new_version);
             audit.details = Some(format!("to version {to_version}"));
             record!(&mut *tx, audit);
