@@ -51,6 +51,11 @@ pub struct ServeArgs {
     #[arg(long, env = "SEALBOX_PUBLIC_URL")]
     pub public_url: Option<String>,
 
+    /// Sign people out after this many hours without a request (1 to 720).
+    #[arg(long, env = "SEALBOX_SESSION_IDLE_HOURS", default_value_t = 12,
+          value_parser = clap::value_parser!(u16).range(1..=720))]
+    pub session_idle_hours: u16,
+
     #[command(flatten)]
     pub log: LogArgs,
 
@@ -140,6 +145,7 @@ pub struct Config {
     pub addr: SocketAddr,
     pub store: StoreConfig,
     pub public_url: Option<url::Url>,
+    pub session_idle_hours: u16,
     pub site_root: PathBuf,
 }
 
@@ -194,6 +200,7 @@ impl ServeArgs {
             addr: self.addr,
             store: self.store.resolve(DevKey::CreateIfMissing)?,
             public_url,
+            session_idle_hours: self.session_idle_hours,
             site_root: self.site_root,
         })
     }

@@ -19,8 +19,6 @@ use tower_sessions::{
     cookie::{SameSite, time},
 };
 
-/// Sessions end after this long without a request.
-const SESSION_IDLE_HOURS: i64 = 12;
 use axum::{Router, routing::get};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, file_and_error_handler, generate_route_list};
@@ -77,7 +75,9 @@ impl Application {
             .with_http_only(true)
             .with_same_site(SameSite::Lax)
             .with_secure(secure)
-            .with_expiry(Expiry::OnInactivity(time::Duration::hours(SESSION_IDLE_HOURS)));
+            .with_expiry(Expiry::OnInactivity(time::Duration::hours(i64::from(
+                config.session_idle_hours,
+            ))));
         let accounts = Accounts::new(store.clone());
         if let Some(token) = accounts.issue_setup_token().await.context("cannot open the set-up")? {
             let base = config.public_url.as_ref().map_or_else(

@@ -193,6 +193,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
             master_key_source: MasterKeySource::Environment,
         },
         public_url: None,
+        session_idle_hours: 12,
         site_root: database.dir().join("site"),
     };
     let app = Application::build(config).await.expect("the application starts");

@@ -86,6 +86,7 @@ async fn signing_in_sets_a_private_cookie_and_a_new_session_id_each_time(backend
     assert!(status.is_redirection() || status.is_success(), "{status}");
     let first = first.expect("a session cookie");
     let attributes = first.to_ascii_lowercase();
+    assert!(attributes.contains("max-age=43200"), "12 hours of idle time: {first}");
     assert!(attributes.contains("httponly") && attributes.contains("samesite=lax"), "{first}");
     assert!(!attributes.contains("secure"), "plain http here: no Secure flag");
     let second = second.expect("a new cookie at the second sign-in");

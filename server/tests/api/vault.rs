@@ -504,6 +504,7 @@ async fn a_wrong_master_key_is_refused_at_start(backend: Backend) {
             master_key_source: sealbox::config::MasterKeySource::Environment,
         },
         public_url: None,
+        session_idle_hours: 12,
         site_root: app.database.dir(),
     };
     let error = sealbox::startup::Application::build(other).await.err().expect("refused");
