@@ -117,16 +117,31 @@ impl FromServerFnError for AppError {
 }
 
 /// Sets the HTTP status of the current server-function response from the error it returns, so
-/// that API clients and tests see 401, 403, 422… instead of a blanket 500.
+/// that API clients and tests see 401, 403, 422… instead of a blanket 500. A plain form post
+/// keeps the redirect back to its page, which shows the error.
 #[cfg(feature = "ssr")]
 pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
     if let Err(error) = &result
+        && !is_form_post()
         && let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
         && let Ok(status) = http::StatusCode::from_u16(error.status())
     {
         response.set_status(status);
     }
     result
+}
+
+/// Whether this request is a plain HTML form post (no JavaScript): its outcome is shown after a
+/// redirect back to the page, not returned to a script.
+#[cfg(feature = "ssr")]
+pub fn is_form_post() -> bool {
+    leptos::prelude::use_context::<http::request::Parts>().is_some_and(|parts| {
+        parts
+            .headers
+            .get(http::header::ACCEPT)
+            .and_then(|accept| accept.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"))
+    })
 }
 
 #[cfg(test)]

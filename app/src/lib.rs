@@ -10,6 +10,7 @@ pub mod components;
 pub mod error;
 pub mod projects;
 pub mod secrets;
+pub mod settings;
 pub mod system;
 pub mod validation;
 
@@ -31,8 +32,9 @@ use leptos_router::{
 };
 
 use crate::{
-    accounts::{auth::LoginPage, setup::SetupPage},
+    accounts::{auth::LoginPage, members::MembersPage, setup::SetupPage},
     components::{Layout, NotFound},
+    settings::SettingsPage,
 };
 
 /// The HTML document the server renders around [`App`].
@@ -93,6 +95,12 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
                     <Route path=path!("/setup") view=SetupPage ssr=SsrMode::Async/>
+                    <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async/>
+                    <Route
+                        path=path!("/settings/members")
+                        view=MembersPage
+                        ssr=SsrMode::Async
+                    />
                 </Routes>
             </Layout>
         </Router>

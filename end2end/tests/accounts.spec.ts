@@ -1,7 +1,5 @@
 import { expect, test } from '@playwright/test';
-
-const email = process.env.E2E_OWNER_EMAIL ?? '';
-const password = process.env.E2E_OWNER_PASSWORD ?? '';
+import { ownerEmail as email, ownerPassword as password } from './helpers';
 
 test('a wrong password says "Invalid email or password"', async ({ page }) => {
   await page.goto('/login');

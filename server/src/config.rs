@@ -139,6 +139,9 @@ pub enum LogFormat {
     Json,
 }
 
+/// Expired sessions are refused at once; this only bounds how long their rows linger.
+pub const SESSION_CLEANUP_EVERY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
 /// Everything the server needs, checked.
 #[derive(Debug)]
 pub struct Config {
@@ -146,6 +149,8 @@ pub struct Config {
     pub store: StoreConfig,
     pub public_url: Option<url::Url>,
     pub session_idle_hours: u16,
+    /// How often expired sessions are deleted from the database.
+    pub session_cleanup_every: std::time::Duration,
     pub site_root: PathBuf,
 }
 
@@ -201,6 +206,7 @@ impl ServeArgs {
             store: self.store.resolve(DevKey::CreateIfMissing)?,
             public_url,
             session_idle_hours: self.session_idle_hours,
+            session_cleanup_every: SESSION_CLEANUP_EVERY,
             site_root: self.site_root,
         })
     }

@@ -1,16 +1,20 @@
 //! Headers and checks applied to every response and request.
+use app::components::RETURN_FIELD;
 use axum::{
+    body::Body,
     extract::Request,
     http::{
-        HeaderValue, Method, StatusCode,
+        HeaderMap, HeaderName, HeaderValue, Method, StatusCode,
         header::{
-            CACHE_CONTROL, CONTENT_SECURITY_POLICY, HOST, ORIGIN, REFERER, REFERRER_POLICY,
-            X_CONTENT_TYPE_OPTIONS,
+            ACCEPT, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, HOST, LOCATION, ORIGIN,
+            REFERER, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
         },
     },
     middleware::Next,
     response::{IntoResponse, Response},
 };
+
+const SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
 
 /// For responses that are not pages (JSON, server functions, files): allow nothing.
 const STRICT_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
@@ -32,25 +36,93 @@ pub async fn headers(request: Request, next: Next) -> Response {
 }
 
 /// Refuses state-changing requests to server functions that a browser sent from another
-/// origin (besides the SameSite cookie). Requests without Origin or Referer come from programs,
-/// not from a page on another site, and are let through.
+/// origin (besides the SameSite cookie).
+///
+/// Browsers say where a request comes from in `Sec-Fetch-Site`; where they do not (older
+/// browsers, plain-HTTP hosts other than localhost), `Origin` or `Referer` is compared with
+/// `Host`. Pages use `Referrer-Policy: no-referrer`, so a plain form post carries `Origin: null`
+/// and no `Referer`: such a request is judged by `Sec-Fetch-Site` alone. Requests with none of
+/// these headers come from programs, not from a page on another site, and are let through.
 pub async fn same_origin(request: Request, next: Next) -> Response {
     let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if !safe && request.uri().path().starts_with("/rpc/") {
-        let host = request.headers().get(HOST).and_then(|h| h.to_str().ok());
-        let source = request
-            .headers()
-            .get(ORIGIN)
-            .or_else(|| request.headers().get(REFERER))
-            .and_then(|v| v.to_str().ok());
-        if let Some(source) = source
-            && authority(source) != host
-        {
-            tracing::warn!(source, "refused a cross-origin request");
-            return (StatusCode::FORBIDDEN, "Cross-origin requests are refused.").into_response();
-        }
+    if !safe && request.uri().path().starts_with("/rpc/") && !from_this_origin(request.headers()) {
+        tracing::warn!(path = request.uri().path(), "refused a cross-origin request");
+        return (StatusCode::FORBIDDEN, "Cross-origin requests are refused.").into_response();
     }
     next.run(request).await
+}
+
+fn from_this_origin(headers: &HeaderMap) -> bool {
+    let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    if let Some(site) = text(SEC_FETCH_SITE) {
+        // "none": typed into the address bar or opened from a bookmark.
+        return matches!(site, "same-origin" | "none");
+    }
+    let source = text(ORIGIN).filter(|origin| *origin != "null").or_else(|| text(REFERER));
+    match source {
+        Some(source) => authority(source).is_some() && authority(source) == text(HOST),
+        None => true,
+    }
+}
+
+/// Makes server functions work from plain HTML forms (no JavaScript).
+///
+/// After a form post, Leptos sends the browser back to the `Referer`, with the error encoded
+/// in the query when the call failed, for the page to show. Pages send no `Referer`, so every
+/// form names its page in a hidden [`RETURN_FIELD`]; this turns that field into the `Referer`
+/// Leptos expects. Only same-site paths are accepted, so the field cannot redirect elsewhere.
+pub async fn form_return(request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let is_form_post = request.method() == Method::POST
+        && request.uri().path().starts_with("/rpc/")
+        && !headers.contains_key(REFERER)
+        && headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+        && headers
+            .get(ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"));
+    if !is_form_post {
+        return next.run(request).await;
+    }
+    let (mut parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM_BYTES).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "The form is too large.").into_response();
+    };
+    let return_to = url::form_urlencoded::parse(&bytes)
+        .find(|(name, _)| name == RETURN_FIELD)
+        .map(|(_, path)| path.into_owned())
+        .filter(|path| is_local_path(path));
+    let host = parts.headers.get(HOST).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    if let (Some(path), Some(host)) = (return_to, host)
+        && let Ok(referer) = HeaderValue::from_str(&format!("http://{host}{path}"))
+    {
+        parts.headers.insert(REFERER, referer);
+    }
+    let mut response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    // Send the browser back with a path, not the made-up absolute URL: behind a TLS proxy the
+    // scheme above would be wrong.
+    if let Some(location) = response.headers().get(LOCATION).and_then(|v| v.to_str().ok())
+        && let Some(rest) = location.strip_prefix("http://")
+        && let Some(index) = rest.find('/')
+        && let Ok(local) = HeaderValue::from_str(rest[index..].trim_end_matches('?'))
+    {
+        response.headers_mut().insert(LOCATION, local);
+    }
+    response
+}
+
+/// Forms are small; secret values are limited far below this.
+const MAX_FORM_BYTES: usize = 1024 * 1024;
+
+/// A path on this site: `/…` but not `//host` or `/\host`, which browsers treat as other sites.
+fn is_local_path(path: &str) -> bool {
+    path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.starts_with("/\\")
+        && !path.chars().any(char::is_control)
 }
 
 /// `host[:port]` of an origin or URL.
@@ -61,7 +133,16 @@ fn authority(url: &str) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
-    use super::authority;
+    use super::{authority, is_local_path};
+
+    #[test]
+    fn forms_return_only_to_paths_on_this_site() {
+        assert!(is_local_path("/settings/members"));
+        assert!(is_local_path("/login?next=%2F"));
+        for other in ["//evil.example", "/\\evil.example", "https://evil.example/", "", "/a\nb"] {
+            assert!(!is_local_path(other), "{other}");
+        }
+    }
 
     #[test]
     fn the_authority_of_origins_and_urls() {

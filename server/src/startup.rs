@@ -48,6 +48,7 @@ pub struct Application {
     store: Store,
     vault: Vault,
     local_addr: SocketAddr,
+    cleanup: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -69,6 +70,7 @@ impl Application {
             .build();
         let sessions =
             SessionBackend::for_store(&store).await.context("cannot create the sessions table")?;
+        let cleanup = spawn_session_cleanup(sessions.clone(), config.session_cleanup_every);
         let secure = config.public_url.as_ref().is_some_and(|url| url.scheme() == "https");
         let sessions = SessionManagerLayer::new(sessions)
             .with_name(COOKIE_NAME)
@@ -88,7 +90,14 @@ impl Application {
         }
         let state =
             AppState { leptos_options, store: store.clone(), vault: vault.clone(), accounts };
-        Ok(Self { listener, router: router(state).layer(sessions), store, vault, local_addr })
+        Ok(Self {
+            listener,
+            router: router(state).layer(sessions),
+            store,
+            vault,
+            local_addr,
+            cleanup,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -111,7 +120,9 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await?;
+        let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
+        self.cleanup.abort();
+        served?;
         self.store.close().await;
         Ok(())
     }
@@ -126,6 +137,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .leptos_routes_with_context(&state, routes, || {}, move || shell(options.clone()))
         .fallback(file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn(security::form_return))
         .layer(axum::middleware::from_fn(security::same_origin))
         .layer(axum::middleware::from_fn(security::headers))
         .layer(
@@ -141,6 +153,26 @@ pub fn router(state: AppState) -> Router {
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .with_state(state)
+}
+
+/// Deletes expired sessions every `every`, for as long as the server runs. Several servers on
+/// one database may all do it: the deletion is idempotent.
+fn spawn_session_cleanup(
+    sessions: SessionBackend,
+    every: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
+    use tower_sessions::ExpiredDeletion;
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match sessions.delete_expired().await {
+                Ok(()) => tracing::debug!("expired sessions deleted"),
+                Err(error) => tracing::warn!(error = %error, "could not delete expired sessions"),
+            }
+        }
+    })
 }
 
 fn announce_master_key(source: &MasterKeySource) {

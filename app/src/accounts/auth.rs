@@ -4,7 +4,7 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 
 use super::domain::User;
-use crate::error::AppError;
+use crate::{components::ReturnHere, error::AppError};
 
 /// Checks the email and password, starts a new session (a new id: no session fixation) and
 /// goes to the start page. Every failure says "Invalid email or password".
@@ -58,6 +58,34 @@ pub mod ssr {
         session::session_user(&session, &state.accounts).await
     }
 
+    /// A signed-in caller, with what a server function needs to act for them.
+    pub struct SignedIn {
+        pub state: AppState,
+        pub session: Session,
+        pub user: User,
+        /// The user as the audit log names them, with their IP address.
+        pub actor: Actor,
+    }
+
+    /// The guard for reading: anyone signed in, else 401.
+    pub async fn signed_in() -> Result<SignedIn, AppError> {
+        guarded(session::require_user).await
+    }
+
+    /// The guard for changing: owners and admins, else 401 (anonymous) or 403 (members).
+    pub async fn manager() -> Result<SignedIn, AppError> {
+        guarded(session::require_manager).await
+    }
+
+    async fn guarded(
+        guard: fn(Option<User>) -> Result<User, AppError>,
+    ) -> Result<SignedIn, AppError> {
+        let (state, session, ip) = request().await?;
+        let user = guard(session::session_user(&session, &state.accounts).await?)?;
+        let actor = Actor::new(user.email.clone(), ip);
+        Ok(SignedIn { state, session, user, actor })
+    }
+
     pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
         let (state, session, ip) = request().await?;
         let user =
@@ -103,6 +131,7 @@ pub fn LoginPage() -> impl IntoView {
         <section class="page auth-card">
             <h1>"Sign in"</h1>
             <ActionForm action=sign_in attr:class="stack">
+                <ReturnHere/>
                 <label for="email">"Email"</label>
                 <input id="email" type="email" name="email" autocomplete="username" required/>
                 <label for="password">"Password"</label>
@@ -136,6 +165,7 @@ pub fn AccountMenu() -> impl IntoView {
                     Ok(Some(user)) => view! {
                         <span class="account">{user.email}</span>
                         <ActionForm action=sign_out attr:class="inline-form">
+                            <ReturnHere/>
                             <button type="submit" class="nav-button">"Sign out"</button>
                         </ActionForm>
                     }

@@ -1,6 +1,7 @@
 //! Accounts: people, their roles and signing in.
 pub mod auth;
 pub mod domain;
+pub mod members;
 #[cfg(feature = "ssr")]
 pub mod password;
 #[cfg(feature = "ssr")]

@@ -11,7 +11,10 @@ use super::{
     domain::Role,
     service::{Accounts, User},
 };
-use crate::{error::AppError, store::Store};
+use crate::{
+    error::AppError,
+    store::{Store, now_millis},
+};
 
 /// The session key holding the signed-in user's id. Nothing else about the user is kept in the
 /// session: role and active flag are read from the database on every request, so a change takes
@@ -82,7 +85,14 @@ impl ExpiredDeletion for SessionBackend {
     }
 }
 
-/// The signed-in, active user of this session, if any.
+/// When the session last counted as active (milliseconds since the epoch).
+const TOUCHED_AT: &str = "touched_at";
+/// Activity is written back at most this often: the session store only saves (and pushes the
+/// idle expiry out) when the session changes, and a write on every request would double the
+/// database work of every page. The idle expiry is therefore exact to within these 5 minutes.
+const TOUCH_EVERY_MS: i64 = 5 * 60 * 1000;
+
+/// The signed-in, active user of this session, if any. Counts as activity for the idle expiry.
 pub async fn session_user(
     session: &Session,
     accounts: &Accounts,
@@ -93,6 +103,12 @@ pub async fn session_user(
     if user.is_none() {
         // Deactivated or deleted since sign-in: end the session.
         session.flush().await.map_err(AppError::internal)?;
+        return Ok(None);
+    }
+    let now = now_millis();
+    let touched: Option<i64> = session.get(TOUCHED_AT).await.map_err(AppError::internal)?;
+    if touched.is_none_or(|touched| now - touched >= TOUCH_EVERY_MS) {
+        session.insert(TOUCHED_AT, now).await.map_err(AppError::internal)?;
     }
     Ok(user)
 }

@@ -3,7 +3,10 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::{components::NotFound, error::AppError};
+use crate::{
+    components::{NotFound, ReturnHere},
+    error::AppError,
+};
 
 /// Whether the first-run set-up is still open (no users exist yet).
 #[server(prefix = "/rpc", endpoint = "setup_open")]
@@ -76,7 +79,8 @@ pub fn SetupPage() -> impl IntoView {
                             <h1>"Set up Sealbox"</h1>
                             <p class="muted">"Create the owner account. You can add more people later."</p>
                             <ActionForm action=create attr:class="stack">
-                                <input type="hidden" name="token" prop:value=token/>
+                                <ReturnHere/>
+                                <input type="hidden" name="token" value=token/>
                                 <label for="email">"Email"</label>
                                 <input id="email" type="email" name="email" autocomplete="username" required/>
                                 <label for="name">"Name"</label>

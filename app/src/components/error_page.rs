@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
+use leptos_router::components::{A, Redirect};
 
 use crate::error::AppError;
 
@@ -22,6 +22,15 @@ pub fn ErrorPage(error: AppError) -> impl IntoView {
             <p>{error.to_string()}</p>
             <p><A href="/">"Back to the start page"</A></p>
         </section>
+    }
+}
+
+/// What a page shows when loading its data failed: anonymous visitors are sent to `/login`
+/// (a 302 on the server-rendered response), everyone else sees the error with its status.
+pub fn page_error(error: AppError) -> AnyView {
+    match error {
+        AppError::Unauthorized => view! { <Redirect path="/login"/> }.into_any(),
+        error => view! { <ErrorPage error/> }.into_any(),
     }
 }
 

@@ -12,7 +12,7 @@ use sqlx::Row;
 use tokio::io::AsyncWriteExt;
 
 use crate::{
-    helpers::{Backend, TestApp, spawn_app},
+    helpers::{Backend, PASSWORD, TestApp, spawn_app},
     on_both_backends,
 };
 
@@ -35,9 +35,9 @@ fn actor() -> Actor {
 
 async fn only_owners_give_or_change_the_owner_role(backend: Backend) {
     let app = spawn_app(backend).await;
-    let owner = add(&app, "owner@example.com", Role::Owner).await;
-    let admin = add(&app, "admin@example.com", Role::Admin).await;
-    let member = add(&app, "member@example.com", Role::Member).await;
+    let owner = app.add_user("owner@example.com", Role::Owner).await;
+    let admin = app.add_user("admin@example.com", Role::Admin).await;
+    let member = app.add_user("member@example.com", Role::Member).await;
 
     let promote = app.accounts.change_role(&admin, &actor(), member.id, Role::Owner).await;
     let demote_owner = app.accounts.change_role(&admin, &actor(), owner.id, Role::Member).await;
@@ -57,7 +57,7 @@ async fn only_owners_give_or_change_the_owner_role(backend: Backend) {
 
 async fn the_last_active_owner_cannot_be_demoted_or_deactivated(backend: Backend) {
     let app = spawn_app(backend).await;
-    let owner = add(&app, "owner@example.com", Role::Owner).await;
+    let owner = app.add_user("owner@example.com", Role::Owner).await;
 
     let demote = app.accounts.change_role(&owner, &actor(), owner.id, Role::Admin).await;
     let deactivate = app.accounts.set_active(&owner, &actor(), owner.id, false).await;
@@ -66,7 +66,7 @@ async fn the_last_active_owner_cannot_be_demoted_or_deactivated(backend: Backend
         "The last active owner cannot be demoted or deactivated; make someone else an owner first";
     assert_eq!(demote.expect_err("refused").to_string(), message);
     assert_eq!(deactivate.expect_err("refused").to_string(), message);
-    let second = add(&app, "second@example.com", Role::Owner).await;
+    let second = app.add_user("second@example.com", Role::Owner).await;
     app.accounts.change_role(&owner, &actor(), owner.id, Role::Admin).await.expect("now allowed");
     let last = app.accounts.set_active(&second, &actor(), second.id, false).await;
     assert!(matches!(last, Err(AccountError::LastOwner)));
@@ -75,9 +75,9 @@ async fn the_last_active_owner_cannot_be_demoted_or_deactivated(backend: Backend
 
 async fn members_cannot_manage_anyone(backend: Backend) {
     let app = spawn_app(backend).await;
-    add(&app, "owner@example.com", Role::Owner).await;
-    let member = add(&app, "member@example.com", Role::Member).await;
-    let other = add(&app, "other@example.com", Role::Member).await;
+    app.add_user("owner@example.com", Role::Owner).await;
+    let member = app.add_user("member@example.com", Role::Member).await;
+    let other = app.add_user("other@example.com", Role::Member).await;
 
     let change = app.accounts.change_role(&member, &actor(), other.id, Role::Admin).await;
     let email = Email::parse("new@example.com").expect("email");
@@ -97,8 +97,8 @@ async fn members_cannot_manage_anyone(backend: Backend) {
 
 async fn role_changes_and_deactivation_are_audited(backend: Backend) {
     let app = spawn_app(backend).await;
-    let owner = add(&app, "owner@example.com", Role::Owner).await;
-    let member = add(&app, "member@example.com", Role::Member).await;
+    let owner = app.add_user("owner@example.com", Role::Owner).await;
+    let member = app.add_user("member@example.com", Role::Member).await;
 
     app.accounts.change_role(&owner, &actor(), member.id, Role::Admin).await.expect("promoted");
     app.accounts.set_active(&owner, &actor(), member.id, false).await.expect("deactivated");
@@ -115,23 +115,6 @@ async fn role_changes_and_deactivation_are_audited(backend: Backend) {
         ["owner@example.com", "member@example.com"]
     );
     app.stop().await;
-}
-
-const PASSWORD: &str = "correct horse battery staple";
-
-async fn add(app: &TestApp, email: &str, role: Role) -> User {
-    let email = Email::parse(email).expect("email");
-    let name = DisplayName::parse(None, &email).expect("name");
-    app.accounts
-        .create_user(
-            &Actor::new("test", None),
-            email,
-            name,
-            role,
-            Password::new(PASSWORD.into()).expect("password"),
-        )
-        .await
-        .expect("user created")
 }
 
 async fn sign_in(
@@ -156,7 +139,7 @@ async fn actions(app: &TestApp) -> Vec<(String, String, Option<String>)> {
 
 async fn a_created_user_signs_in_and_the_sign_in_is_audited(backend: Backend) {
     let app = spawn_app(backend).await;
-    add(&app, "Owner@Example.com", Role::Owner).await;
+    app.add_user("Owner@Example.com", Role::Owner).await;
 
     let user = sign_in(&app, "owner@EXAMPLE.com", PASSWORD, "192.0.2.1").await.expect("signed in");
 
@@ -179,7 +162,7 @@ async fn a_created_user_signs_in_and_the_sign_in_is_audited(backend: Backend) {
 
 async fn a_wrong_password_and_an_unknown_email_get_the_same_answer(backend: Backend) {
     let app = spawn_app(backend).await;
-    add(&app, "admin@example.com", Role::Admin).await;
+    app.add_user("admin@example.com", Role::Admin).await;
 
     let wrong = sign_in(&app, "admin@example.com", "not the password", "192.0.2.2").await;
     let unknown = sign_in(&app, "nobody@example.com", PASSWORD, "192.0.2.2").await;
@@ -194,7 +177,7 @@ async fn a_wrong_password_and_an_unknown_email_get_the_same_answer(backend: Back
 
 async fn five_failures_for_an_account_throttle_even_the_right_password(backend: Backend) {
     let app = spawn_app(backend).await;
-    add(&app, "member@example.com", Role::Member).await;
+    app.add_user("member@example.com", Role::Member).await;
     for attempt in 0..5 {
         let ip = format!("198.51.100.{attempt}");
         assert!(matches!(
@@ -212,7 +195,7 @@ async fn five_failures_for_an_account_throttle_even_the_right_password(backend: 
 
 async fn five_failures_from_one_ip_throttle_other_accounts_from_it(backend: Backend) {
     let app = spawn_app(backend).await;
-    add(&app, "victim@example.com", Role::Member).await;
+    app.add_user("victim@example.com", Role::Member).await;
     for attempt in 0..5 {
         let _ = sign_in(&app, &format!("guess{attempt}@example.com"), "x", "203.0.113.9").await;
     }
@@ -227,7 +210,7 @@ async fn five_failures_from_one_ip_throttle_other_accounts_from_it(backend: Back
 
 async fn emails_are_unique_case_insensitively(backend: Backend) {
     let app = spawn_app(backend).await;
-    add(&app, "dup@example.com", Role::Member).await;
+    app.add_user("dup@example.com", Role::Member).await;
     let email = Email::parse("DUP@example.com").expect("email");
     let name = DisplayName::parse(Some("Second"), &email).expect("name");
 

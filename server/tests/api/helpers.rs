@@ -2,13 +2,23 @@
 //! with a fresh database of the chosen backend, and [`on_both_backends!`] runs a test on both.
 use std::{net::SocketAddr, path::PathBuf};
 
-use app::keyring::MasterKey;
+use app::{
+    accounts::{
+        domain::{DisplayName, Email, Password, Role, User},
+        service::Accounts,
+    },
+    audit::Actor,
+    keyring::MasterKey,
+};
 use sealbox::{
     config::{Config, MasterKeySource, StoreConfig},
     startup::Application,
 };
 use sqlx::{Connection, Executor, PgConnection};
 use tokio::sync::oneshot;
+
+/// The password of every user the tests create.
+pub const PASSWORD: &str = "correct horse battery staple";
 
 /// Where the tests create their PostgreSQL databases. PostgreSQL being unreachable fails the
 /// run: the suite never silently skips a backend.
@@ -132,7 +142,7 @@ impl Drop for TestDatabase {
 pub struct TestApp {
     pub address: String,
     pub vault: app::secrets::service::Vault,
-    pub accounts: app::accounts::service::Accounts,
+    pub accounts: Accounts,
     pub client: reqwest::Client,
     pub database: TestDatabase,
     shutdown: Option<oneshot::Sender<()>>,
@@ -194,12 +204,13 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         },
         public_url: None,
         session_idle_hours: 12,
+        session_cleanup_every: std::time::Duration::from_millis(200),
         site_root: database.dir().join("site"),
     };
     let app = Application::build(config).await.expect("the application starts");
     let address = format!("http://{}", app.local_addr());
     let vault = app.vault();
-    let accounts = app::accounts::service::Accounts::new(app.store());
+    let accounts = Accounts::new(app.store());
     let (shutdown, stop) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async move {
         let _ = stop.await;
@@ -236,6 +247,40 @@ impl TestApp {
         sqlx::AnyConnection::connect(&self.database.url)
             .await
             .expect("connect to the test database")
+    }
+
+    /// Creates a user directly through the service, with [`PASSWORD`].
+    pub async fn add_user(&self, email: &str, role: Role) -> User {
+        let email = Email::parse(email).expect("a valid email");
+        let name = DisplayName::parse(None, &email).expect("a valid name");
+        self.accounts
+            .create_user(
+                &Actor::new("test", None),
+                email,
+                name,
+                role,
+                Password::new(PASSWORD.into()).expect("a valid password"),
+            )
+            .await
+            .expect("the user is created")
+    }
+
+    /// A client of its own (its own cookie jar) signed in as `email` through the sign-in
+    /// server function, as a browser would be.
+    pub async fn signed_in(&self, email: &str) -> reqwest::Client {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_store(true)
+            .build()
+            .expect("an HTTP client");
+        let response = client
+            .post(self.url("/rpc/sign_in"))
+            .form(&[("email", email), ("password", PASSWORD)])
+            .send()
+            .await
+            .expect("the sign-in request");
+        assert_eq!(response.status(), 200, "{email} signs in");
+        client
     }
 
     /// Stops the server gracefully and waits for it, so that the database is released.

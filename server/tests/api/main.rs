@@ -4,6 +4,7 @@ mod helpers;
 
 mod accounts;
 mod health;
+mod members;
 mod pages;
 mod sessions;
 mod startup;

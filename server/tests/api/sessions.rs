@@ -1,13 +1,10 @@
 //! Sessions over HTTP: sign-in through the server function, cookies, sign-out, deactivation.
-use app::{
-    accounts::domain::{DisplayName, Email, Password, Role},
-    secrets::service::Actor,
-};
+use app::accounts::domain::Role;
 use serde_json::Value;
 use sqlx::Executor;
 
 use crate::{
-    helpers::{Backend, TestApp, spawn_app},
+    helpers::{Backend, PASSWORD, TestApp, spawn_app},
     on_both_backends,
 };
 
@@ -17,23 +14,6 @@ on_both_backends!(
     signing_out_deletes_the_session_on_the_server,
     a_deactivated_user_is_signed_out_on_the_next_request,
 );
-
-const PASSWORD: &str = "correct horse battery staple";
-
-async fn add_user(app: &TestApp, email: &str) {
-    let email = Email::parse(email).expect("email");
-    let name = DisplayName::parse(None, &email).expect("name");
-    app.accounts
-        .create_user(
-            &Actor::new("test", None),
-            email,
-            name,
-            Role::Admin,
-            Password::new(PASSWORD.into()).expect("password"),
-        )
-        .await
-        .expect("user");
-}
 
 /// Posts the sign-in form the way the browser's server-function call does; returns the session
 /// cookie (`name=value`) it set, if any.
@@ -78,7 +58,7 @@ async fn who(app: &TestApp, cookie: Option<&str>) -> Value {
 
 async fn signing_in_sets_a_private_cookie_and_a_new_session_id_each_time(backend: Backend) {
     let app = spawn_app(backend).await;
-    add_user(&app, "admin@example.com").await;
+    app.add_user("admin@example.com", Role::Admin).await;
 
     let (status, first, _) = sign_in(&app, "Admin@Example.com", PASSWORD).await;
     let (_, second, _) = sign_in(&app, "admin@example.com", PASSWORD).await;
@@ -99,7 +79,7 @@ async fn signing_in_sets_a_private_cookie_and_a_new_session_id_each_time(backend
 
 async fn a_wrong_password_gets_the_one_message_and_no_session(backend: Backend) {
     let app = spawn_app(backend).await;
-    add_user(&app, "admin@example.com").await;
+    app.add_user("admin@example.com", Role::Admin).await;
 
     let (status, cookie, body) = sign_in(&app, "admin@example.com", "wrong password!").await;
 
@@ -111,7 +91,7 @@ async fn a_wrong_password_gets_the_one_message_and_no_session(backend: Backend) 
 
 async fn signing_out_deletes_the_session_on_the_server(backend: Backend) {
     let app = spawn_app(backend).await;
-    add_user(&app, "admin@example.com").await;
+    app.add_user("admin@example.com", Role::Admin).await;
     let (_, cookie, _) = sign_in(&app, "admin@example.com", PASSWORD).await;
     let cookie = pair(&cookie.expect("cookie"));
 
@@ -133,7 +113,7 @@ async fn signing_out_deletes_the_session_on_the_server(backend: Backend) {
 
 async fn a_deactivated_user_is_signed_out_on_the_next_request(backend: Backend) {
     let app = spawn_app(backend).await;
-    add_user(&app, "admin@example.com").await;
+    app.add_user("admin@example.com", Role::Admin).await;
     let (_, cookie, _) = sign_in(&app, "admin@example.com", PASSWORD).await;
     let cookie = pair(&cookie.expect("cookie"));
     assert_eq!(who(&app, Some(&cookie)).await["role"], "admin");

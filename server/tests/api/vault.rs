@@ -505,6 +505,7 @@ async fn a_wrong_master_key_is_refused_at_start(backend: Backend) {
         },
         public_url: None,
         session_idle_hours: 12,
+        session_cleanup_every: sealbox::config::SESSION_CLEANUP_EVERY,
         site_root: app.database.dir(),
     };
     let error = sealbox::startup::Application::build(other).await.err().expect("refused");

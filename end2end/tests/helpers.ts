@@ -1,0 +1,24 @@
+import { expect, type Page } from '@playwright/test';
+
+export const ownerEmail = process.env.E2E_OWNER_EMAIL ?? '';
+export const ownerPassword = process.env.E2E_OWNER_PASSWORD ?? '';
+
+/** Waits until the wasm bundle has hydrated the page (set by the frontend crate). */
+export async function hydrated(page: Page) {
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+}
+
+/** Signs in through the login page and waits for the start page. */
+export async function signIn(page: Page, email: string, password: string, javascript = true) {
+  await page.goto('/login');
+  if (javascript) await hydrated(page);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/$/);
+}
+
+/** A unique address, so that tests running in parallel never collide. */
+export function uniqueEmail(label: string): string {
+  return `${label}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}@example.com`;
+}

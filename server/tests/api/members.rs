@@ -1,0 +1,562 @@
+//! Who may call what: the authorization matrix over every server function and page, the
+//! members page's server functions, plain-form (no JavaScript) posts, and session expiry.
+use std::collections::BTreeSet;
+
+use app::accounts::domain::Role;
+use serde_json::Value;
+use sqlx::Executor;
+
+use crate::{
+    helpers::{Backend, TestApp, spawn_app},
+    on_both_backends,
+};
+
+on_both_backends!(
+    every_server_function_answers_each_role_as_the_matrix_says,
+    every_page_answers_each_role_as_the_matrix_says,
+    an_admin_adds_a_member_with_a_generated_password_shown_once_who_can_sign_in,
+    an_admin_cannot_add_or_touch_an_owner_over_http,
+    a_failed_plain_form_post_returns_to_its_page_which_shows_the_error,
+    a_successful_plain_form_post_returns_to_its_page_which_shows_the_password_once,
+    a_plain_form_post_cannot_be_sent_back_to_another_site,
+    an_idle_session_expires_and_activity_extends_it,
+    expired_sessions_are_deleted_from_the_database_periodically,
+);
+
+/// Columns of the matrix: who calls.
+#[derive(Debug, Clone, Copy)]
+enum Caller {
+    Anonymous,
+    Member,
+    Admin,
+    Owner,
+}
+
+/// A signed-in client per role, and people for the calls to act on.
+struct Fixture {
+    clients: Vec<(Caller, reqwest::Client)>,
+    /// A member whose role the matrix sets (to what it already is).
+    role_target: i64,
+    /// A member the matrix reactivates (who is already active).
+    active_target: i64,
+}
+
+async fn fixture(app: &TestApp) -> Fixture {
+    app.add_user("owner@example.com", Role::Owner).await;
+    app.add_user("admin@example.com", Role::Admin).await;
+    app.add_user("member@example.com", Role::Member).await;
+    let role_target = app.add_user("role-target@example.com", Role::Member).await.id;
+    let active_target = app.add_user("active-target@example.com", Role::Member).await.id;
+    let clients = vec![
+        (Caller::Anonymous, app.client.clone()),
+        (Caller::Member, app.signed_in("member@example.com").await),
+        (Caller::Admin, app.signed_in("admin@example.com").await),
+        (Caller::Owner, app.signed_in("owner@example.com").await),
+    ];
+    Fixture { clients, role_target, active_target }
+}
+
+/// One row: a server function, the form it is called with, and the status each caller gets
+/// (anonymous, member, admin, owner).
+struct Row {
+    path: &'static str,
+    form: fn(&Fixture, Caller) -> Vec<(&'static str, String)>,
+    expect: [u16; 4],
+}
+
+const EVERYONE: [u16; 4] = [200, 200, 200, 200];
+const MANAGERS: [u16; 4] = [401, 403, 200, 200];
+
+fn no_arguments(_: &Fixture, _: Caller) -> Vec<(&'static str, String)> {
+    Vec::new()
+}
+
+/// Every server function. `sign_out` comes last: it ends the callers' sessions.
+fn matrix() -> Vec<Row> {
+    vec![
+        Row { path: "/rpc/check_server", form: no_arguments, expect: EVERYONE },
+        Row { path: "/rpc/current_user", form: no_arguments, expect: EVERYONE },
+        Row { path: "/rpc/setup_open", form: no_arguments, expect: EVERYONE },
+        Row {
+            path: "/rpc/create_first_owner",
+            form: |_, _| {
+                vec![
+                    ("token", "not-a-token".into()),
+                    ("email", "late@example.com".into()),
+                    ("name", String::new()),
+                    ("password", "a long enough password".into()),
+                ]
+            },
+            // Someone exists: the set-up is closed for everyone.
+            expect: [422; 4],
+        },
+        Row {
+            path: "/rpc/sign_in",
+            form: |_, caller| {
+                vec![
+                    ("email", format!("nobody-{caller:?}@example.com")),
+                    ("password", "wrong password!".into()),
+                ]
+            },
+            expect: [422; 4],
+        },
+        Row { path: "/rpc/members", form: no_arguments, expect: MANAGERS },
+        Row {
+            path: "/rpc/add_member",
+            form: |_, caller| {
+                vec![
+                    ("email", format!("new-{caller:?}@example.com")),
+                    ("name", String::new()),
+                    ("role", "member".into()),
+                    ("password", String::new()),
+                ]
+            },
+            expect: MANAGERS,
+        },
+        Row {
+            path: "/rpc/change_member_role",
+            form: |f, _| vec![("user_id", f.role_target.to_string()), ("role", "member".into())],
+            expect: MANAGERS,
+        },
+        Row {
+            path: "/rpc/set_member_active",
+            form: |f, _| vec![("user_id", f.active_target.to_string()), ("active", "true".into())],
+            expect: MANAGERS,
+        },
+        Row { path: "/rpc/sign_out", form: no_arguments, expect: EVERYONE },
+    ]
+}
+
+async fn every_server_function_answers_each_role_as_the_matrix_says(backend: Backend) {
+    // Arrange
+    let app = spawn_app(backend).await;
+    let fixture = fixture(&app).await;
+    let matrix = matrix();
+
+    // Every registered server function has a row, and every row a server function.
+    let registered: BTreeSet<String> =
+        leptos::server_fn::axum::server_fn_paths().map(|(path, _)| path.to_string()).collect();
+    let covered: BTreeSet<String> = matrix.iter().map(|row| row.path.to_string()).collect();
+    assert_eq!(
+        registered, covered,
+        "each server function needs a row in the authorization matrix (and no row may be stale)"
+    );
+
+    // Act and assert, cell by cell
+    let mut wrong = Vec::new();
+    for row in &matrix {
+        for (index, (caller, client)) in fixture.clients.iter().enumerate() {
+            let response = client
+                .post(app.url(row.path))
+                .form(&(row.form)(&fixture, *caller))
+                .send()
+                .await
+                .expect("the request reaches the server");
+            let status = response.status().as_u16();
+            if status != row.expect[index] {
+                let body = response.text().await.unwrap_or_default();
+                wrong.push(format!(
+                    "{} as {caller:?}: {status}, expected {} ({body})",
+                    row.path, row.expect[index]
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "cells that differ from the matrix:\n{}", wrong.join("\n"));
+}
+
+async fn every_page_answers_each_role_as_the_matrix_says(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let fixture = fixture(&app).await;
+    // (path, [anonymous, member, admin, owner]); 302 goes to /login.
+    let pages: [(&str, [u16; 4]); 5] = [
+        ("/", EVERYONE),
+        ("/login", EVERYONE),
+        ("/setup", [404; 4]),
+        ("/settings", [302, 200, 200, 200]),
+        ("/settings/members", [302, 403, 200, 200]),
+    ];
+    let mut wrong = Vec::new();
+    for (path, expect) in pages {
+        for (index, (caller, client)) in fixture.clients.iter().enumerate() {
+            let response = client
+                .get(app.url(path))
+                .header("accept", "text/html")
+                .send()
+                .await
+                .expect("the page request");
+            let status = response.status().as_u16();
+            let location = response.headers().get("location").map(|v| v.to_str().unwrap_or(""));
+            if status != expect[index] || (status == 302 && location != Some("/login")) {
+                wrong.push(format!("{path} as {caller:?}: {status} {location:?}"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "pages that differ from the matrix:\n{}", wrong.join("\n"));
+}
+
+async fn members(client: &reqwest::Client, app: &TestApp) -> Value {
+    let response = client.post(app.url("/rpc/members")).send().await.expect("members");
+    assert_eq!(response.status(), 200);
+    response.json().await.expect("JSON")
+}
+
+async fn an_admin_adds_a_member_with_a_generated_password_shown_once_who_can_sign_in(
+    backend: Backend,
+) {
+    // Arrange
+    let app = spawn_app(backend).await;
+    app.add_user("admin@example.com", Role::Admin).await;
+    let admin = app.signed_in("admin@example.com").await;
+
+    // Act
+    let response = admin
+        .post(app.url("/rpc/add_member"))
+        .form(&[
+            ("email", "New@Example.com"),
+            ("name", "New Person"),
+            ("role", "member"),
+            ("password", ""),
+        ])
+        .send()
+        .await
+        .expect("add_member");
+
+    // Assert
+    assert_eq!(response.status(), 200);
+    let added: Value = response.json().await.expect("JSON");
+    assert_eq!(added["email"], "new@example.com");
+    let password = added["generated_password"].as_str().expect("a generated password").to_string();
+    assert_eq!(password.chars().count(), 20);
+    let listed = members(&admin, &app).await;
+    let new = listed["users"]
+        .as_array()
+        .and_then(|users| users.iter().find(|u| u["email"] == "new@example.com"))
+        .expect("listed");
+    assert_eq!(new["role"], "member");
+    assert_eq!(new["display_name"], "New Person");
+    assert!(!listed.to_string().contains(&password), "the password is shown only once");
+    let signed_in = app
+        .client
+        .post(app.url("/rpc/sign_in"))
+        .form(&[("email", "new@example.com"), ("password", password.as_str())])
+        .send()
+        .await
+        .expect("sign-in");
+    assert_eq!(signed_in.status(), 200, "the new member signs in with the generated password");
+
+    // A typed password is used as given and not echoed back.
+    let typed = admin
+        .post(app.url("/rpc/add_member"))
+        .form(&[
+            ("email", "typed@example.com"),
+            ("name", ""),
+            ("role", "admin"),
+            ("password", "typed password 123"),
+        ])
+        .send()
+        .await
+        .expect("add_member");
+    assert_eq!(typed.status(), 200);
+    let typed: Value = typed.json().await.expect("JSON");
+    assert_eq!(typed["generated_password"], Value::Null);
+
+    // Bad input gets the domain's message, and nothing is added.
+    for (form, message) in [
+        (
+            [("email", "not-an-email"), ("role", "member"), ("password", "")],
+            "Enter an email address like name@example.com",
+        ),
+        (
+            [("email", "short@example.com"), ("role", "member"), ("password", "short")],
+            "Passwords must be at least 12 characters",
+        ),
+        (
+            [("email", "root@example.com"), ("role", "root"), ("password", "")],
+            "Role must be owner, admin or member",
+        ),
+        ([("email", "NEW@example.com"), ("role", "member"), ("password", "")], "already"),
+    ] {
+        let mut form = form.to_vec();
+        form.push(("name", ""));
+        let response =
+            admin.post(app.url("/rpc/add_member")).form(&form).send().await.expect("add_member");
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        assert!(status == 422 || status == 409, "{form:?}: {status}");
+        assert!(body.contains(message), "{form:?}: {body}");
+    }
+    let count = members(&admin, &app).await["users"].as_array().map(Vec::len);
+    assert_eq!(count, Some(3), "the admin and the two added, nobody else");
+}
+
+async fn an_admin_cannot_add_or_touch_an_owner_over_http(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let owner = app.add_user("owner@example.com", Role::Owner).await;
+    app.add_user("admin@example.com", Role::Admin).await;
+    let admin = app.signed_in("admin@example.com").await;
+
+    let add_owner = admin
+        .post(app.url("/rpc/add_member"))
+        .form(&[("email", "o2@example.com"), ("name", ""), ("role", "owner"), ("password", "")])
+        .send()
+        .await
+        .expect("add_member");
+    let demote = admin
+        .post(app.url("/rpc/change_member_role"))
+        .form(&[("user_id", owner.id.to_string()), ("role", "member".to_string())])
+        .send()
+        .await
+        .expect("change_member_role");
+    let deactivate = admin
+        .post(app.url("/rpc/set_member_active"))
+        .form(&[("user_id", owner.id.to_string()), ("active", "false".to_string())])
+        .send()
+        .await
+        .expect("set_member_active");
+
+    for response in [add_owner, demote, deactivate] {
+        assert_eq!(response.status(), 403);
+        let body = response.text().await.unwrap_or_default();
+        assert!(body.contains("Only owners can add, change or deactivate owners."), "{body}");
+    }
+    let owner_now = app.accounts.find_active(owner.id).await.expect("query").expect("active");
+    assert_eq!(owner_now.role, Role::Owner);
+}
+
+/// Posts a form the way a browser without JavaScript does: form-encoded, accepting HTML,
+/// with `Origin: null` and no `Referer` (the pages' referrer policy).
+async fn plain_form_post(
+    client: &reqwest::Client,
+    app: &TestApp,
+    path: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    client
+        .post(app.url(path))
+        .header("accept", "text/html,application/xhtml+xml")
+        .header("origin", "null")
+        .header("sec-fetch-site", "same-origin")
+        .form(form)
+        .send()
+        .await
+        .expect("the form post")
+}
+
+async fn a_failed_plain_form_post_returns_to_its_page_which_shows_the_error(backend: Backend) {
+    // Arrange
+    let app = spawn_app(backend).await;
+    app.add_user("admin@example.com", Role::Admin).await;
+    let admin = app.signed_in("admin@example.com").await;
+
+    // Act
+    let response = plain_form_post(
+        &admin,
+        &app,
+        "/rpc/add_member",
+        &[
+            ("__return", "/settings/members"),
+            ("email", "not-an-email"),
+            ("name", ""),
+            ("role", "member"),
+            ("password", ""),
+        ],
+    )
+    .await;
+
+    // Assert: back to the page, which renders the error beside the form.
+    assert_eq!(response.status(), 302);
+    let location = response.headers()["location"].to_str().expect("ASCII").to_string();
+    assert!(location.starts_with("/settings/members?"), "{location}");
+    let page =
+        admin.get(app.url(&location)).header("accept", "text/html").send().await.expect("the page");
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.expect("HTML");
+    assert!(html.contains("Enter an email address like name@example.com"), "the error is shown");
+
+    // The sign-in page shows its one message the same way.
+    let response = plain_form_post(
+        &app.client,
+        &app,
+        "/rpc/sign_in",
+        &[("__return", "/login"), ("email", "admin@example.com"), ("password", "wrong password")],
+    )
+    .await;
+    let location = response.headers()["location"].to_str().expect("ASCII").to_string();
+    let html = app.get(&location).await.text().await.expect("HTML");
+    assert!(html.contains("Invalid email or password"), "{location}");
+}
+
+async fn a_successful_plain_form_post_returns_to_its_page_which_shows_the_password_once(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    app.add_user("admin@example.com", Role::Admin).await;
+    let admin = app.signed_in("admin@example.com").await;
+
+    let response = plain_form_post(
+        &admin,
+        &app,
+        "/rpc/add_member",
+        &[
+            ("__return", "/settings/members"),
+            ("email", "plain@example.com"),
+            ("name", ""),
+            ("role", "member"),
+            ("password", ""),
+        ],
+    )
+    .await;
+
+    assert_eq!(response.status(), 302);
+    assert_eq!(response.headers()["location"], "/settings/members");
+    let first = admin.get(app.url("/settings/members")).send().await.expect("page");
+    let first = first.text().await.expect("HTML");
+    assert!(first.contains("Added plain@example.com."), "the page says who was added");
+    assert!(first.contains("shown only this once"));
+    let second = admin.get(app.url("/settings/members")).send().await.expect("page");
+    let second = second.text().await.expect("HTML");
+    assert!(second.contains("plain@example.com"), "listed");
+    assert!(!second.contains("shown only this once"), "the password is not shown again");
+}
+
+async fn a_plain_form_post_cannot_be_sent_back_to_another_site(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for target in ["//evil.example/", "https://evil.example/", "/\\evil.example"] {
+        let response = plain_form_post(
+            &app.client,
+            &app,
+            "/rpc/sign_in",
+            &[("__return", target), ("email", "a@example.com"), ("password", "x")],
+        )
+        .await;
+        let location = response.headers().get("location").and_then(|v| v.to_str().ok());
+        assert!(
+            location.is_none_or(|l| l.starts_with('/') && !l.starts_with("//")),
+            "{target} → {location:?}"
+        );
+    }
+    // A form posted from another site is refused before anything runs.
+    let refused = app
+        .client
+        .post(app.url("/rpc/sign_in"))
+        .header("accept", "text/html")
+        .header("origin", "null")
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("email", "a@example.com"), ("password", "x")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(refused.status(), 403);
+}
+
+/// Runs backend-specific SQL on the sessions table.
+async fn sessions_sql(app: &TestApp, backend: Backend, sqlite: &str, postgres: &str) {
+    let mut sql = app.sql().await;
+    let statement = match backend {
+        Backend::Sqlite => sqlite,
+        Backend::Postgres => postgres,
+    };
+    sql.execute(statement).await.expect("the sessions table");
+}
+
+async fn session_rows(app: &TestApp, backend: Backend) -> i64 {
+    let mut sql = app.sql().await;
+    let table = match backend {
+        Backend::Sqlite => "tower_sessions",
+        Backend::Postgres => "tower_sessions.session",
+    };
+    sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+        .fetch_one(&mut sql)
+        .await
+        .expect("count")
+}
+
+async fn current_email(client: &reqwest::Client, app: &TestApp) -> Value {
+    let response = client.post(app.url("/rpc/current_user")).send().await.expect("current_user");
+    let user: Value = response.json().await.expect("JSON");
+    user["email"].clone()
+}
+
+async fn an_idle_session_expires_and_activity_extends_it(backend: Backend) {
+    // Arrange
+    let app = spawn_app(backend).await;
+    app.add_user("admin@example.com", Role::Admin).await;
+    let admin = app.signed_in("admin@example.com").await;
+    // Pretend the session was last used almost 12 hours ago.
+    sessions_sql(
+        &app,
+        backend,
+        "UPDATE tower_sessions SET expiry_date = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+60 seconds')",
+        "UPDATE tower_sessions.session SET expiry_date = now() + interval '60 seconds'",
+    )
+    .await;
+
+    // Act: a request within the idle time counts as activity…
+    assert_eq!(current_email(&admin, &app).await, "admin@example.com");
+    // …and pushes the expiry out to the full idle time again.
+    let mut sql = app.sql().await;
+    // SQLite keeps the expiry as RFC 3339 text (sqlx's encoding of OffsetDateTime).
+    let extended: i64 = match backend {
+        Backend::Sqlite => sqlx::query_scalar(
+            "SELECT count(*) FROM tower_sessions \
+             WHERE expiry_date > strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+11 hours')",
+        ),
+        Backend::Postgres => sqlx::query_scalar(
+            "SELECT count(*) FROM tower_sessions.session \
+             WHERE expiry_date > now() + interval '11 hours'",
+        ),
+    }
+    .fetch_one(&mut sql)
+    .await
+    .expect("expiry");
+    assert_eq!(extended, 1, "activity extends the session");
+
+    // Then 12 idle hours pass.
+    sessions_sql(
+        &app,
+        backend,
+        "UPDATE tower_sessions SET expiry_date = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 seconds')",
+        "UPDATE tower_sessions.session SET expiry_date = now() - interval '1 second'",
+    )
+    .await;
+
+    // Assert: the session is gone; pages send the browser to sign in.
+    assert_eq!(current_email(&admin, &app).await, Value::Null);
+    let page = admin
+        .get(app.url("/settings/members"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(page.status(), 302);
+}
+
+async fn expired_sessions_are_deleted_from_the_database_periodically(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_user("admin@example.com", Role::Admin).await;
+    let _admin = app.signed_in("admin@example.com").await;
+    let _other = app.signed_in("admin@example.com").await;
+    assert_eq!(session_rows(&app, backend).await, 2);
+
+    sessions_sql(
+        &app,
+        backend,
+        "UPDATE tower_sessions SET expiry_date = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 seconds') \
+         WHERE id = (SELECT min(id) FROM tower_sessions)",
+        "UPDATE tower_sessions.session SET expiry_date = now() - interval '1 second' \
+         WHERE id = (SELECT min(id) FROM tower_sessions.session)",
+    )
+    .await;
+
+    // The test server cleans up every 200 ms; allow it a generous while.
+    let mut rows = 2;
+    for _ in 0..100 {
+        rows = session_rows(&app, backend).await;
+        if rows == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(rows, 1, "the expired session is deleted and the live one kept");
+}
