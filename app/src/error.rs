@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 pub enum AppError {
     /// The input is invalid; the message says how to fix it.
     Validation(String),
+    /// One field of a form is invalid: the message is shown beside that field.
+    Invalid { field: String, message: String },
     /// No signed-in user, or the credentials are not valid.
     Unauthorized,
     /// Signed in, but not allowed to do this.
@@ -32,7 +34,7 @@ impl AppError {
     /// The HTTP status this error is sent with.
     pub fn status(&self) -> u16 {
         match self {
-            Self::Validation(_) => 422,
+            Self::Validation(_) | Self::Invalid { .. } => 422,
             Self::Unauthorized => 401,
             Self::Forbidden(_) => 403,
             Self::NotFound(_) => 404,
@@ -46,7 +48,7 @@ impl AppError {
     /// A short heading for an error page.
     pub fn title(&self) -> &'static str {
         match self {
-            Self::Validation(_) => "That did not work",
+            Self::Validation(_) | Self::Invalid { .. } => "That did not work",
             Self::Unauthorized => "Please sign in",
             Self::Forbidden(_) => "Not allowed",
             Self::NotFound(_) => "Page not found",
@@ -54,6 +56,22 @@ impl AppError {
             Self::TooManyRequests(_) => "Too many attempts",
             Self::Internal(_) => "Something went wrong",
             Self::Transport(_) => "Cannot reach Sealbox",
+        }
+    }
+
+    /// The message for the form field `name`, when this error is about that field.
+    pub fn field_message(&self, name: &str) -> Option<String> {
+        match self {
+            Self::Invalid { field, message } if field == name => Some(message.clone()),
+            _ => None,
+        }
+    }
+
+    /// The message for the form as a whole: every error that belongs to no one field.
+    pub fn form_message(&self) -> Option<String> {
+        match self {
+            Self::Invalid { .. } => None,
+            other => Some(other.to_string()),
         }
     }
 
@@ -71,6 +89,7 @@ impl fmt::Display for AppError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Validation(message)
+            | Self::Invalid { message, .. }
             | Self::Forbidden(message)
             | Self::NotFound(message)
             | Self::Conflict(message)

@@ -27,14 +27,19 @@ use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
     SsrMode,
-    components::{Route, Router, Routes},
+    components::{ParentRoute, Route, Router, Routes},
     path,
 };
 
 use crate::{
     accounts::{auth::LoginPage, members::MembersPage, setup::SetupPage},
     components::{Layout, NotFound},
-    settings::SettingsPage,
+    projects::{
+        list::ProjectsPage,
+        project::{ProjectLayout, SecretsTab, SettingsTab, TokensTab},
+        variables::VariablesTab,
+    },
+    settings::{SettingsPage, TeamSecretsPage},
 };
 
 /// The HTML document the server renders around [`App`].
@@ -101,6 +106,22 @@ pub fn App() -> impl IntoView {
                         view=MembersPage
                         ssr=SsrMode::Async
                     />
+                    <Route
+                        path=path!("/settings/team-secrets")
+                        view=TeamSecretsPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route path=path!("/projects") view=ProjectsPage ssr=SsrMode::Async/>
+                    <ParentRoute
+                        path=path!("/projects/:slug")
+                        view=ProjectLayout
+                        ssr=SsrMode::Async
+                    >
+                        <Route path=path!("") view=SecretsTab/>
+                        <Route path=path!("variables") view=VariablesTab/>
+                        <Route path=path!("tokens") view=TokensTab/>
+                        <Route path=path!("settings") view=SettingsTab/>
+                    </ParentRoute>
                 </Routes>
             </Layout>
         </Router>

@@ -2,7 +2,10 @@
 use axum::extract::FromRef;
 use leptos::prelude::*;
 
-use crate::{accounts::service::Accounts, error::AppError, secrets::service::Vault, store::Store};
+use crate::{
+    accounts::service::Accounts, error::AppError, projects::service::Projects,
+    secrets::service::Vault, store::Store,
+};
 
 #[derive(Clone, FromRef)]
 pub struct AppState {
@@ -10,6 +13,7 @@ pub struct AppState {
     pub store: Store,
     pub vault: Vault,
     pub accounts: Accounts,
+    pub projects: Projects,
 }
 
 impl AppState {

@@ -17,6 +17,6 @@ impl FieldError {
 
 impl From<FieldError> for crate::error::AppError {
     fn from(error: FieldError) -> Self {
-        Self::Validation(error.message)
+        Self::Invalid { field: error.field, message: error.message }
     }
 }

@@ -9,6 +9,7 @@ use app::{
         session::{COOKIE_NAME, SessionBackend},
     },
     keyring::Keyring,
+    projects::{service::Projects, variables::ssr::export_env},
     secrets::service::Vault,
     shell,
     state::AppState,
@@ -88,8 +89,13 @@ impl Application {
             );
             tracing::warn!("No users yet: create the first owner at {base}/setup?token={token}");
         }
-        let state =
-            AppState { leptos_options, store: store.clone(), vault: vault.clone(), accounts };
+        let state = AppState {
+            leptos_options,
+            store: store.clone(),
+            vault: vault.clone(),
+            accounts,
+            projects: Projects::new(store.clone()),
+        };
         Ok(Self {
             listener,
             router: router(state).layer(sessions),
@@ -130,11 +136,17 @@ impl Application {
 
 /// All routes: probes, pages, server functions, and static files with the 404 page as fallback.
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    // Generated once per process: while a route list is generated, Leptos suppresses resource
+    // loading process-wide, and a page rendered at that moment by another server in the same
+    // process (the tests run many) hangs forever (leptos-rs/leptos#4773).
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::OnceLock::new();
+    let routes = ROUTES.get_or_init(|| generate_route_list(App)).clone();
     let options = state.leptos_options.clone();
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/projects/{slug}/variables.env", get(export_env))
         .leptos_routes_with_context(&state, routes, || {}, move || shell(options.clone()))
         .fallback(file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(security::form_return))

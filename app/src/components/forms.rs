@@ -2,6 +2,8 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_location;
 
+use crate::error::AppError;
+
 /// The name of the hidden field that tells the server which page a form was posted from.
 pub const RETURN_FIELD: &str = "__return";
 
@@ -12,9 +14,31 @@ pub const RETURN_FIELD: &str = "__return";
 pub fn ReturnHere() -> impl IntoView {
     let location = use_location();
     let here = move || {
-        let search = location.search.get();
-        let path = location.pathname.get();
-        if search.is_empty() { path } else { format!("{path}?{search}") }
+        let query = location.query.get();
+        let pairs = query.into_iter().map(|(name, value)| (name.to_string(), value.to_string()));
+        super::dialog::href(&location.pathname.get(), pairs)
     };
     view! { <input type="hidden" name=RETURN_FIELD value=here/> }
+}
+
+/// The error shown beside one field, tied to it with `aria-describedby`.
+pub fn field_error(
+    error: impl Fn() -> Option<AppError> + Send + Sync + 'static,
+    field: &'static str,
+    id: &'static str,
+) -> impl IntoView {
+    move || {
+        error()
+            .and_then(|error| error.field_message(field))
+            .map(|message| view! { <p class="field-error" id=id>{message}</p> })
+    }
+}
+
+/// The error for the form as a whole (conflicts, "No changes to save", permissions).
+pub fn form_error(error: impl Fn() -> Option<AppError> + Send + Sync + 'static) -> impl IntoView {
+    move || {
+        error()
+            .and_then(|error| error.form_message())
+            .map(|message| view! { <p class="form-error" role="alert">{message}</p> })
+    }
 }

@@ -1,12 +1,14 @@
 //! Building blocks shared by every page.
+mod dialog;
 mod error_page;
 mod forms;
 mod layout;
 mod theme;
 mod time;
 
+pub use dialog::{DIALOG_PARAM, UrlDialog, close_dialog, dialog_href, open_dialog};
 pub use error_page::{ErrorPage, ErrorTemplate, NotFound, page_error};
-pub use forms::{RETURN_FIELD, ReturnHere};
+pub use forms::{RETURN_FIELD, ReturnHere, field_error, form_error};
 pub use layout::Layout;
 pub use theme::ThemeToggle;
 pub use time::Timestamp;

@@ -1,9 +1,99 @@
-//! Projects: a name people read and a slug for URLs.
+//! Projects: a name people read and a slug for URLs, their settings and plain variables, and
+//! the pages that show them.
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::validation::FieldError;
+use crate::{secrets::domain::SecretKey, validation::FieldError};
+
+pub mod list;
+pub mod project;
+#[cfg(feature = "ssr")]
+pub mod service;
+pub mod variables;
+
+/// A row of the projects list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectListItem {
+    pub name: String,
+    pub slug: String,
+    pub secrets: i64,
+    /// The latest change to the project, its secrets or its variables (ms since the epoch).
+    pub last_change: i64,
+}
+
+/// What the project's Settings tab edits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectSettings {
+    pub name: String,
+    pub slug: String,
+    /// Keys the project needs; each one missing is warned about on the Secrets tab.
+    pub required: Vec<String>,
+    /// Secrets last changed longer ago than this are "Overdue for rotation".
+    pub max_secret_age_days: Option<i64>,
+}
+
+/// A plain environment variable: not secret, shown and edited as is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Variable {
+    pub key: String,
+    pub value: String,
+    pub include_in_export: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A variable's value: any text up to 64 KiB, possibly empty, without NUL bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VariableValue(String);
+
+impl VariableValue {
+    pub fn parse(input: String) -> Result<Self, FieldError> {
+        if input.contains('\0') {
+            return Err(FieldError::new("value", "Variable values cannot contain NUL bytes"));
+        }
+        if input.len() > crate::secrets::domain::MAX_VALUE_BYTES {
+            return Err(FieldError::new("value", "Variable values are limited to 64 KiB"));
+        }
+        Ok(Self(input))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A variable's key: the secret key rules, in a variable's words.
+pub fn variable_key(input: &str) -> Result<SecretKey, FieldError> {
+    SecretKey::parse(input).map_err(|mut error| {
+        if input.trim().is_empty() {
+            error.message = "Variable key is required".to_string();
+        }
+        error
+    })
+}
+
+/// One `KEY=value` line of a `.env` file. Values other than plain words are double-quoted with
+/// `\\`, `"`, `$` and newlines escaped, which dotenv readers (and `sealbox run`) undo.
+pub fn dotenv_line(key: &str, value: &str) -> String {
+    let plain = !value.is_empty()
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.,:/@+=%".contains(&b));
+    if plain {
+        return format!("{key}={value}\n");
+    }
+    let mut quoted = String::with_capacity(value.len() + 2);
+    for c in value.chars() {
+        match c {
+            '\\' => quoted.push_str("\\\\"),
+            '"' => quoted.push_str("\\\""),
+            '$' => quoted.push_str("\\$"),
+            '\n' => quoted.push_str("\\n"),
+            '\r' => quoted.push_str("\\r"),
+            c => quoted.push(c),
+        }
+    }
+    format!("{key}=\"{quoted}\"\n")
+}
 
 pub const MAX_NAME_CHARS: usize = 100;
 pub const MAX_SLUG_LEN: usize = 64;
@@ -97,6 +187,24 @@ mod tests {
         assert_eq!(slug("Discord Bot (prod)").as_deref(), Ok("discord-bot-prod"));
         assert_eq!(slug("  Billing  ").as_deref(), Ok("billing"));
         assert!(slug("🚀🚀").is_err());
+    }
+
+    #[test]
+    fn dotenv_lines_quote_what_needs_it() {
+        assert_eq!(dotenv_line("PORT", "8080"), "PORT=8080\n");
+        assert_eq!(dotenv_line("URL", "https://x.example/a?b"), "URL=\"https://x.example/a?b\"\n");
+        assert_eq!(dotenv_line("EMPTY", ""), "EMPTY=\"\"\n");
+        assert_eq!(
+            dotenv_line("MIXED", "a \"b\" $HOME\\n\nend"),
+            "MIXED=\"a \\\"b\\\" \\$HOME\\\\n\\nend\"\n"
+        );
+    }
+
+    #[test]
+    fn variable_keys_follow_the_secret_key_rules() {
+        assert_eq!(variable_key(" ").expect_err("empty").message, "Variable key is required");
+        assert!(variable_key("lower").is_err());
+        assert_eq!(variable_key("LOG_LEVEL").map(|k| k.to_string()).as_deref(), Ok("LOG_LEVEL"));
     }
 
     #[test]

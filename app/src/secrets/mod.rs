@@ -1,4 +1,23 @@
-//! Secrets: the domain types, and (server only) the service every caller goes through.
+//! Secrets: the domain types, the page that manages them, and (server only) the service every
+//! caller goes through.
+use serde::{Deserialize, Serialize};
+
+use domain::SecretType;
+
 pub mod domain;
+pub mod page;
 #[cfg(feature = "ssr")]
 pub mod service;
+
+/// What anyone allowed to see a project may see of a secret: everything but its value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretMeta {
+    pub key: String,
+    pub description: Option<String>,
+    pub secret_type: SecretType,
+    pub version: i64,
+    pub created_at: i64,
+    pub created_by: String,
+    pub updated_at: i64,
+    pub updated_by: String,
+}

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::SecretMeta;
 use super::domain::{Description, SecretKey, SecretType, SecretValue};
 pub use crate::audit::Actor;
 use crate::{
@@ -27,19 +28,6 @@ use crate::{
 pub enum Scope {
     Team,
     Project(ProjectSlug),
-}
-
-/// What anyone allowed to see a project may see of a secret: everything but its value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SecretMeta {
-    pub key: String,
-    pub description: Option<String>,
-    pub secret_type: SecretType,
-    pub version: i64,
-    pub created_at: i64,
-    pub created_by: String,
-    pub updated_at: i64,
-    pub updated_by: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

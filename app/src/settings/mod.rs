@@ -4,8 +4,9 @@ use leptos_meta::Title;
 
 use crate::{
     accounts::{auth::current_user, domain::Role},
-    components::page_error,
+    components::{ErrorPage, page_error},
     error::AppError,
+    secrets::page::{SecretsPanel, TEAM},
 };
 
 #[component]
@@ -29,6 +30,10 @@ pub fn SettingsPage() -> impl IntoView {
                                             <a href="/settings/members">"Members"</a>
                                             <span class="muted">" — who can sign in, and their roles"</span>
                                         </li>
+                                        <li>
+                                            <a href="/settings/team-secrets">"Team secrets"</a>
+                                            <span class="muted">" — secrets every project receives"</span>
+                                        </li>
                                     </ul>
                                 }
                                 .into_any()
@@ -39,6 +44,38 @@ pub fn SettingsPage() -> impl IntoView {
                                 .into_any()
                             }}
                         </section>
+                    }
+                    .into_any(),
+                    Err(error) => page_error(error),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// Settings → Team secrets: secrets every project receives unless it sets its own. Owners and
+/// admins only (members are refused here; they see team secrets inside each project).
+#[component]
+pub fn TeamSecretsPage() -> impl IntoView {
+    let user = Resource::new(|| (), |_| current_user());
+    view! {
+        <Title text="Team secrets"/>
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                match user.await.and_then(|user| user.ok_or(AppError::Unauthorized)) {
+                    Ok(user) if user.role.can_manage() => view! {
+                        <section class="page">
+                            <p class="breadcrumb"><a href="/settings">"Settings"</a>" / Team secrets"</p>
+                            <h1>"Team secrets"</h1>
+                            <p class="muted">
+                                "Every project receives these at run time. A project secret with the same key takes their place in that project."
+                            </p>
+                            <SecretsPanel scope=TEAM.to_string()/>
+                        </section>
+                    }
+                    .into_any(),
+                    Ok(_) => view! {
+                        <ErrorPage error=AppError::Forbidden("Only owners and admins can do this.".into())/>
                     }
                     .into_any(),
                     Err(error) => page_error(error),

@@ -1,0 +1,305 @@
+//! `/projects/{slug}`: the project's header and tabs (Secrets, Variables, Tokens, Settings), and
+//! the Settings tab.
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{
+    components::{A, Outlet},
+    hooks::use_params_map,
+};
+use serde::{Deserialize, Serialize};
+
+use super::ProjectSettings;
+use crate::{
+    components::{ReturnHere, UrlDialog, dialog_href, open_dialog, page_error},
+    error::AppError,
+    secrets::page::SecretsPanel,
+};
+
+/// The longest maximum secret age people can set, in days (ten years).
+pub const MAX_AGE_DAYS_LIMIT: i64 = 3650;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectView {
+    pub settings: ProjectSettings,
+    pub can_manage: bool,
+}
+
+/// A project's name and settings; anyone signed in.
+#[server(prefix = "/rpc", endpoint = "project")]
+pub async fn project(slug: String) -> Result<ProjectView, AppError> {
+    crate::error::respond(ssr::project(slug).await)
+}
+
+/// Owners and admins: renames the project (its URL stays) and sets its required secrets (one
+/// key per line, or separated by commas or spaces) and maximum secret age in days (empty: none).
+#[server(prefix = "/rpc", endpoint = "update_project_settings")]
+pub async fn update_project_settings(
+    slug: String,
+    name: String,
+    required: String,
+    max_secret_age_days: String,
+) -> Result<String, AppError> {
+    crate::error::respond(
+        ssr::update_project_settings(slug, name, required, max_secret_age_days).await,
+    )
+}
+
+/// Owners and admins: deletes the project with everything in it, once its name is typed.
+#[server(prefix = "/rpc", endpoint = "delete_project")]
+pub async fn delete_project(slug: String, confirm: String) -> Result<(), AppError> {
+    crate::error::respond(ssr::delete_project(slug, confirm).await)
+}
+
+#[cfg(feature = "ssr")]
+pub(crate) mod ssr {
+    use std::collections::BTreeSet;
+
+    use super::{MAX_AGE_DAYS_LIMIT, ProjectView};
+    use crate::{
+        accounts::auth::ssr::{manager, signed_in},
+        error::AppError,
+        projects::{ProjectName, ProjectSlug},
+        secrets::domain::SecretKey,
+        validation::FieldError,
+    };
+
+    /// A slug from a URL; a malformed one is simply a project that does not exist.
+    pub fn slug(text: &str) -> Result<ProjectSlug, AppError> {
+        ProjectSlug::parse(text)
+            .map_err(|_| AppError::NotFound(format!("There is no project at /projects/{text}")))
+    }
+
+    pub async fn project(slug_text: String) -> Result<ProjectView, AppError> {
+        let caller = signed_in().await?;
+        let settings = caller.state.projects.settings(&slug(&slug_text)?).await?;
+        Ok(ProjectView { settings, can_manage: caller.user.role.can_manage() })
+    }
+
+    pub async fn update_project_settings(
+        slug_text: String,
+        name: String,
+        required: String,
+        max_age: String,
+    ) -> Result<String, AppError> {
+        let caller = manager().await?;
+        let slug = slug(&slug_text)?;
+        let name = ProjectName::parse(&name)?;
+        let required = required
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|key| !key.is_empty())
+            .map(|key| {
+                SecretKey::parse(key).map_err(|error| {
+                    FieldError::new("required", format!("{key}: {}", error.message))
+                })
+            })
+            .collect::<Result<BTreeSet<_>, _>>()?;
+        let max_age = match max_age.trim() {
+            "" => None,
+            text => match text.parse::<i64>() {
+                Ok(days) if (1..=MAX_AGE_DAYS_LIMIT).contains(&days) => Some(days),
+                _ => {
+                    return Err(FieldError::new(
+                        "max_secret_age_days",
+                        "Maximum age must be a whole number of days from 1 to 3650, or empty",
+                    )
+                    .into());
+                }
+            },
+        };
+        caller
+            .state
+            .projects
+            .update_settings(&caller.actor, &slug, name, required, max_age)
+            .await?;
+        Ok("Settings saved".to_string())
+    }
+
+    pub async fn delete_project(slug_text: String, confirm: String) -> Result<(), AppError> {
+        let caller = manager().await?;
+        let slug = slug(&slug_text)?;
+        let settings = caller.state.projects.settings(&slug).await?;
+        if confirm.trim() != settings.name {
+            return Err(FieldError::new(
+                "confirm",
+                format!("Type the project name, {}, exactly to delete it", settings.name),
+            )
+            .into());
+        }
+        caller.state.vault.delete_project(&caller.actor, &slug).await?;
+        leptos_axum::redirect("/projects");
+        Ok(())
+    }
+}
+
+/// The slug in the current URL.
+pub fn use_slug() -> Signal<String> {
+    let params = use_params_map();
+    Signal::derive(move || params.read().get("slug").unwrap_or_default())
+}
+
+/// The frame of every project tab: the project's name and the tab bar.
+#[component]
+pub fn ProjectLayout() -> impl IntoView {
+    let slug = use_slug();
+    let data = Resource::new(move || slug.get(), project);
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(view) => {
+                        let base = format!("/projects/{}", view.settings.slug);
+                        view! {
+                            <Title text=view.settings.name.clone()/>
+                            <section class="page">
+                                <p class="breadcrumb"><a href="/projects">"Projects"</a>" /"</p>
+                                <h1>{view.settings.name.clone()}</h1>
+                                <nav class="tabs" aria-label="Project">
+                                    <A href=base.clone() exact=true>"Secrets"</A>
+                                    <A href=format!("{base}/variables")>"Variables"</A>
+                                    <A href=format!("{base}/tokens")>"Tokens"</A>
+                                    <A href=format!("{base}/settings")>"Settings"</A>
+                                </nav>
+                                <Outlet/>
+                            </section>
+                        }
+                        .into_any()
+                    }
+                    Err(error) => page_error(error),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+pub fn SecretsTab() -> impl IntoView {
+    view! { <SecretsPanel scope=use_slug()/> }
+}
+
+#[component]
+pub fn TokensTab() -> impl IntoView {
+    view! {
+        <p class="muted">
+            "Service tokens let programs read this project's secrets at run time. They arrive with "
+            "the JSON API and the sealbox CLI."
+        </p>
+    }
+}
+
+#[component]
+pub fn SettingsTab() -> impl IntoView {
+    let slug = use_slug();
+    let save = ServerAction::<UpdateProjectSettings>::new();
+    let remove = ServerAction::<DeleteProject>::new();
+    let data = Resource::new(move || (slug.get(), save.version().get()), |(slug, _)| project(slug));
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(view) => view! { <SettingsForms view save remove/> }.into_any(),
+                    Err(error) => page_error(error),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn SettingsForms(
+    view: ProjectView,
+    save: ServerAction<UpdateProjectSettings>,
+    remove: ServerAction<DeleteProject>,
+) -> impl IntoView {
+    let ProjectView { settings, can_manage } = view;
+    let saved = move || save.value().get().and_then(Result::ok);
+    let error = move || save.value().get().and_then(Result::err);
+    let remove_error = move || remove.value().get().and_then(Result::err);
+    let field = move |name: &'static str, id: &'static str| {
+        move || {
+            error()
+                .and_then(|e| e.field_message(name))
+                .map(|m| view! { <p class="field-error" id=id>{m}</p> })
+        }
+    };
+    let dialog = open_dialog();
+    let deleting = Signal::derive(move || dialog.get().as_deref() == Some("delete-project"));
+    let required_text = settings.required.join("\n");
+    let max_age = settings.max_secret_age_days.map(|d| d.to_string()).unwrap_or_default();
+    let disabled = !can_manage;
+    // Copyable handles: the dialog's content is rebuilt each time it opens.
+    let name = StoredValue::new(settings.name.clone());
+    let delete_slug = StoredValue::new(settings.slug.clone());
+    view! {
+        <h2>"Settings"</h2>
+        <ActionForm action=save attr:class="stack narrow">
+            <ReturnHere/>
+            <input type="hidden" name="slug" value=settings.slug.clone()/>
+            <label for="settings-name">"Project name"</label>
+            <input id="settings-name" name="name" required value=settings.name.clone() disabled=disabled aria-describedby="settings-name-error"/>
+            {field("name", "settings-name-error")}
+            <label for="settings-required">"Required secrets"</label>
+            <textarea
+                id="settings-required"
+                name="required"
+                class="mono"
+                rows="4"
+                disabled=disabled
+                aria-describedby="settings-required-help settings-required-error"
+            >
+                {required_text}
+            </textarea>
+            <p class="muted" id="settings-required-help">
+                "One key per line, e.g. DISCORD_BOT_TOKEN. The Secrets tab warns about each one that is not set."
+            </p>
+            {field("required", "settings-required-error")}
+            <label for="settings-max-age">"Maximum secret age (days)"</label>
+            <input
+                id="settings-max-age"
+                name="max_secret_age_days"
+                type="number"
+                min="1"
+                max=MAX_AGE_DAYS_LIMIT
+                value=max_age
+                disabled=disabled
+                aria-describedby="settings-max-age-help settings-max-age-error"
+            />
+            <p class="muted" id="settings-max-age-help">
+                "Secrets not changed for longer are marked \"Overdue for rotation\". Empty: no limit."
+            </p>
+            {field("max_secret_age_days", "settings-max-age-error")}
+            {move || error().and_then(|e| e.form_message()).map(|m| view! { <p class="form-error" role="alert">{m}</p> })}
+            <p role="status" class="form-ok">{move || saved()}</p>
+            {can_manage.then(|| view! { <button type="submit" class="primary">"Save settings"</button> })}
+        </ActionForm>
+        {can_manage.then(|| view! {
+            <h2>"Delete project"</h2>
+            <p>"Deleting the project deletes all its secrets, their history and its variables."</p>
+            <a class="button danger" href=dialog_href(Some("delete-project"))>"Delete project"</a>
+            <UrlDialog open=deleting title=format!("Delete {}?", name.get_value()) id="delete-project">
+                <p>
+                    "This permanently deletes the project "<strong>{name.get_value()}</strong>
+                    " with all its secrets, their history and its variables. Programs that read them "
+                    "will no longer get them. This cannot be undone."
+                </p>
+                <ActionForm action=remove attr:class="stack">
+                    <ReturnHere/>
+                    <input type="hidden" name="slug" value=delete_slug.get_value()/>
+                    <label for="delete-confirm">{format!("Type {} to confirm", name.get_value())}</label>
+                    <input id="delete-confirm" name="confirm" autocomplete="off" required aria-describedby="delete-confirm-error"/>
+                    {move || remove_error().and_then(|e| e.field_message("confirm")).map(|m| view! {
+                        <p class="field-error" id="delete-confirm-error">{m}</p>
+                    })}
+                    {move || remove_error().and_then(|e| e.form_message()).map(|m| view! {
+                        <p class="form-error" role="alert">{m}</p>
+                    })}
+                    <div class="dialog-buttons">
+                        <button type="submit" class="primary danger">"Delete project"</button>
+                    </div>
+                </ActionForm>
+                <form method="dialog" class="dialog-cancel">
+                    <button type="submit" class="secondary">"Cancel"</button>
+                </form>
+            </UrlDialog>
+        })}
+    }
+}

@@ -1,0 +1,320 @@
+//! Projects as people manage them: the list, settings (name, required secrets, maximum secret
+//! age) and plain environment variables. Creating and deleting a project, which involves its
+//! data key, is the [`crate::secrets::service::Vault`]'s job.
+use std::collections::BTreeSet;
+
+use super::{ProjectListItem, ProjectName, ProjectSettings, ProjectSlug, Variable, VariableValue};
+use crate::{
+    audit::{Actor, Event, record},
+    secrets::{domain::SecretKey, service::VaultError},
+    store::{Store, now_millis, with_pool},
+    validation::FieldError,
+};
+
+type Result<T, E = VaultError> = std::result::Result<T, E>;
+
+/// A project row as the other methods need it.
+struct ProjectRow {
+    id: i64,
+    slug: String,
+}
+
+#[derive(Clone)]
+pub struct Projects {
+    store: Store,
+}
+
+impl Projects {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    /// Every project by name, with its number of secrets and when anything in it last changed.
+    pub async fn list(&self) -> Result<Vec<ProjectListItem>> {
+        let rows: Vec<(String, String, i64, i64, Option<i64>, Option<i64>)> =
+            with_pool!(self.store, |pool| {
+                sqlx::query_as(
+                    "SELECT p.name, p.slug, p.updated_at, \
+                     (SELECT count(*) FROM secrets s WHERE s.project_id = p.id), \
+                     (SELECT max(s.updated_at) FROM secrets s WHERE s.project_id = p.id), \
+                     (SELECT max(v.updated_at) FROM variables v WHERE v.project_id = p.id) \
+                     FROM projects p WHERE p.kind = 'project' ORDER BY lower(p.name), p.slug",
+                )
+                .fetch_all(pool)
+                .await?
+            });
+        Ok(rows
+            .into_iter()
+            .map(|(name, slug, updated_at, secrets, secret_change, variable_change)| {
+                ProjectListItem {
+                    name,
+                    slug,
+                    secrets,
+                    last_change: updated_at
+                        .max(secret_change.unwrap_or(0))
+                        .max(variable_change.unwrap_or(0)),
+                }
+            })
+            .collect())
+    }
+
+    /// A project's name and settings.
+    pub async fn settings(&self, slug: &ProjectSlug) -> Result<ProjectSettings> {
+        let (row, name, max_age) = self.find(slug).await?;
+        let required: Vec<String> = with_pool!(self.store, |pool| {
+            sqlx::query_scalar(
+                "SELECT key FROM required_secrets WHERE project_id = $1 ORDER BY key",
+            )
+            .bind(row.id)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(ProjectSettings { name, slug: row.slug, required, max_secret_age_days: max_age })
+    }
+
+    /// Renames a project (its URL stays) and replaces its required secrets and maximum age.
+    pub async fn update_settings(
+        &self,
+        actor: &Actor,
+        slug: &ProjectSlug,
+        name: ProjectName,
+        required: BTreeSet<SecretKey>,
+        max_secret_age_days: Option<i64>,
+    ) -> Result<ProjectSettings> {
+        let now = now_millis();
+        with_pool!(self.store, |pool| {
+            let mut tx = pool.begin().await?;
+            let id: Option<i64> = sqlx::query_scalar(
+                "UPDATE projects SET name = $1, max_secret_age_days = $2, updated_at = $3 \
+                 WHERE slug = $4 AND kind = 'project' RETURNING id",
+            )
+            .bind(name.as_str())
+            .bind(max_secret_age_days)
+            .bind(now)
+            .bind(slug.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            let id = id.ok_or_else(|| project_not_found(slug))?;
+            sqlx::query("DELETE FROM required_secrets WHERE project_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            for key in &required {
+                sqlx::query("INSERT INTO required_secrets (project_id, key) VALUES ($1, $2)")
+                    .bind(id)
+                    .bind(key.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let details = format!(
+                "name: {}; required: {}; maximum age: {}",
+                name.as_str(),
+                if required.is_empty() {
+                    "none".to_string()
+                } else {
+                    required.iter().map(SecretKey::as_str).collect::<Vec<_>>().join(", ")
+                },
+                max_secret_age_days.map_or("none".to_string(), |days| format!("{days} days")),
+            );
+            record!(&mut *tx, project_event(actor, "project.settings_changed", id, slug, details));
+            tx.commit().await?;
+        });
+        self.settings(slug).await
+    }
+
+    /// The project's variables by key; values included (they are not secret).
+    pub async fn variables(&self, slug: &ProjectSlug) -> Result<Vec<Variable>> {
+        let (row, _, _) = self.find(slug).await?;
+        let rows: Vec<(String, String, bool, i64, i64)> = with_pool!(self.store, |pool| {
+            sqlx::query_as(
+                "SELECT key, value, include_in_export, created_at, updated_at FROM variables \
+                 WHERE project_id = $1 ORDER BY key",
+            )
+            .bind(row.id)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(key, value, include_in_export, created_at, updated_at)| Variable {
+                key,
+                value,
+                include_in_export,
+                created_at,
+                updated_at,
+            })
+            .collect())
+    }
+
+    pub async fn create_variable(
+        &self,
+        actor: &Actor,
+        slug: &ProjectSlug,
+        key: &SecretKey,
+        value: VariableValue,
+        include_in_export: bool,
+    ) -> Result<()> {
+        let (row, _, _) = self.find(slug).await?;
+        let now = now_millis();
+        with_pool!(self.store, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO variables (project_id, key, value, include_in_export, created_at, \
+                 created_by, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6, $5, $6)",
+            )
+            .bind(row.id)
+            .bind(key.as_str())
+            .bind(value.as_str())
+            .bind(include_in_export)
+            .bind(now)
+            .bind(&actor.name)
+            .execute(&mut *tx)
+            .await
+            .map_err(|error| match error.as_database_error() {
+                Some(db) if db.is_unique_violation() => VaultError::Invalid(FieldError::new(
+                    "key",
+                    format!("A variable named {key} already exists in this project"),
+                )),
+                _ => VaultError::Database(error),
+            })?;
+            record!(&mut *tx, variable_event(actor, "variable.created", &row, key));
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    pub async fn update_variable(
+        &self,
+        actor: &Actor,
+        slug: &ProjectSlug,
+        key: &SecretKey,
+        value: VariableValue,
+        include_in_export: bool,
+    ) -> Result<()> {
+        let (row, _, _) = self.find(slug).await?;
+        with_pool!(self.store, |pool| {
+            let mut tx = pool.begin().await?;
+            let changed = sqlx::query(
+                "UPDATE variables SET value = $1, include_in_export = $2, updated_at = $3, \
+                 updated_by = $4 WHERE project_id = $5 AND key = $6 \
+                 AND (value <> $1 OR include_in_export <> $2)",
+            )
+            .bind(value.as_str())
+            .bind(include_in_export)
+            .bind(now_millis())
+            .bind(&actor.name)
+            .bind(row.id)
+            .bind(key.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if changed == 0 {
+                let exists: Option<i64> = sqlx::query_scalar(
+                    "SELECT id FROM variables WHERE project_id = $1 AND key = $2",
+                )
+                .bind(row.id)
+                .bind(key.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+                return Err(match exists {
+                    Some(_) => VaultError::NoChanges,
+                    None => variable_not_found(key),
+                });
+            }
+            record!(&mut *tx, variable_event(actor, "variable.updated", &row, key));
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    pub async fn delete_variable(
+        &self,
+        actor: &Actor,
+        slug: &ProjectSlug,
+        key: &SecretKey,
+    ) -> Result<()> {
+        let (row, _, _) = self.find(slug).await?;
+        with_pool!(self.store, |pool| {
+            let mut tx = pool.begin().await?;
+            let deleted = sqlx::query("DELETE FROM variables WHERE project_id = $1 AND key = $2")
+                .bind(row.id)
+                .bind(key.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if deleted == 0 {
+                return Err(variable_not_found(key));
+            }
+            record!(&mut *tx, variable_event(actor, "variable.deleted", &row, key));
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// The variables marked "Include in export", as a `.env` file. Never secrets.
+    pub async fn export_env(&self, slug: &ProjectSlug) -> Result<String> {
+        let variables = self.variables(slug).await?;
+        Ok(variables
+            .iter()
+            .filter(|variable| variable.include_in_export)
+            .map(|variable| super::dotenv_line(&variable.key, &variable.value))
+            .collect())
+    }
+
+    async fn find(&self, slug: &ProjectSlug) -> Result<(ProjectRow, String, Option<i64>)> {
+        let row: Option<(i64, String, String, Option<i64>)> = with_pool!(self.store, |pool| {
+            sqlx::query_as(
+                "SELECT id, slug, name, max_secret_age_days FROM projects \
+                 WHERE slug = $1 AND kind = 'project'",
+            )
+            .bind(slug.as_str())
+            .fetch_optional(pool)
+            .await?
+        });
+        let (id, slug_text, name, max_age) = row.ok_or_else(|| project_not_found(slug))?;
+        Ok((ProjectRow { id, slug: slug_text }, name, max_age))
+    }
+}
+
+fn project_event<'a>(
+    actor: &'a Actor,
+    action: &'static str,
+    id: i64,
+    slug: &'a ProjectSlug,
+    details: String,
+) -> Event<'a> {
+    Event {
+        actor,
+        action,
+        project_id: Some(id),
+        project_slug: Some(slug.as_str()),
+        secret_key: None,
+        version: None,
+        details: Some(details),
+    }
+}
+
+fn variable_event<'a>(
+    actor: &'a Actor,
+    action: &'static str,
+    project: &'a ProjectRow,
+    key: &'a SecretKey,
+) -> Event<'a> {
+    Event {
+        actor,
+        action,
+        project_id: Some(project.id),
+        project_slug: Some(&project.slug),
+        secret_key: Some(key.as_str()),
+        version: None,
+        details: None,
+    }
+}
+
+pub fn project_not_found(slug: &ProjectSlug) -> VaultError {
+    VaultError::NotFound(format!("There is no project at /projects/{slug}"))
+}
+
+fn variable_not_found(key: &SecretKey) -> VaultError {
+    VaultError::NotFound(format!("There is no variable named {key}"))
+}

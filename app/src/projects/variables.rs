@@ -1,0 +1,347 @@
+//! The Variables tab: plain environment variables (not secret: values are shown), audited like
+//! secrets, and "Export .env" of those marked for export.
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::{Variable, project::use_slug};
+use crate::{
+    components::{
+        ReturnHere, Timestamp, UrlDialog, close_dialog, dialog_href, field_error, form_error,
+        open_dialog, page_error,
+    },
+    error::AppError,
+};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VariablesView {
+    pub can_manage: bool,
+    pub now: i64,
+    pub variables: Vec<Variable>,
+}
+
+/// The project's variables; anyone signed in.
+#[server(prefix = "/rpc", endpoint = "list_variables")]
+pub async fn list_variables(slug: String) -> Result<VariablesView, AppError> {
+    crate::error::respond(ssr::list_variables(slug).await)
+}
+
+/// Owners and admins: adds a variable.
+#[server(prefix = "/rpc", endpoint = "create_variable")]
+pub async fn create_variable(
+    slug: String,
+    key: String,
+    value: String,
+    include_in_export: Option<String>,
+) -> Result<String, AppError> {
+    crate::error::respond(ssr::save_variable(slug, key, value, include_in_export, true).await)
+}
+
+/// Owners and admins: changes a variable's value or export flag.
+#[server(prefix = "/rpc", endpoint = "update_variable")]
+pub async fn update_variable(
+    slug: String,
+    key: String,
+    value: String,
+    include_in_export: Option<String>,
+) -> Result<String, AppError> {
+    crate::error::respond(ssr::save_variable(slug, key, value, include_in_export, false).await)
+}
+
+/// Owners and admins: deletes a variable.
+#[server(prefix = "/rpc", endpoint = "delete_variable")]
+pub async fn delete_variable(slug: String, key: String) -> Result<String, AppError> {
+    crate::error::respond(ssr::delete_variable(slug, key).await)
+}
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    use axum::{
+        extract::{Path, State},
+        http::{HeaderValue, StatusCode, header},
+        response::{IntoResponse, Response},
+    };
+    use tower_sessions::Session;
+
+    use super::VariablesView;
+    use crate::{
+        accounts::{
+            auth::ssr::{manager, signed_in},
+            session,
+        },
+        error::AppError,
+        projects::{VariableValue, project::ssr::slug, variable_key},
+        state::AppState,
+        store::now_millis,
+    };
+
+    pub async fn list_variables(slug_text: String) -> Result<VariablesView, AppError> {
+        let caller = signed_in().await?;
+        let variables = caller.state.projects.variables(&slug(&slug_text)?).await?;
+        Ok(VariablesView {
+            can_manage: caller.user.role.can_manage(),
+            now: now_millis(),
+            variables,
+        })
+    }
+
+    pub async fn save_variable(
+        slug_text: String,
+        key: String,
+        value: String,
+        include_in_export: Option<String>,
+        new: bool,
+    ) -> Result<String, AppError> {
+        let caller = manager().await?;
+        let slug = slug(&slug_text)?;
+        let key = variable_key(&key)?;
+        let value = VariableValue::parse(value)?;
+        let include = include_in_export.is_some_and(|flag| flag != "false");
+        let projects = &caller.state.projects;
+        if new {
+            projects.create_variable(&caller.actor, &slug, &key, value, include).await?;
+            Ok(format!("Variable {key} created"))
+        } else {
+            projects.update_variable(&caller.actor, &slug, &key, value, include).await?;
+            Ok(format!("Variable {key} updated"))
+        }
+    }
+
+    pub async fn delete_variable(slug_text: String, key: String) -> Result<String, AppError> {
+        let caller = manager().await?;
+        let key = variable_key(&key)?;
+        caller.state.projects.delete_variable(&caller.actor, &slug(&slug_text)?, &key).await?;
+        Ok(format!("Variable {key} deleted"))
+    }
+
+    /// `GET /projects/{slug}/variables.env`: the variables marked for export, as a download.
+    /// Never secrets. Anyone signed in (the same people who see the values on the tab).
+    pub async fn export_env(
+        State(state): State<AppState>,
+        session: Session,
+        Path(slug_text): Path<String>,
+    ) -> Response {
+        let result = async {
+            session::require_user(session::session_user(&session, &state.accounts).await?)?;
+            let slug = slug(&slug_text)?;
+            let body = state.projects.export_env(&slug).await?;
+            Ok::<_, AppError>((slug, body))
+        }
+        .await;
+        match result {
+            Ok((slug, body)) => {
+                let disposition = format!("attachment; filename=\"{slug}.env\"");
+                let mut response = body.into_response();
+                let headers = response.headers_mut();
+                headers.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; charset=utf-8"),
+                );
+                if let Ok(value) = HeaderValue::from_str(&disposition) {
+                    headers.insert(header::CONTENT_DISPOSITION, value);
+                }
+                response
+            }
+            Err(error) => {
+                let status = StatusCode::from_u16(error.status())
+                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                (status, error.to_string()).into_response()
+            }
+        }
+    }
+}
+
+#[component]
+pub fn VariablesTab() -> impl IntoView {
+    let slug = use_slug();
+    let create = ServerAction::<CreateVariable>::new();
+    let update = ServerAction::<UpdateVariable>::new();
+    let delete = ServerAction::<DeleteVariable>::new();
+    let data = Resource::new(
+        move || {
+            (slug.get(), create.version().get(), update.version().get(), delete.version().get())
+        },
+        |(slug, ..)| list_variables(slug),
+    );
+    let announcement = RwSignal::new(None::<String>);
+    for outcome in [create.value(), update.value(), delete.value()] {
+        Effect::new(move |_| {
+            if let Some(Ok(message)) = outcome.get() {
+                announcement.set(Some(message));
+                close_dialog();
+            }
+        });
+    }
+    view! {
+        <p class="sr-status" role="status" aria-live="polite">{move || announcement.get()}</p>
+        <Suspense fallback=|| view! { <p class="muted">"Loading variables…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(view) => view! { <VariablesTable view slug create update delete/> }.into_any(),
+                    Err(error) => page_error(error),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn VariablesTable(
+    view: VariablesView,
+    slug: Signal<String>,
+    create: ServerAction<CreateVariable>,
+    update: ServerAction<UpdateVariable>,
+    delete: ServerAction<DeleteVariable>,
+) -> impl IntoView {
+    let VariablesView { can_manage, now, variables } = view;
+    let variables = StoredValue::new(variables);
+    let rows = variables
+        .get_value()
+        .into_iter()
+        .map(|variable| {
+            let key = variable.key.clone();
+            view! {
+                <tr>
+                    <td><code>{variable.key.clone()}</code></td>
+                    <td class="variable-value"><code>{variable.value.clone()}</code></td>
+                    <td>{if variable.include_in_export { "Yes" } else { "No" }}</td>
+                    <td><Timestamp at=variable.updated_at now/></td>
+                    <td class="actions">
+                        {can_manage.then(|| view! {
+                            <a class="button small secondary" href=dialog_href(Some(&format!("edit-variable:{key}"))) aria-label=format!("Edit {key}")>"Edit"</a>
+                            <a class="button small secondary danger" href=dialog_href(Some(&format!("delete-variable:{key}"))) aria-label=format!("Delete {key}")>"Delete"</a>
+                        })}
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let empty = variables.with_value(Vec::is_empty);
+    view! {
+        <div class="toolbar">
+            <p class="muted">
+                "Plain settings such as LOG_LEVEL or PORT. They are not secret: everyone in the project sees them."
+            </p>
+            <a class="button secondary" href=move || format!("/projects/{}/variables.env", slug.get()) download="">
+                "Export .env"
+            </a>
+            {can_manage.then(|| view! {
+                <a class="button" href=dialog_href(Some("add-variable"))>"Add Variable"</a>
+            })}
+        </div>
+        {if empty {
+            view! { <p class="empty-state">"No variables yet."</p> }.into_any()
+        } else {
+            view! {
+                <table class="data-table">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Key"</th>
+                            <th scope="col">"Value"</th>
+                            <th scope="col">"Include in export"</th>
+                            <th scope="col">"Last updated"</th>
+                            <th scope="col">"Actions"</th>
+                        </tr>
+                    </thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            }
+            .into_any()
+        }}
+        {can_manage.then(|| view! { <VariableDialogs slug variables create update delete/> })}
+    }
+}
+
+#[component]
+fn VariableDialogs(
+    slug: Signal<String>,
+    variables: StoredValue<Vec<Variable>>,
+    create: ServerAction<CreateVariable>,
+    update: ServerAction<UpdateVariable>,
+    delete: ServerAction<DeleteVariable>,
+) -> impl IntoView {
+    let dialog = open_dialog();
+    let find = move |prefix: &str| {
+        let key = dialog.get()?.strip_prefix(prefix)?.to_string();
+        variables.with_value(|all| all.iter().find(|v| v.key == key).cloned())
+    };
+    let adding = Signal::derive(move || dialog.get().as_deref() == Some("add-variable"));
+    let editing = Memo::new(move |_| find("edit-variable:"));
+    let deleting = Memo::new(move |_| find("delete-variable:"));
+    let create_error = move || create.value().get().and_then(Result::err);
+    let update_error = move || update.value().get().and_then(Result::err);
+    let delete_error = move || delete.value().get().and_then(Result::err);
+    view! {
+        <UrlDialog open=adding title="Add Variable".to_string() id="add-variable">
+            <ActionForm action=create attr:class="stack">
+                <ReturnHere/>
+                <input type="hidden" name="slug" value=move || slug.get()/>
+                <label for="variable-key">"Variable Key"</label>
+                <input id="variable-key" name="key" class="mono" required autocomplete="off" aria-describedby="variable-key-error"/>
+                {field_error(create_error, "key", "variable-key-error")}
+                <label for="variable-value">"Value"</label>
+                <textarea id="variable-value" name="value" class="mono" rows="3" aria-describedby="variable-value-error"></textarea>
+                {field_error(create_error, "value", "variable-value-error")}
+                <label class="checkbox">
+                    <input type="checkbox" name="include_in_export" value="true"/>
+                    "Include in export"
+                </label>
+                {form_error(create_error)}
+                <div class="dialog-buttons">
+                    <button type="submit" class="primary">"Create Variable"</button>
+                </div>
+            </ActionForm>
+            <form method="dialog" class="dialog-cancel">
+                <button type="submit" class="secondary">"Cancel"</button>
+            </form>
+        </UrlDialog>
+        <UrlDialog
+            open=Signal::derive(move || editing.get().is_some())
+            title=Signal::derive(move || editing.get().map(|v| format!("Edit {}", v.key)).unwrap_or_default())
+            id="edit-variable"
+        >
+            {move || editing.get().map(|variable| view! {
+                <ActionForm action=update attr:class="stack">
+                    <ReturnHere/>
+                    <input type="hidden" name="slug" value=move || slug.get()/>
+                    <label for="edit-variable-key">"Variable Key"</label>
+                    <input id="edit-variable-key" name="key" class="mono" readonly value=variable.key.clone()/>
+                    <label for="edit-variable-value">"Value"</label>
+                    <textarea id="edit-variable-value" name="value" class="mono" rows="3" aria-describedby="edit-variable-value-error">
+                        {variable.value.clone()}
+                    </textarea>
+                    {field_error(update_error, "value", "edit-variable-value-error")}
+                    <label class="checkbox">
+                        <input type="checkbox" name="include_in_export" value="true" checked=variable.include_in_export/>
+                        "Include in export"
+                    </label>
+                    {form_error(update_error)}
+                    <div class="dialog-buttons">
+                        <button type="submit" class="primary">"Update Variable"</button>
+                    </div>
+                </ActionForm>
+            })}
+            <form method="dialog" class="dialog-cancel">
+                <button type="submit" class="secondary">"Cancel"</button>
+            </form>
+        </UrlDialog>
+        <UrlDialog
+            open=Signal::derive(move || deleting.get().is_some())
+            title=Signal::derive(move || deleting.get().map(|v| format!("Delete {}?", v.key)).unwrap_or_default())
+            id="delete-variable"
+        >
+            {move || deleting.get().map(|variable| view! {
+                <p>"This permanently deletes the variable "<code>{variable.key.clone()}</code>"."</p>
+                <ActionForm action=delete attr:class="inline-form">
+                    <ReturnHere/>
+                    <input type="hidden" name="slug" value=move || slug.get()/>
+                    <input type="hidden" name="key" value=variable.key.clone()/>
+                    {form_error(delete_error)}
+                    <button type="submit" class="primary danger">"Delete"</button>
+                </ActionForm>
+            })}
+            <form method="dialog" class="dialog-cancel">
+                <button type="submit" class="secondary">"Cancel"</button>
+            </form>
+        </UrlDialog>
+    }
+}
