@@ -9,6 +9,7 @@ use app::{
     },
     audit::Actor,
     keyring::MasterKey,
+    projects::service::Projects,
 };
 use sealbox::{
     config::{Config, MasterKeySource, StoreConfig},
@@ -143,6 +144,7 @@ pub struct TestApp {
     pub address: String,
     pub vault: app::secrets::service::Vault,
     pub accounts: Accounts,
+    pub projects: Projects,
     pub client: reqwest::Client,
     pub database: TestDatabase,
     shutdown: Option<oneshot::Sender<()>>,
@@ -211,6 +213,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     let address = format!("http://{}", app.local_addr());
     let vault = app.vault();
     let accounts = Accounts::new(app.store());
+    let projects = Projects::new(app.store());
     let (shutdown, stop) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async move {
         let _ = stop.await;
@@ -224,6 +227,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         address,
         vault,
         accounts,
+        projects,
         client,
         database,
         shutdown: Some(shutdown),

@@ -6,6 +6,7 @@ mod accounts;
 mod health;
 mod members;
 mod pages;
+mod projects;
 mod sessions;
 mod startup;
 mod vault;

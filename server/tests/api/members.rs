@@ -2,7 +2,14 @@
 //! members page's server functions, plain-form (no JavaScript) posts, and session expiry.
 use std::collections::BTreeSet;
 
-use app::accounts::domain::Role;
+use app::{
+    accounts::domain::Role,
+    projects::{ProjectName, ProjectSlug, VariableValue},
+    secrets::{
+        domain::{Description, SecretKey, SecretValue},
+        service::{Actor, NewSecret, Scope},
+    },
+};
 use serde_json::Value;
 use sqlx::Executor;
 
@@ -47,6 +54,45 @@ async fn fixture(app: &TestApp) -> Fixture {
     app.add_user("member@example.com", Role::Member).await;
     let role_target = app.add_user("role-target@example.com", Role::Member).await.id;
     let active_target = app.add_user("active-target@example.com", Role::Member).await.id;
+    // A project with secrets and variables for every caller to act on.
+    let actor = Actor::new("test", None);
+    let vault = &app.vault;
+    vault
+        .create_project(&actor, ProjectName::parse("Matrix").expect("name"))
+        .await
+        .expect("project");
+    let matrix = Scope::Project(ProjectSlug::parse("matrix").expect("slug"));
+    let slug = ProjectSlug::parse("matrix").expect("slug");
+    app.projects
+        .create_variable(&actor, &slug, &key("SHARED_VARIABLE"), variable("v"), true)
+        .await
+        .expect("variable");
+    for caller in ["Anonymous", "Member", "Admin", "Owner"] {
+        let name = caller.to_uppercase();
+        for prefix in ["UPDATE", "DELETE"] {
+            vault
+                .create_secret(
+                    &actor,
+                    &matrix,
+                    NewSecret {
+                        key: key(&format!("{prefix}_{name}")),
+                        value: SecretValue::new("matrix value".into()).expect("value"),
+                        description: Description::default(),
+                        secret_type: None,
+                    },
+                )
+                .await
+                .expect("secret");
+        }
+        app.projects
+            .create_variable(&actor, &slug, &key(&format!("DELETE_{name}")), variable("v"), false)
+            .await
+            .expect("variable");
+        vault
+            .create_project(&actor, ProjectName::parse(&format!("Doomed {caller}")).expect("name"))
+            .await
+            .expect("project");
+    }
     let clients = vec![
         (Caller::Anonymous, app.client.clone()),
         (Caller::Member, app.signed_in("member@example.com").await),
@@ -54,6 +100,18 @@ async fn fixture(app: &TestApp) -> Fixture {
         (Caller::Owner, app.signed_in("owner@example.com").await),
     ];
     Fixture { clients, role_target, active_target }
+}
+
+fn key(text: &str) -> SecretKey {
+    SecretKey::parse(text).expect("a valid key")
+}
+
+fn variable(text: &str) -> VariableValue {
+    VariableValue::parse(text.to_string()).expect("a valid value")
+}
+
+fn upper(caller: Caller) -> String {
+    format!("{caller:?}").to_uppercase()
 }
 
 /// One row: a server function, the form it is called with, and the status each caller gets
@@ -65,7 +123,12 @@ struct Row {
 }
 
 const EVERYONE: [u16; 4] = [200, 200, 200, 200];
+const SIGNED_IN: [u16; 4] = [401, 200, 200, 200];
 const MANAGERS: [u16; 4] = [401, 403, 200, 200];
+
+fn matrix_project(_: &Fixture, _: Caller) -> Vec<(&'static str, String)> {
+    vec![("slug", "matrix".into())]
+}
 
 fn no_arguments(_: &Fixture, _: Caller) -> Vec<(&'static str, String)> {
     Vec::new()
@@ -123,6 +186,108 @@ fn matrix() -> Vec<Row> {
             form: |f, _| vec![("user_id", f.active_target.to_string()), ("active", "true".into())],
             expect: MANAGERS,
         },
+        Row { path: "/rpc/list_projects", form: no_arguments, expect: SIGNED_IN },
+        Row {
+            path: "/rpc/create_project",
+            form: |_, caller| vec![("name", format!("New {caller:?}"))],
+            expect: MANAGERS,
+        },
+        Row { path: "/rpc/project", form: matrix_project, expect: SIGNED_IN },
+        Row {
+            path: "/rpc/update_project_settings",
+            form: |_, caller| {
+                vec![
+                    ("slug", "matrix".into()),
+                    ("name", "Matrix".into()),
+                    ("required", format!("REQUIRED_{}", upper(caller))),
+                    ("max_secret_age_days", "30".into()),
+                ]
+            },
+            expect: MANAGERS,
+        },
+        Row {
+            path: "/rpc/delete_project",
+            form: |_, caller| {
+                vec![
+                    ("slug", format!("doomed-{}", upper(caller).to_lowercase())),
+                    ("confirm", format!("Doomed {caller:?}")),
+                ]
+            },
+            expect: MANAGERS,
+        },
+        Row {
+            path: "/rpc/list_secrets",
+            form: |_, _| vec![("scope", "matrix".into())],
+            expect: SIGNED_IN,
+        },
+        Row {
+            path: "/rpc/create_secret",
+            form: |_, caller| {
+                vec![
+                    ("scope", "matrix".into()),
+                    ("key", format!("CREATE_{}", upper(caller))),
+                    ("value", "a new value".into()),
+                    ("description", String::new()),
+                    ("secret_type", String::new()),
+                ]
+            },
+            expect: MANAGERS,
+        },
+        Row {
+            path: "/rpc/update_secret",
+            form: |_, caller| {
+                vec![
+                    ("scope", "matrix".into()),
+                    ("key", format!("UPDATE_{}", upper(caller))),
+                    ("version", "1".into()),
+                    ("value", "an updated value".into()),
+                    ("description", String::new()),
+                ]
+            },
+            expect: MANAGERS,
+        },
+        Row {
+            path: "/rpc/delete_secret",
+            form: |_, caller| {
+                vec![
+                    ("scope", "matrix".into()),
+                    ("key", format!("DELETE_{}", upper(caller))),
+                    ("version", "1".into()),
+                ]
+            },
+            expect: MANAGERS,
+        },
+        Row { path: "/rpc/list_variables", form: matrix_project, expect: SIGNED_IN },
+        Row {
+            path: "/rpc/create_variable",
+            form: |_, caller| {
+                vec![
+                    ("slug", "matrix".into()),
+                    ("key", format!("CREATE_{}", upper(caller))),
+                    ("value", "v".into()),
+                ]
+            },
+            expect: MANAGERS,
+        },
+        Row {
+            path: "/rpc/update_variable",
+            form: |_, caller| {
+                vec![
+                    ("slug", "matrix".into()),
+                    ("key", "SHARED_VARIABLE".into()),
+                    ("value", format!("set by {caller:?}")),
+                    ("include_in_export", "true".into()),
+                ]
+            },
+            expect: MANAGERS,
+        },
+        Row {
+            path: "/rpc/delete_variable",
+            form: |_, caller| {
+                vec![("slug", "matrix".into()), ("key", format!("DELETE_{}", upper(caller)))]
+            },
+            expect: MANAGERS,
+        },
         Row { path: "/rpc/sign_out", form: no_arguments, expect: EVERYONE },
     ]
 }
@@ -169,12 +334,21 @@ async fn every_page_answers_each_role_as_the_matrix_says(backend: Backend) {
     let app = spawn_app(backend).await;
     let fixture = fixture(&app).await;
     // (path, [anonymous, member, admin, owner]); 302 goes to /login.
-    let pages: [(&str, [u16; 4]); 5] = [
+    let pages: [(&str, [u16; 4]); 13] = [
         ("/", EVERYONE),
         ("/login", EVERYONE),
         ("/setup", [404; 4]),
         ("/settings", [302, 200, 200, 200]),
         ("/settings/members", [302, 403, 200, 200]),
+        ("/settings/team-secrets", [302, 403, 200, 200]),
+        ("/projects", [302, 200, 200, 200]),
+        ("/projects/matrix", [302, 200, 200, 200]),
+        ("/projects/matrix/variables", [302, 200, 200, 200]),
+        ("/projects/matrix/tokens", [302, 200, 200, 200]),
+        ("/projects/matrix/settings", [302, 200, 200, 200]),
+        ("/projects/no-such-project", [302, 404, 404, 404]),
+        // A download, not a page: anonymous callers get 401 like the server functions.
+        ("/projects/matrix/variables.env", [401, 200, 200, 200]),
     ];
     let mut wrong = Vec::new();
     for (path, expect) in pages {
