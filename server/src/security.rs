@@ -1,5 +1,5 @@
 //! Headers and checks applied to every response and request.
-use app::components::RETURN_FIELD;
+use app::components::{DIALOG_PARAM, RETURN_FIELD};
 use axum::{
     body::Body,
     extract::Request,
@@ -102,16 +102,34 @@ pub async fn form_return(request: Request, next: Next) -> Response {
         parts.headers.insert(REFERER, referer);
     }
     let mut response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
-    // Send the browser back with a path, not the made-up absolute URL: behind a TLS proxy the
-    // scheme above would be wrong.
     if let Some(location) = response.headers().get(LOCATION).and_then(|v| v.to_str().ok())
-        && let Some(rest) = location.strip_prefix("http://")
-        && let Some(index) = rest.find('/')
-        && let Ok(local) = HeaderValue::from_str(rest[index..].trim_end_matches('?'))
+        && let Some(local) = local_location(location)
+        && let Ok(local) = HeaderValue::from_str(&local)
     {
         response.headers_mut().insert(LOCATION, local);
     }
     response
+}
+
+/// Where to send the browser after a plain form post: the page as a path, not the made-up
+/// absolute URL (behind a TLS proxy its scheme would be wrong); after a success, without the
+/// `dialog` parameter, so the dialog that held the form is closed.
+fn local_location(location: &str) -> Option<String> {
+    let url = url::Url::parse(location).ok()?;
+    let failed = url.query_pairs().any(|(name, _)| name == "__err");
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(name, _)| failed || name != DIALOG_PARAM)
+        .map(|(name, value)| (name.into_owned(), value.into_owned()))
+        .collect();
+    let mut local = url.path().to_string();
+    if !pairs.is_empty() {
+        local.push('?');
+        local.push_str(
+            &url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish(),
+        );
+    }
+    Some(local)
 }
 
 /// Forms are small; secret values are limited far below this.
@@ -133,7 +151,22 @@ fn authority(url: &str) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
-    use super::{authority, is_local_path};
+    use super::{authority, is_local_path, local_location};
+
+    #[test]
+    fn after_a_form_post_the_browser_returns_to_a_local_path() {
+        let back = |l: &str| local_location(l);
+        assert_eq!(back("http://h:1/projects/bot?dialog=add").as_deref(), Some("/projects/bot"));
+        assert_eq!(
+            back("http://h:1/projects/bot?q=a&dialog=add").as_deref(),
+            Some("/projects/bot?q=a")
+        );
+        assert_eq!(
+            back("http://h:1/p?dialog=add&__path=%2Frpc%2Fx&__err=e").as_deref(),
+            Some("/p?dialog=add&__path=%2Frpc%2Fx&__err=e")
+        );
+        assert_eq!(back("/login").as_deref(), None);
+    }
 
     #[test]
     fn forms_return_only_to_paths_on_this_site() {

@@ -414,6 +414,13 @@ fn AddSecretDialog(scope: Signal<String>, create: ServerAction<CreateSecret>) ->
         let value = value.get();
         (!value.is_empty()).then(|| SecretType::suggest(&value))
     });
+    // Forget what was typed once it is saved.
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = create.value().get() {
+            value.set(String::new());
+            shown.set(false);
+        }
+    });
     let title = if scope.get_untracked() == TEAM { "Add team secret" } else { "Add Secret" };
     view! {
         <UrlDialog open title=title.to_string() id="add-secret">
