@@ -48,7 +48,7 @@ test('the owner changes a role, deactivates and reactivates someone', async ({ p
   await expect(page.locator('.generated-password')).toHaveCount(0);
 
   const row = page.getByRole('row').filter({ hasText: email });
-  await row.getByLabel(`Role of ${email}`).selectOption('admin');
+  await row.getByLabel(`Role of ${email}`, { exact: true }).selectOption('admin');
   await row.getByRole('button', { name: `Change role of ${email}` }).click();
   await expect(row.getByRole('cell', { name: 'Admin', exact: true })).toBeVisible();
 

@@ -152,7 +152,9 @@ pub fn MembersPage() -> impl IntoView {
                         <section class="page">
                             <p class="breadcrumb"><a href="/settings">"Settings"</a>" / Members"</p>
                             <h1>"Members"</h1>
-                            <p class="form-error" role="alert">{row_error}</p>
+                            {move || row_error().map(|message| view! {
+                                <p class="form-error" role="alert">{message}</p>
+                            })}
                             <MembersTable page=page.clone() change_role set_active/>
                             <AddMemberForm add me=page.me.clone() flash=page.added.clone()/>
                         </section>

@@ -87,8 +87,12 @@ pub fn UrlDialog(
         }
     });
     let navigate = use_navigate();
+    // Closed by the person (Escape, Cancel): take the dialog off the URL. The close event that
+    // turning the server-rendered dialog into a modal one causes arrives when the dialog is
+    // already open again, and is ignored.
     let on_close = move |_| {
-        if open.get_untracked() {
+        let still_open = node.get_untracked().is_some_and(|dialog| dialog.open());
+        if open.get_untracked() && !still_open {
             navigate(&dialog_href(None), Default::default());
         }
     };
@@ -98,11 +102,30 @@ pub fn UrlDialog(
             id=id
             class="dialog"
             aria-labelledby=labelled_by
-            open=move || open.get()
+            // Rendered open by the server (and so without JavaScript); in the browser the effect
+            // above opens and closes it, as a modal.
+            open=open.get_untracked()
             on:close=on_close
         >
             <h2 id=title_id>{move || title.get()}</h2>
-            {children()}
+            // Built afresh each time it opens: no leftovers from the last time.
+            {move || open.get().then(|| children())}
         </dialog>
     }
+}
+
+/// Forgets an action's last outcome when its dialog opens again, so that an old error is not
+/// shown in a fresh form.
+pub fn clear_on_open<T, S>(open: Signal<bool>, outcome: S)
+where
+    T: Send + Sync + 'static,
+    S: Set<Value = Option<T>> + Send + Sync + 'static,
+{
+    Effect::new(move |was_open: Option<bool>| {
+        let is_open = open.get();
+        if was_open == Some(false) && is_open {
+            outcome.set(None);
+        }
+        is_open
+    });
 }

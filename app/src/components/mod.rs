@@ -6,7 +6,7 @@ mod layout;
 mod theme;
 mod time;
 
-pub use dialog::{DIALOG_PARAM, UrlDialog, close_dialog, dialog_href, open_dialog};
+pub use dialog::{DIALOG_PARAM, UrlDialog, clear_on_open, close_dialog, dialog_href, open_dialog};
 pub use error_page::{ErrorPage, ErrorTemplate, NotFound, page_error};
 pub use forms::{RETURN_FIELD, ReturnHere, field_error, form_error};
 pub use layout::Layout;

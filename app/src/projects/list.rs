@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use super::ProjectListItem;
 use crate::{
-    components::{ReturnHere, Timestamp, UrlDialog, dialog_href, open_dialog, page_error},
+    components::{
+        ReturnHere, Timestamp, UrlDialog, clear_on_open, dialog_href, open_dialog, page_error,
+    },
     error::AppError,
 };
 
@@ -59,6 +61,7 @@ pub fn ProjectsPage() -> impl IntoView {
     let data = Resource::new(|| (), |_| list_projects());
     let dialog = open_dialog();
     let open = Signal::derive(move || dialog.get().as_deref() == Some("new-project"));
+    clear_on_open(open, create.value());
     let error = move || create.value().get().and_then(Result::err);
     view! {
         <Title text="Projects"/>

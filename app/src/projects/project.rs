@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ProjectSettings;
 use crate::{
-    components::{ReturnHere, UrlDialog, dialog_href, open_dialog, page_error},
+    components::{ReturnHere, UrlDialog, clear_on_open, dialog_href, open_dialog, page_error},
     error::AppError,
     secrets::page::SecretsPanel,
 };
@@ -223,6 +223,7 @@ fn SettingsForms(
     };
     let dialog = open_dialog();
     let deleting = Signal::derive(move || dialog.get().as_deref() == Some("delete-project"));
+    clear_on_open(deleting, remove.value());
     let required_text = settings.required.join("\n");
     let max_age = settings.max_secret_age_days.map(|d| d.to_string()).unwrap_or_default();
     let disabled = !can_manage;

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use super::{Variable, project::use_slug};
 use crate::{
     components::{
-        ReturnHere, Timestamp, UrlDialog, close_dialog, dialog_href, field_error, form_error,
-        open_dialog, page_error,
+        ReturnHere, Timestamp, UrlDialog, clear_on_open, close_dialog, dialog_href, field_error,
+        form_error, open_dialog, page_error,
     },
     error::AppError,
 };
@@ -228,25 +228,20 @@ fn VariablesTable(
                 <a class="button" href=dialog_href(Some("add-variable"))>"Add Variable"</a>
             })}
         </div>
-        {if empty {
-            view! { <p class="empty-state">"No variables yet."</p> }.into_any()
-        } else {
-            view! {
-                <table class="data-table">
-                    <thead>
-                        <tr>
-                            <th scope="col">"Key"</th>
-                            <th scope="col">"Value"</th>
-                            <th scope="col">"Include in export"</th>
-                            <th scope="col">"Last updated"</th>
-                            <th scope="col">"Actions"</th>
-                        </tr>
-                    </thead>
-                    <tbody>{rows}</tbody>
-                </table>
-            }
-            .into_any()
-        }}
+        // Both rendered, one hidden (see the secrets table).
+        <p class="empty-state" hidden=!empty>"No variables yet."</p>
+        <table class="data-table" hidden=empty>
+            <thead>
+                <tr>
+                    <th scope="col">"Key"</th>
+                    <th scope="col">"Value"</th>
+                    <th scope="col">"Include in export"</th>
+                    <th scope="col">"Last updated"</th>
+                    <th scope="col">"Actions"</th>
+                </tr>
+            </thead>
+            <tbody>{rows}</tbody>
+        </table>
         {can_manage.then(|| view! { <VariableDialogs slug variables create update delete/> })}
     }
 }
@@ -267,6 +262,9 @@ fn VariableDialogs(
     let adding = Signal::derive(move || dialog.get().as_deref() == Some("add-variable"));
     let editing = Memo::new(move |_| find("edit-variable:"));
     let deleting = Memo::new(move |_| find("delete-variable:"));
+    clear_on_open(adding, create.value());
+    clear_on_open(Signal::derive(move || editing.get().is_some()), update.value());
+    clear_on_open(Signal::derive(move || deleting.get().is_some()), delete.value());
     let create_error = move || create.value().get().and_then(Result::err);
     let update_error = move || update.value().get().and_then(Result::err);
     let delete_error = move || delete.value().get().and_then(Result::err);

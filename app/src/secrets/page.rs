@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::{SecretMeta, domain::SecretType};
 use crate::{
     components::{
-        ReturnHere, Timestamp, UrlDialog, close_dialog, dialog_href, field_error, form_error,
-        open_dialog, page_error,
+        ReturnHere, Timestamp, UrlDialog, clear_on_open, close_dialog, dialog_href, field_error,
+        form_error, open_dialog, page_error,
     },
     error::AppError,
 };
@@ -302,50 +302,43 @@ fn SecretsTable(
                 <a class="button" href=dialog_href(Some("add"))>"Add Secret"</a>
             })}
         </div>
-        {if empty {
-            view! {
-                <div class="empty-state">
-                    <h2>"No secrets yet"</h2>
-                    <p>
-                        "A secret is a value your programs need but that must not live in code: an API key, "
-                        "a bot token, a webhook URL or a database connection string. Sealbox encrypts it, "
-                        "and after you save it nobody can read it back here — programs receive it at run time."
-                    </p>
-                    {can_manage.then(|| view! {
-                        <a class="button" href=dialog_href(Some("add"))>"Add Secret"</a>
-                    })}
-                </div>
-            }
-            .into_any()
-        } else {
-            view! {
-                <table class="data-table secrets-table">
-                    <thead>
-                        <tr>
-                            <th scope="col">"Key"</th>
-                            <th scope="col">"Description"</th>
-                            <th scope="col">"Type"</th>
-                            <th scope="col">"Created"</th>
-                            <th scope="col">"Last updated"</th>
-                            <th scope="col">"Actions"</th>
-                        </tr>
-                    </thead>
-                    <tbody>
-                        <For each=visible key=|row| (row.meta.key.clone(), row.meta.version, row.team) let:row>
-                            <SecretTableRow row now can_manage in_team_page=is_team()/>
-                        </For>
-                    </tbody>
-                </table>
-                <p class="muted" role="status">
-                    {move || {
-                        let shown = visible().len();
-                        let all = rows.with_value(Vec::len);
-                        if shown == all { String::new() } else { format!("{shown} of {all} secrets match") }
-                    }}
-                </p>
-            }
-            .into_any()
-        }}
+        // Both are always rendered and one is hidden: switching between two different views
+        // here when the last secret was deleted left the stale table on screen.
+        <div class="empty-state" hidden=!empty>
+            <h2>"No secrets yet"</h2>
+            <p>
+                "A secret is a value your programs need but that must not live in code: an API key, "
+                "a bot token, a webhook URL or a database connection string. Sealbox encrypts it, "
+                "and after you save it nobody can read it back here — programs receive it at run time."
+            </p>
+            {can_manage.then(|| view! {
+                <a class="button" href=dialog_href(Some("add"))>"Add Secret"</a>
+            })}
+        </div>
+        <table class="data-table secrets-table" hidden=empty>
+            <thead>
+                <tr>
+                    <th scope="col">"Key"</th>
+                    <th scope="col">"Description"</th>
+                    <th scope="col">"Type"</th>
+                    <th scope="col">"Created"</th>
+                    <th scope="col">"Last updated"</th>
+                    <th scope="col">"Actions"</th>
+                </tr>
+            </thead>
+            <tbody>
+                <For each=visible key=|row| (row.meta.key.clone(), row.meta.version, row.team) let:row>
+                    <SecretTableRow row now can_manage in_team_page=is_team()/>
+                </For>
+            </tbody>
+        </table>
+        <p class="muted" role="status">
+            {move || {
+                let shown = visible().len();
+                let all = rows.with_value(Vec::len);
+                if shown == all { String::new() } else { format!("{shown} of {all} secrets match") }
+            }}
+        </p>
         {can_manage.then(|| view! {
             <AddSecretDialog scope create/>
             <EditSecretDialog scope update rows/>
@@ -407,6 +400,7 @@ fn AddSecretDialog(scope: Signal<String>, create: ServerAction<CreateSecret>) ->
     let dialog = open_dialog();
     let prefilled = Memo::new(move |_| add_dialog_key(dialog.get()));
     let open = Signal::derive(move || prefilled.get().is_some());
+    clear_on_open(open, create.value());
     let error = move || create.value().get().and_then(Result::err);
     let shown = RwSignal::new(false);
     let value = RwSignal::new(String::new());
@@ -517,6 +511,7 @@ fn EditSecretDialog(
     let dialog = open_dialog();
     let row = Memo::new(move |_| row_for(dialog.get(), "edit:", rows));
     let open = Signal::derive(move || row.get().is_some());
+    clear_on_open(open, update.value());
     let error = move || update.value().get().and_then(Result::err);
     let title = Signal::derive(move || {
         row.get().map(|row| format!("Edit {}", row.meta.key)).unwrap_or_default()
@@ -573,6 +568,7 @@ fn DeleteSecretDialog(
     let dialog = open_dialog();
     let row = Memo::new(move |_| row_for(dialog.get(), "delete:", rows));
     let open = Signal::derive(move || row.get().is_some());
+    clear_on_open(open, delete.value());
     let error = move || delete.value().get().and_then(Result::err);
     let title = Signal::derive(move || {
         row.get().map(|row| format!("Delete {}?", row.meta.key)).unwrap_or_default()
