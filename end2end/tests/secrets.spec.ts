@@ -216,6 +216,30 @@ test.describe('as an admin', () => {
     await expect(page.getByRole('row').filter({ hasText: key })).toContainText('Overrides team secret');
   });
 
+  test('settings: rename keeps the URL; deleting needs the name typed exactly', async ({ page }) => {
+    const path = await newProject(page, 'Rename');
+    await page.goto(`${path}/settings`);
+    await hydrated(page);
+    const renamed = uniqueName('Renamed');
+    await page.getByLabel('Project name').fill(renamed);
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await expect(page.getByText('Settings saved')).toBeVisible();
+    await page.goto(path);
+    await expect(page.getByRole('heading', { level: 1, name: renamed })).toBeVisible();
+
+    await page.goto(`${path}/settings`);
+    await hydrated(page);
+    await page.getByRole('link', { name: 'Delete project' }).click();
+    const dialog = page.getByRole('dialog', { name: `Delete ${renamed}?` });
+    await dialog.getByLabel(`Type ${renamed} to confirm`).fill('not the name');
+    await dialog.getByRole('button', { name: 'Delete project' }).click();
+    await expect(dialog.locator('#delete-confirm-error')).toContainText('exactly');
+    await dialog.getByLabel(`Type ${renamed} to confirm`).fill(renamed);
+    await dialog.getByRole('button', { name: 'Delete project' }).click();
+    await expect(page).toHaveURL(/\/projects$/);
+    await expect(page.getByRole('link', { name: renamed })).toHaveCount(0);
+  });
+
   test('variables: add, include in export, and "Export .env" has only those marked', async ({ page }) => {
     const path = await newProject(page, 'Variables');
     await addSecret(page, 'NEVER_EXPORTED', 'secret-value-not-in-env');

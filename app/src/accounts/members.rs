@@ -145,7 +145,7 @@ pub fn MembersPage() -> impl IntoView {
     };
     view! {
         <Title text="Members"/>
-        <Suspense fallback=|| view! { <p class="muted">"Loading members…"</p> }>
+        <Transition fallback=|| view! { <p class="muted">"Loading members…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(page) => view! {
@@ -163,7 +163,7 @@ pub fn MembersPage() -> impl IntoView {
                     Err(error) => page_error(error),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 

@@ -193,14 +193,14 @@ pub fn SettingsTab() -> impl IntoView {
     let remove = ServerAction::<DeleteProject>::new();
     let data = Resource::new(move || (slug.get(), save.version().get()), |(slug, _)| project(slug));
     view! {
-        <Suspense fallback=|| ()>
+        <Transition fallback=|| ()>
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(view) => view! { <SettingsForms view save remove/> }.into_any(),
                     Err(error) => page_error(error),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 

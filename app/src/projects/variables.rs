@@ -173,14 +173,14 @@ pub fn VariablesTab() -> impl IntoView {
     }
     view! {
         <p class="sr-status" role="status" aria-live="polite">{move || announcement.get()}</p>
-        <Suspense fallback=|| view! { <p class="muted">"Loading variables…"</p> }>
+        <Transition fallback=|| view! { <p class="muted">"Loading variables…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(view) => view! { <VariablesTable view slug create update delete/> }.into_any(),
                     Err(error) => page_error(error),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 

@@ -225,7 +225,7 @@ pub fn SecretsPanel(#[prop(into)] scope: Signal<String>) -> impl IntoView {
     }
     view! {
         <p class="sr-status" role="status" aria-live="polite">{move || announcement.get()}</p>
-        <Suspense fallback=|| view! { <p class="muted">"Loading secrets…"</p> }>
+        <Transition fallback=|| view! { <p class="muted">"Loading secrets…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(view) => {
@@ -234,7 +234,7 @@ pub fn SecretsPanel(#[prop(into)] scope: Signal<String>) -> impl IntoView {
                     Err(error) => page_error(error),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 
