@@ -13,6 +13,16 @@ use crate::{
 
 type Result<T, E = VaultError> = std::result::Result<T, E>;
 
+#[derive(sqlx::FromRow)]
+struct ListRow {
+    name: String,
+    slug: String,
+    updated_at: i64,
+    secrets: i64,
+    secret_change: Option<i64>,
+    variable_change: Option<i64>,
+}
+
 /// A project row as the other methods need it.
 struct ProjectRow {
     id: i64,
@@ -31,29 +41,29 @@ impl Projects {
 
     /// Every project by name, with its number of secrets and when anything in it last changed.
     pub async fn list(&self) -> Result<Vec<ProjectListItem>> {
-        let rows: Vec<(String, String, i64, i64, Option<i64>, Option<i64>)> =
-            with_pool!(self.store, |pool| {
-                sqlx::query_as(
-                    "SELECT p.name, p.slug, p.updated_at, \
-                     (SELECT count(*) FROM secrets s WHERE s.project_id = p.id), \
-                     (SELECT max(s.updated_at) FROM secrets s WHERE s.project_id = p.id), \
-                     (SELECT max(v.updated_at) FROM variables v WHERE v.project_id = p.id) \
-                     FROM projects p WHERE p.kind = 'project' ORDER BY lower(p.name), p.slug",
-                )
-                .fetch_all(pool)
-                .await?
-            });
+        let rows: Vec<ListRow> = with_pool!(self.store, |pool| {
+            sqlx::query_as(
+                "SELECT p.name, p.slug, p.updated_at, \
+                 (SELECT count(*) FROM secrets s WHERE s.project_id = p.id) AS secrets, \
+                 (SELECT max(s.updated_at) FROM secrets s WHERE s.project_id = p.id) \
+                 AS secret_change, \
+                 (SELECT max(v.updated_at) FROM variables v WHERE v.project_id = p.id) \
+                 AS variable_change \
+                 FROM projects p WHERE p.kind = 'project' ORDER BY lower(p.name), p.slug",
+            )
+            .fetch_all(pool)
+            .await?
+        });
         Ok(rows
             .into_iter()
-            .map(|(name, slug, updated_at, secrets, secret_change, variable_change)| {
-                ProjectListItem {
-                    name,
-                    slug,
-                    secrets,
-                    last_change: updated_at
-                        .max(secret_change.unwrap_or(0))
-                        .max(variable_change.unwrap_or(0)),
-                }
+            .map(|row| ProjectListItem {
+                last_change: row
+                    .updated_at
+                    .max(row.secret_change.unwrap_or(0))
+                    .max(row.variable_change.unwrap_or(0)),
+                name: row.name,
+                slug: row.slug,
+                secrets: row.secrets,
             })
             .collect())
     }
