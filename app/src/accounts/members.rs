@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::domain::{Role, User};
 use crate::{
-    components::{ReturnHere, Timestamp, page_error},
+    components::{ReturnHere, Timestamp, count_successes, page_error},
     error::AppError,
 };
 
@@ -128,10 +128,11 @@ pub fn MembersPage() -> impl IntoView {
     let add = ServerAction::<AddMember>::new();
     let change_role = ServerAction::<ChangeMemberRole>::new();
     let set_active = ServerAction::<SetMemberActive>::new();
-    let data = Resource::new(
-        move || (add.version().get(), change_role.version().get(), set_active.version().get()),
-        |_| members(),
-    );
+    let changes = RwSignal::new(0_u32);
+    count_successes(add.value(), changes);
+    count_successes(change_role.value(), changes);
+    count_successes(set_active.value(), changes);
+    let data = Resource::new(move || changes.get(), |_| members());
     // The outcome of the last row action, announced in the status region.
     let row_error = move || {
         [

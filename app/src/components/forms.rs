@@ -42,3 +42,19 @@ pub fn form_error(error: impl Fn() -> Option<AppError> + Send + Sync + 'static) 
             .map(|message| view! { <p class="form-error" role="alert">{message}</p> })
     }
 }
+
+/// Counts an action's successes into `changes`. Data keyed on `changes` reloads after a change
+/// but not after a refused attempt: reloading then would rebuild the form and lose what the
+/// person typed while reading the error.
+pub fn count_successes<O, T, E>(outcome: O, changes: RwSignal<u32>)
+where
+    O: Get<Value = Option<Result<T, E>>> + Send + Sync + 'static,
+    T: 'static,
+    E: 'static,
+{
+    Effect::new(move |_| {
+        if matches!(outcome.get(), Some(Ok(_))) {
+            changes.update(|count| *count += 1);
+        }
+    });
+}

@@ -8,7 +8,7 @@ mod time;
 
 pub use dialog::{DIALOG_PARAM, UrlDialog, clear_on_open, close_dialog, dialog_href, open_dialog};
 pub use error_page::{ErrorPage, ErrorTemplate, NotFound, page_error};
-pub use forms::{RETURN_FIELD, ReturnHere, field_error, form_error};
+pub use forms::{RETURN_FIELD, ReturnHere, count_successes, field_error, form_error};
 pub use layout::Layout;
 pub use theme::ThemeToggle;
 pub use time::Timestamp;

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use super::ProjectSettings;
 use crate::{
-    components::{ReturnHere, UrlDialog, clear_on_open, dialog_href, open_dialog, page_error},
+    components::{
+        ReturnHere, UrlDialog, clear_on_open, count_successes, dialog_href, open_dialog, page_error,
+    },
     error::AppError,
     secrets::page::SecretsPanel,
 };
@@ -191,7 +193,9 @@ pub fn SettingsTab() -> impl IntoView {
     let slug = use_slug();
     let save = ServerAction::<UpdateProjectSettings>::new();
     let remove = ServerAction::<DeleteProject>::new();
-    let data = Resource::new(move || (slug.get(), save.version().get()), |(slug, _)| project(slug));
+    let changes = RwSignal::new(0_u32);
+    count_successes(save.value(), changes);
+    let data = Resource::new(move || (slug.get(), changes.get()), |(slug, _)| project(slug));
     view! {
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use super::{Variable, project::use_slug};
 use crate::{
     components::{
-        ReturnHere, Timestamp, UrlDialog, clear_on_open, close_dialog, dialog_href, field_error,
-        form_error, open_dialog, page_error,
+        ReturnHere, Timestamp, UrlDialog, clear_on_open, close_dialog, count_successes,
+        dialog_href, field_error, form_error, open_dialog, page_error,
     },
     error::AppError,
 };
@@ -156,12 +156,11 @@ pub fn VariablesTab() -> impl IntoView {
     let create = ServerAction::<CreateVariable>::new();
     let update = ServerAction::<UpdateVariable>::new();
     let delete = ServerAction::<DeleteVariable>::new();
-    let data = Resource::new(
-        move || {
-            (slug.get(), create.version().get(), update.version().get(), delete.version().get())
-        },
-        |(slug, ..)| list_variables(slug),
-    );
+    let changes = RwSignal::new(0_u32);
+    count_successes(create.value(), changes);
+    count_successes(update.value(), changes);
+    count_successes(delete.value(), changes);
+    let data = Resource::new(move || (slug.get(), changes.get()), |(slug, _)| list_variables(slug));
     let announcement = RwSignal::new(None::<String>);
     for outcome in [create.value(), update.value(), delete.value()] {
         Effect::new(move |_| {
@@ -259,12 +258,12 @@ fn VariableDialogs(
         let key = dialog.get()?.strip_prefix(prefix)?.to_string();
         variables.with_value(|all| all.iter().find(|v| v.key == key).cloned())
     };
-    let adding = Signal::derive(move || dialog.get().as_deref() == Some("add-variable"));
+    let adding = Signal::from(Memo::new(move |_| dialog.get().as_deref() == Some("add-variable")));
     let editing = Memo::new(move |_| find("edit-variable:"));
     let deleting = Memo::new(move |_| find("delete-variable:"));
     clear_on_open(adding, create.value());
-    clear_on_open(Signal::derive(move || editing.get().is_some()), update.value());
-    clear_on_open(Signal::derive(move || deleting.get().is_some()), delete.value());
+    clear_on_open(Signal::from(Memo::new(move |_| editing.get().is_some())), update.value());
+    clear_on_open(Signal::from(Memo::new(move |_| deleting.get().is_some())), delete.value());
     let create_error = move || create.value().get().and_then(Result::err);
     let update_error = move || update.value().get().and_then(Result::err);
     let delete_error = move || delete.value().get().and_then(Result::err);
@@ -293,7 +292,7 @@ fn VariableDialogs(
             </form>
         </UrlDialog>
         <UrlDialog
-            open=Signal::derive(move || editing.get().is_some())
+            open=Signal::from(Memo::new(move |_| editing.get().is_some()))
             title=Signal::derive(move || editing.get().map(|v| format!("Edit {}", v.key)).unwrap_or_default())
             id="edit-variable"
         >
@@ -323,7 +322,7 @@ fn VariableDialogs(
             </form>
         </UrlDialog>
         <UrlDialog
-            open=Signal::derive(move || deleting.get().is_some())
+            open=Signal::from(Memo::new(move |_| deleting.get().is_some()))
             title=Signal::derive(move || deleting.get().map(|v| format!("Delete {}?", v.key)).unwrap_or_default())
             id="delete-variable"
         >

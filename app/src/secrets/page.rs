@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::{SecretMeta, domain::SecretType};
 use crate::{
     components::{
-        ReturnHere, Timestamp, UrlDialog, clear_on_open, close_dialog, dialog_href, field_error,
-        form_error, open_dialog, page_error,
+        ReturnHere, Timestamp, UrlDialog, clear_on_open, close_dialog, count_successes,
+        dialog_href, field_error, form_error, open_dialog, page_error,
     },
     error::AppError,
 };
@@ -207,12 +207,12 @@ pub fn SecretsPanel(#[prop(into)] scope: Signal<String>) -> impl IntoView {
     let create = ServerAction::<CreateSecret>::new();
     let update = ServerAction::<UpdateSecret>::new();
     let delete = ServerAction::<DeleteSecret>::new();
-    let data = Resource::new(
-        move || {
-            (scope.get(), create.version().get(), update.version().get(), delete.version().get())
-        },
-        |(scope, ..)| list_secrets(scope),
-    );
+    let changes = RwSignal::new(0_u32);
+    count_successes(create.value(), changes);
+    count_successes(update.value(), changes);
+    count_successes(delete.value(), changes);
+    let data =
+        Resource::new(move || (scope.get(), changes.get()), |(scope, _)| list_secrets(scope));
     // What the last action did, for the status region; a success also closes its dialog.
     let announcement = RwSignal::new(None::<String>);
     for outcome in [create.value(), update.value(), delete.value()] {
@@ -399,7 +399,7 @@ fn add_dialog_key(dialog: Option<String>) -> Option<String> {
 fn AddSecretDialog(scope: Signal<String>, create: ServerAction<CreateSecret>) -> impl IntoView {
     let dialog = open_dialog();
     let prefilled = Memo::new(move |_| add_dialog_key(dialog.get()));
-    let open = Signal::derive(move || prefilled.get().is_some());
+    let open = Signal::from(Memo::new(move |_| prefilled.get().is_some()));
     clear_on_open(open, create.value());
     let error = move || create.value().get().and_then(Result::err);
     let shown = RwSignal::new(false);
@@ -510,7 +510,7 @@ fn EditSecretDialog(
 ) -> impl IntoView {
     let dialog = open_dialog();
     let row = Memo::new(move |_| row_for(dialog.get(), "edit:", rows));
-    let open = Signal::derive(move || row.get().is_some());
+    let open = Signal::from(Memo::new(move |_| row.get().is_some()));
     clear_on_open(open, update.value());
     let error = move || update.value().get().and_then(Result::err);
     let title = Signal::derive(move || {
@@ -567,7 +567,7 @@ fn DeleteSecretDialog(
 ) -> impl IntoView {
     let dialog = open_dialog();
     let row = Memo::new(move |_| row_for(dialog.get(), "delete:", rows));
-    let open = Signal::derive(move || row.get().is_some());
+    let open = Signal::from(Memo::new(move |_| row.get().is_some()));
     clear_on_open(open, delete.value());
     let error = move || delete.value().get().and_then(Result::err);
     let title = Signal::derive(move || {
