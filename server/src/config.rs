@@ -36,6 +36,28 @@ pub enum Command {
     Serve(ServeArgs),
     /// Maintenance commands that work on the database directly; no running server needed.
     Admin(AdminArgs),
+    /// The audit log.
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub command: AuditCommand,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the audit log's hash chain and report the first broken link (an edited, deleted,
+    /// inserted or reordered event). Exits 0 on an intact chain, 1 otherwise. Needs no master
+    /// key.
+    Verify,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -221,10 +243,15 @@ pub enum DevKey {
 }
 
 impl StoreArgs {
-    pub fn resolve(self, dev_key: DevKey) -> Result<StoreConfig, ConfigError> {
-        let database_url = self.database_url.clone().unwrap_or_else(|| {
+    /// `DATABASE_URL`, or the SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
             format!("sqlite://{}", self.data_dir.join(SQLITE_FILE_NAME).display())
-        });
+        })
+    }
+
+    pub fn resolve(self, dev_key: DevKey) -> Result<StoreConfig, ConfigError> {
+        let database_url = self.database_url();
         let env_key = std::env::var(MASTER_KEY_ENV).ok().filter(|v| !v.is_empty());
         let (mut keys, master_key_source) = load_master_keys(
             env_key.as_deref(),

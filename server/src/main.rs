@@ -9,10 +9,11 @@ use app::{
         service::Accounts,
     },
     secrets::service::Actor,
+    store::Store,
 };
 use clap::Parser;
 use sealbox::{
-    config::{AdminArgs, AdminCommand, Cli, Command, DevKey, ServeArgs},
+    config::{AdminArgs, AdminCommand, AuditArgs, AuditCommand, Cli, Command, DevKey, ServeArgs},
     startup::{Application, open_vault, shutdown_signal},
     telemetry,
 };
@@ -24,13 +25,31 @@ fn main() -> ExitCode {
         Err(error) => return fail(&anyhow::Error::new(error).context("cannot start the runtime")),
     };
     let result = match cli.command {
-        Some(Command::Serve(args)) => runtime.block_on(serve(args)),
-        Some(Command::Admin(args)) => runtime.block_on(admin(args)),
-        None => runtime.block_on(serve(cli.serve)),
+        Some(Command::Serve(args)) => runtime.block_on(serve(args)).map(|()| ExitCode::SUCCESS),
+        Some(Command::Admin(args)) => runtime.block_on(admin(args)).map(|()| ExitCode::SUCCESS),
+        Some(Command::Audit(args)) => runtime.block_on(audit(args)),
+        None => runtime.block_on(serve(cli.serve)).map(|()| ExitCode::SUCCESS),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => fail(&error),
+    }
+}
+
+/// `sealbox audit verify`: exit 0 on an intact chain, 1 on a broken one (named on stderr).
+async fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
+    telemetry::init(&args.log.level, args.log.format)?;
+    let store = Store::connect(&args.store.database_url()).await?;
+    store.migrate().await?;
+    let AuditCommand::Verify = args.command;
+    let verification = app::audit::chain::verify(&store).await?;
+    store.close().await;
+    if verification.broken.is_none() {
+        println!("✔ {}", verification.message());
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("✘ {}", verification.message());
+        Ok(ExitCode::FAILURE)
     }
 }
 

@@ -35,10 +35,9 @@ pub mod ssr {
     use super::User;
     use crate::{
         accounts::{domain::Password, session},
-        audit::{Actor, Event, record},
+        audit::{Actor, Event, record_alone},
         error::AppError,
         state::AppState,
-        store::with_pool,
     };
 
     /// The request's session and client address.
@@ -100,14 +99,9 @@ pub mod ssr {
         let (state, session, ip) = request().await?;
         if let Some(user) = session::session_user(&session, &state.accounts).await? {
             let actor = Actor::new(user.email, ip);
-            let recorded: Result<(), sqlx::Error> = async {
-                with_pool!(state.store, |pool| {
-                    record!(pool, Event::general(&actor, "user.signed_out", None));
-                });
-                Ok(())
-            }
-            .await;
-            recorded.map_err(AppError::internal)?;
+            record_alone(&state.store, Event::general(&actor, "user.signed_out", None))
+                .await
+                .map_err(AppError::internal)?;
         }
         session.flush().await.map_err(AppError::internal)?;
         leptos_axum::redirect("/login");

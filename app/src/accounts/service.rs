@@ -6,7 +6,7 @@ use super::{
     password,
 };
 use crate::{
-    audit::{Actor, Event, record},
+    audit::{Actor, Event, record, record_alone},
     error::AppError,
     store::{Store, now_millis, with_pool},
     validation::FieldError,
@@ -373,9 +373,8 @@ impl Accounts {
         if by_email >= MAX_FAILURES || by_ip >= MAX_FAILURES {
             let wait_ms = oldest.map_or(THROTTLE_WINDOW_MS, |at| at + THROTTLE_WINDOW_MS - now);
             let minutes = (wait_ms + 59_999) / 60_000;
-            with_pool!(self.store, |pool| {
-                record!(pool, Event::general(&actor, "user.sign_in_throttled", None));
-            });
+            record_alone(&self.store, Event::general(&actor, "user.sign_in_throttled", None))
+                .await?;
             return Err(AccountError::Throttled { minutes: minutes.max(1) });
         }
         let row: Option<(String, bool)> = with_pool!(self.store, |pool| {

@@ -2,6 +2,8 @@
 //! (the [`record!`] macro takes that executor), so there is no change without its event.
 //! Events never hold a value, a fingerprint or a password.
 
+pub mod chain;
+
 /// Who is acting: a person's email, a token's name, or a command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
@@ -16,6 +18,7 @@ impl Actor {
 }
 
 /// One audit row.
+#[derive(Clone)]
 pub struct Event<'a> {
     pub actor: &'a Actor,
     pub action: &'static str,
@@ -41,16 +44,25 @@ impl<'a> Event<'a> {
     }
 }
 
-/// Inserts an [`Event`] with the given executor (usually the mutation's transaction).
+/// Appends an [`Event`] to the hash chain with the given connection, which must be the
+/// mutation's own transaction (`&mut *tx`): the event commits or rolls back with the change.
+///
+/// Appends are serialized so that the chain has one order: on PostgreSQL by a transaction-scoped
+/// advisory lock taken first, on SQLite by the write lock the insert takes. The row is inserted,
+/// the previous row's hash read, and the new hash set (the triggers allow setting it once).
 macro_rules! record {
     ($executor:expr, $event:expr) => {{
         let event: $crate::audit::Event<'_> = $event;
-        sqlx::query(
+        if let Some(lock) = $crate::audit::chain::lock_statement(&*$executor) {
+            sqlx::query(lock).execute(&mut *$executor).await?;
+        }
+        let at = $crate::store::now_millis();
+        let id: i64 = sqlx::query_scalar(
             "INSERT INTO audit_events \
              (at, actor, action, project_id, project_slug, secret_key, version, ip, details) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         )
-        .bind($crate::store::now_millis())
+        .bind(at)
         .bind(&event.actor.name)
         .bind(event.action)
         .bind(event.project_id)
@@ -58,9 +70,48 @@ macro_rules! record {
         .bind(event.secret_key)
         .bind(event.version)
         .bind(event.actor.ip.as_deref())
-        .bind(event.details)
-        .execute($executor)
+        .bind(event.details.as_deref())
+        .fetch_one(&mut *$executor)
         .await?;
+        let previous: Option<Option<Vec<u8>>> = sqlx::query_scalar(
+            "SELECT hash FROM audit_events WHERE id < $1 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *$executor)
+        .await?;
+        let hash = $crate::audit::chain::link(
+            previous.flatten().as_deref(),
+            &$crate::audit::chain::Canonical {
+                id,
+                at,
+                actor: &event.actor.name,
+                action: event.action,
+                project_id: event.project_id,
+                project_slug: event.project_slug,
+                secret_key: event.secret_key,
+                version: event.version,
+                ip: event.actor.ip.as_deref(),
+                details: event.details.as_deref(),
+            },
+        );
+        sqlx::query("UPDATE audit_events SET hash = $1 WHERE id = $2")
+            .bind(&hash[..])
+            .bind(id)
+            .execute(&mut *$executor)
+            .await?;
     }};
 }
 pub(crate) use record;
+
+/// Appends an event that goes with no other change, in a transaction of its own.
+pub async fn record_alone(
+    store: &crate::store::Store,
+    event: Event<'_>,
+) -> Result<(), sqlx::Error> {
+    crate::store::with_pool!(store, |pool| {
+        let mut tx = pool.begin().await?;
+        record!(&mut *tx, event.clone());
+        tx.commit().await?;
+    });
+    Ok(())
+}

@@ -460,6 +460,7 @@ impl Vault {
         let project = self.project(scope).await?;
         let data_key = self.data_key(project.id).await?;
         let (version, updated_at, sealed): (i64, i64, Vec<u8>) = with_pool!(self.store, |pool| {
+            let mut tx = pool.begin().await?;
             let row: Option<(i64, i64, Vec<u8>)> = sqlx::query_as(
                 "SELECT s.current_version, s.updated_at, v.sealed_value FROM secrets s \
                  JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version \
@@ -467,11 +468,12 @@ impl Vault {
             )
             .bind(project.id)
             .bind(key.as_str())
-            .fetch_optional(pool)
+            .fetch_optional(&mut *tx)
             .await?;
             let row = row.ok_or_else(|| secret_not_found(key))?;
             // No audit row, no value.
-            record!(pool, event(actor, "secret.read", &project, key.as_str(), row.0));
+            record!(&mut *tx, event(actor, "secret.read", &project, key.as_str(), row.0));
+            tx.commit().await?;
             row
         });
         let aad = crypto::secret_aad(project.id, key.as_str(), version);
@@ -555,6 +557,7 @@ impl Vault {
     ) -> Result<Vec<ValueMatch>> {
         let fingerprint = self.keyring.fingerprint_key().fingerprint(value.expose().as_bytes());
         let rows: Vec<(String, String, String, i64, i64)> = with_pool!(self.store, |pool| {
+            let mut tx = pool.begin().await?;
             let rows = sqlx::query_as(
                 "SELECT p.kind, p.slug, s.key, v.version, s.current_version \
                  FROM secret_versions v JOIN secrets s ON s.id = v.secret_id \
@@ -562,10 +565,10 @@ impl Vault {
                  WHERE v.fingerprint = $1 ORDER BY p.slug, s.key, v.version",
             )
             .bind(&fingerprint.0[..])
-            .fetch_all(pool)
+            .fetch_all(&mut *tx)
             .await?;
             record!(
-                pool,
+                &mut *tx,
                 Event {
                     actor,
                     action: "secret.searched_by_value",
@@ -576,6 +579,7 @@ impl Vault {
                     details: None,
                 }
             );
+            tx.commit().await?;
             rows
         });
         Ok(rows

@@ -54,6 +54,8 @@ pub enum StoreError {
     Connect { backend: &'static str, target: String, source: sqlx::Error },
     #[error("database migration failed: {0}")]
     Migrate(#[from] MigrateError),
+    #[error("cannot chain the audit events written before the hash chain existed: {0}")]
+    ChainAudit(sqlx::Error),
 }
 
 /// A connection pool to either backend. Cheap to clone.
@@ -106,6 +108,7 @@ impl Store {
             Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
             Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
+        crate::audit::chain::chain_unhashed(self).await.map_err(StoreError::ChainAudit)?;
         Ok(())
     }
 

@@ -3,6 +3,7 @@
 mod helpers;
 
 mod accounts;
+mod audit;
 mod health;
 mod members;
 mod pages;

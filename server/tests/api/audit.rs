@@ -1,0 +1,248 @@
+//! The audit log's hash chain: append-only triggers, `sealbox audit verify` against each kind of
+//! tampering made directly in the database, and a chain that holds under concurrent writers.
+use app::{
+    accounts::domain::Role,
+    projects::ProjectName,
+    secrets::{
+        domain::{Description, SecretKey, SecretValue},
+        service::{Actor, NewSecret, Scope},
+    },
+};
+use sqlx::Executor;
+
+use crate::{
+    helpers::{Backend, TestApp, spawn_app},
+    on_both_backends,
+};
+
+on_both_backends!(
+    the_database_refuses_to_change_or_delete_audit_events,
+    verify_passes_an_intact_chain_and_exits_0,
+    verify_names_the_first_edited_event_and_exits_1,
+    verify_catches_a_deleted_event,
+    verify_catches_an_inserted_event,
+    verify_catches_reordered_events,
+    two_hundred_concurrent_mutations_leave_a_chain_that_verifies,
+);
+
+/// Five audited changes: a project, three secrets, a user.
+async fn some_events(app: &TestApp) {
+    let actor = Actor::new("alice@example.com", Some("10.0.0.1".into()));
+    let vault = &app.vault;
+    vault.create_project(&actor, ProjectName::parse("Bot").expect("name")).await.expect("project");
+    let scope = Scope::Project(app::projects::ProjectSlug::parse("bot").expect("slug"));
+    for key in ["ONE", "TWO", "THREE"] {
+        vault
+            .create_secret(
+                &actor,
+                &scope,
+                NewSecret {
+                    key: SecretKey::parse(key).expect("key"),
+                    value: SecretValue::new(format!("value of {key}")).expect("value"),
+                    description: Description::default(),
+                    secret_type: None,
+                },
+            )
+            .await
+            .expect("secret");
+    }
+    app.add_user("owner@example.com", Role::Owner).await;
+}
+
+async fn verify(app: &TestApp) -> (bool, String, String) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_sealbox"))
+        .args(["audit", "verify"])
+        .env_clear()
+        .env("DATABASE_URL", &app.database.url)
+        .env("SEALBOX_LOG", "warn")
+        .output()
+        .await
+        .expect("sealbox runs");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).trim().to_string(),
+        String::from_utf8_lossy(&output.stderr).trim().to_string(),
+    )
+}
+
+/// Turns the append-only triggers off, as someone with direct database access could.
+async fn without_triggers(app: &TestApp, backend: Backend, statements: &[&str]) {
+    let mut sql = app.sql().await;
+    let (off, on): (&[&str], &[&str]) = match backend {
+        Backend::Sqlite => {
+            (&["DROP TRIGGER audit_events_no_update", "DROP TRIGGER audit_events_no_delete"], &[])
+        }
+        Backend::Postgres => (
+            &["ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only"],
+            &["ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only"],
+        ),
+    };
+    for statement in off.iter().chain(statements).chain(on) {
+        sql.execute(*statement).await.unwrap_or_else(|e| panic!("{statement}: {e}"));
+    }
+}
+
+async fn ids(app: &TestApp) -> Vec<i64> {
+    let mut sql = app.sql().await;
+    sqlx::query_scalar("SELECT id FROM audit_events ORDER BY id")
+        .fetch_all(&mut sql)
+        .await
+        .expect("ids")
+}
+
+async fn the_database_refuses_to_change_or_delete_audit_events(backend: Backend) {
+    let app = spawn_app(backend).await;
+    some_events(&app).await;
+    let mut sql = app.sql().await;
+
+    for statement in [
+        "UPDATE audit_events SET actor = 'mallory' WHERE id = (SELECT min(id) FROM audit_events)",
+        "UPDATE audit_events SET hash = NULL",
+        "DELETE FROM audit_events WHERE id = (SELECT max(id) FROM audit_events)",
+    ] {
+        let error = sql.execute(statement).await.expect_err(statement).to_string();
+        assert!(error.contains("audit events are append-only"), "{statement}: {error}");
+    }
+    assert_eq!(ids(&app).await.len(), 5);
+}
+
+async fn verify_passes_an_intact_chain_and_exits_0(backend: Backend) {
+    let app = spawn_app(backend).await;
+    some_events(&app).await;
+
+    let (ok, stdout, _) = verify(&app).await;
+
+    assert!(ok);
+    assert_eq!(stdout, "✔ Audit chain intact: 5 events");
+    let mut sql = app.sql().await;
+    let recorded: (i64, i64) = sqlx::query_as(
+        "SELECT events, CASE WHEN intact THEN 1 ELSE 0 END FROM audit_verifications \
+         ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&mut sql)
+    .await
+    .expect("the result is recorded");
+    assert_eq!(recorded, (5, 1));
+}
+
+async fn verify_names_the_first_edited_event_and_exits_1(backend: Backend) {
+    let app = spawn_app(backend).await;
+    some_events(&app).await;
+    let third = ids(&app).await[2];
+
+    without_triggers(
+        &app,
+        backend,
+        &[&format!("UPDATE audit_events SET secret_key = 'OTHER' WHERE id = {third}")],
+    )
+    .await;
+
+    let (ok, _, stderr) = verify(&app).await;
+    assert!(!ok);
+    assert!(stderr.starts_with(&format!("✘ Audit chain broken at event {third}:")), "{stderr}");
+}
+
+async fn verify_catches_a_deleted_event(backend: Backend) {
+    let app = spawn_app(backend).await;
+    some_events(&app).await;
+    let ids = ids(&app).await;
+
+    without_triggers(&app, backend, &[&format!("DELETE FROM audit_events WHERE id = {}", ids[2])])
+        .await;
+
+    let (ok, _, stderr) = verify(&app).await;
+    assert!(!ok);
+    assert!(stderr.contains(&format!("broken at event {}", ids[3])), "{stderr}");
+}
+
+async fn verify_catches_an_inserted_event(backend: Backend) {
+    let app = spawn_app(backend).await;
+    some_events(&app).await;
+    let ids = ids(&app).await;
+    // A forged event appended with a copied hash.
+    without_triggers(
+        &app,
+        backend,
+        &[&format!(
+            "INSERT INTO audit_events (at, actor, action, hash) \
+             SELECT at + 1, 'mallory', 'secret.read', hash FROM audit_events WHERE id = {}",
+            ids[4]
+        )],
+    )
+    .await;
+
+    let (ok, _, stderr) = verify(&app).await;
+    assert!(!ok);
+    assert!(stderr.contains(&format!("broken at event {}", ids[4] + 1)), "{stderr}");
+}
+
+async fn verify_catches_reordered_events(backend: Backend) {
+    let app = spawn_app(backend).await;
+    some_events(&app).await;
+    let ids = ids(&app).await;
+    let (a, b) = (ids[1], ids[2]);
+
+    // Swap two events, hashes and all: the same rows in another order.
+    let columns =
+        "at, actor, action, project_id, project_slug, secret_key, version, ip, details, hash";
+    let copy = |to: i64, from: i64| {
+        format!(
+            "UPDATE audit_events SET ({columns}) = \
+             (SELECT {columns} FROM audit_copy WHERE id = {from}) WHERE id = {to}"
+        )
+    };
+    without_triggers(
+        &app,
+        backend,
+        &[
+            &format!(
+                "CREATE TEMP TABLE audit_copy AS SELECT * FROM audit_events WHERE id IN ({a}, {b})"
+            ),
+            &copy(a, b),
+            &copy(b, a),
+        ],
+    )
+    .await;
+
+    let (ok, _, stderr) = verify(&app).await;
+    assert!(!ok);
+    assert!(stderr.contains(&format!("broken at event {a}")), "{stderr}");
+}
+
+async fn two_hundred_concurrent_mutations_leave_a_chain_that_verifies(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let actor = Actor::new("load@example.com", None);
+    app.vault
+        .create_project(&actor, ProjectName::parse("Load").expect("name"))
+        .await
+        .expect("project");
+    let scope = Scope::Project(app::projects::ProjectSlug::parse("load").expect("slug"));
+
+    let mut writers = tokio::task::JoinSet::new();
+    for i in 0..200 {
+        let vault = app.vault.clone();
+        let scope = scope.clone();
+        let actor = actor.clone();
+        writers.spawn(async move {
+            vault
+                .create_secret(
+                    &actor,
+                    &scope,
+                    NewSecret {
+                        key: SecretKey::parse(&format!("KEY_{i}")).expect("key"),
+                        value: SecretValue::new(format!("value {i}")).expect("value"),
+                        description: Description::default(),
+                        secret_type: None,
+                    },
+                )
+                .await
+                .is_ok()
+        });
+    }
+    let results = writers.join_all().await;
+
+    assert!(results.iter().all(|ok| *ok), "every concurrent write succeeds");
+    let (ok, stdout, stderr) = verify(&app).await;
+    assert!(ok, "{stderr}");
+    assert_eq!(stdout, "✔ Audit chain intact: 201 events");
+}
