@@ -4,7 +4,6 @@
 #![forbid(unsafe_code)]
 
 pub mod accounts;
-#[cfg(feature = "ssr")]
 pub mod audit;
 pub mod components;
 pub mod error;
@@ -33,6 +32,7 @@ use leptos_router::{
 
 use crate::{
     accounts::{auth::LoginPage, members::MembersPage, setup::SetupPage},
+    audit::page::AuditPage,
     components::{Layout, NotFound},
     projects::{
         list::ProjectsPage,
@@ -111,6 +111,7 @@ pub fn App() -> impl IntoView {
                         view=TeamSecretsPage
                         ssr=SsrMode::Async
                     />
+                    <Route path=path!("/settings/audit") view=AuditPage ssr=SsrMode::Async/>
                     <Route path=path!("/projects") view=ProjectsPage ssr=SsrMode::Async/>
                     <ParentRoute
                         path=path!("/projects/:slug")

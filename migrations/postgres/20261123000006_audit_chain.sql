@@ -32,3 +32,10 @@ CREATE TABLE audit_verifications (
     first_broken BIGINT,
     message      TEXT NOT NULL
 );
+
+-- The Audit page filters by one column and pages newest first by id (keyset): one index per
+-- filter column, ending in id.
+CREATE INDEX audit_events_action ON audit_events (action, id);
+CREATE INDEX audit_events_actor ON audit_events (actor, id);
+CREATE INDEX audit_events_project ON audit_events (project_slug, id);
+CREATE INDEX audit_events_key ON audit_events (secret_key, id);

@@ -8,6 +8,7 @@ use app::{
         service::Accounts,
         session::{COOKIE_NAME, SessionBackend},
     },
+    audit::page::export::export_csv,
     keyring::Keyring,
     projects::{service::Projects, variables::ssr::export_env},
     secrets::service::Vault,
@@ -147,6 +148,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/projects/{slug}/variables.env", get(export_env))
+        .route("/settings/audit.csv", get(export_csv))
         .leptos_routes_with_context(&state, routes, || {}, move || shell(options.clone()))
         .fallback(file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(security::form_return))

@@ -2,7 +2,9 @@
 //! (the [`record!`] macro takes that executor), so there is no change without its event.
 //! Events never hold a value, a fingerprint or a password.
 
+#[cfg(feature = "ssr")]
 pub mod chain;
+pub mod page;
 
 /// Who is acting: a person's email, a token's name, or a command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +46,7 @@ impl<'a> Event<'a> {
     }
 }
 
+#[cfg(feature = "ssr")]
 /// Appends an [`Event`] to the hash chain with the given connection, which must be the
 /// mutation's own transaction (`&mut *tx`): the event commits or rolls back with the change.
 ///
@@ -101,9 +104,11 @@ macro_rules! record {
             .await?;
     }};
 }
+#[cfg(feature = "ssr")]
 pub(crate) use record;
 
 /// Appends an event that goes with no other change, in a transaction of its own.
+#[cfg(feature = "ssr")]
 pub async fn record_alone(
     store: &crate::store::Store,
     event: Event<'_>,

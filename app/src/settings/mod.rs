@@ -31,6 +31,10 @@ pub fn SettingsPage() -> impl IntoView {
                                             <span class="muted">" — who can sign in, and their roles"</span>
                                         </li>
                                         <li>
+                                            <a href="/settings/audit">"Audit"</a>
+                                            <span class="muted">" — who changed what, when"</span>
+                                        </li>
+                                        <li>
                                             <a href="/settings/team-secrets">"Team secrets"</a>
                                             <span class="muted">" — secrets every project receives"</span>
                                         </li>

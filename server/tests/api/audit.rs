@@ -23,6 +23,8 @@ on_both_backends!(
     verify_catches_an_inserted_event,
     verify_catches_reordered_events,
     two_hundred_concurrent_mutations_leave_a_chain_that_verifies,
+    the_audit_page_pages_newest_first_and_filters,
+    the_csv_export_streams_the_filtered_events_and_never_a_value,
 );
 
 /// Five audited changes: a project, three secrets, a user.
@@ -245,4 +247,104 @@ async fn two_hundred_concurrent_mutations_leave_a_chain_that_verifies(backend: B
     let (ok, stdout, stderr) = verify(&app).await;
     assert!(ok, "{stderr}");
     assert_eq!(stdout, "✔ Audit chain intact: 201 events");
+}
+
+async fn audit_page(
+    client: &reqwest::Client,
+    app: &TestApp,
+    form: &[(&str, &str)],
+) -> serde_json::Value {
+    let response = client.post(app.url("/rpc/audit_events")).form(form).send().await.expect("call");
+    assert_eq!(response.status(), 200);
+    response.json().await.expect("JSON")
+}
+
+/// Sixty secrets in one project: 61 events, plus the admin's creation and sign-in.
+async fn sixty_secrets(app: &TestApp) {
+    let actor = Actor::new("alice@example.com", None);
+    app.vault
+        .create_project(&actor, ProjectName::parse("Bot").expect("name"))
+        .await
+        .expect("project");
+    let scope = Scope::Project(app::projects::ProjectSlug::parse("bot").expect("slug"));
+    for i in 0..60 {
+        app.vault
+            .create_secret(
+                &actor,
+                &scope,
+                NewSecret {
+                    key: SecretKey::parse(&format!("KEY_{i:02}")).expect("key"),
+                    value: SecretValue::new(format!("audit-canary-{i}")).expect("value"),
+                    description: Description::default(),
+                    secret_type: None,
+                },
+            )
+            .await
+            .expect("secret");
+    }
+}
+
+async fn the_audit_page_pages_newest_first_and_filters(backend: Backend) {
+    let app = spawn_app(backend).await;
+    sixty_secrets(&app).await;
+    app.add_user("admin@example.com", Role::Admin).await;
+    let admin = app.signed_in("admin@example.com").await;
+
+    let first = audit_page(&admin, &app, &[]).await;
+    let rows = first["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), 50);
+    assert_eq!(rows[0]["action"], "user.signed_in", "newest first");
+    let before = first["next_before"].as_i64().expect("an older page");
+    let second = audit_page(&admin, &app, &[("before", &before.to_string())]).await;
+    assert_eq!(second["rows"].as_array().map(Vec::len), Some(13));
+    assert_eq!(second["next_before"], serde_json::Value::Null);
+    assert_eq!(second["rows"][12]["action"], "project.created");
+
+    let by_key = audit_page(&admin, &app, &[("filter[key]", "KEY_07")]).await;
+    assert_eq!(by_key["rows"].as_array().map(Vec::len), Some(1));
+    assert_eq!(by_key["rows"][0]["actor"], "alice@example.com");
+    let by_action = audit_page(
+        &admin,
+        &app,
+        &[("filter[action]", "secret.created"), ("filter[project]", "bot")],
+    )
+    .await;
+    assert_eq!(by_action["rows"].as_array().map(Vec::len), Some(50));
+    let today = audit_page(&admin, &app, &[("filter[from]", "2000-01-01")]).await;
+    assert_eq!(today["rows"].as_array().map(Vec::len), Some(50));
+    let none = audit_page(&admin, &app, &[("filter[to]", "2000-01-01")]).await;
+    assert_eq!(none["rows"].as_array().map(Vec::len), Some(0));
+
+    let bad = admin
+        .post(app.url("/rpc/audit_events"))
+        .form(&[("filter[from]", "yesterday")])
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(bad.status(), 422);
+    let bad: serde_json::Value = bad.json().await.expect("JSON");
+    assert_eq!(bad["Invalid"]["field"], "from");
+}
+
+async fn the_csv_export_streams_the_filtered_events_and_never_a_value(backend: Backend) {
+    let app = spawn_app(backend).await;
+    sixty_secrets(&app).await;
+    app.add_user("admin@example.com", Role::Admin).await;
+    let admin = app.signed_in("admin@example.com").await;
+
+    let response = admin.get(app.url("/settings/audit.csv?key=KEY_07")).send().await.expect("csv");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = response.text().await.expect("text");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "time,actor,action,project,key,version,ip,details");
+    assert_eq!(lines.len(), 2);
+    assert!(lines[1].contains(",alice@example.com,secret.created,bot,KEY_07,1,,"), "{}", lines[1]);
+
+    let all = admin.get(app.url("/settings/audit.csv")).send().await.expect("csv");
+    let all = all.text().await.expect("text");
+    assert_eq!(all.lines().count(), 1 + 63);
+    assert!(!all.contains("audit-canary-"), "no value in the export");
+    let bad = admin.get(app.url("/settings/audit.csv?from=nope")).send().await.expect("csv");
+    assert_eq!(bad.status(), 422);
 }

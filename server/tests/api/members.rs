@@ -288,6 +288,7 @@ fn matrix() -> Vec<Row> {
             },
             expect: MANAGERS,
         },
+        Row { path: "/rpc/audit_events", form: no_arguments, expect: MANAGERS },
         Row { path: "/rpc/sign_out", form: no_arguments, expect: EVERYONE },
     ]
 }
@@ -334,7 +335,9 @@ async fn every_page_answers_each_role_as_the_matrix_says(backend: Backend) {
     let app = spawn_app(backend).await;
     let fixture = fixture(&app).await;
     // (path, [anonymous, member, admin, owner]); 302 goes to /login.
-    let pages: [(&str, [u16; 4]); 13] = [
+    let pages: [(&str, [u16; 4]); 15] = [
+        ("/settings/audit", [302, 403, 200, 200]),
+        ("/settings/audit.csv", [401, 403, 200, 200]),
         ("/", EVERYONE),
         ("/login", EVERYONE),
         ("/setup", [404; 4]),
