@@ -5,7 +5,8 @@ export const ownerPassword = process.env.E2E_OWNER_PASSWORD ?? '';
 
 /** Waits until the wasm bundle has hydrated the page (set by the frontend crate). */
 export async function hydrated(page: Page) {
-  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  // Loading and compiling the 1.6 MB wasm takes a few seconds when both workers are busy.
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true', { timeout: 20_000 });
 }
 
 /** Signs in through the login page and waits for the start page. */
