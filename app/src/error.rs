@@ -116,7 +116,12 @@ impl FromServerFnError for AppError {
         match value {
             // Bad arguments are the caller's mistake, not ours.
             ServerFnErrorErr::Args(message) | ServerFnErrorErr::MissingArg(message) => {
-                Self::Validation(format!("The request was malformed: {message}"))
+                let error = Self::Validation(format!("The request was malformed: {message}"));
+                // Raised before the function runs, so `respond` never sees it: without this the
+                // caller would get a 500 for its own mistake.
+                #[cfg(feature = "ssr")]
+                set_status(&error);
+                error
             }
             ServerFnErrorErr::Request(message)
             | ServerFnErrorErr::Deserialization(message)
@@ -140,14 +145,20 @@ impl FromServerFnError for AppError {
 /// keeps the redirect back to its page, which shows the error.
 #[cfg(feature = "ssr")]
 pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
-    if let Err(error) = &result
-        && !is_form_post()
+    if let Err(error) = &result {
+        set_status(error);
+    }
+    result
+}
+
+#[cfg(feature = "ssr")]
+fn set_status(error: &AppError) {
+    if !is_form_post()
         && let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
         && let Ok(status) = http::StatusCode::from_u16(error.status())
     {
         response.set_status(status);
     }
-    result
 }
 
 /// Whether this request is a plain HTML form post (no JavaScript): its outcome is shown after a

@@ -12,7 +12,24 @@ on_both_backends!(
     pages_carry_a_nonce_content_security_policy_and_the_security_headers,
     other_responses_get_a_strict_policy_and_no_store,
     a_cross_origin_post_to_a_server_function_is_refused,
+    a_server_function_called_with_missing_arguments_answers_422,
 );
+
+async fn a_server_function_called_with_missing_arguments_answers_422(backend: Backend) {
+    let app = spawn_app(backend).await;
+
+    let response = app
+        .client
+        .post(app.url("/rpc/create_secret"))
+        .form(&[("scope", "bot")])
+        .send()
+        .await
+        .expect("the call");
+
+    assert_eq!(response.status(), 422);
+    let body = response.text().await.expect("body");
+    assert!(body.contains("The request was malformed"), "{body}");
+}
 
 async fn pages_carry_a_nonce_content_security_policy_and_the_security_headers(backend: Backend) {
     let app = spawn_app(backend).await;
