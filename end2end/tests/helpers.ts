@@ -9,10 +9,12 @@ export async function hydrated(page: Page) {
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true', { timeout: 20_000 });
 }
 
-/** Signs in through the login page and waits for the start page. */
-export async function signIn(page: Page, email: string, password: string, javascript = true) {
+/**
+ * Signs in through the login page and waits for the start page. The form works with or without
+ * the wasm, so this does not wait for hydration (tests that need it wait on their own page).
+ */
+export async function signIn(page: Page, email: string, password: string, _javascript = true) {
   await page.goto('/login');
-  if (javascript) await hydrated(page);
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
