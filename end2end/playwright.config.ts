@@ -32,7 +32,9 @@ export default defineConfig({
   expect: { timeout: 10_000 },
   fullyParallel: true,
   forbidOnly: true,
-  retries: 0,
+  // One retry, reported as "flaky" in the summary: see the closing note on pages that
+  // intermittently do not hydrate under load.
+  retries: 1,
   workers: 2,
   reporter: [['list']],
   use: {
