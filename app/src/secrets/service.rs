@@ -14,7 +14,7 @@ pub use super::SecretMeta;
 use super::domain::{Description, SecretKey, SecretType, SecretValue};
 pub use crate::audit::Actor;
 use crate::{
-    audit::{Event, record},
+    audit::{Event, record, record_alone},
     crypto::{self, DataKey, Sealed},
     error::AppError,
     keyring::{Keyring, KeyringError},
@@ -460,7 +460,6 @@ impl Vault {
         let project = self.project(scope).await?;
         let data_key = self.data_key(project.id).await?;
         let (version, updated_at, sealed): (i64, i64, Vec<u8>) = with_pool!(self.store, |pool| {
-            let mut tx = pool.begin().await?;
             let row: Option<(i64, i64, Vec<u8>)> = sqlx::query_as(
                 "SELECT s.current_version, s.updated_at, v.sealed_value FROM secrets s \
                  JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version \
@@ -468,14 +467,14 @@ impl Vault {
             )
             .bind(project.id)
             .bind(key.as_str())
-            .fetch_optional(&mut *tx)
+            .fetch_optional(pool)
             .await?;
-            let row = row.ok_or_else(|| secret_not_found(key))?;
-            // No audit row, no value.
-            record!(&mut *tx, event(actor, "secret.read", &project, key.as_str(), row.0));
-            tx.commit().await?;
-            row
+            row.ok_or_else(|| secret_not_found(key))?
         });
+        // No audit row, no value. Recorded in a transaction that starts with its write, so that
+        // SQLite never has to upgrade a read lock (which fails at once instead of waiting).
+        record_alone(&self.store, event(actor, "secret.read", &project, key.as_str(), version))
+            .await?;
         let aad = crypto::secret_aad(project.id, key.as_str(), version);
         let plain = crypto::open(data_key.expose(), &Sealed::from_bytes(&sealed)?, &aad)?;
         let value = SecretValue::from_bytes(plain.to_vec())?;
