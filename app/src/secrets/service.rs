@@ -557,15 +557,7 @@ impl Vault {
         let fingerprint = self.keyring.fingerprint_key().fingerprint(value.expose().as_bytes());
         let rows: Vec<(String, String, String, i64, i64)> = with_pool!(self.store, |pool| {
             let mut tx = pool.begin().await?;
-            let rows = sqlx::query_as(
-                "SELECT p.kind, p.slug, s.key, v.version, s.current_version \
-                 FROM secret_versions v JOIN secrets s ON s.id = v.secret_id \
-                 JOIN projects p ON p.id = s.project_id \
-                 WHERE v.fingerprint = $1 ORDER BY p.slug, s.key, v.version",
-            )
-            .bind(&fingerprint.0[..])
-            .fetch_all(&mut *tx)
-            .await?;
+            // The write first: SQLite cannot upgrade a read lock while another writer waits.
             record!(
                 &mut *tx,
                 Event {
@@ -578,6 +570,15 @@ impl Vault {
                     details: None,
                 }
             );
+            let rows = sqlx::query_as(
+                "SELECT p.kind, p.slug, s.key, v.version, s.current_version \
+                 FROM secret_versions v JOIN secrets s ON s.id = v.secret_id \
+                 JOIN projects p ON p.id = s.project_id \
+                 WHERE v.fingerprint = $1 ORDER BY p.slug, s.key, v.version",
+            )
+            .bind(&fingerprint.0[..])
+            .fetch_all(&mut *tx)
+            .await?;
             tx.commit().await?;
             rows
         });
