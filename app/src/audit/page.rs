@@ -1,4 +1,5 @@
-//! Settings → Audit: the newest events first, 50 a page (keyset pagination: no OFFSET), filtered
+//! Settings → Audit: the newest events first, 50 a page (keyset pagination on (time, id): no
+//! OFFSET, so a deep page costs what the first one does), filtered
 //! by action, actor, project, key and date range — all in the URL, so a filtered view can be
 //! shared — with the result of the last chain verification.
 use leptos::prelude::*;
@@ -28,6 +29,31 @@ pub struct AuditFilter {
     pub to: String,
 }
 
+/// Where a page starts: just after (older than) the event at `at` with id `id`. Written `AT.ID`
+/// in the URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub at: i64,
+    pub id: i64,
+}
+
+impl Cursor {
+    pub fn parse(text: &str) -> Option<Self> {
+        let (at, id) = text.trim().split_once('.')?;
+        Some(Self { at: at.parse().ok()?, id: id.parse().ok()? })
+    }
+
+    fn after(row: &AuditRow) -> Self {
+        Self { at: row.at, id: row.id }
+    }
+}
+
+impl std::fmt::Display for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.at, self.id)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditRow {
     pub id: i64,
@@ -51,18 +77,18 @@ pub struct LastVerification {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditView {
     pub rows: Vec<AuditRow>,
-    /// Where the next (older) page starts, if there is one.
-    pub next_before: Option<i64>,
+    /// Where the next (older) page starts ([`Cursor`]), if there is one.
+    pub next_before: Option<String>,
     pub now: i64,
     pub last_verification: Option<LastVerification>,
 }
 
-/// One page of events, newest first, older than `before` (an event id) if given. Owners and
+/// One page of events, newest first, older than `before` (a [`Cursor`]) if given. Owners and
 /// admins only.
 #[server(prefix = "/rpc", endpoint = "audit_events")]
 pub async fn audit_events(
     #[server(default)] filter: AuditFilter,
-    before: Option<i64>,
+    before: Option<String>,
 ) -> Result<AuditView, AppError> {
     crate::error::respond(ssr::audit_events(filter, before).await)
 }
@@ -96,7 +122,9 @@ pub fn parse_date(text: &str) -> Option<i64> {
 
 #[cfg(feature = "ssr")]
 pub mod ssr {
-    use super::{AuditFilter, AuditRow, AuditView, LastVerification, PAGE_SIZE, parse_date};
+    use super::{
+        AuditFilter, AuditRow, AuditView, Cursor, LastVerification, PAGE_SIZE, parse_date,
+    };
     use crate::{
         accounts::auth::ssr::manager,
         error::AppError,
@@ -125,18 +153,24 @@ pub mod ssr {
         Number(i64),
     }
 
-    /// The `WHERE` clause and its values for a filter and a keyset position. Every condition is
-    /// an equality or a range on an indexed column.
+    /// The query for a filter and a keyset position, and its values. A filter column is an
+    /// equality on the first column of its `(column, at, id)` index, the dates a range on `at`,
+    /// and the position a row-value bound on `(at, id)`: one backward range scan of one index.
     fn query(
         filter: &AuditFilter,
-        before: Option<i64>,
+        before: Option<Cursor>,
         limit: i64,
     ) -> Result<(String, Vec<Bind>), FieldError> {
         let mut conditions = Vec::new();
         let mut binds = Vec::new();
-        let mut add = |condition: &str, value: Bind| {
-            binds.push(value);
-            conditions.push(condition.replace('?', &format!("${}", binds.len())));
+        // Each `?` in a condition takes the next value.
+        let mut add = |condition: &str, values: Vec<Bind>| {
+            let mut condition = condition.to_string();
+            for value in values {
+                binds.push(value);
+                condition = condition.replacen('?', &format!("${}", binds.len()), 1);
+            }
+            conditions.push(condition);
         };
         for (column, value) in [
             ("action", &filter.action),
@@ -146,7 +180,7 @@ pub mod ssr {
         ] {
             let value = value.trim();
             if !value.is_empty() {
-                add(&format!("{column} = ?"), Bind::Text(value.to_string()));
+                add(&format!("{column} = ?"), vec![Bind::Text(value.to_string())]);
             }
         }
         let date = |text: &str, field: &str| -> Result<Option<i64>, FieldError> {
@@ -158,13 +192,13 @@ pub mod ssr {
             })
         };
         if let Some(from) = date(&filter.from, "from")? {
-            add("at >= ?", Bind::Number(from));
+            add("at >= ?", vec![Bind::Number(from)]);
         }
         if let Some(to) = date(&filter.to, "to")? {
-            add("at < ?", Bind::Number(to + DAY_MS));
+            add("at < ?", vec![Bind::Number(to + DAY_MS)]);
         }
-        if let Some(before) = before {
-            add("id < ?", Bind::Number(before));
+        if let Some(Cursor { at, id }) = before {
+            add("(at, id) < (?, ?)", vec![Bind::Number(at), Bind::Number(id)]);
         }
         let clause = if conditions.is_empty() {
             String::new()
@@ -173,7 +207,7 @@ pub mod ssr {
         };
         let sql = format!(
             "SELECT id, at, actor, action, project_slug, secret_key, version, ip, details \
-             FROM audit_events {clause} ORDER BY id DESC LIMIT {limit}"
+             FROM audit_events {clause} ORDER BY at DESC, id DESC LIMIT {limit}"
         );
         Ok((sql, binds))
     }
@@ -182,7 +216,7 @@ pub mod ssr {
     pub async fn page(
         store: &Store,
         filter: &AuditFilter,
-        before: Option<i64>,
+        before: Option<Cursor>,
         limit: i64,
     ) -> Result<Vec<AuditRow>, AppError> {
         let (sql, binds) = query(filter, before, limit)?;
@@ -216,16 +250,30 @@ pub mod ssr {
             .collect())
     }
 
+    /// A `before` parameter that is present but is not a [`Cursor`].
+    pub fn parse_cursor(text: Option<&str>) -> Result<Option<Cursor>, FieldError> {
+        match text.map(str::trim).filter(|text| !text.is_empty()) {
+            None => Ok(None),
+            Some(text) => Cursor::parse(text).map(Some).ok_or_else(|| {
+                FieldError::new(
+                    "before",
+                    "This page link is not valid; start again from the newest events",
+                )
+            }),
+        }
+    }
+
     pub async fn audit_events(
         filter: AuditFilter,
-        before: Option<i64>,
+        before: Option<String>,
     ) -> Result<AuditView, AppError> {
         let caller = manager().await?;
         let store = &caller.state.store;
+        let before = parse_cursor(before.as_deref())?;
         let mut rows = page(store, &filter, before, PAGE_SIZE + 1).await?;
         let next_before = if rows.len() as i64 > PAGE_SIZE {
             rows.truncate(PAGE_SIZE as usize);
-            rows.last().map(|row| row.id)
+            rows.last().map(|row| Cursor::after(row).to_string())
         } else {
             None
         };
@@ -258,7 +306,7 @@ pub mod export {
     };
     use tower_sessions::Session;
 
-    use super::{AuditFilter, AuditRow, ssr::page};
+    use super::{AuditFilter, AuditRow, Cursor, ssr::page};
     use crate::{accounts::session, error::AppError, state::AppState};
 
     const CHUNK: i64 = 1_000;
@@ -284,7 +332,7 @@ pub mod export {
             Bytes::from_static(b"time,actor,action,project,key,version,ip,details\r\n");
         let store = state.store.clone();
         let rows =
-            futures_util::stream::unfold(Some(None), move |position: Option<Option<i64>>| {
+            futures_util::stream::unfold(Some(None), move |position: Option<Option<Cursor>>| {
                 let store = store.clone();
                 let filter = filter.clone();
                 async move {
@@ -292,8 +340,8 @@ pub mod export {
                     match page(&store, &filter, before, CHUNK).await {
                         Ok(rows) if rows.is_empty() => None,
                         Ok(rows) => {
-                            let next =
-                                (rows.len() as i64 == CHUNK).then(|| rows.last().map(|r| r.id));
+                            let next = (rows.len() as i64 == CHUNK)
+                                .then(|| rows.last().map(Cursor::after));
                             let chunk: String = rows.iter().map(csv_line).collect();
                             Some((Ok(Bytes::from(chunk)), next))
                         }
@@ -359,7 +407,7 @@ pub mod export {
     }
 }
 
-fn filter_from_query() -> Memo<(AuditFilter, Option<i64>)> {
+fn filter_from_query() -> Memo<(AuditFilter, Option<String>)> {
     let query = use_query_map();
     Memo::new(move |_| {
         let query = query.read();
@@ -372,7 +420,7 @@ fn filter_from_query() -> Memo<(AuditFilter, Option<i64>)> {
             from: text("from"),
             to: text("to"),
         };
-        (filter, query.get("before").and_then(|b| b.parse().ok()))
+        (filter, query.get("before"))
     })
 }
 
@@ -397,35 +445,9 @@ pub fn AuditPage() -> impl IntoView {
 #[component]
 fn AuditTable(view: AuditView, filter: AuditFilter) -> impl IntoView {
     let AuditView { rows, next_before, now, last_verification } = view;
-    let export = format!(
-        "/settings/audit.csv?{}",
-        [
-            ("action", &filter.action),
-            ("actor", &filter.actor),
-            ("project", &filter.project),
-            ("key", &filter.key),
-            ("from", &filter.from),
-            ("to", &filter.to),
-        ]
-        .iter()
-        .filter(|(_, value)| !value.is_empty())
-        .map(|(name, value)| format!("{name}={}", encode(value)))
-        .collect::<Vec<_>>()
-        .join("&")
-    );
+    let export = format!("/settings/audit.csv?{}", url_query(&filter).join("&"));
     let next = next_before.map(|before| {
-        let mut query: Vec<String> = [
-            ("action", &filter.action),
-            ("actor", &filter.actor),
-            ("project", &filter.project),
-            ("key", &filter.key),
-            ("from", &filter.from),
-            ("to", &filter.to),
-        ]
-        .iter()
-        .filter(|(_, value)| !value.is_empty())
-        .map(|(name, value)| format!("{name}={}", encode(value)))
-        .collect();
+        let mut query = url_query(&filter);
         query.push(format!("before={before}"));
         format!("/settings/audit?{}", query.join("&"))
     });
@@ -496,6 +518,22 @@ fn AuditTable(view: AuditView, filter: AuditFilter) -> impl IntoView {
             {next.map(|href| view! { <a class="button secondary" href=href>"Older events"</a> })}
         </section>
     }
+}
+
+/// The filter's non-empty fields as `name=value` URL parameters.
+fn url_query(filter: &AuditFilter) -> Vec<String> {
+    [
+        ("action", &filter.action),
+        ("actor", &filter.actor),
+        ("project", &filter.project),
+        ("key", &filter.key),
+        ("from", &filter.from),
+        ("to", &filter.to),
+    ]
+    .iter()
+    .filter(|(_, value)| !value.is_empty())
+    .map(|(name, value)| format!("{name}={}", encode(value)))
+    .collect()
 }
 
 fn encode(text: &str) -> String {

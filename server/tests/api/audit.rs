@@ -1,11 +1,11 @@
 //! The audit log's hash chain: append-only triggers, `sealbox audit verify` against each kind of
 //! tampering made directly in the database, and a chain that holds under concurrent writers.
 use app::{
-    accounts::domain::Role,
-    projects::ProjectName,
+    accounts::domain::{Password, Role},
+    projects::{ProjectName, ProjectSlug, VariableValue},
     secrets::{
         domain::{Description, SecretKey, SecretValue},
-        service::{Actor, NewSecret, Scope},
+        service::{Actor, NewSecret, Scope, SecretUpdate},
     },
 };
 use sqlx::Executor;
@@ -16,6 +16,7 @@ use crate::{
 };
 
 on_both_backends!(
+    every_mutation_writes_exactly_one_event_with_its_actor_project_key_and_version,
     the_database_refuses_to_change_or_delete_audit_events,
     verify_passes_an_intact_chain_and_exits_0,
     verify_names_the_first_edited_event_and_exits_1,
@@ -90,6 +91,223 @@ async fn ids(app: &TestApp) -> Vec<i64> {
         .fetch_all(&mut sql)
         .await
         .expect("ids")
+}
+
+/// What one event must say.
+#[derive(Debug, PartialEq, Eq)]
+struct Expected {
+    actor: String,
+    action: String,
+    project: Option<String>,
+    key: Option<String>,
+    version: Option<i64>,
+}
+
+fn expected(
+    actor: &str,
+    action: &str,
+    project: Option<&str>,
+    key: Option<&str>,
+    version: Option<i64>,
+) -> Expected {
+    Expected {
+        actor: actor.into(),
+        action: action.into(),
+        project: project.map(Into::into),
+        key: key.map(Into::into),
+        version,
+    }
+}
+
+/// Reads the events written since `seen`, asserts that they are exactly `want`, and that no
+/// column of them holds `canary`; moves `seen` past them.
+async fn assert_new_events(app: &TestApp, seen: &mut i64, canary: &str, want: &[Expected]) {
+    use sqlx::Row;
+    let mut sql = app.sql().await;
+    let rows = sqlx::query(
+        "SELECT id, actor, action, project_slug, secret_key, version, \
+         coalesce(ip, '') || '|' || coalesce(details, '') AS rest \
+         FROM audit_events WHERE id > $1 ORDER BY id",
+    )
+    .bind(*seen)
+    .fetch_all(&mut sql)
+    .await
+    .expect("the new events");
+    let mut got = Vec::new();
+    for row in &rows {
+        *seen = row.get("id");
+        let rest: String = row.get("rest");
+        let event = Expected {
+            actor: row.get("actor"),
+            action: row.get("action"),
+            project: row.get("project_slug"),
+            key: row.get("secret_key"),
+            version: row.get("version"),
+        };
+        assert!(!rest.contains(canary) && !format!("{event:?}").contains(canary), "{event:?}");
+        got.push(event);
+    }
+    assert_eq!(got, want);
+}
+
+async fn every_mutation_writes_exactly_one_event_with_its_actor_project_key_and_version(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    let owner = app.add_user("owner@example.com", Role::Owner).await;
+    let mut seen = ids(&app).await.last().copied().unwrap_or(0);
+    let canary = "audit-canary-3c1e9b";
+    let alice = Actor::new("alice@example.com", Some("10.0.0.7".into()));
+    let (vault, projects) = (&app.vault, &app.projects);
+    let ev = |action: &str, key: Option<&str>, version: Option<i64>| {
+        expected("alice@example.com", action, Some("bot"), key, version)
+    };
+    let value = |n: u32| SecretValue::new(format!("{canary}-{n}")).expect("value");
+    let api_key = SecretKey::parse("API_KEY").expect("key");
+    let slug = ProjectSlug::parse("bot").expect("slug");
+    let scope = Scope::Project(slug.clone());
+
+    vault.create_project(&alice, ProjectName::parse("Bot").expect("name")).await.expect("project");
+    assert_new_events(&app, &mut seen, canary, &[ev("project.created", None, None)]).await;
+
+    let new = NewSecret {
+        key: api_key.clone(),
+        value: value(1),
+        description: Description::default(),
+        secret_type: None,
+    };
+    vault.create_secret(&alice, &scope, new).await.expect("created");
+    assert_new_events(&app, &mut seen, canary, &[ev("secret.created", Some("API_KEY"), Some(1))])
+        .await;
+
+    let update = SecretUpdate {
+        expected_version: 1,
+        value: Some(value(2)),
+        description: Description::default(),
+    };
+    vault.update_secret(&alice, &scope, &api_key, update).await.expect("updated");
+    assert_new_events(&app, &mut seen, canary, &[ev("secret.updated", Some("API_KEY"), Some(2))])
+        .await;
+
+    let describe = SecretUpdate {
+        expected_version: 2,
+        value: None,
+        description: Description::parse(Some("the bot's key")).expect("description"),
+    };
+    vault.update_secret(&alice, &scope, &api_key, describe).await.expect("described");
+    assert_new_events(&app, &mut seen, canary, &[ev("secret.updated", Some("API_KEY"), Some(3))])
+        .await;
+
+    vault.rollback(&alice, &scope, &api_key, 1, 3).await.expect("rolled back");
+    assert_new_events(
+        &app,
+        &mut seen,
+        canary,
+        &[ev("secret.rolled_back", Some("API_KEY"), Some(4))],
+    )
+    .await;
+
+    vault.reveal(&alice, &scope, &api_key).await.expect("revealed");
+    assert_new_events(&app, &mut seen, canary, &[ev("secret.read", Some("API_KEY"), Some(4))])
+        .await;
+
+    vault.find_by_value(&alice, &value(1)).await.expect("searched");
+    assert_new_events(
+        &app,
+        &mut seen,
+        canary,
+        &[expected("alice@example.com", "secret.searched_by_value", None, None, None)],
+    )
+    .await;
+
+    vault.delete_secret(&alice, &scope, &api_key, Some(4)).await.expect("deleted");
+    assert_new_events(&app, &mut seen, canary, &[ev("secret.deleted", Some("API_KEY"), Some(4))])
+        .await;
+
+    let port = SecretKey::parse("PORT").expect("key");
+    let text = |t: &str| VariableValue::parse(t.into()).expect("variable");
+    projects.create_variable(&alice, &slug, &port, text("8080"), true).await.expect("variable");
+    assert_new_events(&app, &mut seen, canary, &[ev("variable.created", Some("PORT"), None)]).await;
+    projects.update_variable(&alice, &slug, &port, text("9090"), false).await.expect("variable");
+    assert_new_events(&app, &mut seen, canary, &[ev("variable.updated", Some("PORT"), None)]).await;
+    projects.delete_variable(&alice, &slug, &port).await.expect("variable");
+    assert_new_events(&app, &mut seen, canary, &[ev("variable.deleted", Some("PORT"), None)]).await;
+
+    let renamed = ProjectName::parse("Bot renamed").expect("name");
+    projects
+        .update_settings(&alice, &slug, renamed, Default::default(), Some(90))
+        .await
+        .expect("s");
+    assert_new_events(&app, &mut seen, canary, &[ev("project.settings_changed", None, None)]).await;
+
+    let member = app.add_user("member@example.com", Role::Member).await;
+    assert_new_events(
+        &app,
+        &mut seen,
+        canary,
+        &[expected("test", "user.created", None, None, None)],
+    )
+    .await;
+    for (change, action) in [
+        (Some(Role::Admin), "user.role_changed"),
+        (None, "user.deactivated"),
+        (None, "user.reactivated"),
+    ] {
+        match change {
+            Some(role) => app.accounts.change_role(&owner, &alice, member.id, role).await.map(drop),
+            None => {
+                let active = action == "user.reactivated";
+                app.accounts.set_active(&owner, &alice, member.id, active).await.map(drop)
+            }
+        }
+        .expect("membership changed");
+        assert_new_events(
+            &app,
+            &mut seen,
+            canary,
+            &[expected("alice@example.com", action, None, None, None)],
+        )
+        .await;
+    }
+
+    let wrong = Password::new(format!("{canary}-password")).expect("password");
+    app.accounts.sign_in("member@example.com", wrong, Some("10.0.0.8")).await.expect_err("wrong");
+    assert_new_events(
+        &app,
+        &mut seen,
+        canary,
+        &[expected("member@example.com", "user.sign_in_failed", None, None, None)],
+    )
+    .await;
+    let member_client = app.signed_in("member@example.com").await;
+    assert_new_events(
+        &app,
+        &mut seen,
+        canary,
+        &[expected("member@example.com", "user.signed_in", None, None, None)],
+    )
+    .await;
+    let out = member_client.post(app.url("/rpc/sign_out")).send().await.expect("sign out");
+    assert_eq!(out.status(), 200);
+    assert_new_events(
+        &app,
+        &mut seen,
+        canary,
+        &[expected("member@example.com", "user.signed_out", None, None, None)],
+    )
+    .await;
+
+    vault.rotate_master_key(&alice).await.expect("rotated");
+    assert_new_events(
+        &app,
+        &mut seen,
+        canary,
+        &[expected("alice@example.com", "master_key.rotated", None, None, None)],
+    )
+    .await;
+
+    vault.delete_project(&alice, &slug).await.expect("project deleted");
+    assert_new_events(&app, &mut seen, canary, &[ev("project.deleted", None, None)]).await;
 }
 
 async fn the_database_refuses_to_change_or_delete_audit_events(backend: Backend) {
@@ -294,8 +512,8 @@ async fn the_audit_page_pages_newest_first_and_filters(backend: Backend) {
     let rows = first["rows"].as_array().expect("rows");
     assert_eq!(rows.len(), 50);
     assert_eq!(rows[0]["action"], "user.signed_in", "newest first");
-    let before = first["next_before"].as_i64().expect("an older page");
-    let second = audit_page(&admin, &app, &[("before", &before.to_string())]).await;
+    let before = first["next_before"].as_str().expect("an older page");
+    let second = audit_page(&admin, &app, &[("before", before)]).await;
     assert_eq!(second["rows"].as_array().map(Vec::len), Some(13));
     assert_eq!(second["next_before"], serde_json::Value::Null);
     assert_eq!(second["rows"][12]["action"], "project.created");
@@ -324,6 +542,15 @@ async fn the_audit_page_pages_newest_first_and_filters(backend: Backend) {
     assert_eq!(bad.status(), 422);
     let bad: serde_json::Value = bad.json().await.expect("JSON");
     assert_eq!(bad["Invalid"]["field"], "from");
+    let forged = admin
+        .post(app.url("/rpc/audit_events"))
+        .form(&[("before", "12; DROP TABLE audit_events")])
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(forged.status(), 422);
+    let forged: serde_json::Value = forged.json().await.expect("JSON");
+    assert_eq!(forged["Invalid"]["field"], "before");
 }
 
 async fn the_csv_export_streams_the_filtered_events_and_never_a_value(backend: Backend) {
