@@ -11,7 +11,11 @@ pub mod projects;
 pub mod secrets;
 pub mod settings;
 pub mod system;
+pub mod tokens;
 pub mod validation;
+
+#[cfg(feature = "ssr")]
+pub mod api;
 
 #[cfg(feature = "ssr")]
 pub mod crypto;
@@ -36,10 +40,11 @@ use crate::{
     components::{Layout, NotFound},
     projects::{
         list::ProjectsPage,
-        project::{ProjectLayout, SecretsTab, SettingsTab, TokensTab},
+        project::{ProjectLayout, SecretsTab, SettingsTab},
         variables::VariablesTab,
     },
     settings::{SettingsPage, TeamSecretsPage},
+    tokens::page::TokensTab,
 };
 
 /// The HTML document the server renders around [`App`].

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use crate::{
     accounts::service::Accounts, error::AppError, projects::service::Projects,
-    secrets::service::Vault, store::Store,
+    secrets::service::Vault, store::Store, tokens::service::Tokens,
 };
 
 #[derive(Clone, FromRef)]
@@ -14,6 +14,7 @@ pub struct AppState {
     pub vault: Vault,
     pub accounts: Accounts,
     pub projects: Projects,
+    pub tokens: Tokens,
 }
 
 impl AppState {

@@ -38,6 +38,17 @@ pub enum Command {
     Admin(AdminArgs),
     /// The audit log.
     Audit(AuditArgs),
+    /// Set, list, read and delete a project's secrets on a Sealbox server (needs a service
+    /// token).
+    Secrets(SecretsArgs),
+    /// Run a command with the project's secrets and variables in its environment:
+    /// `sealbox run -- ./bot`. Uses the server when one is configured, else --dotenv FILE or a
+    /// .env in the current directory.
+    Run(RunArgs),
+    /// Print the project's environment (variables, team and project secrets) as .env or JSON.
+    Export(ExportArgs),
+    /// Set every entry of a .env file as a secret, after showing what will change.
+    Import(ImportArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -374,4 +385,95 @@ mod tests {
         assert!(parse_public_url("ftp://secrets.example.com").is_err());
         assert!(parse_public_url("secrets.example.com").is_err());
     }
+}
+/// Where the run-time commands find the server, the project and the token.
+#[derive(Debug, Clone, Args)]
+#[command(after_long_help = "The token can also be given in the SEALBOX_TOKEN environment \
+    variable; there is no --token flag because command lines are visible to every user of the \
+    machine.")]
+pub struct RemoteArgs {
+    /// The Sealbox server, e.g. https://secrets.example.com
+    #[arg(long, env = "SEALBOX_URL")]
+    pub url: Option<String>,
+
+    /// The project's slug, as in its address (/projects/SLUG).
+    #[arg(long, env = "SEALBOX_PROJECT")]
+    pub project: Option<String>,
+
+    /// A file holding a service token from the project's Tokens tab (instead of SEALBOX_TOKEN).
+    #[arg(long, env = "SEALBOX_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+
+    /// Set from SEALBOX_TOKEN only.
+    #[arg(skip = std::env::var("SEALBOX_TOKEN").ok())]
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SecretsArgs {
+    #[command(subcommand)]
+    pub command: SecretsCommand,
+
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum SecretsCommand {
+    /// Create or update a secret. Give VALUE as - to read it from standard input, which keeps it
+    /// out of shell history.
+    Set { key: String, value: String },
+    /// One line per secret with when it was last set; never values.
+    List,
+    /// Print a secret's value.
+    Get {
+        key: String,
+        /// Print this instead when the project has no such secret (exit 0).
+        #[arg(long)]
+        fallback: Option<String>,
+    },
+    /// Delete a secret and its history.
+    Delete { key: String },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Take the environment from this .env file instead of the server.
+    #[arg(long)]
+    pub dotenv: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+
+    /// The command and its arguments, after --.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Dotenv,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    #[arg(long, value_enum, default_value = "dotenv")]
+    pub format: ExportFormat,
+
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// The .env file to import.
+    pub file: PathBuf,
+
+    /// Import without asking.
+    #[arg(long)]
+    pub yes: bool,
+
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }

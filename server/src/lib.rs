@@ -1,6 +1,8 @@
 //! The `sealbox` binary's library: configuration, start-up and the HTTP surface around the app.
 #![forbid(unsafe_code)]
 
+pub mod cli;
+pub mod client;
 pub mod config;
 pub mod health;
 pub mod security;

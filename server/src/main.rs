@@ -13,6 +13,7 @@ use app::{
 };
 use clap::Parser;
 use sealbox::{
+    cli,
     config::{AdminArgs, AdminCommand, AuditArgs, AuditCommand, Cli, Command, DevKey, ServeArgs},
     startup::{Application, open_vault, shutdown_signal},
     telemetry,
@@ -28,6 +29,10 @@ fn main() -> ExitCode {
         Some(Command::Serve(args)) => runtime.block_on(serve(args)).map(|()| ExitCode::SUCCESS),
         Some(Command::Admin(args)) => runtime.block_on(admin(args)).map(|()| ExitCode::SUCCESS),
         Some(Command::Audit(args)) => runtime.block_on(audit(args)),
+        Some(Command::Secrets(args)) => runtime.block_on(cli::secrets(args)),
+        Some(Command::Run(args)) => runtime.block_on(cli::run(args)),
+        Some(Command::Export(args)) => runtime.block_on(cli::export(args)),
+        Some(Command::Import(args)) => runtime.block_on(cli::import(args)),
         None => runtime.block_on(serve(cli.serve)).map(|()| ExitCode::SUCCESS),
     };
     match result {

@@ -15,6 +15,7 @@ use app::{
     shell,
     state::AppState,
     store::Store,
+    tokens::service::Tokens,
 };
 use tower_sessions::{
     Expiry, SessionManagerLayer,
@@ -96,15 +97,9 @@ impl Application {
             vault: vault.clone(),
             accounts,
             projects: Projects::new(store.clone()),
+            tokens: Tokens::new(store.clone()),
         };
-        Ok(Self {
-            listener,
-            router: router(state).layer(sessions),
-            store,
-            vault,
-            local_addr,
-            cleanup,
-        })
+        Ok(Self { listener, router: router(state, sessions), store, vault, local_addr, cleanup })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -135,8 +130,9 @@ impl Application {
     }
 }
 
-/// All routes: probes, pages, server functions, and static files with the 404 page as fallback.
-pub fn router(state: AppState) -> Router {
+/// All routes: probes, pages, server functions, and static files with the 404 page as fallback,
+/// with sessions; and the JSON API, which authenticates by bearer token and has no sessions.
+pub fn router(state: AppState, sessions: SessionManagerLayer<SessionBackend>) -> Router {
     // Generated once per process: while a route list is generated, Leptos suppresses resource
     // loading process-wide, and a page rendered at that moment by another server in the same
     // process (the tests run many) hangs forever (leptos-rs/leptos#4773).
@@ -144,7 +140,7 @@ pub fn router(state: AppState) -> Router {
         std::sync::OnceLock::new();
     let routes = ROUTES.get_or_init(|| generate_route_list(App)).clone();
     let options = state.leptos_options.clone();
-    Router::new()
+    let pages = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/projects/{slug}/variables.env", get(export_env))
@@ -153,6 +149,11 @@ pub fn router(state: AppState) -> Router {
         .fallback(file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(security::form_return))
         .layer(axum::middleware::from_fn(security::same_origin))
+        .layer(sessions)
+        .with_state(state.clone());
+    Router::new()
+        .nest("/api/v1", app::api::router().with_state(state))
+        .merge(pages)
         .layer(axum::middleware::from_fn(security::headers))
         .layer(
             TraceLayer::new_for_http()
@@ -166,7 +167,6 @@ pub fn router(state: AppState) -> Router {
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
-        .with_state(state)
 }
 
 /// Deletes expired sessions every `every`, for as long as the server runs. Several servers on

@@ -4,6 +4,8 @@
 
 #[cfg(feature = "ssr")]
 pub mod chain;
+#[cfg(feature = "ssr")]
+pub mod group;
 pub mod page;
 
 /// Who is acting: a person's email, a token's name, or a command.
@@ -107,16 +109,12 @@ macro_rules! record {
 #[cfg(feature = "ssr")]
 pub(crate) use record;
 
-/// Appends an event that goes with no other change, in a transaction of its own.
+/// Appends an event that goes with no other change. Such events are group-committed (see
+/// [`group`]): this returns once the event is durable, and fails if it could not be written.
 #[cfg(feature = "ssr")]
 pub async fn record_alone(
     store: &crate::store::Store,
     event: Event<'_>,
 ) -> Result<(), sqlx::Error> {
-    crate::store::with_pool!(store, |pool| {
-        let mut tx = pool.begin().await?;
-        record!(&mut *tx, event.clone());
-        tx.commit().await?;
-    });
-    Ok(())
+    store.append_audit(event).await.map_err(sqlx::Error::from)
 }

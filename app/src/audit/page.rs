@@ -43,6 +43,7 @@ impl Cursor {
         Some(Self { at: at.parse().ok()?, id: id.parse().ok()? })
     }
 
+    #[cfg(feature = "ssr")]
     fn after(row: &AuditRow) -> Self {
         Self { at: row.at, id: row.id }
     }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{secrets::domain::SecretKey, validation::FieldError};
 
+pub mod dotenv;
 pub mod list;
 pub mod project;
 #[cfg(feature = "ssr")]
@@ -71,28 +72,6 @@ pub fn variable_key(input: &str) -> Result<SecretKey, FieldError> {
         }
         error
     })
-}
-
-/// One `KEY=value` line of a `.env` file. Values other than plain words are double-quoted with
-/// `\\`, `"`, `$` and newlines escaped, which dotenv readers (and `sealbox run`) undo.
-pub fn dotenv_line(key: &str, value: &str) -> String {
-    let plain = !value.is_empty()
-        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.,:/@+=%".contains(&b));
-    if plain {
-        return format!("{key}={value}\n");
-    }
-    let mut quoted = String::with_capacity(value.len() + 2);
-    for c in value.chars() {
-        match c {
-            '\\' => quoted.push_str("\\\\"),
-            '"' => quoted.push_str("\\\""),
-            '$' => quoted.push_str("\\$"),
-            '\n' => quoted.push_str("\\n"),
-            '\r' => quoted.push_str("\\r"),
-            c => quoted.push(c),
-        }
-    }
-    format!("{key}=\"{quoted}\"\n")
 }
 
 pub const MAX_NAME_CHARS: usize = 100;
@@ -187,17 +166,6 @@ mod tests {
         assert_eq!(slug("Discord Bot (prod)").as_deref(), Ok("discord-bot-prod"));
         assert_eq!(slug("  Billing  ").as_deref(), Ok("billing"));
         assert!(slug("🚀🚀").is_err());
-    }
-
-    #[test]
-    fn dotenv_lines_quote_what_needs_it() {
-        assert_eq!(dotenv_line("PORT", "8080"), "PORT=8080\n");
-        assert_eq!(dotenv_line("URL", "https://x.example/a?b"), "URL=\"https://x.example/a?b\"\n");
-        assert_eq!(dotenv_line("EMPTY", ""), "EMPTY=\"\"\n");
-        assert_eq!(
-            dotenv_line("MIXED", "a \"b\" $HOME\\n\nend"),
-            "MIXED=\"a \\\"b\\\" \\$HOME\\\\n\\nend\"\n"
-        );
     }
 
     #[test]

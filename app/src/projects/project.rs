@@ -158,7 +158,9 @@ pub fn ProjectLayout() -> impl IntoView {
                                 <nav class="tabs" aria-label="Project">
                                     <A href=base.clone() exact=true>"Secrets"</A>
                                     <A href=format!("{base}/variables")>"Variables"</A>
-                                    <A href=format!("{base}/tokens")>"Tokens"</A>
+                                    {view.can_manage.then(|| view! {
+                                        <A href=format!("{base}/tokens")>"Tokens"</A>
+                                    })}
                                     <A href=format!("{base}/settings")>"Settings"</A>
                                 </nav>
                                 <Outlet/>
@@ -176,16 +178,6 @@ pub fn ProjectLayout() -> impl IntoView {
 #[component]
 pub fn SecretsTab() -> impl IntoView {
     view! { <SecretsPanel scope=use_slug()/> }
-}
-
-#[component]
-pub fn TokensTab() -> impl IntoView {
-    view! {
-        <p class="muted">
-            "Service tokens let programs read this project's secrets at run time. They arrive with "
-            "the JSON API and the sealbox CLI."
-        </p>
-    }
 }
 
 #[component]

@@ -267,7 +267,7 @@ impl Projects {
         Ok(variables
             .iter()
             .filter(|variable| variable.include_in_export)
-            .map(|variable| super::dotenv_line(&variable.key, &variable.value))
+            .map(|variable| super::dotenv::line(&variable.key, &variable.value))
             .collect())
     }
 

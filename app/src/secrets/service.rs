@@ -682,7 +682,7 @@ impl Vault {
     }
 
     /// Every secret a project's programs see: the team secrets, overridden by the project's own
-    /// secrets of the same key. Each delivered value is audited (in one transaction).
+    /// secrets of the same key. The delivery is audited as one `environment.read` event.
     pub async fn reveal_environment(
         &self,
         actor: &Actor,
@@ -716,16 +716,19 @@ impl Vault {
             let plain = crypto::open(data_key.expose(), &Sealed::from_bytes(sealed)?, &aad)?;
             environment.insert(key.clone(), SecretValue::from_bytes(plain.to_vec())?);
         }
-        with_pool!(self.store, |pool| {
-            let mut tx = pool.begin().await?;
-            for (key, (owner, version, _)) in &chosen {
-                let source = if *owner == project.id { &project } else { &team };
-                let mut audit = event(actor, "secret.read", &project, key, *version);
-                audit.details = (source.id == team.id).then(|| "team secret".to_string());
-                record!(&mut *tx, audit);
-            }
-            tx.commit().await?;
-        });
+        // One event for the delivery, naming each key and version (and which are the team's),
+        // written before anything is returned.
+        let delivered: Vec<String> = chosen
+            .iter()
+            .map(|(key, (owner, version, _))| {
+                let team_mark = if *owner == team.id { " (team)" } else { "" };
+                format!("{key} v{version}{team_mark}")
+            })
+            .collect();
+        let mut audit = Event::general(actor, "environment.read", Some(delivered.join(", ")));
+        audit.project_id = Some(project.id);
+        audit.project_slug = project.slug.as_deref();
+        record_alone(&self.store, audit).await?;
         Ok(environment)
     }
 

@@ -62,6 +62,8 @@ pub enum StoreError {
 #[derive(Clone)]
 pub struct Store {
     db: Db,
+    /// The audit appender for events that go with no other change, shared by the clones.
+    appender: std::sync::Arc<crate::audit::group::GroupCommit>,
 }
 
 #[derive(Clone)]
@@ -98,7 +100,16 @@ impl Store {
             Backend::Sqlite => Db::Sqlite(connect_sqlite(url).await?),
             Backend::Postgres => Db::Postgres(connect_postgres(url).await?),
         };
-        Ok(Self { db })
+        Ok(Self { db, appender: Default::default() })
+    }
+
+    /// Appends an audit event that goes with no other change, group-committed with the others
+    /// waiting; returns once it is committed.
+    pub async fn append_audit(
+        &self,
+        event: crate::audit::Event<'_>,
+    ) -> Result<(), crate::audit::group::AppendError> {
+        self.appender.append(&self.db, event).await
     }
 
     /// Brings the schema up to date. Each migration runs in its own transaction, so a failure

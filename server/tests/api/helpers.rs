@@ -10,6 +10,8 @@ use app::{
     audit::Actor,
     keyring::MasterKey,
     projects::service::Projects,
+    store::Store,
+    tokens::service::Tokens,
 };
 use sealbox::{
     config::{Config, MasterKeySource, StoreConfig},
@@ -145,8 +147,13 @@ pub struct TestApp {
     pub vault: app::secrets::service::Vault,
     pub accounts: Accounts,
     pub projects: Projects,
+    pub tokens: Tokens,
+    pub store: Store,
     pub client: reqwest::Client,
-    pub database: TestDatabase,
+    /// Shared with [`TestApp::peer`]s; removed when the last one is dropped.
+    pub database: std::sync::Arc<TestDatabase>,
+    /// The master key, base64, for peers.
+    master_key: String,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -194,13 +201,19 @@ fn install_log_capture() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
 
 /// Starts the real server on 127.0.0.1:0 with a fresh database and a random master key.
 pub async fn spawn_app(backend: Backend) -> TestApp {
+    let database = std::sync::Arc::new(TestDatabase::create(backend).await);
+    let master_key = MasterKey::generate().to_base64().to_string();
+    spawn_on(database, master_key).await
+}
+
+/// Starts a server on `database` with the master key `master_key` (base64).
+async fn spawn_on(database: std::sync::Arc<TestDatabase>, master_key: String) -> TestApp {
     LOGS.get_or_init(install_log_capture);
-    let database = TestDatabase::create(backend).await;
     let config = Config {
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         store: StoreConfig {
             database_url: database.url.clone(),
-            master_key: MasterKey::generate(),
+            master_key: MasterKey::from_base64(&master_key).expect("the test master key"),
             older_master_keys: Vec::new(),
             master_key_source: MasterKeySource::Environment,
         },
@@ -214,6 +227,8 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     let vault = app.vault();
     let accounts = Accounts::new(app.store());
     let projects = Projects::new(app.store());
+    let tokens = Tokens::new(app.store());
+    let store = app.store();
     let (shutdown, stop) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async move {
         let _ = stop.await;
@@ -228,14 +243,23 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         vault,
         accounts,
         projects,
+        tokens,
+        store,
         client,
         database,
+        master_key,
         shutdown: Some(shutdown),
         server: Some(server),
     }
 }
 
 impl TestApp {
+    /// Another server on the same database and master key, as a second process behind a load
+    /// balancer would be.
+    pub async fn peer(&self) -> TestApp {
+        spawn_on(self.database.clone(), self.master_key.clone()).await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

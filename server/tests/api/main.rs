@@ -4,10 +4,13 @@ mod helpers;
 
 mod accounts;
 mod audit;
+mod cli;
 mod health;
 mod members;
 mod pages;
 mod projects;
+mod scale_out;
 mod sessions;
 mod startup;
+mod tokens;
 mod vault;

@@ -9,6 +9,7 @@ use app::{
         domain::{Description, SecretKey, SecretValue},
         service::{Actor, NewSecret, Scope},
     },
+    tokens::{TokenName, TokenScope},
 };
 use serde_json::Value;
 use sqlx::Executor;
@@ -46,6 +47,8 @@ struct Fixture {
     role_target: i64,
     /// A member the matrix reactivates (who is already active).
     active_target: i64,
+    /// A token of the matrix project for each caller to revoke, by [`Caller`].
+    token_ids: [i64; 4],
 }
 
 async fn fixture(app: &TestApp) -> Fixture {
@@ -67,6 +70,7 @@ async fn fixture(app: &TestApp) -> Fixture {
         .create_variable(&actor, &slug, &key("SHARED_VARIABLE"), variable("v"), true)
         .await
         .expect("variable");
+    let mut token_ids = Vec::new();
     for caller in ["Anonymous", "Member", "Admin", "Owner"] {
         let name = caller.to_uppercase();
         for prefix in ["UPDATE", "DELETE"] {
@@ -88,6 +92,13 @@ async fn fixture(app: &TestApp) -> Fixture {
             .create_variable(&actor, &slug, &key(&format!("DELETE_{name}")), variable("v"), false)
             .await
             .expect("variable");
+        let token_name = TokenName::parse(&format!("revoke-{caller}")).expect("name");
+        let (token, _) = app
+            .tokens
+            .create(&actor, &slug, token_name, TokenScope::Read, None)
+            .await
+            .expect("token");
+        token_ids.push(token.id);
         vault
             .create_project(&actor, ProjectName::parse(&format!("Doomed {caller}")).expect("name"))
             .await
@@ -99,7 +110,8 @@ async fn fixture(app: &TestApp) -> Fixture {
         (Caller::Admin, app.signed_in("admin@example.com").await),
         (Caller::Owner, app.signed_in("owner@example.com").await),
     ];
-    Fixture { clients, role_target, active_target }
+    let token_ids = token_ids.try_into().expect("a token per caller");
+    Fixture { clients, role_target, active_target, token_ids }
 }
 
 fn key(text: &str) -> SecretKey {
@@ -289,6 +301,28 @@ fn matrix() -> Vec<Row> {
             expect: MANAGERS,
         },
         Row { path: "/rpc/audit_events", form: no_arguments, expect: MANAGERS },
+        Row { path: "/rpc/list_tokens", form: matrix_project, expect: MANAGERS },
+        Row {
+            path: "/rpc/create_token",
+            form: |_, caller| {
+                vec![
+                    ("slug", "matrix".into()),
+                    ("name", format!("made-by-{caller:?}")),
+                    ("scope", "read".into()),
+                ]
+            },
+            expect: MANAGERS,
+        },
+        Row {
+            path: "/rpc/revoke_token",
+            form: |fixture, caller| {
+                vec![
+                    ("slug", "matrix".into()),
+                    ("token_id", fixture.token_ids[caller as usize].to_string()),
+                ]
+            },
+            expect: MANAGERS,
+        },
         Row { path: "/rpc/sign_out", form: no_arguments, expect: EVERYONE },
     ]
 }
@@ -347,7 +381,7 @@ async fn every_page_answers_each_role_as_the_matrix_says(backend: Backend) {
         ("/projects", [302, 200, 200, 200]),
         ("/projects/matrix", [302, 200, 200, 200]),
         ("/projects/matrix/variables", [302, 200, 200, 200]),
-        ("/projects/matrix/tokens", [302, 200, 200, 200]),
+        ("/projects/matrix/tokens", [302, 403, 200, 200]),
         ("/projects/matrix/settings", [302, 200, 200, 200]),
         ("/projects/no-such-project", [302, 404, 404, 404]),
         // A download, not a page: anonymous callers get 401 like the server functions.

@@ -438,8 +438,20 @@ async fn a_project_sees_team_secrets_overridden_by_its_own(backend: Backend) {
     let plain: Vec<(&str, &str)> =
         environment.iter().map(|(k, v)| (k.as_str(), v.expose())).collect();
     assert_eq!(plain, [("LOG_LEVEL_TOKEN", "bot-token"), ("SENTRY_DSN", "team-dsn")]);
-    let reads = audit_actions(&app).await.iter().filter(|a| *a == "secret.read").count();
-    assert_eq!(reads, 2, "each delivered value is audited");
+    let mut sql = app.sql().await;
+    let delivery: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT action, project_slug, details FROM audit_events \
+         WHERE action IN ('environment.read', 'secret.read')",
+    )
+    .fetch_all(&mut sql)
+    .await
+    .expect("the reads");
+    let details = "LOG_LEVEL_TOKEN v1, SENTRY_DSN v1 (team)";
+    assert_eq!(
+        delivery,
+        [("environment.read".into(), Some("bot".into()), Some(details.into()))],
+        "one event names every delivered key and version"
+    );
     app.stop().await;
 }
 

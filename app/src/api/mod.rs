@@ -1,0 +1,393 @@
+//! The JSON API for programs, under `/api/v1`, authenticated by a project service token
+//! (`Authorization: Bearer sbx_…`). This is the only way a plaintext value leaves Sealbox: every
+//! value read and every write is audited with the token's name as the actor, in the same
+//! transaction, and fails when its event cannot be written.
+//!
+//! Errors are `{"error": "<stable code>", "message": "<for people>"}`; validation messages are
+//! the ones the pages show.
+use std::net::SocketAddr;
+
+use axum::{
+    Json, Router,
+    extract::{ConnectInfo, DefaultBodyLimit, Path, State, rejection::JsonRejection},
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::{
+    audit::{Event, record_alone},
+    components::iso_time,
+    projects::ProjectSlug,
+    secrets::{
+        SecretMeta,
+        domain::{Description, SecretKey, SecretType, SecretValue},
+        service::{NewSecret, Scope, SecretUpdate, VaultError},
+    },
+    state::AppState,
+    tokens::{
+        TokenScope,
+        service::{AuthenticationError, TokenHolder, TokenRejection},
+    },
+};
+
+/// Request bodies larger than this are refused with 413 (a value is at most 64 KiB).
+pub const MAX_BODY_BYTES: usize = 128 * 1024;
+
+/// Every route and its methods, as the OpenAPI document must describe them.
+pub const ROUTES: &[(&str, &[&str])] = &[
+    ("/api/v1/openapi.json", &["get"]),
+    ("/api/v1/projects/{slug}/secrets", &["get"]),
+    ("/api/v1/projects/{slug}/secrets/{key}", &["get", "put", "delete"]),
+    ("/api/v1/projects/{slug}/env", &["get"]),
+];
+
+/// The OpenAPI 3 description of this API, served at `/api/v1/openapi.json`.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// The API's routes, to be nested under `/api/v1`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/openapi.json", get(openapi))
+        .route("/projects/{slug}/secrets", get(list_secrets))
+        .route(
+            "/projects/{slug}/secrets/{key}",
+            get(read_secret).put(write_secret).delete(delete_secret),
+        )
+        .route("/projects/{slug}/env", get(environment))
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such API route")
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "This route does not take that method",
+            )
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+/// An API failure: its status, a stable code for programs and a message for people.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into() }
+    }
+
+    fn internal(cause: impl Into<anyhow::Error>) -> Self {
+        let crate::error::AppError::Internal(reference) = crate::error::AppError::internal(cause)
+        else {
+            return Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Something failed");
+        };
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("Something failed on the server (reference {reference})"),
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response =
+            (self.status, Json(json!({ "error": self.code, "message": self.message })))
+                .into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<VaultError> for ApiError {
+    fn from(error: VaultError) -> Self {
+        match error {
+            VaultError::Invalid(field) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                match field.field.as_str() {
+                    "key" => "invalid_key",
+                    "value" => "invalid_value",
+                    "description" => "invalid_description",
+                    "type" => "invalid_type",
+                    _ => "invalid_request",
+                },
+                field.message,
+            ),
+            VaultError::NotFound(message) => {
+                Self::new(StatusCode::NOT_FOUND, "secret_not_found", message)
+            }
+            VaultError::Conflict => {
+                Self::new(StatusCode::CONFLICT, "conflict", VaultError::Conflict.to_string())
+            }
+            VaultError::NoChanges => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "no_changes", "No changes to save")
+            }
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl From<AuthenticationError> for ApiError {
+    fn from(error: AuthenticationError) -> Self {
+        match error {
+            AuthenticationError::Rejected(rejection) => Self::new(
+                StatusCode::UNAUTHORIZED,
+                match rejection {
+                    TokenRejection::Missing => "token_missing",
+                    TokenRejection::Invalid => "token_invalid",
+                    TokenRejection::Expired => "token_expired",
+                    TokenRejection::Revoked => "token_revoked",
+                },
+                rejection.to_string(),
+            ),
+            AuthenticationError::Database(error) => Self::internal(error),
+        }
+    }
+}
+
+/// The caller of one request: a valid token for the project in the URL, with enough scope.
+struct Caller {
+    holder: TokenHolder,
+    actor: crate::audit::Actor,
+    scope: Scope,
+}
+
+async fn caller(
+    state: &AppState,
+    headers: &HeaderMap,
+    address: SocketAddr,
+    slug: &str,
+    needs: TokenScope,
+) -> Result<Caller, ApiError> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")));
+    let holder = state.tokens.authenticate(bearer).await?;
+    if holder.project_slug != slug {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "wrong_project",
+            format!("This token belongs to the project {}", holder.project_slug),
+        ));
+    }
+    if needs == TokenScope::ReadWrite && holder.scope != TokenScope::ReadWrite {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            "This token may only read; create a read-write token to change secrets",
+        ));
+    }
+    let slug = ProjectSlug::parse(slug).map_err(|_| {
+        ApiError::new(StatusCode::NOT_FOUND, "project_not_found", "No such project")
+    })?;
+    let actor = holder.actor(Some(address.ip().to_string()));
+    Ok(Caller { holder, actor, scope: Scope::Project(slug) })
+}
+
+fn secret_key(text: &str) -> Result<SecretKey, ApiError> {
+    SecretKey::parse(text).map_err(|error| VaultError::Invalid(error).into())
+}
+
+/// A secret's metadata as the API sends it: never a value.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SecretInfo {
+    pub key: String,
+    pub description: Option<String>,
+    #[serde(rename = "type")]
+    pub secret_type: String,
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<SecretMeta> for SecretInfo {
+    fn from(meta: SecretMeta) -> Self {
+        Self {
+            key: meta.key,
+            description: meta.description,
+            secret_type: meta.secret_type.as_str().to_string(),
+            version: meta.version,
+            created_at: iso_time(meta.created_at),
+            updated_at: iso_time(meta.updated_at),
+        }
+    }
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+async fn list_secrets(
+    State(state): State<AppState>,
+    ConnectInfo(address): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+) -> Result<Json<Vec<SecretInfo>>, ApiError> {
+    let caller = caller(&state, &headers, address, &slug, TokenScope::Read).await?;
+    let secrets = state.vault.list_secrets(&caller.scope).await?;
+    let event = Event {
+        actor: &caller.actor,
+        action: "secret.listed",
+        project_id: Some(caller.holder.project_id),
+        project_slug: Some(&caller.holder.project_slug),
+        secret_key: None,
+        version: None,
+        details: None,
+    };
+    record_alone(&state.store, event).await.map_err(ApiError::internal)?;
+    Ok(Json(secrets.into_iter().map(SecretInfo::from).collect()))
+}
+
+async fn read_secret(
+    State(state): State<AppState>,
+    ConnectInfo(address): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path((slug, key)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let caller = caller(&state, &headers, address, &slug, TokenScope::Read).await?;
+    let key = secret_key(&key)?;
+    let revealed = state.vault.reveal(&caller.actor, &caller.scope, &key).await?;
+    let body = json!({
+        "key": key.as_str(),
+        "value": revealed.value.expose(),
+        "version": revealed.version,
+        "updated_at": iso_time(revealed.updated_at),
+    });
+    Ok(Json(body).into_response())
+}
+
+/// `{"KEY": "value"}`: the project's variables, then the team secrets, then the project's own
+/// secrets, each overriding the one before for the same key.
+async fn environment(
+    State(state): State<AppState>,
+    ConnectInfo(address): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+) -> Result<Response, ApiError> {
+    let caller = caller(&state, &headers, address, &slug, TokenScope::Read).await?;
+    let Scope::Project(project) = &caller.scope else {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "project_not_found", "No such project"));
+    };
+    let variables = state.projects.variables(project).await?;
+    let secrets = state.vault.reveal_environment(&caller.actor, project).await?;
+    let mut environment = serde_json::Map::new();
+    for variable in variables {
+        environment.insert(variable.key, variable.value.into());
+    }
+    for (key, value) in &secrets {
+        environment.insert(key.clone(), value.expose().into());
+    }
+    Ok(Json(environment).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WriteBody {
+    value: String,
+    description: Option<String>,
+    #[serde(rename = "type")]
+    secret_type: Option<String>,
+}
+
+/// Creates (201) or updates (200) a secret. An update keeps the description unless one is given;
+/// the type is chosen when a secret is created.
+async fn write_secret(
+    State(state): State<AppState>,
+    ConnectInfo(address): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path((slug, key)): Path<(String, String)>,
+    body: Result<Json<WriteBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let caller = caller(&state, &headers, address, &slug, TokenScope::ReadWrite).await?;
+    let key = secret_key(&key)?;
+    let Json(body) = body.map_err(body_error)?;
+    let value = SecretValue::new(body.value).map_err(VaultError::Invalid)?;
+    let secret_type = body
+        .secret_type
+        .as_deref()
+        .map(SecretType::parse)
+        .transpose()
+        .map_err(VaultError::Invalid)?;
+    let current = state
+        .vault
+        .list_secrets(&caller.scope)
+        .await?
+        .into_iter()
+        .find(|meta| meta.key == key.as_str());
+    let (status, meta) = match current {
+        None => {
+            let description =
+                Description::parse(body.description.as_deref()).map_err(VaultError::Invalid)?;
+            let new = NewSecret { key, value, description, secret_type };
+            (
+                StatusCode::CREATED,
+                state.vault.create_secret(&caller.actor, &caller.scope, new).await?,
+            )
+        }
+        Some(current) => {
+            if secret_type.is_some_and(|t| t != current.secret_type) {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_type",
+                    "A secret's type is set when it is created; delete and create it to change it",
+                ));
+            }
+            let description =
+                Description::parse(body.description.as_deref().or(current.description.as_deref()))
+                    .map_err(VaultError::Invalid)?;
+            let update =
+                SecretUpdate { expected_version: current.version, value: Some(value), description };
+            let meta =
+                state.vault.update_secret(&caller.actor, &caller.scope, &key, update).await?;
+            (StatusCode::OK, meta)
+        }
+    };
+    Ok((status, Json(SecretInfo::from(meta))).into_response())
+}
+
+async fn delete_secret(
+    State(state): State<AppState>,
+    ConnectInfo(address): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path((slug, key)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let caller = caller(&state, &headers, address, &slug, TokenScope::ReadWrite).await?;
+    let key = secret_key(&key)?;
+    state.vault.delete_secret(&caller.actor, &caller.scope, &key, None).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A body that is too large, not JSON, or not the expected shape. The parser's own message is
+/// not repeated: it can quote the body, and the body holds a value.
+fn body_error(rejection: JsonRejection) -> ApiError {
+    match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "The request body is larger than 128 KiB",
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Send the body as JSON with 'Content-Type: application/json'",
+        ),
+        _ => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            "The body must be a JSON object: {\"value\": \"…\", \"description\": \"…\", \"type\": \"…\"} \
+             (description and type optional)",
+        ),
+    }
+}

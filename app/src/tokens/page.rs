@@ -1,0 +1,304 @@
+//! The project's Tokens tab (owners and admins): the live tokens with their scope, creation,
+//! last use and expiry; "Create token" shows the new token exactly once; "Revoke" asks first.
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::{MAX_EXPIRY_DAYS, TokenInfo, TokenScope};
+use crate::{
+    components::{
+        ReturnHere, Timestamp, UrlDialog, clear_on_open, close_dialog, count_successes,
+        dialog_href, field_error, form_error, open_dialog, page_error,
+    },
+    error::AppError,
+    projects::project::use_slug,
+};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokensView {
+    pub tokens: Vec<TokenInfo>,
+    pub now: i64,
+    /// A token created by a plain form post, shown on this one page load.
+    pub created: Option<CreatedToken>,
+}
+
+/// A token just made: the only time it is ever sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedToken {
+    pub name: String,
+    pub token: String,
+}
+
+/// Owners and admins: the project's live tokens.
+#[server(prefix = "/rpc", endpoint = "list_tokens")]
+pub async fn list_tokens(slug: String) -> Result<TokensView, AppError> {
+    crate::error::respond(ssr::list_tokens(slug).await)
+}
+
+/// Owners and admins: makes a token (`scope` is `read` or `read-write`; `expires_in_days` empty
+/// for never) and returns it, once.
+#[server(prefix = "/rpc", endpoint = "create_token")]
+pub async fn create_token(
+    slug: String,
+    name: String,
+    scope: String,
+    #[server(default)] expires_in_days: String,
+) -> Result<CreatedToken, AppError> {
+    crate::error::respond(ssr::create_token(slug, name, scope, expires_in_days).await)
+}
+
+/// Owners and admins: revokes a token; programs using it get 401 from their next request.
+#[server(prefix = "/rpc", endpoint = "revoke_token")]
+pub async fn revoke_token(slug: String, token_id: i64) -> Result<String, AppError> {
+    crate::error::respond(ssr::revoke_token(slug, token_id).await)
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use super::{CreatedToken, TokensView};
+    use crate::{
+        accounts::auth::ssr::manager,
+        error::{AppError, is_form_post},
+        projects::project::ssr::slug,
+        store::now_millis,
+        tokens::{TokenName, TokenScope, parse_expiry_days},
+    };
+
+    /// Where a token created by a plain form post waits to be shown once.
+    const CREATED_TOKEN: &str = "created_token";
+
+    pub async fn list_tokens(slug_text: String) -> Result<TokensView, AppError> {
+        let caller = manager().await?;
+        let tokens = caller.state.tokens.list(&slug(&slug_text)?).await?;
+        let created = caller.session.remove(CREATED_TOKEN).await.map_err(AppError::internal)?;
+        Ok(TokensView { tokens, now: now_millis(), created })
+    }
+
+    pub async fn create_token(
+        slug_text: String,
+        name: String,
+        scope: String,
+        expires_in_days: String,
+    ) -> Result<CreatedToken, AppError> {
+        let caller = manager().await?;
+        let slug = slug(&slug_text)?;
+        let name = TokenName::parse(&name)?;
+        let scope = TokenScope::parse(&scope)?;
+        let days = parse_expiry_days(&expires_in_days)?;
+        let (info, token) =
+            caller.state.tokens.create(&caller.actor, &slug, name, scope, days).await?;
+        let created = CreatedToken { name: info.name, token: token.expose().to_string() };
+        if is_form_post() {
+            caller.session.insert(CREATED_TOKEN, &created).await.map_err(AppError::internal)?;
+        }
+        Ok(created)
+    }
+
+    pub async fn revoke_token(slug_text: String, token_id: i64) -> Result<String, AppError> {
+        let caller = manager().await?;
+        let name = caller.state.tokens.revoke(&caller.actor, &slug(&slug_text)?, token_id).await?;
+        Ok(format!("Token {name} revoked"))
+    }
+}
+
+#[component]
+pub fn TokensTab() -> impl IntoView {
+    let slug = use_slug();
+    let create = ServerAction::<CreateToken>::new();
+    let revoke = ServerAction::<RevokeToken>::new();
+    let changes = RwSignal::new(0_u32);
+    count_successes(create.value(), changes);
+    count_successes(revoke.value(), changes);
+    let data = Resource::new(move || (slug.get(), changes.get()), |(slug, _)| list_tokens(slug));
+    let announcement = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        if let Some(Ok(message)) = revoke.value().get() {
+            announcement.set(Some(message));
+            close_dialog();
+        }
+    });
+    view! {
+        <p class="sr-status" role="status" aria-live="polite">{move || announcement.get()}</p>
+        <Transition fallback=|| view! { <p class="muted">"Loading tokens…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(view) => view! { <TokensTable view slug create revoke/> }.into_any(),
+                    Err(error) => page_error(error),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn TokensTable(
+    view: TokensView,
+    slug: Signal<String>,
+    create: ServerAction<CreateToken>,
+    revoke: ServerAction<RevokeToken>,
+) -> impl IntoView {
+    let TokensView { tokens, now, created } = view;
+    let tokens = StoredValue::new(tokens);
+    let rows = tokens
+        .get_value()
+        .into_iter()
+        .map(|token| {
+            let revoke_href = dialog_href(Some(&format!("revoke-token:{}", token.id)));
+            view! {
+                <tr>
+                    <td>{token.name.clone()}</td>
+                    <td><span class="badge">{token.scope.as_str()}</span></td>
+                    <td><Timestamp at=token.created_at now/>" by "{token.created_by.clone()}</td>
+                    <td>
+                        {match token.last_used_at {
+                            Some(at) => view! { <Timestamp at now/> }.into_any(),
+                            None => view! { <span class="muted">"Never"</span> }.into_any(),
+                        }}
+                    </td>
+                    <td>
+                        {match token.expires_at {
+                            Some(at) if at <= now => view! { <span class="badge warn">"Expired"</span> }.into_any(),
+                            Some(at) => view! { <Timestamp at now/> }.into_any(),
+                            None => view! { <span class="muted">"Never"</span> }.into_any(),
+                        }}
+                    </td>
+                    <td class="actions">
+                        <a class="button small secondary danger" href=revoke_href aria-label=format!("Revoke {}", token.name)>
+                            "Revoke"
+                        </a>
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let empty = tokens.with_value(Vec::is_empty);
+    // The token from this page's own action, else one made by a plain form post.
+    let shown = move || create.value().get().and_then(Result::ok).or_else(|| created.clone());
+    view! {
+        <div class="toolbar">
+            <p class="muted">
+                "Programs read this project's secrets with a token: the JSON API under "
+                <code>"/api/v1"</code>" or "<code>"sealbox run"</code>"."
+            </p>
+            <a class="button" href=dialog_href(Some("create-token"))>"Create token"</a>
+        </div>
+        <div role="status" class="notice-region">
+            {move || shown().map(|created| view! { <NewTokenNotice created/> })}
+        </div>
+        <p class="empty-state" hidden=!empty>"No tokens yet."</p>
+        <table class="data-table" hidden=empty>
+            <thead>
+                <tr>
+                    <th scope="col">"Name"</th>
+                    <th scope="col">"Scope"</th>
+                    <th scope="col">"Created"</th>
+                    <th scope="col">"Last used"</th>
+                    <th scope="col">"Expires"</th>
+                    <th scope="col">"Actions"</th>
+                </tr>
+            </thead>
+            <tbody>{rows}</tbody>
+        </table>
+        <TokenDialogs slug tokens create revoke/>
+    }
+}
+
+/// The new token, once, with a copy button.
+#[component]
+fn NewTokenNotice(created: CreatedToken) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    let token = created.token.clone();
+    let copy = move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            if let Some(window) = web_sys::window() {
+                let _ = window.navigator().clipboard().write_text(&token);
+                copied.set(true);
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = &token;
+    };
+    view! {
+        <div class="notice ok">
+            <p>{format!("Token {} created. Copy it now: it is shown only this once.", created.name)}</p>
+            <p>
+                <code class="new-token" data-testid="new-token">{created.token.clone()}</code>
+                " "
+                <button type="button" class="secondary small" on:click=copy>
+                    {move || if copied.get() { "Copied" } else { "Copy" }}
+                </button>
+            </p>
+        </div>
+    }
+}
+
+#[component]
+fn TokenDialogs(
+    slug: Signal<String>,
+    tokens: StoredValue<Vec<TokenInfo>>,
+    create: ServerAction<CreateToken>,
+    revoke: ServerAction<RevokeToken>,
+) -> impl IntoView {
+    let dialog = open_dialog();
+    let creating =
+        Signal::from(Memo::new(move |_| dialog.get().as_deref() == Some("create-token")));
+    let revoking = Memo::new(move |_| {
+        let id: i64 = dialog.get()?.strip_prefix("revoke-token:")?.parse().ok()?;
+        tokens.with_value(|all| all.iter().find(|t| t.id == id).cloned())
+    });
+    clear_on_open(creating, create.value());
+    clear_on_open(Signal::from(Memo::new(move |_| revoking.get().is_some())), revoke.value());
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = create.value().get() {
+            close_dialog();
+        }
+    });
+    let create_error = move || create.value().get().and_then(Result::err);
+    let revoke_error = move || revoke.value().get().and_then(Result::err);
+    view! {
+        <UrlDialog open=creating title="Create token".to_string() id="create-token">
+            <ActionForm action=create attr:class="stack">
+                <ReturnHere/>
+                <input type="hidden" name="slug" value=move || slug.get()/>
+                <label for="token-name">"Name"</label>
+                <input id="token-name" name="name" required autocomplete="off" placeholder="deploy-bot" aria-describedby="token-name-error"/>
+                {field_error(create_error, "name", "token-name-error")}
+                <label for="token-scope">"Scope"</label>
+                <select id="token-scope" name="scope">
+                    <option value=TokenScope::Read.as_str() selected>"read: values and environment"</option>
+                    <option value=TokenScope::ReadWrite.as_str()>"read-write: also set and delete secrets"</option>
+                </select>
+                {field_error(create_error, "scope", "token-scope-error")}
+                <label for="token-expiry">"Expires in (days)"</label>
+                <input id="token-expiry" name="expires_in_days" type="number" min="1" max=MAX_EXPIRY_DAYS placeholder="never" aria-describedby="token-expiry-error"/>
+                {field_error(create_error, "expires_in_days", "token-expiry-error")}
+                {form_error(create_error)}
+                <div class="dialog-buttons">
+                    <button type="submit" class="primary">"Create token"</button>
+                </div>
+            </ActionForm>
+            <form method="dialog" class="dialog-cancel">
+                <button type="submit" class="secondary">"Cancel"</button>
+            </form>
+        </UrlDialog>
+        <UrlDialog
+            open=Signal::from(Memo::new(move |_| revoking.get().is_some()))
+            title=Signal::derive(move || revoking.get().map(|t| format!("Revoke {}?", t.name)).unwrap_or_default())
+            id="revoke-token"
+        >
+            {move || revoking.get().map(|token| view! {
+                <p>"Programs using the token "<strong>{token.name.clone()}</strong>" lose access at their next request."</p>
+                <ActionForm action=revoke attr:class="inline-form">
+                    <ReturnHere/>
+                    <input type="hidden" name="slug" value=move || slug.get()/>
+                    <input type="hidden" name="token_id" value=token.id/>
+                    {form_error(revoke_error)}
+                    <button type="submit" class="primary danger">"Revoke"</button>
+                </ActionForm>
+            })}
+            <form method="dialog" class="dialog-cancel">
+                <button type="submit" class="secondary">"Cancel"</button>
+            </form>
+        </UrlDialog>
+    }
+}

@@ -1,0 +1,362 @@
+//! Making, listing, revoking and checking service tokens. A token is `sbx_` and 256 random bits
+//! (base64url); the database keeps its SHA-256 only, so a copy of the database holds no usable
+//! token. Creation and revocation are audited in their own transaction.
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use super::{TOKEN_PREFIX, TokenInfo, TokenName, TokenScope};
+use crate::{
+    audit::{Actor, Event, record},
+    projects::{ProjectSlug, service::project_not_found},
+    secrets::service::VaultError,
+    store::{Store, now_millis, with_pool},
+    validation::FieldError,
+};
+
+const DAY_MS: i64 = 86_400_000;
+/// `last_used_at` is written at most this often per token, so that a busy program does not turn
+/// every read into a write.
+const LAST_USED_RESOLUTION_MS: i64 = 60_000;
+
+/// A token in the clear: exists only between its creation and the response that shows it.
+/// No `Debug`, no `Serialize`, no `Clone`; zeroized when dropped.
+pub struct NewToken(Zeroizing<String>);
+
+impl NewToken {
+    fn generate() -> Self {
+        let mut bytes = Zeroizing::new([0_u8; 32]);
+        rand::rng().fill_bytes(&mut bytes[..]);
+        Self(Zeroizing::new(format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(&bytes[..]))))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// Why a bearer token was not accepted. Each is a 401; the message says which, without saying
+/// anything about tokens the caller does not hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenRejection {
+    #[error("Send a service token as 'Authorization: Bearer sbx_…'")]
+    Missing,
+    #[error("This token is not valid")]
+    Invalid,
+    #[error("This token has expired; create a new one on the project's Tokens tab")]
+    Expired,
+    #[error("This token was revoked")]
+    Revoked,
+}
+
+/// The program a valid token stands for.
+#[derive(Debug, Clone)]
+pub struct TokenHolder {
+    pub token_id: i64,
+    pub name: String,
+    pub scope: TokenScope,
+    pub project_id: i64,
+    pub project_slug: String,
+}
+
+impl TokenHolder {
+    /// How the audit log names this program.
+    pub fn actor(&self, ip: Option<String>) -> Actor {
+        Actor::new(format!("token:{}", self.name), ip)
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct TokenRow {
+    id: i64,
+    name: String,
+    scope: String,
+    created_at: i64,
+    created_by: String,
+    expires_at: Option<i64>,
+    last_used_at: Option<i64>,
+}
+
+impl TokenRow {
+    fn into_info(self) -> TokenInfo {
+        TokenInfo {
+            id: self.id,
+            name: self.name,
+            scope: TokenScope::parse(&self.scope).unwrap_or(TokenScope::Read),
+            created_at: self.created_at,
+            created_by: self.created_by,
+            expires_at: self.expires_at,
+            last_used_at: self.last_used_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct HolderRow {
+    id: i64,
+    name: String,
+    scope: String,
+    expires_at: Option<i64>,
+    last_used_at: Option<i64>,
+    revoked_at: Option<i64>,
+    project_id: i64,
+    slug: String,
+}
+
+#[derive(Clone)]
+pub struct Tokens {
+    store: Store,
+}
+
+type Result<T, E = VaultError> = std::result::Result<T, E>;
+
+impl Tokens {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    async fn project_id(&self, slug: &ProjectSlug) -> Result<i64> {
+        let id: Option<i64> = with_pool!(self.store, |pool| {
+            sqlx::query_scalar("SELECT id FROM projects WHERE slug = $1 AND kind = 'project'")
+                .bind(slug.as_str())
+                .fetch_optional(pool)
+                .await?
+        });
+        id.ok_or_else(|| project_not_found(slug))
+    }
+
+    /// The project's live (not revoked) tokens, newest first.
+    pub async fn list(&self, slug: &ProjectSlug) -> Result<Vec<TokenInfo>> {
+        let project_id = self.project_id(slug).await?;
+        let rows: Vec<TokenRow> = with_pool!(self.store, |pool| {
+            sqlx::query_as(
+                "SELECT id, name, scope, created_at, created_by, expires_at, last_used_at \
+                 FROM service_tokens WHERE project_id = $1 AND revoked_at IS NULL \
+                 ORDER BY created_at DESC, id DESC",
+            )
+            .bind(project_id)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows.into_iter().map(TokenRow::into_info).collect())
+    }
+
+    /// Makes a token for the project. The returned [`NewToken`] is the only copy there will
+    /// ever be.
+    pub async fn create(
+        &self,
+        actor: &Actor,
+        slug: &ProjectSlug,
+        name: TokenName,
+        scope: TokenScope,
+        expires_in_days: Option<i64>,
+    ) -> Result<(TokenInfo, NewToken)> {
+        let project_id = self.project_id(slug).await?;
+        let token = NewToken::generate();
+        let now = now_millis();
+        let expires_at = expires_in_days.map(|days| now + days * DAY_MS);
+        let taken = || {
+            VaultError::Invalid(FieldError::new(
+                "name",
+                format!("This project already has a token named {}", name.as_str()),
+            ))
+        };
+        let id: i64 = with_pool!(self.store, |pool| {
+            let mut tx = pool.begin().await?;
+            let exists: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM service_tokens \
+                 WHERE project_id = $1 AND name = $2 AND revoked_at IS NULL",
+            )
+            .bind(project_id)
+            .bind(name.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            if exists.is_some() {
+                return Err(taken());
+            }
+            let inserted: std::result::Result<i64, sqlx::Error> = sqlx::query_scalar(
+                "INSERT INTO service_tokens \
+                 (project_id, name, scope, token_hash, created_at, created_by, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            )
+            .bind(project_id)
+            .bind(name.as_str())
+            .bind(scope.as_str())
+            .bind(token_hash(token.expose()))
+            .bind(now)
+            .bind(&actor.name)
+            .bind(expires_at)
+            .fetch_one(&mut *tx)
+            .await;
+            let id = match inserted {
+                Ok(id) => id,
+                // Two people creating the same name at once: the unique index decides.
+                Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
+                    return Err(taken());
+                }
+                Err(error) => return Err(error.into()),
+            };
+            record!(
+                &mut *tx,
+                token_event(
+                    actor,
+                    "token.created",
+                    project_id,
+                    slug,
+                    format!(
+                        "{} ({}, {})",
+                        name.as_str(),
+                        scope.as_str(),
+                        expires_in_days.map_or("never expires".to_string(), |d| format!(
+                            "expires in {d} days"
+                        ))
+                    ),
+                )
+            );
+            tx.commit().await?;
+            id
+        });
+        let info = TokenInfo {
+            id,
+            name: name.as_str().to_string(),
+            scope,
+            created_at: now,
+            created_by: actor.name.clone(),
+            expires_at,
+            last_used_at: None,
+        };
+        Ok((info, token))
+    }
+
+    /// Revokes one of the project's live tokens; the next request with it gets a 401. Returns
+    /// its name.
+    pub async fn revoke(&self, actor: &Actor, slug: &ProjectSlug, token_id: i64) -> Result<String> {
+        let project_id = self.project_id(slug).await?;
+        let name: String = with_pool!(self.store, |pool| {
+            let mut tx = pool.begin().await?;
+            let name: Option<String> = sqlx::query_scalar(
+                "UPDATE service_tokens SET revoked_at = $1 \
+                 WHERE id = $2 AND project_id = $3 AND revoked_at IS NULL RETURNING name",
+            )
+            .bind(now_millis())
+            .bind(token_id)
+            .bind(project_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let name = name.ok_or_else(|| {
+                VaultError::NotFound("That token does not exist or was already revoked".into())
+            })?;
+            record!(&mut *tx, token_event(actor, "token.revoked", project_id, slug, name.clone()));
+            tx.commit().await?;
+            name
+        });
+        Ok(name)
+    }
+
+    /// Checks a bearer token: it must exist, be unexpired and not revoked. Notes the use (at
+    /// most once a minute per token).
+    pub async fn authenticate(
+        &self,
+        token: Option<&str>,
+    ) -> Result<TokenHolder, AuthenticationError> {
+        let token =
+            token.map(str::trim).filter(|t| !t.is_empty()).ok_or(TokenRejection::Missing)?;
+        if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
+            return Err(TokenRejection::Invalid.into());
+        }
+        let hash = token_hash(token);
+        let row: Option<HolderRow> = with_pool!(self.store, |pool| {
+            sqlx::query_as(
+                "SELECT t.id, t.name, t.scope, t.expires_at, t.last_used_at, t.revoked_at, \
+                 t.project_id, p.slug FROM service_tokens t \
+                 JOIN projects p ON p.id = t.project_id WHERE t.token_hash = $1",
+            )
+            .bind(&hash)
+            .fetch_optional(pool)
+            .await?
+        });
+        let row = row.ok_or(TokenRejection::Invalid)?;
+        let now = now_millis();
+        if row.revoked_at.is_some() {
+            return Err(TokenRejection::Revoked.into());
+        }
+        if row.expires_at.is_some_and(|at| at <= now) {
+            return Err(TokenRejection::Expired.into());
+        }
+        if row.last_used_at.is_none_or(|at| at <= now - LAST_USED_RESOLUTION_MS) {
+            // Conditional, so that several servers note one use between them; a failure to note
+            // it does not refuse the request.
+            let noted: std::result::Result<_, sqlx::Error> = async {
+                with_pool!(self.store, |pool| {
+                    sqlx::query(
+                        "UPDATE service_tokens SET last_used_at = $1 \
+                         WHERE id = $2 AND (last_used_at IS NULL OR last_used_at <= $3)",
+                    )
+                    .bind(now)
+                    .bind(row.id)
+                    .bind(now - LAST_USED_RESOLUTION_MS)
+                    .execute(pool)
+                    .await?;
+                });
+                Ok(())
+            }
+            .await;
+            if let Err(error) = noted {
+                tracing::warn!(error = %error, "could not note a token's last use");
+            }
+        }
+        Ok(TokenHolder {
+            token_id: row.id,
+            scope: TokenScope::parse(&row.scope).map_err(|_| TokenRejection::Invalid)?,
+            name: row.name,
+            project_id: row.project_id,
+            project_slug: row.slug,
+        })
+    }
+}
+
+/// A token that was refused, or a database that could not be asked.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthenticationError {
+    #[error(transparent)]
+    Rejected(#[from] TokenRejection),
+    #[error("cannot check the token: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+fn token_event<'a>(
+    actor: &'a Actor,
+    action: &'static str,
+    project_id: i64,
+    slug: &'a ProjectSlug,
+    details: String,
+) -> Event<'a> {
+    Event {
+        actor,
+        action,
+        project_id: Some(project_id),
+        project_slug: Some(slug.as_str()),
+        secret_key: None,
+        version: None,
+        details: Some(details),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_carry_the_prefix_and_256_random_bits() {
+        let (a, b) = (NewToken::generate(), NewToken::generate());
+        assert!(a.expose().starts_with("sbx_"));
+        assert_eq!(a.expose().len(), 4 + 43, "32 bytes in unpadded base64url");
+        assert_ne!(a.expose(), b.expose());
+        assert_eq!(token_hash(a.expose()).len(), 32);
+    }
+}
