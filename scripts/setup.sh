@@ -19,7 +19,7 @@ log() { printf '==> %s\n' "$*" >&2; }
 apt_packages=(
   "rustc-web=$RUST_WEB_VERSION" "cargo-web=$RUST_WEB_VERSION" "rust-web-src=$RUST_WEB_VERSION"
   "rust-web-llvm=$RUST_WEB_VERSION" "rust-web-clippy=$RUST_WEB_VERSION"
-  "rustfmt-web=$RUST_WEB_VERSION" lld-22 chromium
+  "rustfmt-web=$RUST_WEB_VERSION" lld-22 chromium wrk
 )
 missing=()
 for spec in "${apt_packages[@]}"; do

@@ -27,6 +27,8 @@ on_both_backends!(
     every_value_read_and_write_is_audited_with_the_tokens_name,
     the_openapi_document_describes_exactly_the_routes,
     listings_and_logs_never_carry_a_value,
+    a_read_whose_audit_event_cannot_be_written_fails_and_shows_no_value,
+    many_concurrent_reads_are_each_audited_in_one_chain,
 );
 
 const CANARY: &str = "api-canary-5d2f8a71";
@@ -454,4 +456,66 @@ async fn listings_and_logs_never_carry_a_value(backend: Backend) {
     .await
     .expect("audit");
     assert!(audit.iter().all(|row| !row.contains(CANARY)));
+}
+
+async fn a_read_whose_audit_event_cannot_be_written_fails_and_shows_no_value(backend: Backend) {
+    let app = spawn_app(backend).await;
+    project_with_secrets(&app).await;
+    let token = token(&app, "bot", "reader", TokenScope::Read).await;
+    let mut sql = app.sql().await;
+    let refuse: &[&str] = match backend {
+        Backend::Sqlite => &["CREATE TRIGGER refuse_reads BEFORE INSERT ON audit_events \
+             WHEN NEW.action IN ('secret.read', 'environment.read') \
+             BEGIN SELECT RAISE(ABORT, 'the audit log is down'); END"],
+        Backend::Postgres => &[
+            "CREATE FUNCTION refuse_reads() RETURNS trigger AS $$ BEGIN \
+             IF NEW.action IN ('secret.read', 'environment.read') THEN \
+             RAISE EXCEPTION 'the audit log is down'; END IF; RETURN NEW; END $$ \
+             LANGUAGE plpgsql",
+            "CREATE TRIGGER refuse_reads BEFORE INSERT ON audit_events \
+             FOR EACH ROW EXECUTE FUNCTION refuse_reads()",
+        ],
+    };
+    for statement in refuse {
+        sqlx::query(statement).execute(&mut sql).await.expect("the audit log goes down");
+    }
+    for path in ["/api/v1/projects/bot/secrets/API_KEY", "/api/v1/projects/bot/env"] {
+        let (status, body) = api(&app, Method::GET, path, Some(&token), None).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{path}");
+        assert_eq!(body["error"], "internal");
+        assert!(!body.to_string().contains(CANARY), "no audit event, no value: {body}");
+    }
+    let (status, _) =
+        api(&app, Method::GET, "/api/v1/projects/bot/secrets", Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK, "listing metadata is not a value read");
+}
+
+async fn many_concurrent_reads_are_each_audited_in_one_chain(backend: Backend) {
+    let app = spawn_app(backend).await;
+    project_with_secrets(&app).await;
+    let token = token(&app, "bot", "reader", TokenScope::Read).await;
+    let mut sql = app.sql().await;
+    let before: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_events")
+        .fetch_one(&mut sql)
+        .await
+        .expect("count");
+    let mut reads = tokio::task::JoinSet::new();
+    for n in 0..300 {
+        let path = if n % 2 == 0 {
+            "/api/v1/projects/bot/env"
+        } else {
+            "/api/v1/projects/bot/secrets/API_KEY"
+        };
+        let request = app.client.get(app.url(path)).bearer_auth(&token);
+        reads.spawn(async move { request.send().await.expect("a read").status() });
+    }
+    let statuses = reads.join_all().await;
+    assert!(statuses.iter().all(|status| *status == 200), "{statuses:?}");
+    let after: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_events")
+        .fetch_one(&mut sql)
+        .await
+        .expect("count");
+    assert_eq!(after - before, 300, "one event per read");
+    let verification = app::audit::chain::verify(&app.store).await.expect("verify");
+    assert!(verification.broken.is_none(), "{}", verification.message());
 }
