@@ -277,18 +277,14 @@ async fn environment(
     Path(slug): Path<String>,
 ) -> Result<Response, ApiError> {
     let caller = caller(&state, &headers, address, &slug, TokenScope::Read).await?;
-    let Scope::Project(project) = &caller.scope else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "project_not_found", "No such project"));
-    };
-    let variables = state.projects.variables(project).await?;
-    let secrets = state.vault.reveal_environment(&caller.actor, project).await?;
-    let mut environment = serde_json::Map::new();
-    for variable in variables {
-        environment.insert(variable.key, variable.value.into());
-    }
-    for (key, value) in &secrets {
-        environment.insert(key.clone(), value.expose().into());
-    }
+    let environment = state
+        .vault
+        .run_time_environment(&caller.actor, caller.holder.project_id, &caller.holder.project_slug)
+        .await?;
+    let environment: serde_json::Map<String, serde_json::Value> = environment
+        .iter()
+        .map(|(key, value)| (key.clone(), serde_json::Value::String(value.to_string())))
+        .collect();
     Ok(Json(environment).into_response())
 }
 

@@ -681,53 +681,73 @@ impl Vault {
         Ok(report)
     }
 
-    /// Every secret a project's programs see: the team secrets, overridden by the project's own
-    /// secrets of the same key. The delivery is audited as one `environment.read` event.
+    /// [`Vault::run_time_environment`] for a project named by its slug.
     pub async fn reveal_environment(
         &self,
         actor: &Actor,
         slug: &ProjectSlug,
-    ) -> Result<std::collections::BTreeMap<String, SecretValue>> {
+    ) -> Result<std::collections::BTreeMap<String, zeroize::Zeroizing<String>>> {
         let project = self.project(&Scope::Project(slug.clone())).await?;
-        let team = self.project(&Scope::Team).await?;
-        let rows: Vec<(i64, String, i64, Vec<u8>)> = with_pool!(self.store, |pool| {
+        self.run_time_environment(actor, project.id, slug.as_str()).await
+    }
+
+    /// What a program holding a token for the project `project_id` runs with: the project's
+    /// variables, then the team secrets, then the project's own secrets, each overriding the one
+    /// before for the same key. One query; the delivery is one `environment.read` event, group
+    /// committed before anything is returned.
+    pub async fn run_time_environment(
+        &self,
+        actor: &Actor,
+        project_id: i64,
+        slug: &str,
+    ) -> Result<std::collections::BTreeMap<String, zeroize::Zeroizing<String>>> {
+        // (rank, key, version, owner, variable value, sealed secret value), rank 0 variables,
+        // 1 team secrets, 2 the project's secrets.
+        type Row = (i64, String, i64, i64, Option<String>, Option<Vec<u8>>);
+        let rows: Vec<Row> = with_pool!(self.store, |pool| {
             sqlx::query_as(
-                "SELECT s.project_id, s.key, s.current_version, v.sealed_value FROM secrets s \
+                "SELECT CAST(0 AS BIGINT), key, CAST(0 AS BIGINT), project_id, value, NULL \
+                 FROM variables WHERE project_id = $1 \
+                 UNION ALL \
+                 SELECT CASE WHEN s.project_id = $1 THEN CAST(2 AS BIGINT) \
+                 ELSE CAST(1 AS BIGINT) END, s.key, s.current_version, s.project_id, NULL, \
+                 v.sealed_value FROM secrets s \
                  JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version \
-                 WHERE s.project_id IN ($1, $2)",
+                 WHERE s.project_id = $1 \
+                 OR s.project_id = (SELECT id FROM projects WHERE kind = 'team')",
             )
-            .bind(team.id)
-            .bind(project.id)
+            .bind(project_id)
             .fetch_all(pool)
             .await?
         });
-        let mut chosen: std::collections::BTreeMap<String, (i64, i64, Vec<u8>)> =
-            std::collections::BTreeMap::new();
-        for (owner, key, version, sealed) in rows {
-            let overrides = owner == project.id;
-            if overrides || !chosen.contains_key(&key) {
-                chosen.insert(key, (owner, version, sealed));
+        let mut chosen: std::collections::BTreeMap<String, Row> = std::collections::BTreeMap::new();
+        for row in rows {
+            if chosen.get(&row.1).is_none_or(|held| held.0 < row.0) {
+                chosen.insert(row.1.clone(), row);
             }
         }
         let mut environment = std::collections::BTreeMap::new();
-        for (key, (owner, version, sealed)) in &chosen {
-            let data_key = self.data_key(*owner).await?;
-            let aad = crypto::secret_aad(*owner, key, *version);
-            let plain = crypto::open(data_key.expose(), &Sealed::from_bytes(sealed)?, &aad)?;
-            environment.insert(key.clone(), SecretValue::from_bytes(plain.to_vec())?);
+        let mut delivered = Vec::new();
+        for (key, (rank, _, version, owner, text, sealed)) in chosen {
+            let value = match (text, sealed) {
+                (Some(text), _) => zeroize::Zeroizing::new(text),
+                (None, Some(sealed)) => {
+                    let data_key = self.data_key(owner).await?;
+                    let aad = crypto::secret_aad(owner, &key, version);
+                    let plain =
+                        crypto::open(data_key.expose(), &Sealed::from_bytes(&sealed)?, &aad)?;
+                    let value = SecretValue::from_bytes(plain.to_vec())?;
+                    let team_mark = if rank == 1 { " (team)" } else { "" };
+                    delivered.push(format!("{key} v{version}{team_mark}"));
+                    zeroize::Zeroizing::new(value.expose().to_string())
+                }
+                (None, None) => continue,
+            };
+            environment.insert(key, value);
         }
-        // One event for the delivery, naming each key and version (and which are the team's),
-        // written before anything is returned.
-        let delivered: Vec<String> = chosen
-            .iter()
-            .map(|(key, (owner, version, _))| {
-                let team_mark = if *owner == team.id { " (team)" } else { "" };
-                format!("{key} v{version}{team_mark}")
-            })
-            .collect();
         let mut audit = Event::general(actor, "environment.read", Some(delivered.join(", ")));
-        audit.project_id = Some(project.id);
-        audit.project_slug = project.slug.as_deref();
+        audit.project_id = Some(project_id);
+        audit.project_slug = Some(slug);
         record_alone(&self.store, audit).await?;
         Ok(environment)
     }

@@ -436,7 +436,7 @@ async fn a_project_sees_team_secrets_overridden_by_its_own(backend: Backend) {
     let environment = app.vault.reveal_environment(&alice(), slug).await.expect("environment");
 
     let plain: Vec<(&str, &str)> =
-        environment.iter().map(|(k, v)| (k.as_str(), v.expose())).collect();
+        environment.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     assert_eq!(plain, [("LOG_LEVEL_TOKEN", "bot-token"), ("SENTRY_DSN", "team-dsn")]);
     let mut sql = app.sql().await;
     let delivery: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
