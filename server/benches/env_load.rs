@@ -123,10 +123,10 @@ fn free_port() -> u16 {
 async fn ready(base: &str) {
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(30) {
-        if let Ok(response) = reqwest::get(format!("{base}/readyz")).await {
-            if response.status().is_success() {
-                return;
-            }
+        if let Ok(response) = reqwest::get(format!("{base}/readyz")).await
+            && response.status().is_success()
+        {
+            return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
