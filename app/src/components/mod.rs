@@ -11,4 +11,4 @@ pub use error_page::{ErrorPage, ErrorTemplate, NotFound, page_error};
 pub use forms::{RETURN_FIELD, ReturnHere, count_successes, field_error, form_error};
 pub use layout::Layout;
 pub use theme::ThemeToggle;
-pub use time::{Timestamp, iso as iso_time, relative as relative_time};
+pub use time::{Timestamp, iso as iso_time, relative as relative_time, utc as utc_time};

@@ -7,7 +7,7 @@ use super::{MAX_EXPIRY_DAYS, TokenInfo, TokenScope};
 use crate::{
     components::{
         ReturnHere, Timestamp, UrlDialog, clear_on_open, close_dialog, count_successes,
-        dialog_href, field_error, form_error, open_dialog, page_error,
+        dialog_href, field_error, form_error, iso_time, open_dialog, page_error, utc_time,
     },
     error::AppError,
     projects::project::use_slug,
@@ -157,7 +157,8 @@ fn TokensTable(
                     <td>
                         {match token.expires_at {
                             Some(at) if at <= now => view! { <span class="badge warn">"Expired"</span> }.into_any(),
-                            Some(at) => view! { <Timestamp at now/> }.into_any(),
+                            // A moment ahead: the date, not "just now".
+                            Some(at) => view! { <time datetime=iso_time(at)>{utc_time(at)}</time> }.into_any(),
                             None => view! { <span class="muted">"Never"</span> }.into_any(),
                         }}
                     </td>
