@@ -1,6 +1,3 @@
-// Not yet run: written while cargo-leptos was still installing on this machine, and moved out of
-// tests/ so that an unverified browser test cannot turn CI red. Move it back to tests/ and run it
-// (./scripts/test) first thing in the next session.
 import { expect, test } from '@playwright/test';
 import { hydrated, ownerEmail, ownerPassword, signIn } from './helpers';
 
