@@ -33,6 +33,10 @@ use crate::{
     },
 };
 
+/// How many times a run-time read is restarted when what it read changed before its audit event
+/// committed (see [`crate::store::snapshot`]).
+const STALE_RETRIES: usize = 3;
+
 /// Request bodies larger than this are refused with 413 (a value is at most 64 KiB).
 pub const MAX_BODY_BYTES: usize = 128 * 1024;
 
@@ -163,6 +167,7 @@ struct Caller {
     scope: Scope,
 }
 
+/// The caller, its token checked against the database.
 async fn caller(
     state: &AppState,
     headers: &HeaderMap,
@@ -170,11 +175,24 @@ async fn caller(
     slug: &str,
     needs: TokenScope,
 ) -> Result<Caller, ApiError> {
-    let bearer = headers
+    let holder = state.tokens.authenticate(bearer(headers)).await?;
+    admit(holder, address, slug, needs)
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")));
-    let holder = state.tokens.authenticate(bearer).await?;
+        .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
+}
+
+/// A valid token's holder, if it may do what the request needs in the project in the URL.
+fn admit(
+    holder: TokenHolder,
+    address: SocketAddr,
+    slug: &str,
+    needs: TokenScope,
+) -> Result<Caller, ApiError> {
     if holder.project_slug != slug {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -276,11 +294,33 @@ async fn environment(
     headers: HeaderMap,
     Path(slug): Path<String>,
 ) -> Result<Response, ApiError> {
-    let caller = caller(&state, &headers, address, &slug, TokenScope::Read).await?;
-    let environment = state
-        .vault
-        .run_time_environment(&caller.actor, caller.holder.project_id, &caller.holder.project_slug)
-        .await?;
+    let bearer = bearer(&headers);
+    // The token and the stored environment may come from memory; the audit event then commits
+    // only if nothing changed since they were read, and otherwise the read starts again from the
+    // database. After `STALE_RETRIES` such restarts (changes arriving faster than reads), the
+    // read checks the token in the database and appends its event unconditionally.
+    let mut restarts = 0;
+    let environment = loop {
+        let (holder, generation) = state.tokens.authenticate_at(bearer, restarts > 0).await?;
+        let caller = admit(holder, address, &slug, TokenScope::Read)?;
+        let generation = (restarts < STALE_RETRIES).then_some(generation);
+        let read = state
+            .vault
+            .run_time_environment(
+                &caller.actor,
+                caller.holder.project_id,
+                &caller.holder.project_slug,
+                generation,
+            )
+            .await;
+        match read {
+            Err(VaultError::Stale(current)) => {
+                state.tokens.saw_generation(current);
+                restarts += 1;
+            }
+            other => break other?,
+        }
+    };
     let environment: serde_json::Map<String, serde_json::Value> = environment
         .iter()
         .map(|(key, value)| (key.clone(), serde_json::Value::String(value.to_string())))

@@ -100,9 +100,10 @@ impl Verification {
     }
 }
 
+/// An event as the database stored it, with its hash if it has one yet.
 #[derive(sqlx::FromRow)]
-struct Row {
-    id: i64,
+pub(super) struct StoredEvent {
+    pub(super) id: i64,
     at: i64,
     actor: String,
     action: String,
@@ -117,11 +118,12 @@ struct Row {
 
 const PAGE: i64 = 5_000;
 
-const ROW_COLUMNS: &str =
+pub(super) const ROW_COLUMNS: &str =
     "id, at, actor, action, project_id, project_slug, secret_key, version, ip, details, hash";
 
-impl Row {
-    fn canonical(&self) -> Canonical<'_> {
+impl StoredEvent {
+    /// What its hash covers.
+    pub(super) fn canonical(&self) -> Canonical<'_> {
         Canonical {
             id: self.id,
             at: self.at,
@@ -145,7 +147,7 @@ pub async fn chain_unhashed(store: &Store) -> Result<(), sqlx::Error> {
         if let Some(lock) = lock_statement(&*tx) {
             sqlx::query(lock).execute(&mut *tx).await?;
         }
-        let rows: Vec<Row> = sqlx::query_as(&format!(
+        let rows: Vec<StoredEvent> = sqlx::query_as(&format!(
             "SELECT {ROW_COLUMNS} FROM audit_events WHERE hash IS NULL ORDER BY id"
         ))
         .fetch_all(&mut *tx)
@@ -176,7 +178,7 @@ pub async fn verify(store: &Store) -> Result<Verification, sqlx::Error> {
     let mut events = 0_i64;
     let mut broken = None;
     'pages: loop {
-        let rows: Vec<Row> = with_pool!(store, |pool| {
+        let rows: Vec<StoredEvent> = with_pool!(store, |pool| {
             sqlx::query_as(&format!(
                 "SELECT {ROW_COLUMNS} FROM audit_events WHERE id > $1 ORDER BY id LIMIT $2"
             ))

@@ -4,6 +4,10 @@
 //! request that delivers a value returns only after its event is committed, and fails when the
 //! batch fails (fail closed); the chain stays one order because there is one appender per
 //! process, and, between processes, the same lock every append takes.
+//!
+//! An event may carry the `run_time_generation` its request read its data at (see
+//! [`crate::store::snapshot`]). The batch reads the counter under the chain's lock; an event whose
+//! generation is no longer current is not appended and its request is told to read again.
 use std::sync::{Arc, OnceLock};
 
 use tokio::sync::{mpsc, oneshot};
@@ -26,10 +30,12 @@ struct Pending {
     version: Option<i64>,
     ip: Option<String>,
     details: Option<String>,
+    /// Append only while `run_time_generation` is still this.
+    generation: Option<i64>,
 }
 
 impl Pending {
-    fn new(event: Event<'_>) -> Self {
+    fn new(event: Event<'_>, generation: Option<i64>) -> Self {
         Self {
             actor: event.actor.name.clone(),
             action: event.action,
@@ -39,11 +45,19 @@ impl Pending {
             version: event.version,
             ip: event.actor.ip.clone(),
             details: event.details,
+            generation,
         }
     }
 }
 
-type Reply = oneshot::Sender<Result<(), Arc<sqlx::Error>>>;
+/// Why one event of a batch was not appended.
+#[derive(Debug, Clone)]
+enum Refusal {
+    Database(Arc<sqlx::Error>),
+    Stale(i64),
+}
+
+type Reply = oneshot::Sender<Result<(), Refusal>>;
 
 /// Why an event was not appended.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +66,9 @@ pub enum AppendError {
     Database(Arc<sqlx::Error>),
     #[error("the audit appender has stopped")]
     Stopped,
+    /// What the request read has changed since it was read: it must read again.
+    #[error("the data read has changed since (now at generation {current})")]
+    Stale { current: i64 },
 }
 
 /// The process's appender: started on first use, stopped when the last [`crate::store::Store`]
@@ -62,18 +79,26 @@ pub(crate) struct GroupCommit {
 }
 
 impl GroupCommit {
-    /// Appends `event` with whatever else is waiting; returns once it is committed.
-    pub(crate) async fn append(&self, db: &Db, event: Event<'_>) -> Result<(), AppendError> {
+    /// Appends `event` with whatever else is waiting; returns once it is committed. With a
+    /// `generation`, appends only if `run_time_generation` is still that when the batch commits.
+    pub(crate) async fn append(
+        &self,
+        db: &Db,
+        event: Event<'_>,
+        generation: Option<i64>,
+    ) -> Result<(), AppendError> {
         let queue = self.queue.get_or_init(|| {
             let (sender, receiver) = mpsc::channel(QUEUE);
             tokio::spawn(run(db.clone(), receiver));
             sender
         });
         let (reply, answer) = oneshot::channel();
-        queue.send((Pending::new(event), reply)).await.map_err(|_| AppendError::Stopped)?;
+        let pending = Pending::new(event, generation);
+        queue.send((pending, reply)).await.map_err(|_| AppendError::Stopped)?;
         match answer.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => Err(AppendError::Database(error)),
+            Ok(Err(Refusal::Database(error))) => Err(AppendError::Database(error)),
+            Ok(Err(Refusal::Stale(current))) => Err(AppendError::Stale { current }),
             Err(_) => Err(AppendError::Stopped),
         }
     }
@@ -87,48 +112,49 @@ async fn run(db: Db, mut receiver: mpsc::Receiver<(Pending, Reply)>) {
         if let Err(error) = &result {
             tracing::error!(error = %error, events = batch.len(), "audit batch failed");
         }
-        for (_, reply) in batch.drain(..) {
+        for (event, reply) in batch.drain(..) {
+            let answer = match &result {
+                Err(error) => Err(Refusal::Database(error.clone())),
+                Ok(current) => match (event.generation, current) {
+                    (Some(read), Some(current)) if read != *current => {
+                        Err(Refusal::Stale(*current))
+                    }
+                    _ => Ok(()),
+                },
+            };
             // A request that gave up waiting has nobody to tell.
-            let _ = reply.send(result.clone());
+            let _ = reply.send(answer);
         }
     }
 }
 
-/// One row as the database stored it: what its hash covers.
-#[derive(sqlx::FromRow)]
-struct Stored {
-    id: i64,
-    at: i64,
-    actor: String,
-    action: String,
-    project_id: Option<i64>,
-    project_slug: Option<String>,
-    secret_key: Option<String>,
-    version: Option<i64>,
-    ip: Option<String>,
-    details: Option<String>,
-}
-
-/// Appends `events` in one transaction: the lock, one multi-row insert, the previous hash, one
-/// update that sets every new hash. The hashes are computed from the rows as the database
-/// returned them, so they cover exactly what was stored.
-async fn append(db: &Db, events: &[&Pending]) -> Result<(), sqlx::Error> {
+/// Appends `events` in one transaction: the lock, the run-time generation (when an event carries
+/// one), one multi-row insert of the events still current, the previous hash, one update that sets
+/// every new hash. The hashes are computed from the rows as the database returned them, so they
+/// cover exactly what was stored. Returns the generation it read, if it read one.
+///
+/// The statements' shapes vary with the batch size, so they are not kept prepared: a connection
+/// keeps a bounded number of prepared statements and these would push out the ones every request
+/// uses.
+async fn append(db: &Db, events: &[&Pending]) -> Result<Option<i64>, sqlx::Error> {
     const COLUMNS: usize = 9;
     let at = now_millis();
-    let values = (0..events.len())
-        .map(|row| {
-            let first = row * COLUMNS;
-            let marks: Vec<String> = (1..=COLUMNS).map(|i| format!("${}", first + i)).collect();
-            format!("({})", marks.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
-    let insert = format!(
-        "INSERT INTO audit_events \
-         (at, actor, action, project_id, project_slug, secret_key, version, ip, details) \
-         VALUES {values} RETURNING id, at, actor, action, project_id, project_slug, secret_key, \
-         version, ip, details"
-    );
+    let insert = |count: usize| {
+        let values = (0..count)
+            .map(|row| {
+                let first = row * COLUMNS;
+                let marks: Vec<String> = (1..=COLUMNS).map(|i| format!("${}", first + i)).collect();
+                format!("({})", marks.join(", "))
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "INSERT INTO audit_events \
+             (at, actor, action, project_id, project_slug, secret_key, version, ip, details) \
+             VALUES {values} RETURNING {}",
+            chain::ROW_COLUMNS
+        )
+    };
     let update = |count: usize| {
         let cases: String =
             (0..count).map(|i| format!(" WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2)).collect();
@@ -138,16 +164,34 @@ async fn append(db: &Db, events: &[&Pending]) -> Result<(), sqlx::Error> {
             ids.join(", ")
         )
     };
+    let checks = events.iter().any(|event| event.generation.is_some());
     // The body is compiled once per backend, as `with_pool!` does for a store.
     macro_rules! on {
-        ($pool:expr) => {{
-            let pool = $pool;
-            let mut tx = pool.begin().await?;
+        ($begin:expr) => {{
+            let mut tx = $begin;
             if let Some(lock) = chain::lock_statement(&*tx) {
                 sqlx::query(lock).execute(&mut *tx).await?;
             }
-            let mut query = sqlx::query_as::<_, Stored>(&insert);
-            for event in events {
+            let current: Option<i64> = if checks {
+                Some(
+                    sqlx::query_scalar("SELECT value FROM run_time_generation WHERE id = 1")
+                        .fetch_one(&mut *tx)
+                        .await?,
+                )
+            } else {
+                None
+            };
+            let kept: Vec<&&Pending> = events
+                .iter()
+                .filter(|event| event.generation.is_none() || event.generation == current)
+                .collect();
+            if kept.is_empty() {
+                tx.rollback().await?;
+                return Ok(current);
+            }
+            let insert = insert(kept.len());
+            let mut query = sqlx::query_as::<_, chain::StoredEvent>(&insert).persistent(false);
+            for event in &kept {
                 query = query
                     .bind(at)
                     .bind(&event.actor)
@@ -170,34 +214,22 @@ async fn append(db: &Db, events: &[&Pending]) -> Result<(), sqlx::Error> {
             .await?;
             let mut previous = previous.flatten();
             let update = update(rows.len());
-            let mut query = sqlx::query(&update);
+            let mut query = sqlx::query(&update).persistent(false);
             for row in &rows {
-                let hash = chain::link(
-                    previous.as_deref(),
-                    &chain::Canonical {
-                        id: row.id,
-                        at: row.at,
-                        actor: &row.actor,
-                        action: &row.action,
-                        project_id: row.project_id,
-                        project_slug: row.project_slug.as_deref(),
-                        secret_key: row.secret_key.as_deref(),
-                        version: row.version,
-                        ip: row.ip.as_deref(),
-                        details: row.details.as_deref(),
-                    },
-                );
+                let hash = chain::link(previous.as_deref(), &row.canonical());
                 query = query.bind(row.id).bind(hash.to_vec());
                 previous = Some(hash.to_vec());
             }
             query.execute(&mut *tx).await?;
             tx.commit().await?;
-            Ok(())
+            Ok(current)
         }};
     }
     match db {
-        Db::Sqlite(pool) => on!(pool),
-        Db::Postgres(pool) => on!(pool),
+        // IMMEDIATE: take the write lock first, so that the generation read is the newest one
+        // and no other writer can commit before this batch does.
+        Db::Sqlite(pool) => on!(pool.begin_with("BEGIN IMMEDIATE").await?),
+        Db::Postgres(pool) => on!(pool.begin().await?),
     }
 }
 
@@ -205,6 +237,7 @@ impl From<AppendError> for sqlx::Error {
     fn from(error: AppendError) -> Self {
         match error {
             AppendError::Stopped => sqlx::Error::PoolClosed,
+            stale @ AppendError::Stale { .. } => sqlx::Error::Io(std::io::Error::other(stale)),
             AppendError::Database(cause) => sqlx::Error::Io(std::io::Error::other(cause)),
         }
     }

@@ -14,12 +14,16 @@ pub use super::SecretMeta;
 use super::domain::{Description, SecretKey, SecretType, SecretValue};
 pub use crate::audit::Actor;
 use crate::{
-    audit::{Event, record, record_alone},
+    audit::{Event, group::AppendError, record, record_alone},
     crypto::{self, DataKey, Sealed},
     error::AppError,
     keyring::{Keyring, KeyringError},
     projects::{ProjectName, ProjectSlug},
-    store::{Store, now_millis, with_pool},
+    store::{
+        Store, now_millis,
+        snapshot::{Lookup, SnapshotCache},
+        with_pool,
+    },
     validation::FieldError,
 };
 
@@ -95,6 +99,9 @@ pub enum VaultError {
     Crypto(#[from] crypto::CryptoError),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// What the request read has changed since (the run-time generation is now this): read again.
+    #[error("the data read has changed; read it again")]
+    Stale(i64),
 }
 
 impl From<VaultError> for AppError {
@@ -159,11 +166,27 @@ struct ProjectRef {
 pub struct Vault {
     store: Store,
     keyring: Arc<Keyring>,
+    /// Projects' run-time environments as stored (sealed), by project id, read at a run-time
+    /// generation (see [`crate::store::snapshot`]).
+    environments: Arc<SnapshotCache<i64, Arc<StoredEnvironment>>>,
+}
+
+/// What a project's programs run with, as stored: variables in the clear, secrets sealed; in key
+/// order, one entry per key after the overrides.
+struct StoredEnvironment {
+    entries: Vec<(String, StoredValue)>,
+    /// The audit event's details: each secret delivered and its version.
+    delivered: String,
+}
+
+enum StoredValue {
+    Plain(String),
+    Sealed { owner: i64, version: i64, sealed: Vec<u8> },
 }
 
 impl Vault {
     pub fn new(store: Store, keyring: Arc<Keyring>) -> Self {
-        Self { store, keyring }
+        Self { store, keyring, environments: Arc::default() }
     }
 
     pub fn keyring(&self) -> &Keyring {
@@ -688,19 +711,84 @@ impl Vault {
         slug: &ProjectSlug,
     ) -> Result<std::collections::BTreeMap<String, zeroize::Zeroizing<String>>> {
         let project = self.project(&Scope::Project(slug.clone())).await?;
-        self.run_time_environment(actor, project.id, slug.as_str()).await
+        self.run_time_environment(actor, project.id, slug.as_str(), None).await
     }
 
     /// What a program holding a token for the project `project_id` runs with: the project's
     /// variables, then the team secrets, then the project's own secrets, each overriding the one
-    /// before for the same key. One query; the delivery is one `environment.read` event, group
-    /// committed before anything is returned.
+    /// before for the same key. The delivery is one `environment.read` event, group committed
+    /// before anything is returned.
+    ///
+    /// With `generation` (the run-time generation the caller's token was read at), the stored
+    /// environment may come from memory, and the event is appended only if nothing changed since
+    /// that generation; otherwise this fails with [`VaultError::Stale`] and delivers nothing.
     pub async fn run_time_environment(
         &self,
         actor: &Actor,
         project_id: i64,
         slug: &str,
+        generation: Option<i64>,
     ) -> Result<std::collections::BTreeMap<String, zeroize::Zeroizing<String>>> {
+        let stored = match generation {
+            None => Arc::new(self.stored_environment(project_id).await?),
+            Some(generation) => match self.environments.get(&project_id) {
+                Lookup::Hit(at, stored) if at == generation => stored,
+                _ => {
+                    if let Some(seen) =
+                        self.environments.generation().filter(|&seen| seen > generation)
+                    {
+                        return Err(VaultError::Stale(seen));
+                    }
+                    // Read after `generation` was: at least that new.
+                    let stored = Arc::new(self.stored_environment(project_id).await?);
+                    self.environments.insert(generation, project_id, stored.clone());
+                    stored
+                }
+            },
+        };
+        let mut environment = std::collections::BTreeMap::new();
+        // At most two owners: the project and the team.
+        let mut keys: Vec<(i64, Arc<DataKey>)> = Vec::with_capacity(2);
+        for (key, value) in &stored.entries {
+            let value = match value {
+                StoredValue::Plain(text) => zeroize::Zeroizing::new(text.clone()),
+                StoredValue::Sealed { owner, version, sealed } => {
+                    let data_key = match keys.iter().find(|(id, _)| id == owner) {
+                        Some((_, data_key)) => data_key.clone(),
+                        None => {
+                            let data_key = self.data_key(*owner).await?;
+                            keys.push((*owner, data_key.clone()));
+                            data_key
+                        }
+                    };
+                    let aad = crypto::secret_aad(*owner, key, *version);
+                    let plain =
+                        crypto::open(data_key.expose(), &Sealed::from_bytes(sealed)?, &aad)?;
+                    let value = SecretValue::from_bytes(plain.to_vec())?;
+                    zeroize::Zeroizing::new(value.expose().to_string())
+                }
+            };
+            environment.insert(key.clone(), value);
+        }
+        let mut audit = Event::general(actor, "environment.read", Some(stored.delivered.clone()));
+        audit.project_id = Some(project_id);
+        audit.project_slug = Some(slug);
+        match generation {
+            None => record_alone(&self.store, audit).await?,
+            Some(generation) => match self.store.append_audit_at(audit, generation).await {
+                Ok(()) => {}
+                Err(AppendError::Stale { current }) => {
+                    self.environments.saw(current);
+                    return Err(VaultError::Stale(current));
+                }
+                Err(error) => return Err(sqlx::Error::from(error).into()),
+            },
+        }
+        Ok(environment)
+    }
+
+    /// A project's run-time environment as stored. One query.
+    async fn stored_environment(&self, project_id: i64) -> Result<StoredEnvironment> {
         // (rank, key, version, owner, variable value, sealed secret value), rank 0 variables,
         // 1 team secrets, 2 the project's secrets.
         type Row = (i64, String, i64, i64, Option<String>, Option<Vec<u8>>);
@@ -726,30 +814,21 @@ impl Vault {
                 chosen.insert(row.1.clone(), row);
             }
         }
-        let mut environment = std::collections::BTreeMap::new();
+        let mut entries = Vec::with_capacity(chosen.len());
         let mut delivered = Vec::new();
         for (key, (rank, _, version, owner, text, sealed)) in chosen {
             let value = match (text, sealed) {
-                (Some(text), _) => zeroize::Zeroizing::new(text),
+                (Some(text), _) => StoredValue::Plain(text),
                 (None, Some(sealed)) => {
-                    let data_key = self.data_key(owner).await?;
-                    let aad = crypto::secret_aad(owner, &key, version);
-                    let plain =
-                        crypto::open(data_key.expose(), &Sealed::from_bytes(&sealed)?, &aad)?;
-                    let value = SecretValue::from_bytes(plain.to_vec())?;
                     let team_mark = if rank == 1 { " (team)" } else { "" };
                     delivered.push(format!("{key} v{version}{team_mark}"));
-                    zeroize::Zeroizing::new(value.expose().to_string())
+                    StoredValue::Sealed { owner, version, sealed }
                 }
                 (None, None) => continue,
             };
-            environment.insert(key, value);
+            entries.push((key, value));
         }
-        let mut audit = Event::general(actor, "environment.read", Some(delivered.join(", ")));
-        audit.project_id = Some(project_id);
-        audit.project_slug = Some(slug);
-        record_alone(&self.store, audit).await?;
-        Ok(environment)
+        Ok(StoredEnvironment { entries, delivered: delivered.join(", ") })
     }
 
     async fn meta(&self, project: &ProjectRef, key: &SecretKey) -> Result<SecretMeta> {

@@ -10,6 +10,8 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
+pub mod snapshot;
+
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
 
@@ -109,7 +111,26 @@ impl Store {
         &self,
         event: crate::audit::Event<'_>,
     ) -> Result<(), crate::audit::group::AppendError> {
-        self.appender.append(&self.db, event).await
+        self.appender.append(&self.db, event, None).await
+    }
+
+    /// As [`Store::append_audit`], but only while `run_time_generation` is still `generation`
+    /// (see [`snapshot`]): otherwise nothing is appended and the caller must read again.
+    pub async fn append_audit_at(
+        &self,
+        event: crate::audit::Event<'_>,
+        generation: i64,
+    ) -> Result<(), crate::audit::group::AppendError> {
+        self.appender.append(&self.db, event, Some(generation)).await
+    }
+
+    /// The `run_time_generation` counter now (see [`snapshot`]).
+    pub async fn run_time_generation(&self) -> Result<i64, sqlx::Error> {
+        with_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT value FROM run_time_generation WHERE id = 1")
+                .fetch_one(pool)
+                .await
+        })
     }
 
     /// Brings the schema up to date. Each migration runs in its own transaction, so a failure

@@ -1,6 +1,11 @@
 //! Making, listing, revoking and checking service tokens. A token is `sbx_` and 256 random bits
 //! (base64url); the database keeps its SHA-256 only, so a copy of the database holds no usable
 //! token. Creation and revocation are audited in their own transaction.
+use std::sync::{
+    Arc,
+    atomic::{AtomicI64, Ordering},
+};
+
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -11,7 +16,11 @@ use crate::{
     audit::{Actor, Event, record},
     projects::{ProjectSlug, service::project_not_found},
     secrets::service::VaultError,
-    store::{Store, now_millis, with_pool},
+    store::{
+        Store, now_millis,
+        snapshot::{Lookup, SnapshotCache},
+        with_pool,
+    },
     validation::FieldError,
 };
 
@@ -36,8 +45,8 @@ impl NewToken {
     }
 }
 
-fn token_hash(token: &str) -> Vec<u8> {
-    Sha256::digest(token.as_bytes()).to_vec()
+fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
 }
 
 /// Why a bearer token was not accepted. Each is a 401; the message says which, without saying
@@ -111,13 +120,23 @@ struct HolderRow {
 #[derive(Clone)]
 pub struct Tokens {
     store: Store,
+    /// Valid tokens as read at a run-time generation, by hash (see [`crate::store::snapshot`]).
+    known: Arc<SnapshotCache<[u8; 32], Arc<Known>>>,
+}
+
+/// A valid token as the database described it.
+struct Known {
+    holder: TokenHolder,
+    expires_at: Option<i64>,
+    /// When its use was last noted (`i64::MIN`: never), shared by the requests that use it.
+    last_used_at: AtomicI64,
 }
 
 type Result<T, E = VaultError> = std::result::Result<T, E>;
 
 impl Tokens {
     pub fn new(store: Store) -> Self {
-        Self { store }
+        Self { store, known: Arc::default() }
     }
 
     async fn project_id(&self, slug: &ProjectSlug) -> Result<i64> {
@@ -187,7 +206,7 @@ impl Tokens {
             .bind(project_id)
             .bind(name.as_str())
             .bind(scope.as_str())
-            .bind(token_hash(token.expose()))
+            .bind(token_hash(token.expose()).to_vec())
             .bind(now)
             .bind(&actor.name)
             .bind(expires_at)
@@ -258,25 +277,54 @@ impl Tokens {
         Ok(name)
     }
 
-    /// Checks a bearer token: it must exist, be unexpired and not revoked. Notes the use (at
-    /// most once a minute per token).
+    /// The program `token` stands for, asking the database; refuses a missing, unknown, revoked
+    /// or expired token.
     pub async fn authenticate(
         &self,
         token: Option<&str>,
     ) -> Result<TokenHolder, AuthenticationError> {
-        let token =
-            token.map(str::trim).filter(|t| !t.is_empty()).ok_or(TokenRejection::Missing)?;
-        if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
-            return Err(TokenRejection::Invalid.into());
+        let hash = bearer_hash(token)?;
+        Ok(self.look_up(&hash).await?.holder)
+    }
+
+    /// As [`Tokens::authenticate`], for a read whose audit event is appended only while the
+    /// run-time generation is unchanged ([`Store::append_audit_at`]): the holder and the
+    /// generation it was read at. A token read at the newest generation this server has seen is
+    /// not asked for again unless `fresh`; expiry is checked against the clock every time.
+    pub async fn authenticate_at(
+        &self,
+        token: Option<&str>,
+        fresh: bool,
+    ) -> Result<(TokenHolder, i64), AuthenticationError> {
+        let hash = bearer_hash(token)?;
+        if !fresh && let Lookup::Hit(generation, known) = self.known.get(&hash) {
+            let now = now_millis();
+            if known.expires_at.is_some_and(|at| at <= now) {
+                return Err(TokenRejection::Expired.into());
+            }
+            self.note_use(&known, now).await;
+            return Ok((known.holder.clone(), generation));
         }
-        let hash = token_hash(token);
+        // The counter first: the token read after it is at least this new.
+        let generation = self.store.run_time_generation().await?;
+        let known = Arc::new(self.look_up(&hash).await?);
+        self.known.insert(generation, hash, known.clone());
+        Ok((known.holder.clone(), generation))
+    }
+
+    /// Notes that a request read at a generation older than `current` must read again.
+    pub fn saw_generation(&self, current: i64) {
+        self.known.saw(current);
+    }
+
+    async fn look_up(&self, hash: &[u8; 32]) -> Result<Known, AuthenticationError> {
         let row: Option<HolderRow> = with_pool!(self.store, |pool| {
             sqlx::query_as(
                 "SELECT t.id, t.name, t.scope, t.expires_at, t.last_used_at, t.revoked_at, \
                  t.project_id, p.slug FROM service_tokens t \
                  JOIN projects p ON p.id = t.project_id WHERE t.token_hash = $1",
             )
-            .bind(&hash)
+            .bind(hash.as_slice())
             .fetch_optional(pool)
             .await?
         });
@@ -288,36 +336,62 @@ impl Tokens {
         if row.expires_at.is_some_and(|at| at <= now) {
             return Err(TokenRejection::Expired.into());
         }
-        if row.last_used_at.is_none_or(|at| at <= now - LAST_USED_RESOLUTION_MS) {
-            // Conditional, so that several servers note one use between them; a failure to note
-            // it does not refuse the request.
-            let noted: std::result::Result<_, sqlx::Error> = async {
-                with_pool!(self.store, |pool| {
-                    sqlx::query(
-                        "UPDATE service_tokens SET last_used_at = $1 \
-                         WHERE id = $2 AND (last_used_at IS NULL OR last_used_at <= $3)",
-                    )
-                    .bind(now)
-                    .bind(row.id)
-                    .bind(now - LAST_USED_RESOLUTION_MS)
-                    .execute(pool)
-                    .await?;
-                });
-                Ok(())
-            }
-            .await;
-            if let Err(error) = noted {
-                tracing::warn!(error = %error, "could not note a token's last use");
-            }
-        }
-        Ok(TokenHolder {
-            token_id: row.id,
-            scope: TokenScope::parse(&row.scope).map_err(|_| TokenRejection::Invalid)?,
-            name: row.name,
-            project_id: row.project_id,
-            project_slug: row.slug,
-        })
+        let known = Known {
+            holder: TokenHolder {
+                token_id: row.id,
+                scope: TokenScope::parse(&row.scope).map_err(|_| TokenRejection::Invalid)?,
+                name: row.name,
+                project_id: row.project_id,
+                project_slug: row.slug,
+            },
+            expires_at: row.expires_at,
+            last_used_at: AtomicI64::new(row.last_used_at.unwrap_or(i64::MIN)),
+        };
+        self.note_use(&known, now).await;
+        Ok(known)
     }
+
+    /// Writes `last_used_at` when the last note is older than the resolution: one request per
+    /// token and minute in this process claims it, and the update is conditional so that several
+    /// servers note one use between them. A failure to note it does not refuse the request.
+    async fn note_use(&self, known: &Known, now: i64) {
+        let noted = known.last_used_at.load(Ordering::Relaxed);
+        if noted > now - LAST_USED_RESOLUTION_MS
+            || known
+                .last_used_at
+                .compare_exchange(noted, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        let written: std::result::Result<_, sqlx::Error> = async {
+            with_pool!(self.store, |pool| {
+                sqlx::query(
+                    "UPDATE service_tokens SET last_used_at = $1 \
+                     WHERE id = $2 AND (last_used_at IS NULL OR last_used_at <= $3)",
+                )
+                .bind(now)
+                .bind(known.holder.token_id)
+                .bind(now - LAST_USED_RESOLUTION_MS)
+                .execute(pool)
+                .await?;
+            });
+            Ok(())
+        }
+        .await;
+        if let Err(error) = written {
+            tracing::warn!(error = %error, "could not note a token's last use");
+        }
+    }
+}
+
+/// The hash of a bearer token that looks like one of ours.
+fn bearer_hash(token: Option<&str>) -> Result<[u8; 32], TokenRejection> {
+    let token = token.map(str::trim).filter(|t| !t.is_empty()).ok_or(TokenRejection::Missing)?;
+    if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
+        return Err(TokenRejection::Invalid);
+    }
+    Ok(token_hash(token))
 }
 
 /// A token that was refused, or a database that could not be asked.

@@ -9,6 +9,7 @@ mod health;
 mod members;
 mod pages;
 mod projects;
+mod run_time;
 mod scale_out;
 mod sessions;
 mod startup;

@@ -59,7 +59,10 @@ async fn two_servers_on_one_database_behave_as_one(backend: Backend) {
         write.await.expect("a write and its read");
     }
 
-    // Revoking on one server locks the token out of the other at once.
+    // Revoking on one server locks the token out of the other at once, though the other has
+    // just read with it (and remembers it).
+    let read = first.client.get(first.url("/api/v1/projects/bot/env")).bearer_auth(&token);
+    assert_eq!(read.send().await.expect("get").status(), 200);
     let list = browser.post(first.url("/rpc/list_tokens")).form(&[("slug", "bot")]).send().await;
     let list: Value = list.expect("call").json().await.expect("JSON");
     let id = list["tokens"][0]["id"].to_string();

@@ -31,14 +31,14 @@ on_both_backends!(
     many_concurrent_reads_are_each_audited_in_one_chain,
 );
 
-const CANARY: &str = "api-canary-5d2f8a71";
+pub(crate) const CANARY: &str = "api-canary-5d2f8a71";
 
 fn key(text: &str) -> SecretKey {
     SecretKey::parse(text).expect("a valid key")
 }
 
 /// A project `bot` with a secret, an overridden and a plain team secret, and a variable.
-async fn project_with_secrets(app: &TestApp) {
+pub(crate) async fn project_with_secrets(app: &TestApp) {
     let actor = Actor::new("test", None);
     app.vault.create_project(&actor, ProjectName::parse("Bot").expect("name")).await.expect("p");
     app.vault.create_project(&actor, ProjectName::parse("Other").expect("name")).await.expect("p");
@@ -63,7 +63,7 @@ async fn project_with_secrets(app: &TestApp) {
 }
 
 /// A token for `project` with `scope`, made through the service as the Tokens tab does.
-async fn token(app: &TestApp, project: &str, name: &str, scope: TokenScope) -> String {
+pub(crate) async fn token(app: &TestApp, project: &str, name: &str, scope: TokenScope) -> String {
     let slug = ProjectSlug::parse(project).expect("slug");
     let name = TokenName::parse(name).expect("name");
     let (_, token) = app
@@ -74,7 +74,7 @@ async fn token(app: &TestApp, project: &str, name: &str, scope: TokenScope) -> S
     token.expose().to_string()
 }
 
-async fn api(
+pub(crate) async fn api(
     app: &TestApp,
     method: reqwest::Method,
     path: &str,

@@ -1,0 +1,289 @@
+//! The run-time read path remembers tokens and sealed environments between requests, tagged with
+//! the run-time generation (`app::store::snapshot`). These tests prove that the memory never
+//! shows a change late: every change a program can read moves the generation (and nothing else
+//! does), the audit appender refuses an event read at a passed generation, and a read that starts
+//! after a change has committed sees it, on the server that made it and on another one, also
+//! while other reads race the writes.
+use std::{
+    collections::BTreeSet,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
+
+use app::{
+    audit::{Event, group::AppendError},
+    projects::{ProjectName, ProjectSlug, VariableValue},
+    secrets::{
+        domain::{Description, SecretKey, SecretValue},
+        service::{Actor, NewSecret, Scope, SecretUpdate},
+    },
+    tokens::TokenScope,
+};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::{
+    helpers::{Backend, TestApp, spawn_app},
+    on_both_backends,
+    tokens::{CANARY, api, project_with_secrets, token},
+};
+
+on_both_backends!(
+    every_change_a_program_reads_moves_the_generation_and_nothing_else_does,
+    an_event_read_at_a_passed_generation_is_not_appended,
+    a_read_after_a_change_sees_it_at_once,
+    a_change_through_one_server_is_read_at_once_through_another,
+    reads_racing_writes_never_go_back_in_time,
+);
+
+const ENV: &str = "/api/v1/projects/bot/env";
+
+fn key(text: &str) -> SecretKey {
+    SecretKey::parse(text).expect("a valid key")
+}
+
+fn bot() -> ProjectSlug {
+    ProjectSlug::parse("bot").expect("slug")
+}
+
+async fn generation(app: &TestApp) -> i64 {
+    app.store.run_time_generation().await.expect("the generation")
+}
+
+async fn environment_reads(app: &TestApp) -> i64 {
+    let mut sql = app.sql().await;
+    sqlx::query_scalar("SELECT count(*) FROM audit_events WHERE action = 'environment.read'")
+        .fetch_one(&mut sql)
+        .await
+        .expect("count")
+}
+
+async fn put(app: &TestApp, token: &str, name: &str, value: &str) -> StatusCode {
+    let path = format!("/api/v1/projects/bot/secrets/{name}");
+    api(app, Method::PUT, &path, Some(token), Some(json!({ "value": value }))).await.0
+}
+
+async fn every_change_a_program_reads_moves_the_generation_and_nothing_else_does(backend: Backend) {
+    let app = spawn_app(backend).await;
+    project_with_secrets(&app).await;
+    let actor = Actor::new("test", None);
+    let writer = token(&app, "bot", "writer", TokenScope::ReadWrite).await;
+    let mut last = generation(&app).await;
+
+    // Reads (whose first use of the token is noted), listings and new tokens leave it.
+    for path in [ENV, "/api/v1/projects/bot/secrets", "/api/v1/projects/bot/secrets/API_KEY"] {
+        let (status, _) = api(&app, Method::GET, path, Some(&writer), None).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+    }
+    token(&app, "bot", "reader", TokenScope::Read).await;
+    let used: Option<i64> = {
+        let mut sql = app.sql().await;
+        sqlx::query_scalar("SELECT last_used_at FROM service_tokens WHERE name = 'writer'")
+            .fetch_one(&mut sql)
+            .await
+            .expect("the token")
+    };
+    assert!(used.is_some(), "the token's use was noted");
+    assert_eq!(generation(&app).await, last, "reads, use notes and new tokens leave it");
+
+    macro_rules! moves {
+        ($what:literal, $change:expr) => {{
+            $change;
+            let now = generation(&app).await;
+            assert!(now > last, "{} moves the generation ({last} → {now})", $what);
+            last = now;
+        }};
+    }
+    moves!("a secret created", assert_eq!(put(&app, &writer, "NEW_ONE", "1").await, 201));
+    moves!("a secret updated", assert_eq!(put(&app, &writer, "NEW_ONE", "2").await, 200));
+    moves!("a secret deleted", {
+        let path = "/api/v1/projects/bot/secrets/NEW_ONE";
+        assert_eq!(api(&app, Method::DELETE, path, Some(&writer), None).await.0, 204);
+    });
+    moves!("a team secret created", {
+        let new = NewSecret {
+            key: key("TEAM_NEW"),
+            value: SecretValue::new("team".into()).expect("value"),
+            description: Description::default(),
+            secret_type: None,
+        };
+        app.vault.create_secret(&actor, &Scope::Team, new).await.expect("team secret");
+    });
+    moves!("a secret's description changed", {
+        let update = SecretUpdate {
+            expected_version: 1,
+            value: None,
+            description: Description::parse(Some("now described")).expect("description"),
+        };
+        app.vault.update_secret(&actor, &Scope::Team, &key("TEAM_NEW"), update).await.expect("u");
+    });
+    let port = |text: &str| VariableValue::parse(text.into()).expect("variable");
+    moves!("a variable created", {
+        app.projects
+            .create_variable(&actor, &bot(), &key("HOST"), port("h"), false)
+            .await
+            .expect("v")
+    });
+    moves!("a variable updated", {
+        app.projects
+            .update_variable(&actor, &bot(), &key("HOST"), port("i"), false)
+            .await
+            .expect("v")
+    });
+    moves!("a variable deleted", {
+        app.projects.delete_variable(&actor, &bot(), &key("HOST")).await.expect("v")
+    });
+    moves!("a project's settings changed", {
+        let name = ProjectName::parse("Bot renamed").expect("name");
+        app.projects.update_settings(&actor, &bot(), name, BTreeSet::new(), None).await.expect("s");
+    });
+    moves!("a token revoked", {
+        let tokens = app.tokens.list(&bot()).await.expect("tokens");
+        let reader = tokens.iter().find(|t| t.name == "reader").expect("the reader");
+        app.tokens.revoke(&actor, &bot(), reader.id).await.expect("revoked");
+    });
+    moves!("a project deleted", {
+        let other = ProjectSlug::parse("other").expect("slug");
+        app.vault.delete_project(&actor, &other).await.expect("deleted");
+    });
+    assert_eq!(generation(&app).await, last);
+    app.stop().await;
+}
+
+async fn an_event_read_at_a_passed_generation_is_not_appended(backend: Backend) {
+    let app = spawn_app(backend).await;
+    project_with_secrets(&app).await;
+    let actor = Actor::new("token:probe", None);
+    let read_at = generation(&app).await;
+    let before = environment_reads(&app).await;
+    let event = || Event::general(&actor, "environment.read", None);
+    app.store.append_audit_at(event(), read_at).await.expect("still current: appended");
+
+    let variable = VariableValue::parse("1".into()).expect("variable");
+    app.projects.create_variable(&actor, &bot(), &key("LATER"), variable, false).await.expect("v");
+    let refused = app.store.append_audit_at(event(), read_at).await;
+    let Err(AppendError::Stale { current }) = refused else {
+        panic!("an event read before a change is refused: {refused:?}");
+    };
+    assert_eq!(current, generation(&app).await);
+    // Unconditional events and events at the current generation still go in.
+    app.store.append_audit(event()).await.expect("no generation: appended");
+    app.store.append_audit_at(event(), current).await.expect("current: appended");
+    assert_eq!(environment_reads(&app).await - before, 3, "the refused event is not there");
+    let verification = app::audit::chain::verify(&app.store).await.expect("verify");
+    assert!(verification.broken.is_none(), "{}", verification.message());
+    app.stop().await;
+}
+
+async fn a_read_after_a_change_sees_it_at_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    project_with_secrets(&app).await;
+    let actor = Actor::new("test", None);
+    let reader = token(&app, "bot", "reader", TokenScope::Read).await;
+    let writer = token(&app, "bot", "writer", TokenScope::ReadWrite).await;
+    let before = environment_reads(&app).await;
+    let read = || async {
+        let (status, body) = api(&app, Method::GET, ENV, Some(&reader), None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    };
+    let first = read().await;
+    assert_eq!(first["API_KEY"], format!("{CANARY}-project"));
+    assert_eq!(read().await, first, "a second read (from memory) is the same");
+
+    assert_eq!(put(&app, &writer, "API_KEY", "second").await, 200);
+    assert_eq!(read().await["API_KEY"], "second", "a write through the API");
+
+    let port = VariableValue::parse("9090".into()).expect("variable");
+    app.projects.update_variable(&actor, &bot(), &key("PORT"), port, true).await.expect("v");
+    assert_eq!(read().await["PORT"], "9090", "a variable changed by the service");
+
+    let update = SecretUpdate {
+        expected_version: 1,
+        value: Some(SecretValue::new("the team's new one".into()).expect("value")),
+        description: Description::default(),
+    };
+    app.vault.update_secret(&actor, &Scope::Team, &key("TEAM_ONLY"), update).await.expect("u");
+    assert_eq!(read().await["TEAM_ONLY"], "the team's new one", "a team secret");
+
+    let project = Scope::Project(bot());
+    app.vault.delete_secret(&actor, &project, &key("SHARED"), None).await.expect("deleted");
+    assert_eq!(read().await["SHARED"], "team loses", "the team's shows once the project's is gone");
+
+    let reads = environment_reads(&app).await - before;
+    assert_eq!(reads, 6, "every delivery audited, none twice");
+
+    let tokens = app.tokens.list(&bot()).await.expect("tokens");
+    let id = tokens.iter().find(|t| t.name == "reader").expect("the reader").id;
+    app.tokens.revoke(&actor, &bot(), id).await.expect("revoked");
+    let (status, body) = api(&app, Method::GET, ENV, Some(&reader), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "revoked at once: {body}");
+    assert_eq!(body["error"], "token_revoked");
+    assert_eq!(environment_reads(&app).await - before, reads, "nothing delivered");
+    app.stop().await;
+}
+
+async fn a_change_through_one_server_is_read_at_once_through_another(backend: Backend) {
+    let first = spawn_app(backend).await;
+    project_with_secrets(&first).await;
+    let second = first.peer().await;
+    let reader = token(&first, "bot", "reader", TokenScope::Read).await;
+    let writer = token(&first, "bot", "writer", TokenScope::ReadWrite).await;
+    for n in 0..10 {
+        let (status, before) = api(&second, Method::GET, ENV, Some(&reader), None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_ne!(before["API_KEY"], format!("value {n}"));
+        assert_eq!(put(&first, &writer, "API_KEY", &format!("value {n}")).await, 200);
+        let (status, after) = api(&second, Method::GET, ENV, Some(&reader), None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(after["API_KEY"], format!("value {n}"), "written on one, read on the other");
+    }
+    second.stop().await;
+    first.stop().await;
+}
+
+async fn reads_racing_writes_never_go_back_in_time(backend: Backend) {
+    let app = spawn_app(backend).await;
+    project_with_secrets(&app).await;
+    let reader = token(&app, "bot", "reader", TokenScope::Read).await;
+    let writer = token(&app, "bot", "writer", TokenScope::ReadWrite).await;
+    let before = environment_reads(&app).await;
+    let done = Arc::new(AtomicBool::new(false));
+    let mut readers = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (done, request) = (done.clone(), app.client.get(app.url(ENV)).bearer_auth(&reader));
+        readers.spawn(async move {
+            let (mut reads, mut newest) = (0_i64, 0_u32);
+            while !done.load(Ordering::Relaxed) {
+                let request = request.try_clone().expect("a GET can be cloned");
+                let response = request.send().await.expect("a read");
+                assert_eq!(response.status(), StatusCode::OK);
+                let body: Value = response.json().await.expect("JSON");
+                let seen = body["API_KEY"]
+                    .as_str()
+                    .and_then(|v| v.strip_prefix('v'))
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0);
+                assert!(seen >= newest, "a reader saw v{seen} after v{newest}");
+                newest = seen;
+                reads += 1;
+            }
+            reads
+        });
+    }
+    for n in 1..=20 {
+        assert_eq!(put(&app, &writer, "API_KEY", &format!("v{n}")).await, 200);
+        let (status, body) = api(&app, Method::GET, ENV, Some(&reader), None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["API_KEY"], format!("v{n}"), "a read after the write sees it");
+    }
+    done.store(true, Ordering::Relaxed);
+    let raced: i64 = readers.join_all().await.into_iter().sum();
+    assert!(raced > 0, "the readers ran");
+    assert_eq!(environment_reads(&app).await - before, raced + 20, "each delivery audited once");
+    let verification = app::audit::chain::verify(&app.store).await.expect("verify");
+    assert!(verification.broken.is_none(), "{}", verification.message());
+    app.stop().await;
+}
