@@ -75,7 +75,7 @@ pub enum AppendError {
 /// clone is dropped.
 #[derive(Default)]
 pub(crate) struct GroupCommit {
-    queue: OnceLock<mpsc::Sender<(Pending, Reply)>>,
+    queue: OnceLock<mpsc::Sender<(Option<Pending>, Reply)>>,
 }
 
 impl GroupCommit {
@@ -94,7 +94,7 @@ impl GroupCommit {
         });
         let (reply, answer) = oneshot::channel();
         let pending = Pending::new(event, generation);
-        queue.send((pending, reply)).await.map_err(|_| AppendError::Stopped)?;
+        queue.send((Some(pending), reply)).await.map_err(|_| AppendError::Stopped)?;
         match answer.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(Refusal::Database(error))) => Err(AppendError::Database(error)),
@@ -102,20 +102,33 @@ impl GroupCommit {
             Err(_) => Err(AppendError::Stopped),
         }
     }
+
+    /// Returns once every event handed over before this call is committed (or has failed), so
+    /// that the pool can be closed without failing the events of requests still in flight.
+    pub(crate) async fn flush(&self) {
+        let Some(queue) = self.queue.get() else { return };
+        let (reply, answer) = oneshot::channel();
+        if queue.send((None, reply)).await.is_ok() {
+            let _ = answer.await;
+        }
+    }
 }
 
-async fn run(db: Db, mut receiver: mpsc::Receiver<(Pending, Reply)>) {
+/// Appends what arrives, in batches. `None` is a flush: answered with the batch it arrived in,
+/// after everything that arrived before it.
+async fn run(db: Db, mut receiver: mpsc::Receiver<(Option<Pending>, Reply)>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let events: Vec<&Pending> = batch.iter().map(|(event, _)| event).collect();
-        let result = append(&db, &events).await.map_err(Arc::new);
+        let events: Vec<&Pending> = batch.iter().filter_map(|(event, _)| event.as_ref()).collect();
+        let result =
+            if events.is_empty() { Ok(None) } else { append(&db, &events).await.map_err(Arc::new) };
         if let Err(error) = &result {
             tracing::error!(error = %error, events = batch.len(), "audit batch failed");
         }
         for (event, reply) in batch.drain(..) {
             let answer = match &result {
                 Err(error) => Err(Refusal::Database(error.clone())),
-                Ok(current) => match (event.generation, current) {
+                Ok(current) => match (event.and_then(|event| event.generation), current) {
                     (Some(read), Some(current)) if read != *current => {
                         Err(Refusal::Stale(*current))
                     }

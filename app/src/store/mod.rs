@@ -163,8 +163,10 @@ impl Store {
         }
     }
 
-    /// Waits for checked-out connections to return, then closes the pool.
+    /// Commits the audit events already handed to the appender, waits for checked-out connections
+    /// to return, then closes the pool.
     pub async fn close(&self) {
+        self.appender.flush().await;
         match &self.db {
             Db::Sqlite(pool) => pool.close().await,
             Db::Postgres(pool) => pool.close().await,

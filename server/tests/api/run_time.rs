@@ -25,7 +25,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::{
-    helpers::{Backend, TestApp, spawn_app},
+    helpers::{Backend, TestApp, TestDatabase, spawn_app},
     on_both_backends,
     tokens::{CANARY, api, project_with_secrets, token},
 };
@@ -36,6 +36,7 @@ on_both_backends!(
     a_read_after_a_change_sees_it_at_once,
     a_change_through_one_server_is_read_at_once_through_another,
     reads_racing_writes_never_go_back_in_time,
+    closing_the_store_first_commits_the_events_handed_over,
 );
 
 const ENV: &str = "/api/v1/projects/bot/env";
@@ -286,4 +287,47 @@ async fn reads_racing_writes_never_go_back_in_time(backend: Backend) {
     let verification = app::audit::chain::verify(&app.store).await.expect("verify");
     assert!(verification.broken.is_none(), "{}", verification.message());
     app.stop().await;
+}
+
+async fn closing_the_store_first_commits_the_events_handed_over(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let store = app::store::Store::connect(&database.url).await.expect("the store");
+    store.migrate().await.expect("migrations");
+    // Hold the appender's lock from outside, so that the events queue up behind it.
+    let mut holder = {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        sqlx::AnyConnection::connect(&database.url).await.expect("a connection")
+    };
+    let (lock, unlock) = match backend {
+        Backend::Sqlite => ("BEGIN IMMEDIATE", "COMMIT"),
+        Backend::Postgres => {
+            ("SELECT pg_advisory_lock(7301190815)", "SELECT pg_advisory_unlock(7301190815)")
+        }
+    };
+    sqlx::query(lock).execute(&mut holder).await.expect("the lock");
+    let mut appends = tokio::task::JoinSet::new();
+    for n in 0..100 {
+        let store = store.clone();
+        appends.spawn(async move {
+            let actor = Actor::new(format!("token:closing-{n}"), None);
+            store.append_audit(Event::general(&actor, "environment.read", None)).await
+        });
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let closing = tokio::spawn({
+        let store = store.clone();
+        async move { store.close().await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    sqlx::query(unlock).execute(&mut holder).await.expect("the lock is released");
+    closing.await.expect("the store closes");
+    let results = appends.join_all().await;
+    assert!(results.iter().all(Result::is_ok), "every event handed over is committed: {results:?}");
+    let count: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_events WHERE actor LIKE 'token:closing-%'")
+            .fetch_one(&mut holder)
+            .await
+            .expect("count");
+    assert_eq!(count, 100);
 }
