@@ -1,5 +1,5 @@
 //! Headers and checks applied to every response and request.
-use app::components::{DIALOG_PARAM, RETURN_FIELD};
+use app::components::{DIALOG_PARAM, KEPT_FIELDS, RETURN_FIELD, TYPED_PREFIX};
 use axum::{
     body::Body,
     extract::Request,
@@ -95,6 +95,10 @@ pub async fn form_return(request: Request, next: Next) -> Response {
         .find(|(name, _)| name == RETURN_FIELD)
         .map(|(_, path)| path.into_owned())
         .filter(|path| is_local_path(path));
+    let typed: Vec<(String, String)> = url::form_urlencoded::parse(&bytes)
+        .filter(|(name, value)| KEPT_FIELDS.contains(&name.as_ref()) && !value.is_empty())
+        .map(|(name, value)| (format!("{TYPED_PREFIX}{name}"), value.into_owned()))
+        .collect();
     let host = parts.headers.get(HOST).and_then(|v| v.to_str().ok()).map(str::to_owned);
     if let (Some(path), Some(host)) = (return_to, host)
         && let Ok(referer) = HeaderValue::from_str(&format!("http://{host}{path}"))
@@ -103,7 +107,7 @@ pub async fn form_return(request: Request, next: Next) -> Response {
     }
     let mut response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
     if let Some(location) = response.headers().get(LOCATION).and_then(|v| v.to_str().ok())
-        && let Some(local) = local_location(location)
+        && let Some(local) = local_location(location, &typed)
         && let Ok(local) = HeaderValue::from_str(&local)
     {
         response.headers_mut().insert(LOCATION, local);
@@ -113,15 +117,21 @@ pub async fn form_return(request: Request, next: Next) -> Response {
 
 /// Where to send the browser after a plain form post: the page as a path, not the made-up
 /// absolute URL (behind a TLS proxy its scheme would be wrong); after a success, without the
-/// `dialog` parameter, so the dialog that held the form is closed.
-fn local_location(location: &str) -> Option<String> {
+/// `dialog` parameter, so the dialog that held the form is closed; after a failure, with what was
+/// typed into the [`KEPT_FIELDS`] (`typed`), so the form shows it again. What an earlier failure
+/// kept is dropped either way.
+fn local_location(location: &str, typed: &[(String, String)]) -> Option<String> {
     let url = url::Url::parse(location).ok()?;
     let failed = url.query_pairs().any(|(name, _)| name == "__err");
-    let pairs: Vec<(String, String)> = url
+    let mut pairs: Vec<(String, String)> = url
         .query_pairs()
         .filter(|(name, _)| failed || name != DIALOG_PARAM)
+        .filter(|(name, _)| !name.starts_with(TYPED_PREFIX))
         .map(|(name, value)| (name.into_owned(), value.into_owned()))
         .collect();
+    if failed {
+        pairs.extend(typed.iter().cloned());
+    }
     let mut local = url.path().to_string();
     if !pairs.is_empty() {
         local.push('?');
@@ -155,7 +165,7 @@ mod tests {
 
     #[test]
     fn after_a_form_post_the_browser_returns_to_a_local_path() {
-        let back = |l: &str| local_location(l);
+        let back = |l: &str| local_location(l, &[]);
         assert_eq!(back("http://h:1/projects/bot?dialog=add").as_deref(), Some("/projects/bot"));
         assert_eq!(
             back("http://h:1/projects/bot?q=a&dialog=add").as_deref(),
@@ -166,6 +176,18 @@ mod tests {
             Some("/p?dialog=add&__path=%2Frpc%2Fx&__err=e")
         );
         assert_eq!(back("/login").as_deref(), None);
+    }
+
+    #[test]
+    fn a_failed_post_brings_back_what_was_typed_and_only_then() {
+        let typed = [("typed.key".to_string(), "BAD KEY".to_string())];
+        let back = |l: &str| local_location(l, &typed);
+        assert_eq!(
+            back("http://h:1/p?dialog=add&typed.key=OLD&__err=e").as_deref(),
+            Some("/p?dialog=add&__err=e&typed.key=BAD+KEY"),
+            "the earlier attempt's text is replaced"
+        );
+        assert_eq!(back("http://h:1/p?dialog=add&typed.key=OLD").as_deref(), Some("/p"));
     }
 
     #[test]

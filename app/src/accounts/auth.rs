@@ -4,7 +4,10 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 
 use super::domain::User;
-use crate::{components::ReturnHere, error::AppError};
+use crate::{
+    components::{ReturnHere, typed},
+    error::AppError,
+};
 
 /// Checks the email and password, starts a new session (a new id: no session fixation) and
 /// goes to the start page. Every failure says "Invalid email or password".
@@ -127,7 +130,7 @@ pub fn LoginPage() -> impl IntoView {
             <ActionForm action=sign_in attr:class="stack">
                 <ReturnHere/>
                 <label for="email">"Email"</label>
-                <input id="email" type="email" name="email" autocomplete="username" required/>
+                <input id="email" type="email" name="email" autocomplete="username" required value=move || typed("email").get()/>
                 <label for="password">"Password"</label>
                 <input
                     id="password"

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::domain::{Role, User};
 use crate::{
-    components::{ReturnHere, Timestamp, count_successes, page_error},
+    components::{ReturnHere, Timestamp, count_successes, page_error, typed},
     error::AppError,
 };
 
@@ -301,13 +301,18 @@ fn AddMemberForm(
         <ActionForm action=add attr:class="stack narrow">
             <ReturnHere/>
             <label for="member-email">"Email"</label>
-            <input id="member-email" type="email" name="email" autocomplete="off" required/>
+            <input id="member-email" type="email" name="email" autocomplete="off" required value=move || typed("email").get()/>
             <label for="member-name">"Name"</label>
-            <input id="member-name" type="text" name="name" autocomplete="off"/>
+            <input id="member-name" type="text" name="name" autocomplete="off" value=move || typed("name").get()/>
             <label for="member-role">"Role"</label>
             <select id="member-role" name="role">
                 {roles.into_iter().map(|role| view! {
-                    <option value=role.as_str() selected=role == Role::Member>{role.label()}</option>
+                    <option
+                        value=role.as_str()
+                        selected=move || typed("role").get().map_or(role == Role::Member, |typed| typed == role.as_str())
+                    >
+                        {role.label()}
+                    </option>
                 }).collect_view()}
             </select>
             <label for="member-password">"Initial password"</label>

@@ -4,7 +4,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::{
-    components::{NotFound, ReturnHere},
+    components::{NotFound, ReturnHere, typed},
     error::AppError,
 };
 
@@ -82,9 +82,9 @@ pub fn SetupPage() -> impl IntoView {
                                 <ReturnHere/>
                                 <input type="hidden" name="token" value=token/>
                                 <label for="email">"Email"</label>
-                                <input id="email" type="email" name="email" autocomplete="username" required/>
+                                <input id="email" type="email" name="email" autocomplete="username" required value=move || typed("email").get()/>
                                 <label for="name">"Name"</label>
-                                <input id="name" type="text" name="name" autocomplete="name"/>
+                                <input id="name" type="text" name="name" autocomplete="name" value=move || typed("name").get()/>
                                 <label for="password">"Password"</label>
                                 <input
                                     id="password"

@@ -1,6 +1,6 @@
 //! Pieces every form uses.
 use leptos::prelude::*;
-use leptos_router::hooks::use_location;
+use leptos_router::hooks::{use_location, use_query_map};
 
 use crate::error::AppError;
 
@@ -19,6 +19,21 @@ pub fn ReturnHere() -> impl IntoView {
         super::dialog::href(&location.pathname.get(), pairs)
     };
     view! { <input type="hidden" name=RETURN_FIELD value=here/> }
+}
+
+/// After a failed plain form post (no JavaScript), the server sends the browser back with what was
+/// typed into these fields as `typed.FIELD` query parameters, so that the form shows it again.
+/// Never a secret or variable value, a password or a token: the URL is kept in the history.
+pub const KEPT_FIELDS: &[&str] =
+    &["key", "description", "secret_type", "name", "email", "role", "scope", "expires_in_days"];
+
+/// The prefix of the query parameters that carry [`KEPT_FIELDS`].
+pub const TYPED_PREFIX: &str = "typed.";
+
+/// What was typed into `field` (one of [`KEPT_FIELDS`]) before a failed plain form post.
+pub fn typed(field: &'static str) -> Signal<Option<String>> {
+    let query = use_query_map();
+    Signal::derive(move || query.read().get(&format!("{TYPED_PREFIX}{field}")))
 }
 
 /// The error shown beside one field, tied to it with `aria-describedby`.

@@ -8,7 +8,10 @@ mod time;
 
 pub use dialog::{DIALOG_PARAM, UrlDialog, clear_on_open, close_dialog, dialog_href, open_dialog};
 pub use error_page::{ErrorPage, ErrorTemplate, NotFound, page_error};
-pub use forms::{RETURN_FIELD, ReturnHere, count_successes, field_error, form_error};
+pub use forms::{
+    KEPT_FIELDS, RETURN_FIELD, ReturnHere, TYPED_PREFIX, count_successes, field_error, form_error,
+    typed,
+};
 pub use layout::Layout;
 pub use theme::ThemeToggle;
 pub use time::{Timestamp, iso as iso_time, relative as relative_time, utc as utc_time};

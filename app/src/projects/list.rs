@@ -7,6 +7,7 @@ use super::ProjectListItem;
 use crate::{
     components::{
         ReturnHere, Timestamp, UrlDialog, clear_on_open, dialog_href, open_dialog, page_error,
+        typed,
     },
     error::AppError,
 };
@@ -82,7 +83,7 @@ pub fn ProjectsPage() -> impl IntoView {
                                     <ActionForm action=create attr:class="stack">
                                         <ReturnHere/>
                                         <label for="project-name">"Project name"</label>
-                                        <input id="project-name" name="name" required autocomplete="off" aria-describedby="project-name-error"/>
+                                        <input id="project-name" name="name" required autocomplete="off" value=move || typed("name").get() aria-describedby="project-name-error"/>
                                         {move || error().and_then(|e| e.field_message("name")).map(|m| view! {
                                             <p class="field-error" id="project-name-error">{m}</p>
                                         })}

@@ -7,7 +7,7 @@ use super::{Variable, project::use_slug};
 use crate::{
     components::{
         ReturnHere, Timestamp, UrlDialog, clear_on_open, close_dialog, count_successes,
-        dialog_href, field_error, form_error, open_dialog, page_error,
+        dialog_href, field_error, form_error, open_dialog, page_error, typed,
     },
     error::AppError,
 };
@@ -273,7 +273,7 @@ fn VariableDialogs(
                 <ReturnHere/>
                 <input type="hidden" name="slug" value=move || slug.get()/>
                 <label for="variable-key">"Variable Key"</label>
-                <input id="variable-key" name="key" class="mono" required autocomplete="off" aria-describedby="variable-key-error"/>
+                <input id="variable-key" name="key" class="mono" required autocomplete="off" value=move || typed("key").get() aria-describedby="variable-key-error"/>
                 {field_error(create_error, "key", "variable-key-error")}
                 <label for="variable-value">"Value"</label>
                 <textarea id="variable-value" name="value" class="mono" rows="3" aria-describedby="variable-value-error"></textarea>

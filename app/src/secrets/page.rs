@@ -8,7 +8,7 @@ use super::{SecretMeta, domain::SecretType};
 use crate::{
     components::{
         ReturnHere, Timestamp, UrlDialog, clear_on_open, close_dialog, count_successes,
-        dialog_href, field_error, form_error, open_dialog, page_error,
+        dialog_href, field_error, form_error, open_dialog, page_error, typed,
     },
     error::AppError,
 };
@@ -416,6 +416,11 @@ fn AddSecretDialog(scope: Signal<String>, create: ServerAction<CreateSecret>) ->
         }
     });
     let title = if scope.get_untracked() == TEAM { "Add team secret" } else { "Add Secret" };
+    let (typed_key, typed_description, typed_type) =
+        (typed("key"), typed("description"), typed("secret_type"));
+    let chosen_type = Memo::new(move |_| {
+        typed_type.get().and_then(|kind| SecretType::parse(&kind).ok()).or_else(|| suggested.get())
+    });
     view! {
         <UrlDialog open title=title.to_string() id="add-secret">
             <ActionForm action=create attr:class="stack">
@@ -430,7 +435,7 @@ fn AddSecretDialog(scope: Signal<String>, create: ServerAction<CreateSecret>) ->
                     autocomplete="off"
                     spellcheck="false"
                     placeholder="DISCORD_BOT_TOKEN"
-                    value=move || prefilled.get().unwrap_or_default()
+                    value=move || typed_key.get().or_else(|| prefilled.get()).unwrap_or_default()
                     aria-describedby="add-key-error"
                 />
                 {field_error(error, "key", "add-key-error")}
@@ -466,13 +471,19 @@ fn AddSecretDialog(scope: Signal<String>, create: ServerAction<CreateSecret>) ->
                 </div>
                 {field_error(error, "value", "add-value-error")}
                 <label for="add-description">"Description"</label>
-                <input id="add-description" name="description" autocomplete="off" aria-describedby="add-description-error"/>
+                <input
+                    id="add-description"
+                    name="description"
+                    autocomplete="off"
+                    value=move || typed_description.get().unwrap_or_default()
+                    aria-describedby="add-description-error"
+                />
                 {field_error(error, "description", "add-description-error")}
                 <label for="add-type">"Type"</label>
                 <select id="add-type" name="secret_type">
-                    <option value="" selected=move || suggested.get().is_none()>"Detect from the value"</option>
+                    <option value="" selected=move || chosen_type.get().is_none()>"Detect from the value"</option>
                     {SecretType::ALL.into_iter().map(|kind| view! {
-                        <option value=kind.as_str() selected=move || suggested.get() == Some(kind)>
+                        <option value=kind.as_str() selected=move || chosen_type.get() == Some(kind)>
                             {kind.label()}
                         </option>
                     }).collect_view()}
@@ -540,7 +551,10 @@ fn EditSecretDialog(
                         id="edit-description"
                         name="description"
                         autocomplete="off"
-                        value=row.meta.description.clone().unwrap_or_default()
+                        value=typed("description")
+                            .get_untracked()
+                            .or(row.meta.description.clone())
+                            .unwrap_or_default()
                         aria-describedby="edit-description-error"
                     />
                     {field_error(error, "description", "edit-description-error")}

@@ -7,7 +7,7 @@ use super::{MAX_EXPIRY_DAYS, TokenInfo, TokenScope};
 use crate::{
     components::{
         ReturnHere, Timestamp, UrlDialog, clear_on_open, close_dialog, count_successes,
-        dialog_href, field_error, form_error, iso_time, open_dialog, page_error, utc_time,
+        dialog_href, field_error, form_error, iso_time, open_dialog, page_error, typed, utc_time,
     },
     error::AppError,
     projects::project::use_slug,
@@ -262,16 +262,16 @@ fn TokenDialogs(
                 <ReturnHere/>
                 <input type="hidden" name="slug" value=move || slug.get()/>
                 <label for="token-name">"Name"</label>
-                <input id="token-name" name="name" required autocomplete="off" placeholder="deploy-bot" aria-describedby="token-name-error"/>
+                <input id="token-name" name="name" required autocomplete="off" placeholder="deploy-bot" value=move || typed("name").get() aria-describedby="token-name-error"/>
                 {field_error(create_error, "name", "token-name-error")}
                 <label for="token-scope">"Scope"</label>
                 <select id="token-scope" name="scope">
-                    <option value=TokenScope::Read.as_str() selected>"read: values and environment"</option>
-                    <option value=TokenScope::ReadWrite.as_str()>"read-write: also set and delete secrets"</option>
+                    <option value=TokenScope::Read.as_str() selected=move || typed("scope").get().as_deref() != Some(TokenScope::ReadWrite.as_str())>"read: values and environment"</option>
+                    <option value=TokenScope::ReadWrite.as_str() selected=move || typed("scope").get().as_deref() == Some(TokenScope::ReadWrite.as_str())>"read-write: also set and delete secrets"</option>
                 </select>
                 {field_error(create_error, "scope", "token-scope-error")}
                 <label for="token-expiry">"Expires in (days)"</label>
-                <input id="token-expiry" name="expires_in_days" type="number" min="1" max=MAX_EXPIRY_DAYS placeholder="never" aria-describedby="token-expiry-error"/>
+                <input id="token-expiry" name="expires_in_days" type="number" min="1" max=MAX_EXPIRY_DAYS placeholder="never" value=move || typed("expires_in_days").get() aria-describedby="token-expiry-error"/>
                 {field_error(create_error, "expires_in_days", "token-expiry-error")}
                 {form_error(create_error)}
                 <div class="dialog-buttons">

@@ -25,6 +25,7 @@ on_both_backends!(
     an_admin_adds_a_member_with_a_generated_password_shown_once_who_can_sign_in,
     an_admin_cannot_add_or_touch_an_owner_over_http,
     a_failed_plain_form_post_returns_to_its_page_which_shows_the_error,
+    a_failed_plain_form_post_keeps_what_was_typed_but_never_a_value,
     a_successful_plain_form_post_returns_to_its_page_which_shows_the_password_once,
     a_plain_form_post_cannot_be_sent_back_to_another_site,
     an_idle_session_expires_and_activity_extends_it,
@@ -584,6 +585,7 @@ async fn a_failed_plain_form_post_returns_to_its_page_which_shows_the_error(back
     assert_eq!(page.status(), 200);
     let html = page.text().await.expect("HTML");
     assert!(html.contains("Enter an email address like name@example.com"), "the error is shown");
+    assert!(html.contains(r#"value="not-an-email""#), "what was typed is still there");
 
     // The sign-in page shows its one message the same way.
     let response = plain_form_post(
@@ -596,6 +598,67 @@ async fn a_failed_plain_form_post_returns_to_its_page_which_shows_the_error(back
     let location = response.headers()["location"].to_str().expect("ASCII").to_string();
     let html = app.get(&location).await.text().await.expect("HTML");
     assert!(html.contains("Invalid email or password"), "{location}");
+    assert!(html.contains(r#"value="admin@example.com""#), "the email is kept");
+    assert!(!location.contains("wrong") && !html.contains("wrong password"), "never the password");
+}
+
+async fn a_failed_plain_form_post_keeps_what_was_typed_but_never_a_value(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_user("admin@example.com", Role::Admin).await;
+    let admin = app.signed_in("admin@example.com").await;
+    let actor = app::secrets::service::Actor::new("test", None);
+    let name = app::projects::ProjectName::parse("Bot").expect("name");
+    app.vault.create_project(&actor, name).await.expect("project");
+    let canary = "typed-canary-0c41e9";
+
+    // A bad key: the browser comes back to the open dialog with the key, description and type.
+    let response = plain_form_post(
+        &admin,
+        &app,
+        "/rpc/create_secret",
+        &[
+            ("__return", "/projects/bot?dialog=add"),
+            ("scope", "bot"),
+            ("key", "bad key"),
+            ("value", canary),
+            ("description", "for the <bot>"),
+            ("secret_type", "token"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 302);
+    let location = response.headers()["location"].to_str().expect("ASCII").to_string();
+    assert!(location.contains("dialog=add") && location.contains("typed.key="), "{location}");
+    assert!(!location.contains(canary), "the value is not carried: {location}");
+    let html = admin.get(app.url(&location)).send().await.expect("page").text().await.expect("H");
+    assert!(html.contains(r#"value="bad key""#), "the key is back");
+    assert!(html.contains(r#"value="for the &lt;bot&gt;""#), "the description is back, escaped");
+    assert!(html.contains(r#"<option value="token" selected"#), "the type is back");
+    assert!(!html.contains(canary), "the value must be typed again, never rendered");
+
+    // A second failure replaces what the first one kept; a success drops it.
+    let retry = [
+        ("__return", location.as_str()),
+        ("scope", "bot"),
+        ("key", "STILL BAD"),
+        ("value", canary),
+        ("description", ""),
+        ("secret_type", ""),
+    ];
+    let response = plain_form_post(&admin, &app, "/rpc/create_secret", &retry).await;
+    let again = response.headers()["location"].to_str().expect("ASCII").to_string();
+    assert_eq!(again.matches("typed.key=").count(), 1, "{again}");
+    assert!(!again.contains("bad+key") && !again.contains("typed.description"), "{again}");
+    let good = [("key", "GOOD_KEY"), ("description", "")];
+    let good: Vec<(&str, &str)> = retry
+        .iter()
+        .copied()
+        .filter(|(n, _)| !["key", "description"].contains(n))
+        .chain(good)
+        .collect();
+    let response = plain_form_post(&admin, &app, "/rpc/create_secret", &good).await;
+    let done = response.headers()["location"].to_str().expect("ASCII").to_string();
+    assert_eq!(done, "/projects/bot", "the dialog closes and nothing typed is carried");
 }
 
 async fn a_successful_plain_form_post_returns_to_its_page_which_shows_the_password_once(
