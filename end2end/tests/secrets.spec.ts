@@ -313,15 +313,20 @@ test.describe('without JavaScript', () => {
     const add = page.locator('dialog#add-secret');
     await add.getByLabel('Secret Key').fill('9_BAD');
     await add.getByLabel('Secret Value', { exact: true }).fill('plain-value');
+    await add.getByLabel('Description').fill('Typed before the error');
     await add.getByRole('button', { name: 'Create Secret' }).click();
     await expect(page.locator('dialog#add-secret #add-key-error')).toHaveText(
       'Keys must use uppercase letters, digits and underscores, and must not start with a digit',
     );
+    // What was typed is still there, except the value, which is never sent back to the page.
+    await expect(page.locator('dialog#add-secret').getByLabel('Secret Key')).toHaveValue('9_BAD');
+    await expect(page.locator('dialog#add-secret').getByLabel('Description')).toHaveValue('Typed before the error');
+    await expect(page.locator('dialog#add-secret').getByLabel('Secret Value', { exact: true })).toHaveValue('');
     await page.locator('dialog#add-secret').getByLabel('Secret Key').fill('PLAIN_KEY');
     await page.locator('dialog#add-secret').getByLabel('Secret Value', { exact: true }).fill('plain-value');
     await page.locator('dialog#add-secret').getByRole('button', { name: 'Create Secret' }).click();
-    await expect(page).not.toHaveURL(/dialog=/);
-    await expect(page.getByRole('row').filter({ hasText: 'PLAIN_KEY' })).toBeVisible();
+    await expect(page).not.toHaveURL(/dialog=|typed\./);
+    await expect(page.getByRole('row').filter({ hasText: 'PLAIN_KEY' })).toContainText('Typed before the error');
 
     await page.getByRole('link', { name: 'Edit PLAIN_KEY' }).click();
     const edit = page.locator('dialog#edit-secret');
