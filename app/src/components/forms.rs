@@ -73,3 +73,22 @@ where
         }
     });
 }
+
+/// The status region that announces what the last of `outcomes` did (for screen readers); a
+/// success also closes the dialog that held its form. Each action reports a success as a message.
+pub fn announce_successes<O, E>(outcomes: impl IntoIterator<Item = O>) -> impl IntoView
+where
+    O: Get<Value = Option<Result<String, E>>> + Send + Sync + 'static,
+    E: 'static,
+{
+    let announcement = RwSignal::new(None::<String>);
+    for outcome in outcomes {
+        Effect::new(move |_| {
+            if let Some(Ok(message)) = outcome.get() {
+                announcement.set(Some(message));
+                super::dialog::close_dialog();
+            }
+        });
+    }
+    view! { <p class="sr-status" role="status" aria-live="polite">{move || announcement.get()}</p> }
+}

@@ -9,8 +9,8 @@ mod time;
 pub use dialog::{DIALOG_PARAM, UrlDialog, clear_on_open, close_dialog, dialog_href, open_dialog};
 pub use error_page::{ErrorPage, ErrorTemplate, NotFound, page_error};
 pub use forms::{
-    KEPT_FIELDS, RETURN_FIELD, ReturnHere, TYPED_PREFIX, count_successes, field_error, form_error,
-    typed,
+    KEPT_FIELDS, RETURN_FIELD, ReturnHere, TYPED_PREFIX, announce_successes, count_successes,
+    field_error, form_error, typed,
 };
 pub use layout::Layout;
 pub use theme::ThemeToggle;

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{SecretMeta, domain::SecretType};
 use crate::{
     components::{
-        ReturnHere, Timestamp, UrlDialog, clear_on_open, close_dialog, count_successes,
+        ReturnHere, Timestamp, UrlDialog, announce_successes, clear_on_open, count_successes,
         dialog_href, field_error, form_error, open_dialog, page_error, typed,
     },
     error::AppError,
@@ -213,18 +213,9 @@ pub fn SecretsPanel(#[prop(into)] scope: Signal<String>) -> impl IntoView {
     count_successes(delete.value(), changes);
     let data =
         Resource::new(move || (scope.get(), changes.get()), |(scope, _)| list_secrets(scope));
-    // What the last action did, for the status region; a success also closes its dialog.
-    let announcement = RwSignal::new(None::<String>);
-    for outcome in [create.value(), update.value(), delete.value()] {
-        Effect::new(move |_| {
-            if let Some(Ok(message)) = outcome.get() {
-                announcement.set(Some(message));
-                close_dialog();
-            }
-        });
-    }
+    let status = announce_successes([create.value(), update.value(), delete.value()]);
     view! {
-        <p class="sr-status" role="status" aria-live="polite">{move || announcement.get()}</p>
+        {status}
         <Transition fallback=|| view! { <p class="muted">"Loading secrets…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {

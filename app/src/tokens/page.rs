@@ -6,8 +6,9 @@ use serde::{Deserialize, Serialize};
 use super::{MAX_EXPIRY_DAYS, TokenInfo, TokenScope};
 use crate::{
     components::{
-        ReturnHere, Timestamp, UrlDialog, clear_on_open, close_dialog, count_successes,
-        dialog_href, field_error, form_error, iso_time, open_dialog, page_error, typed, utc_time,
+        ReturnHere, Timestamp, UrlDialog, announce_successes, clear_on_open, close_dialog,
+        count_successes, dialog_href, field_error, form_error, iso_time, open_dialog, page_error,
+        typed, utc_time,
     },
     error::AppError,
     projects::project::use_slug,
@@ -109,15 +110,9 @@ pub fn TokensTab() -> impl IntoView {
     count_successes(create.value(), changes);
     count_successes(revoke.value(), changes);
     let data = Resource::new(move || (slug.get(), changes.get()), |(slug, _)| list_tokens(slug));
-    let announcement = RwSignal::new(None::<String>);
-    Effect::new(move |_| {
-        if let Some(Ok(message)) = revoke.value().get() {
-            announcement.set(Some(message));
-            close_dialog();
-        }
-    });
+    let status = announce_successes([revoke.value()]);
     view! {
-        <p class="sr-status" role="status" aria-live="polite">{move || announcement.get()}</p>
+        {status}
         <Transition fallback=|| view! { <p class="muted">"Loading tokens…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
