@@ -49,8 +49,6 @@ use crate::{
 
 /// The HTML document the server renders around [`App`].
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    #[cfg(feature = "ssr")]
-    set_content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -66,24 +64,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <App/>
             </body>
         </html>
-    }
-}
-
-/// Pages may run only their own scripts: those carrying this render's nonce, and the wasm
-/// module they load.
-#[cfg(feature = "ssr")]
-fn set_content_security_policy() {
-    use http::{HeaderValue, header::CONTENT_SECURITY_POLICY};
-    let Some(nonce) = leptos::nonce::use_nonce() else { return };
-    let policy = format!(
-        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
-         style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; \
-         frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
-    );
-    if let (Some(response), Ok(value)) =
-        (use_context::<leptos_axum::ResponseOptions>(), HeaderValue::from_str(&policy))
-    {
-        response.insert_header(CONTENT_SECURITY_POLICY, value);
     }
 }
 

@@ -19,16 +19,67 @@ const SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
 /// For responses that are not pages (JSON, server functions, files): allow nothing.
 const STRICT_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
 
-/// Sets the security headers. Pages carry their own nonce-based policy (set while rendering);
+/// The nonce of one page: made here for each request that may render one, handed to Leptos for
+/// the page's scripts ([`provide_page_nonce`]) and named in the page's policy.
+#[derive(Clone)]
+pub struct PageNonce(String);
+
+impl PageNonce {
+    fn generate() -> Self {
+        use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+        let mut bytes = [0_u8; 16];
+        rand::fill(&mut bytes);
+        Self(URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    /// Pages may run only their own scripts: those carrying this nonce, and the wasm module
+    /// they load.
+    fn policy(&self) -> String {
+        format!(
+            "default-src 'self'; script-src 'self' 'nonce-{}' 'wasm-unsafe-eval'; \
+             style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; \
+             frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+            self.0
+        )
+    }
+}
+
+/// Gives the page being rendered the request's [`PageNonce`], so that its scripts carry the
+/// nonce the response's policy names. Leptos's additional context for every rendered page.
+pub fn provide_page_nonce() {
+    use leptos::prelude::{provide_context, use_context};
+    if let Some(parts) = use_context::<http::request::Parts>()
+        && let Some(nonce) = parts.extensions.get::<PageNonce>()
+    {
+        provide_context(leptos::nonce::Nonce::from_value(nonce.0.as_str()));
+    }
+}
+
+/// Sets the security headers. An HTML page gets the policy naming its request's [`PageNonce`]
+/// (set here rather than while rendering, where a header can come too late for the response);
 /// everything else gets [`STRICT_CSP`]. Only the compiled assets may be cached.
-pub async fn headers(request: Request, next: Next) -> Response {
-    let cacheable =
-        request.uri().path().starts_with("/pkg/") || request.uri().path() == "/favicon.svg";
+pub async fn headers(mut request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let cacheable = path.starts_with("/pkg/") || path == "/favicon.svg";
+    let nonce = (!cacheable && !path.starts_with("/api/")).then(PageNonce::generate);
+    if let Some(nonce) = &nonce {
+        request.extensions_mut().insert(nonce.clone());
+    }
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    headers.entry(CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(STRICT_CSP));
+    let is_page = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    let policy = match nonce.filter(|_| is_page) {
+        Some(nonce) => {
+            HeaderValue::from_str(&nonce.policy()).unwrap_or(HeaderValue::from_static(STRICT_CSP))
+        }
+        None => HeaderValue::from_static(STRICT_CSP),
+    };
+    headers.insert(CONTENT_SECURITY_POLICY, policy);
     if !cacheable {
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }

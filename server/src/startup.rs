@@ -24,7 +24,7 @@ use tower_sessions::{
 
 use axum::{Router, routing::get};
 use leptos::prelude::*;
-use leptos_axum::{LeptosRoutes, file_and_error_handler, generate_route_list};
+use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
 use tokio::net::TcpListener;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -145,8 +145,13 @@ pub fn router(state: AppState, sessions: SessionManagerLayer<SessionBackend>) ->
         .route("/readyz", get(health::readyz))
         .route("/projects/{slug}/variables.env", get(export_env))
         .route("/settings/audit.csv", get(export_csv))
-        .leptos_routes_with_context(&state, routes, || {}, move || shell(options.clone()))
-        .fallback(file_and_error_handler::<AppState, _>(shell))
+        .leptos_routes_with_context(&state, routes, security::provide_page_nonce, move || {
+            shell(options.clone())
+        })
+        .fallback(file_and_error_handler_with_context::<AppState, _>(
+            security::provide_page_nonce,
+            shell,
+        ))
         .layer(axum::middleware::from_fn(security::form_return))
         .layer(axum::middleware::from_fn(security::same_origin))
         .layer(sessions)

@@ -54,6 +54,28 @@ async fn pages_carry_a_nonce_content_security_policy_and_the_security_headers(ba
     let scripts = html.matches("<script").count();
     let with_nonce = html.matches(&format!("nonce=\"{nonce}\"")).count();
     assert!(scripts > 0 && with_nonce >= scripts, "{scripts} scripts, {with_nonce} with the nonce");
+
+    // Under load too: every page, the 404 page included, names in its policy the nonce its own
+    // scripts carry (a page whose policy is missing or names another nonce never hydrates).
+    let mut pages = tokio::task::JoinSet::new();
+    for n in 0..120 {
+        let path = ["/", "/login", "/no-such-page"][n % 3];
+        let request = app.client.get(app.url(path)).header("accept", "text/html");
+        pages.spawn(async move {
+            let response = request.send().await.expect("a page");
+            let csp =
+                response.headers()["content-security-policy"].to_str().expect("ASCII").to_string();
+            let html = response.text().await.expect("HTML");
+            (path, csp, html)
+        });
+    }
+    for (path, csp, html) in pages.join_all().await {
+        let nonce = csp.split("'nonce-").nth(1).and_then(|rest| rest.split('\'').next());
+        let Some(nonce) = nonce else { panic!("{path}: no page policy: {csp}") };
+        let scripts = html.matches("<script").count();
+        let with_nonce = html.matches(&format!("nonce=\"{nonce}\"")).count();
+        assert!(scripts > 0 && with_nonce >= scripts, "{path}: {scripts} scripts, {with_nonce} ok");
+    }
     app.stop().await;
 }
 
