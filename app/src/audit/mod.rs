@@ -46,6 +46,21 @@ impl<'a> Event<'a> {
             details,
         }
     }
+
+    /// An event about a project as a whole (its settings, variables, tokens).
+    pub fn project(
+        actor: &'a Actor,
+        action: &'static str,
+        project_id: i64,
+        slug: &'a str,
+        details: String,
+    ) -> Self {
+        Self {
+            project_id: Some(project_id),
+            project_slug: Some(slug),
+            ..Self::general(actor, action, Some(details))
+        }
+    }
 }
 
 #[cfg(feature = "ssr")]

@@ -126,7 +126,10 @@ impl Projects {
                 },
                 max_secret_age_days.map_or("none".to_string(), |days| format!("{days} days")),
             );
-            record!(&mut *tx, project_event(actor, "project.settings_changed", id, slug, details));
+            record!(
+                &mut *tx,
+                Event::project(actor, "project.settings_changed", id, slug.as_str(), details)
+            );
             tx.commit().await?;
         });
         self.settings(slug).await
@@ -283,24 +286,6 @@ impl Projects {
         });
         let (id, slug_text, name, max_age) = row.ok_or_else(|| project_not_found(slug))?;
         Ok((ProjectRow { id, slug: slug_text }, name, max_age))
-    }
-}
-
-fn project_event<'a>(
-    actor: &'a Actor,
-    action: &'static str,
-    id: i64,
-    slug: &'a ProjectSlug,
-    details: String,
-) -> Event<'a> {
-    Event {
-        actor,
-        action,
-        project_id: Some(id),
-        project_slug: Some(slug.as_str()),
-        secret_key: None,
-        version: None,
-        details: Some(details),
     }
 }
 

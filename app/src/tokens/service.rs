@@ -222,11 +222,11 @@ impl Tokens {
             };
             record!(
                 &mut *tx,
-                token_event(
+                Event::project(
                     actor,
                     "token.created",
                     project_id,
-                    slug,
+                    slug.as_str(),
                     format!(
                         "{} ({}, {})",
                         name.as_str(),
@@ -270,7 +270,10 @@ impl Tokens {
             let name = name.ok_or_else(|| {
                 VaultError::NotFound("That token does not exist or was already revoked".into())
             })?;
-            record!(&mut *tx, token_event(actor, "token.revoked", project_id, slug, name.clone()));
+            record!(
+                &mut *tx,
+                Event::project(actor, "token.revoked", project_id, slug.as_str(), name.clone())
+            );
             tx.commit().await?;
             name
         });
@@ -401,24 +404,6 @@ pub enum AuthenticationError {
     Rejected(#[from] TokenRejection),
     #[error("cannot check the token: {0}")]
     Database(#[from] sqlx::Error),
-}
-
-fn token_event<'a>(
-    actor: &'a Actor,
-    action: &'static str,
-    project_id: i64,
-    slug: &'a ProjectSlug,
-    details: String,
-) -> Event<'a> {
-    Event {
-        actor,
-        action,
-        project_id: Some(project_id),
-        project_slug: Some(slug.as_str()),
-        secret_key: None,
-        version: None,
-        details: Some(details),
-    }
 }
 
 #[cfg(test)]
