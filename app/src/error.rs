@@ -24,6 +24,10 @@ pub enum AppError {
     Conflict(String),
     /// Too many attempts; the message says when to try again.
     TooManyRequests(String),
+    /// The server is too busy right now; the message says to try again shortly.
+    Unavailable(String),
+    /// The request is larger than the route accepts; the message says how large it may be.
+    TooLarge(String),
     /// Something failed on the server. The string is a reference to the log line with the cause.
     Internal(String),
     /// The browser could not talk to the server, or could not understand its answer.
@@ -40,6 +44,8 @@ impl AppError {
             Self::NotFound(_) => 404,
             Self::Conflict(_) => 409,
             Self::TooManyRequests(_) => 429,
+            Self::Unavailable(_) => 503,
+            Self::TooLarge(_) => 413,
             Self::Internal(_) => 500,
             Self::Transport(_) => 502,
         }
@@ -54,6 +60,8 @@ impl AppError {
             Self::NotFound(_) => "Page not found",
             Self::Conflict(_) => "Changed elsewhere",
             Self::TooManyRequests(_) => "Too many attempts",
+            Self::Unavailable(_) => "Busy",
+            Self::TooLarge(_) => "Too large",
             Self::Internal(_) => "Something went wrong",
             Self::Transport(_) => "Cannot reach Sealbox",
         }
@@ -93,7 +101,9 @@ impl fmt::Display for AppError {
             | Self::Forbidden(message)
             | Self::NotFound(message)
             | Self::Conflict(message)
-            | Self::TooManyRequests(message) => f.write_str(message),
+            | Self::TooManyRequests(message)
+            | Self::Unavailable(message)
+            | Self::TooLarge(message) => f.write_str(message),
             Self::Unauthorized => f.write_str("Please sign in to continue."),
             Self::Internal(reference) => write!(
                 f,

@@ -18,6 +18,7 @@ use crate::{
 
 const KEY_ID_LABEL: &[u8] = b"sealbox/master-key-id/v1";
 const FINGERPRINT_PURPOSE: &str = "fingerprint";
+const SHOWN_ONCE_LABEL: &[u8] = b"sealbox/shown-once/v1";
 
 /// Length of the master key in bytes (AES-256).
 pub const MASTER_KEY_LEN: usize = 32;
@@ -103,6 +104,9 @@ pub struct Keyring {
     /// The newest key, which wraps everything new; then older keys, which only unwrap.
     keys: Vec<(String, MasterKey)>,
     fingerprint: FingerprintKey,
+    /// Seals what a page shows once (a new token, a generated password) while it waits in the
+    /// session for the page; derived from the current master key.
+    shown_once: DataKey,
     data_keys: Mutex<HashMap<i64, Arc<DataKey>>>,
 }
 
@@ -171,8 +175,10 @@ impl Keyring {
         {
             return Err(KeyringError::MissingMasterKey(missing.clone()));
         }
+        let shown_once = crypto::derive_key(keys[0].1.expose(), SHOWN_ONCE_LABEL);
         let mut keyring = Self {
             keys,
+            shown_once,
             fingerprint: FingerprintKey::from_data_key(&DataKey::generate()),
             data_keys: Mutex::new(HashMap::new()),
         };
@@ -233,6 +239,11 @@ impl Keyring {
 
     pub fn fingerprint_key(&self) -> &FingerprintKey {
         &self.fingerprint
+    }
+
+    /// The key that seals what waits in a session to be shown once.
+    pub fn shown_once_key(&self) -> &DataKey {
+        &self.shown_once
     }
 
     pub fn cached_data_key(&self, project_id: i64) -> Option<Arc<DataKey>> {

@@ -20,3 +20,10 @@ impl From<FieldError> for crate::error::AppError {
         Self::Invalid { field: error.field, message: error.message }
     }
 }
+
+/// Whether `text` holds a control character (NUL, escape, line breaks, …). Names, emails,
+/// descriptions and keys are single lines of printable text: PostgreSQL refuses NUL outright, and
+/// the others would garble the audit log and every page that shows them.
+pub fn has_control(text: &str) -> bool {
+    text.chars().any(char::is_control)
+}

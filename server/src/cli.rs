@@ -12,7 +12,7 @@ use std::{
 use anyhow::{Context, anyhow, bail};
 use app::{
     projects::dotenv,
-    secrets::domain::{SecretKey, SecretValue},
+    secrets::domain::{RESERVED_PREFIX, SecretKey, SecretValue, loads_code, loads_code_message},
 };
 use zeroize::Zeroizing;
 
@@ -81,9 +81,34 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let (program, arguments) =
         args.command.split_first().ok_or_else(|| anyhow!("give the command to run after --"))?;
+    refuse_reserved(environment.keys())?;
     let mut command = std::process::Command::new(program);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with(RESERVED_PREFIX) {
+            command.env_remove(name);
+        }
+    }
     command.args(arguments).envs(environment.iter().map(|(key, value)| (key, value.as_str())));
     exec(command, program)
+}
+
+/// Refuses to start a program with a name that [`loads_code`] (a database from before that
+/// rule, or a hand-written `.env`, may hold one) or one of Sealbox's own `SEALBOX_` names.
+fn refuse_reserved<'a>(keys: impl Iterator<Item = &'a String>) -> anyhow::Result<()> {
+    let refused: Vec<String> = keys
+        .filter_map(|key| {
+            if loads_code(key) {
+                Some(loads_code_message(key))
+            } else if key.starts_with(RESERVED_PREFIX) {
+                Some(format!(
+                    "{key} is reserved: names starting with {RESERVED_PREFIX} are Sealbox's"
+                ))
+            } else {
+                None
+            }
+        })
+        .collect();
+    if refused.is_empty() { Ok(()) } else { bail!("nothing was run: {}", refused.join("; ")) }
 }
 
 #[cfg(unix)]

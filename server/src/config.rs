@@ -89,6 +89,17 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u16).range(1..=720))]
     pub session_idle_hours: u16,
 
+    /// Reverse proxies whose forwarding headers (X-Forwarded-For, Forwarded, X-Forwarded-Proto)
+    /// are believed: comma-separated addresses or ranges, e.g. 127.0.0.1,10.0.0.0/8.
+    #[arg(long, env = "SEALBOX_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
+
+    /// On SIGTERM or Ctrl-C, how many seconds requests in flight get to finish (1 to 3600)
+    /// before the server gives up on them and exits with status 1.
+    #[arg(long, env = "SEALBOX_SHUTDOWN_SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u16).range(1..=3600))]
+    pub shutdown_seconds: u16,
+
     #[command(flatten)]
     pub log: LogArgs,
 
@@ -185,6 +196,10 @@ pub struct Config {
     /// How often expired sessions are deleted from the database.
     pub session_cleanup_every: std::time::Duration,
     pub site_root: PathBuf,
+    /// Peers whose forwarding headers are believed.
+    pub trusted_proxies: Vec<crate::proxy::Cidr>,
+    /// How long a graceful stop waits for requests in flight.
+    pub shutdown_deadline: std::time::Duration,
 }
 
 /// The database and the master keys, checked.
@@ -226,6 +241,11 @@ pub enum ConfigError {
         "SEALBOX_PUBLIC_URL must be an http:// or https:// URL such as https://secrets.example.com"
     )]
     BadPublicUrl,
+    #[error(
+        "SEALBOX_TRUSTED_PROXIES must list addresses or ranges such as 10.0.0.0/8, separated by \
+         commas; \"{0}\" is neither"
+    )]
+    BadTrustedProxy(String),
     #[error("SEALBOX_LOG is not a valid log filter: {0}")]
     BadLogFilter(String),
 }
@@ -241,6 +261,9 @@ impl ServeArgs {
             session_idle_hours: self.session_idle_hours,
             session_cleanup_every: SESSION_CLEANUP_EVERY,
             site_root: self.site_root,
+            trusted_proxies: crate::proxy::parse_list(&self.trusted_proxies)
+                .map_err(ConfigError::BadTrustedProxy)?,
+            shutdown_deadline: std::time::Duration::from_secs(self.shutdown_seconds.into()),
         })
     }
 }

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod health;
+pub mod proxy;
 pub mod security;
 pub mod startup;
 pub mod telemetry;

@@ -7,7 +7,7 @@ use axum::{
         HeaderMap, HeaderName, HeaderValue, Method, StatusCode,
         header::{
             ACCEPT, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, HOST, LOCATION, ORIGIN,
-            REFERER, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
+            REFERER, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS,
         },
     },
     middleware::Next,
@@ -57,8 +57,16 @@ pub fn provide_page_nonce() {
 
 /// Sets the security headers. An HTML page gets the policy naming its request's [`PageNonce`]
 /// (set here rather than while rendering, where a header can come too late for the response);
-/// everything else gets [`STRICT_CSP`]. Only the compiled assets may be cached.
-pub async fn headers(mut request: Request, next: Next) -> Response {
+/// everything else gets [`STRICT_CSP`]. Only the compiled assets may be cached. Over https (the
+/// public URL is https, or a trusted proxy says the client used https) browsers are also told to
+/// use nothing else (`Strict-Transport-Security`).
+pub async fn headers(
+    axum::extract::State(https): axum::extract::State<bool>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let https = https
+        || request.extensions().get::<crate::proxy::Client>().is_some_and(|client| client.https);
     let path = request.uri().path();
     let cacheable = path.starts_with("/pkg/") || path == "/favicon.svg";
     let nonce = (!cacheable && !path.starts_with("/api/")).then(PageNonce::generate);
@@ -82,6 +90,10 @@ pub async fn headers(mut request: Request, next: Next) -> Response {
     headers.insert(CONTENT_SECURITY_POLICY, policy);
     if !cacheable {
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if https {
+        // Two years: browsers then never try plain http for this host again.
+        headers.insert(STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=63072000"));
     }
     response
 }
@@ -193,8 +205,112 @@ fn local_location(location: &str, typed: &[(String, String)]) -> Option<String> 
     Some(local)
 }
 
-/// Forms are small; secret values are limited far below this.
-const MAX_FORM_BYTES: usize = 1024 * 1024;
+/// The most a server function call or form post may send: a secret value is at most 64 KiB,
+/// which percent-encoding can triple, and the other fields are small.
+pub const MAX_RPC_BYTES: usize = 512 * 1024;
+/// Pages, downloads and probes take no body; this leaves room for clients that send one anyway.
+pub const MAX_PAGE_BYTES: usize = 16 * 1024;
+const MAX_FORM_BYTES: usize = MAX_RPC_BYTES;
+
+/// Refuses a request body larger than its route takes ([`MAX_RPC_BYTES`] for server functions,
+/// [`MAX_PAGE_BYTES`] for everything else but the JSON API, which has its own limit and error
+/// shape) with 413 and a message for people, reading at most that much of it: memory does not
+/// grow with what is sent. A script gets the error as the server function's JSON error, so its
+/// form shows it; a plain form post goes back to its page with the error, as any failure does.
+pub async fn bounded_body(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if path.starts_with("/api/") {
+        return next.run(request).await;
+    }
+    let limit = if path.starts_with("/rpc/") { MAX_RPC_BYTES } else { MAX_PAGE_BYTES };
+    let (parts, body) = request.into_parts();
+    match read_at_most(body, limit).await {
+        Ok(bytes) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
+        Err((prefix, rest)) => {
+            if let Some(rest) = rest {
+                drain(rest).await;
+            }
+            too_large(&parts, &prefix, limit)
+        }
+    }
+}
+
+/// The whole body if it is at most `limit` bytes; else what was read of it (at most `limit`)
+/// and, unless it failed, the body with the rest.
+async fn read_at_most(
+    mut body: Body,
+    limit: usize,
+) -> Result<axum::body::Bytes, (Vec<u8>, Option<Body>)> {
+    use http_body_util::BodyExt;
+    let mut read = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else { return Err((read, None)) };
+        let Ok(data) = frame.into_data() else { continue };
+        if read.len() + data.len() > limit {
+            read.extend_from_slice(&data[..limit - read.len()]);
+            return Err((read, Some(body)));
+        }
+        read.extend_from_slice(&data);
+    }
+    Ok(read.into())
+}
+
+/// Reads and drops what is left of a refused body (at most [`DRAIN_BYTES`], for at most
+/// [`DRAIN_TIME`]), so that a client still sending hears the 413 instead of a reset connection;
+/// past either bound the connection is closed on it. Memory stays flat: nothing is kept.
+async fn drain(mut body: Body) {
+    use http_body_util::BodyExt;
+    let discard = async {
+        let mut drained = 0_usize;
+        while drained < DRAIN_BYTES
+            && let Some(Ok(frame)) = body.frame().await
+        {
+            drained += frame.data_ref().map_or(0, |data| data.len());
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIME, discard).await;
+}
+
+const DRAIN_BYTES: usize = 64 * 1024 * 1024;
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn too_large(parts: &http::request::Parts, prefix: &[u8], limit: usize) -> Response {
+    use leptos::server_fn::error::{FromServerFnError, ServerFnUrlError};
+    let path = parts.uri.path();
+    let error = app::error::AppError::TooLarge(format!(
+        "This is too large to send: at most {} KiB (a secret value is at most 64 KiB).",
+        limit / 1024
+    ));
+    tracing::warn!(path, limit, "refused a request body over the limit");
+    if !path.starts_with("/rpc/") {
+        return (StatusCode::PAYLOAD_TOO_LARGE, error.to_string()).into_response();
+    }
+    let accepts_html = parts
+        .headers
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    // A plain form names its page first (`ReturnHere`), so it is in what was read.
+    let return_to = accepts_html
+        .then(|| url::form_urlencoded::parse(prefix).find(|(name, _)| name == RETURN_FIELD))
+        .flatten()
+        .map(|(_, path)| path.into_owned())
+        .filter(|path| is_local_path(path));
+    if let Some(page) = return_to
+        && let Ok(url) =
+            ServerFnUrlError::new(path, error.clone()).to_url(&format!("http://x{page}"))
+        && let Some(local) = local_location(url.as_str(), &[])
+        && let Ok(location) = HeaderValue::from_str(&local)
+    {
+        return (StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response();
+    }
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        error.ser(),
+    )
+        .into_response()
+}
 
 /// A path on this site: `/…` but not `//host` or `/\host`, which browsers treat as other sites.
 fn is_local_path(path: &str) -> bool {

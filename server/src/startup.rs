@@ -6,7 +6,7 @@ use app::{
     App,
     accounts::{
         service::Accounts,
-        session::{COOKIE_NAME, SessionBackend},
+        session::{COOKIE_NAME, SECURE_COOKIE_NAME, SessionBackend},
     },
     audit::page::export::export_csv,
     keyring::Keyring,
@@ -52,6 +52,66 @@ pub struct Application {
     vault: Vault,
     local_addr: SocketAddr,
     cleanup: tokio::task::JoinHandle<()>,
+    in_flight: InFlight,
+    shutdown_deadline: std::time::Duration,
+}
+
+/// What the transport layer needs to know: who may speak for clients, and whether people reach
+/// Sealbox over https.
+#[derive(Clone)]
+pub struct Transport {
+    pub trusted_proxies: Arc<Vec<crate::proxy::Cidr>>,
+    pub https: bool,
+    pub in_flight: InFlight,
+}
+
+/// The requests being served right now (method and path), so that a stop that runs out of time
+/// can say what was still running.
+#[derive(Clone, Default)]
+pub struct InFlight {
+    next: Arc<std::sync::atomic::AtomicU64>,
+    requests: Arc<std::sync::Mutex<std::collections::BTreeMap<u64, String>>>,
+}
+
+impl InFlight {
+    fn enter(&self, what: String) -> InFlightGuard {
+        let id = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Ok(mut requests) = self.requests.lock() {
+            requests.insert(id, what);
+        }
+        InFlightGuard { id, in_flight: self.clone() }
+    }
+
+    fn describe(&self) -> String {
+        let requests = self.requests.lock().map(|r| r.values().cloned().collect::<Vec<_>>());
+        match requests {
+            Ok(requests) if requests.is_empty() => "no request (closing the database)".into(),
+            Ok(requests) => format!("{} request(s): {}", requests.len(), requests.join(", ")),
+            Err(_) => "requests".into(),
+        }
+    }
+}
+
+struct InFlightGuard {
+    id: u64,
+    in_flight: InFlight,
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        if let Ok(mut requests) = self.in_flight.requests.lock() {
+            requests.remove(&self.id);
+        }
+    }
+}
+
+async fn track(
+    axum::extract::State(in_flight): axum::extract::State<InFlight>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let _guard = in_flight.enter(format!("{} {}", request.method(), request.uri().path()));
+    next.run(request).await
 }
 
 impl Application {
@@ -71,19 +131,20 @@ impl Application {
             .site_pkg_dir("pkg")
             .site_addr(local_addr)
             .build();
-        let sessions =
-            SessionBackend::for_store(&store).await.context("cannot create the sessions table")?;
-        let cleanup = spawn_session_cleanup(sessions.clone(), config.session_cleanup_every);
+        let sessions = SessionBackend::for_store(&store);
+        let accounts = Accounts::new(store.clone());
+        let cleanup =
+            spawn_cleanup(sessions.clone(), accounts.clone(), config.session_cleanup_every);
         let secure = config.public_url.as_ref().is_some_and(|url| url.scheme() == "https");
         let sessions = SessionManagerLayer::new(sessions)
-            .with_name(COOKIE_NAME)
+            .with_name(if secure { SECURE_COOKIE_NAME } else { COOKIE_NAME })
+            .with_path("/")
             .with_http_only(true)
             .with_same_site(SameSite::Lax)
             .with_secure(secure)
             .with_expiry(Expiry::OnInactivity(time::Duration::hours(i64::from(
                 config.session_idle_hours,
             ))));
-        let accounts = Accounts::new(store.clone());
         if let Some(token) = accounts.issue_setup_token().await.context("cannot open the set-up")? {
             let base = config.public_url.as_ref().map_or_else(
                 || format!("http://{local_addr}"),
@@ -99,7 +160,22 @@ impl Application {
             projects: Projects::new(store.clone()),
             tokens: Tokens::new(store.clone()),
         };
-        Ok(Self { listener, router: router(state, sessions), store, vault, local_addr, cleanup })
+        let in_flight = InFlight::default();
+        let transport = Transport {
+            trusted_proxies: Arc::new(config.trusted_proxies),
+            https: secure,
+            in_flight: in_flight.clone(),
+        };
+        Ok(Self {
+            listener,
+            router: router(state, sessions, transport),
+            store,
+            vault,
+            local_addr,
+            cleanup,
+            in_flight,
+            shutdown_deadline: config.shutdown_deadline,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -116,23 +192,53 @@ impl Application {
         self.vault.clone()
     }
 
-    /// Serves until `shutdown` resolves, lets requests in flight finish, then closes the pool.
+    /// Serves until `shutdown` resolves, lets requests in flight finish, then closes the pool
+    /// (committing the audit events handed over). If that takes longer than the shutdown
+    /// deadline, gives up with an error naming what was still running.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
-        self.cleanup.abort();
-        served?;
-        self.store.close().await;
-        Ok(())
+    ) -> anyhow::Result<()> {
+        let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stopping.send(());
+        };
+        let Self { listener, router, store, cleanup, in_flight, shutdown_deadline, .. } = self;
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let serve = async move {
+            let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
+            cleanup.abort();
+            served.context("the server failed")?;
+            store.close().await;
+            Ok::<_, anyhow::Error>(())
+        };
+        let deadline = shutdown_deadline;
+        let out_of_time = async move {
+            match stopped.await {
+                Ok(()) => tokio::time::sleep(deadline).await,
+                Err(_) => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            served = serve => served,
+            () = out_of_time => Err(anyhow::anyhow!(
+                "the shutdown deadline ({} s, SEALBOX_SHUTDOWN_SECONDS) passed with {} still \
+                 running; exiting without waiting for it",
+                deadline.as_secs_f64(),
+                in_flight.describe()
+            )),
+        }
     }
 }
 
 /// All routes: probes, pages, server functions, and static files with the 404 page as fallback,
 /// with sessions; and the JSON API, which authenticates by bearer token and has no sessions.
-pub fn router(state: AppState, sessions: SessionManagerLayer<SessionBackend>) -> Router {
+pub fn router(
+    state: AppState,
+    sessions: SessionManagerLayer<SessionBackend>,
+    transport: Transport,
+) -> Router {
     // Generated once per process: while a route list is generated, Leptos suppresses resource
     // loading process-wide, and a page rendered at that moment by another server in the same
     // process (the tests run many) hangs forever (leptos-rs/leptos#4773).
@@ -155,11 +261,17 @@ pub fn router(state: AppState, sessions: SessionManagerLayer<SessionBackend>) ->
         .layer(axum::middleware::from_fn(security::form_return))
         .layer(axum::middleware::from_fn(security::same_origin))
         .layer(sessions)
+        .layer(axum::middleware::from_fn(security::bounded_body))
         .with_state(state.clone());
     Router::new()
         .nest("/api/v1", app::api::router().with_state(state))
         .merge(pages)
-        .layer(axum::middleware::from_fn(security::headers))
+        .layer(axum::middleware::from_fn_with_state(transport.https, security::headers))
+        .layer(axum::middleware::from_fn_with_state(
+            transport.trusted_proxies,
+            crate::proxy::resolve,
+        ))
+        .layer(axum::middleware::from_fn_with_state(transport.in_flight, track))
         .layer(
             TraceLayer::new_for_http()
                 // The path only: query strings can carry one-time tokens.
@@ -174,10 +286,12 @@ pub fn router(state: AppState, sessions: SessionManagerLayer<SessionBackend>) ->
         )
 }
 
-/// Deletes expired sessions every `every`, for as long as the server runs. Several servers on
-/// one database may all do it: the deletion is idempotent.
-fn spawn_session_cleanup(
+/// Every `every`, for as long as the server runs: deletes expired sessions, closes sign-in
+/// throttling windows (with their audit event) and forgets old failures and set-up links.
+/// Several servers on one database may all do it: each step is idempotent or claims its rows.
+fn spawn_cleanup(
     sessions: SessionBackend,
+    accounts: Accounts,
     every: std::time::Duration,
 ) -> tokio::task::JoinHandle<()> {
     use tower_sessions::ExpiredDeletion;
@@ -189,6 +303,9 @@ fn spawn_session_cleanup(
             match sessions.delete_expired().await {
                 Ok(()) => tracing::debug!("expired sessions deleted"),
                 Err(error) => tracing::warn!(error = %error, "could not delete expired sessions"),
+            }
+            if let Err(error) = accounts.clean_up(app::store::now_millis()).await {
+                tracing::warn!(error = %error, "could not clean up sign-in records");
             }
         }
     })

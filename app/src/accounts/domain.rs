@@ -4,7 +4,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use crate::validation::FieldError;
+use crate::validation::{FieldError, has_control};
 
 pub const MIN_PASSWORD_CHARS: usize = 12;
 pub const MAX_PASSWORD_CHARS: usize = 256;
@@ -23,6 +23,7 @@ impl Email {
         }
         let valid = email.len() <= MAX_EMAIL_LEN
             && !email.contains(char::is_whitespace)
+            && !has_control(&email)
             && email.split_once('@').is_some_and(|(local, domain)| {
                 !local.is_empty()
                     && domain.contains('.')
@@ -56,6 +57,9 @@ impl DisplayName {
         match input.map(str::trim).filter(|n| !n.is_empty()) {
             Some(name) if name.chars().count() > MAX_NAME_CHARS => {
                 Err(FieldError::new("name", "Names are limited to 100 characters"))
+            }
+            Some(name) if has_control(name) => {
+                Err(FieldError::new("name", "Names cannot contain control characters"))
             }
             Some(name) => Ok(Self(name.to_string())),
             None => Ok(Self(email.as_str().split('@').next().unwrap_or_default().to_string())),

@@ -66,6 +66,7 @@ mod ssr {
         accounts::{
             auth::ssr::manager,
             domain::{DisplayName, Email, Password, Role},
+            session::{put_shown_once, take_shown_once},
         },
         error::{AppError, is_form_post},
         store::now_millis,
@@ -77,7 +78,8 @@ mod ssr {
     pub async fn members() -> Result<MembersView, AppError> {
         let caller = manager().await?;
         let users = caller.state.accounts.list_users().await?;
-        let added = caller.session.remove(ADDED_MEMBER).await.map_err(AppError::internal)?;
+        let key = caller.state.vault.keyring().shown_once_key();
+        let added = take_shown_once(&caller.session, key, ADDED_MEMBER).await?;
         Ok(MembersView { me: caller.user, users, now: now_millis(), added })
     }
 
@@ -104,7 +106,8 @@ mod ssr {
             .await?;
         let added = AddedMember { email: user.email, generated_password };
         if is_form_post() {
-            caller.session.insert(ADDED_MEMBER, &added).await.map_err(AppError::internal)?;
+            let key = caller.state.vault.keyring().shown_once_key();
+            put_shown_once(&caller.session, key, ADDED_MEMBER, &added).await?;
         }
         Ok(added)
     }

@@ -3,12 +3,14 @@
 //! # Security
 //! Unknown emails are verified against a dummy hash with the same parameters, so a sign-in costs
 //! the same time whether or not the account exists.
-use std::sync::LazyLock;
+use std::{sync::LazyLock, time::Duration};
 
 use argon2::{
     Algorithm, Argon2, Params, Version,
     password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng},
 };
+
+use tokio::sync::Semaphore;
 
 use super::domain::Password;
 
@@ -33,16 +35,48 @@ fn hash_blocking(password: &Password) -> Result<String, argon2::password_hash::E
     argon2().hash_password(password.expose().as_bytes(), &salt).map(|hash| hash.to_string())
 }
 
+/// How long a hash waits for a free core before it is refused as [`HashError::Busy`].
+const WAIT: Duration = Duration::from_secs(2);
+
+/// At most one argon2 computation per core at once: each takes 19 MiB and a core for tens of
+/// milliseconds, so a burst of sign-ins would otherwise take memory and time without bound.
+static CORES: LazyLock<Semaphore> = LazyLock::new(|| {
+    Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZero::get))
+});
+
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// Every core has been hashing for longer than [`WAIT`].
+    #[error("Sign-in is busy; try again in a moment")]
+    Busy,
+    #[error("argon2: {0}")]
+    Failed(String),
+}
+
+/// Runs `work` on a blocking thread once `cores` has a permit for it, waiting at most `wait`.
+async fn bounded<T: Send + 'static>(
+    cores: &Semaphore,
+    wait: Duration,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, HashError> {
+    let _permit = match tokio::time::timeout(wait, cores.acquire()).await {
+        Ok(Ok(permit)) => permit,
+        _ => return Err(HashError::Busy),
+    };
+    tokio::task::spawn_blocking(work).await.map_err(|error| HashError::Failed(error.to_string()))
+}
+
 /// The PHC string of a new password's hash.
-pub async fn hash(password: Password) -> anyhow::Result<String> {
-    let hashed = tokio::task::spawn_blocking(move || hash_blocking(&password)).await?;
-    hashed.map_err(|error| anyhow::anyhow!("argon2: {error}"))
+pub async fn hash(password: Password) -> Result<String, HashError> {
+    bounded(&CORES, WAIT, move || hash_blocking(&password))
+        .await?
+        .map_err(|error| HashError::Failed(error.to_string()))
 }
 
 /// Whether `password` matches `stored`; with no stored hash (unknown account) the dummy hash is
 /// checked instead and the answer is always `false`.
-pub async fn verify(password: Password, stored: Option<String>) -> bool {
-    tokio::task::spawn_blocking(move || {
+pub async fn verify(password: Password, stored: Option<String>) -> Result<bool, HashError> {
+    bounded(&CORES, WAIT, move || {
         let known = stored.is_some();
         let stored = stored.unwrap_or_else(|| DUMMY_HASH.clone());
         let Ok(parsed) = PasswordHash::new(&stored) else { return false };
@@ -50,7 +84,6 @@ pub async fn verify(password: Password, stored: Option<String>) -> bool {
         known && matches
     })
     .await
-    .unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -61,14 +94,28 @@ mod tests {
     async fn a_hash_verifies_its_password_only() {
         let stored = hash(Password::attempt("correct horse battery".into())).await.expect("hash");
         assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{stored}");
-        assert!(
-            verify(Password::attempt("correct horse battery".into()), Some(stored.clone())).await
-        );
-        assert!(!verify(Password::attempt("wrong horse battery".into()), Some(stored)).await);
+        let right = verify(Password::attempt("correct horse battery".into()), Some(stored.clone()));
+        assert!(right.await.expect("verified"));
+        let wrong = verify(Password::attempt("wrong horse battery".into()), Some(stored));
+        assert!(!wrong.await.expect("verified"));
     }
 
     #[tokio::test]
     async fn an_unknown_account_never_verifies() {
-        assert!(!verify(Password::attempt("anything at all".into()), None).await);
+        assert!(
+            !verify(Password::attempt("anything at all".into()), None).await.expect("verified")
+        );
+    }
+
+    #[tokio::test]
+    async fn hashing_waits_for_a_free_core_then_is_refused_as_busy() {
+        let cores = Semaphore::new(1);
+        let taken = cores.acquire().await.expect("a permit");
+        let started = std::time::Instant::now();
+        let refused = bounded(&cores, Duration::from_millis(100), || 1).await;
+        assert!(matches!(refused, Err(HashError::Busy)), "{refused:?}");
+        assert!(started.elapsed() >= Duration::from_millis(100), "it waited first");
+        drop(taken);
+        assert_eq!(bounded(&cores, Duration::from_millis(100), || 1).await.ok(), Some(1));
     }
 }

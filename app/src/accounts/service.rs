@@ -3,12 +3,13 @@
 pub use super::domain::User;
 use super::{
     domain::{DisplayName, Email, Password, Role},
-    password,
+    password::{self, HashError},
+    session::END_SESSIONS_OF,
 };
 use crate::{
     audit::{Actor, Event, record, record_alone},
     error::AppError,
-    store::{Store, now_millis, with_pool},
+    store::{Backend, Store, now_millis, with_pool},
     validation::FieldError,
 };
 
@@ -16,6 +17,10 @@ use crate::{
 pub const MAX_FAILURES: i64 = 5;
 pub const THROTTLE_WINDOW_MS: i64 = 15 * 60 * 1000;
 pub const INVALID_CREDENTIALS: &str = "Invalid email or password";
+/// Serializes sign-in reservations on PostgreSQL (an arbitrary constant for "sign-in").
+const RESERVATION_LOCK: &str = "SELECT pg_advisory_xact_lock(7301190816)";
+/// How long a first-run set-up link works; a server started later logs a new one.
+pub const SETUP_TOKEN_LIFETIME_MS: i64 = 60 * 60 * 1000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -34,6 +39,9 @@ pub enum AccountError {
         "The last active owner cannot be demoted or deactivated; make someone else an owner first"
     )]
     LastOwner,
+    /// Every core is hashing passwords: a burst of sign-ins is refused rather than queued.
+    #[error("Sign-in is busy; try again in a moment")]
+    Busy,
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -49,7 +57,17 @@ impl From<AccountError> for AppError {
             AccountError::Forbidden(message) => Self::Forbidden(message),
             AccountError::NotFound => Self::NotFound(error.to_string()),
             AccountError::LastOwner => Self::Conflict(error.to_string()),
+            AccountError::Busy => Self::Unavailable(error.to_string()),
             other => Self::internal(other),
+        }
+    }
+}
+
+impl From<HashError> for AccountError {
+    fn from(error: HashError) -> Self {
+        match error {
+            HashError::Busy => Self::Busy,
+            HashError::Failed(cause) => Self::Internal(anyhow::anyhow!(cause)),
         }
     }
 }
@@ -163,17 +181,19 @@ impl Accounts {
         let claimed: Vec<Vec<u8>> = with_pool!(self.store, |pool| {
             sqlx::query_scalar(
                 "DELETE FROM setup_tokens WHERE NOT EXISTS (SELECT 1 FROM users) \
-                 AND EXISTS (SELECT 1 FROM setup_tokens WHERE token_hash = $1) \
+                 AND EXISTS (SELECT 1 FROM setup_tokens WHERE token_hash = $1 AND created_at > $2) \
                  RETURNING token_hash",
             )
             .bind(token_hash(token))
+            .bind(now_millis() - SETUP_TOKEN_LIFETIME_MS)
             .fetch_all(pool)
             .await?
         });
         if claimed.is_empty() {
             return Err(AccountError::Invalid(FieldError::new(
                 "token",
-                "This set-up link is not valid. Use the one in the server log, or sign in if \
+                "This set-up link is not valid or has expired (a link lasts one hour). Use the \
+                 newest one in the server log (restart the server for a new one), or sign in if \
                  an owner already exists.",
             )));
         }
@@ -276,6 +296,11 @@ impl Accounts {
             .bind(user_id)
             .fetch_one(&mut *tx)
             .await?;
+            // A new role or a deactivation signs them out at once on every server: their next
+            // request has no session.
+            if role != target.role || (target.active && !active) {
+                sqlx::query(END_SESSIONS_OF).bind(user_id).execute(&mut *tx).await?;
+            }
             let (action, details) = match change {
                 Membership::Role(role) => (
                     "user.role_changed",
@@ -352,60 +377,48 @@ impl Accounts {
     /// Checks an email and password. Every failure gives the same answer and costs the same
     /// time; after [`MAX_FAILURES`] failures for the account or the IP within the window, even
     /// the right password is refused until the window has passed.
+    ///
+    /// The attempt is reserved (written as a failure) before the password is verified, in one
+    /// statement that counts and inserts under a lock, so that concurrent guesses cannot all
+    /// slip under the limit; a right password removes its reservation again.
     pub async fn sign_in(&self, email: &str, password: Password, ip: Option<&str>) -> Result<User> {
-        let email_key = email.trim().to_lowercase();
+        let email = Email::parse(email)?;
+        let email_key = email.as_str();
         let now = now_millis();
-        let since = now - THROTTLE_WINDOW_MS;
-        let (by_email, by_ip, oldest): (i64, i64, Option<i64>) = with_pool!(self.store, |pool| {
-            sqlx::query_as(
-                "SELECT \
-                   (SELECT count(*) FROM sign_in_failures WHERE email = $1 AND at > $3), \
-                   (SELECT count(*) FROM sign_in_failures WHERE ip = $2 AND at > $3), \
-                   (SELECT min(at) FROM sign_in_failures WHERE (email = $1 OR ip = $2) AND at > $3)",
-            )
-            .bind(&email_key)
-            .bind(ip)
-            .bind(since)
-            .fetch_one(pool)
-            .await?
-        });
-        let actor = Actor::new(email_key.clone(), ip.map(str::to_string));
-        if by_email >= MAX_FAILURES || by_ip >= MAX_FAILURES {
-            let wait_ms = oldest.map_or(THROTTLE_WINDOW_MS, |at| at + THROTTLE_WINDOW_MS - now);
-            let minutes = (wait_ms + 59_999) / 60_000;
-            record_alone(&self.store, Event::general(&actor, "user.sign_in_throttled", None))
-                .await?;
-            return Err(AccountError::Throttled { minutes: minutes.max(1) });
-        }
+        let actor = Actor::new(email_key, ip.map(str::to_string));
+        let Some(attempt) = self.reserve_attempt(email_key, ip, now).await? else {
+            return Err(self.refuse_throttled(email_key, ip, now).await?);
+        };
         let row: Option<(String, bool)> = with_pool!(self.store, |pool| {
             sqlx::query_as("SELECT password_hash, active FROM users WHERE email = $1")
-                .bind(&email_key)
+                .bind(email_key)
                 .fetch_optional(pool)
                 .await?
         });
         let active = row.as_ref().is_some_and(|(_, active)| *active);
-        let verified = password::verify(password, row.map(|(hash, _)| hash)).await;
+        let verified = match password::verify(password, row.map(|(hash, _)| hash)).await {
+            Ok(verified) => verified,
+            Err(error) => {
+                // Not verified, so not a guess: give the attempt back.
+                self.release_attempt(attempt).await?;
+                return Err(error.into());
+            }
+        };
         if !(verified && active) {
-            with_pool!(self.store, |pool| {
-                let mut tx = pool.begin().await?;
-                sqlx::query("INSERT INTO sign_in_failures (email, ip, at) VALUES ($1, $2, $3)")
-                    .bind(&email_key)
-                    .bind(ip)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                record!(&mut *tx, Event::general(&actor, "user.sign_in_failed", None));
-                tx.commit().await?;
-            });
+            record_alone(&self.store, Event::general(&actor, "user.sign_in_failed", None)).await?;
             return Err(AccountError::InvalidCredentials);
         }
         let user: UserRow = with_pool!(self.store, |pool| {
             let mut tx = pool.begin().await?;
+            sqlx::query("DELETE FROM sign_in_failures WHERE id = $1")
+                .bind(attempt)
+                .execute(&mut *tx)
+                .await?;
             let user: UserRow = sqlx::query_as(&format!(
                 "UPDATE users SET last_sign_in_at = $1 WHERE email = $2 RETURNING {USER_COLUMNS}"
             ))
             .bind(now)
-            .bind(&email_key)
+            .bind(email_key)
             .fetch_one(&mut *tx)
             .await?;
             record!(&mut *tx, Event::general(&actor, "user.signed_in", None));
@@ -413,5 +426,139 @@ impl Accounts {
             user
         });
         user.into_user()
+    }
+
+    /// Writes this attempt as a failure if the account and the IP are both under the limit, and
+    /// returns its id; `None` when either is throttled. Atomic on both backends: SQLite's insert
+    /// takes the write lock before it counts, and PostgreSQL serializes reservations with a
+    /// transaction-scoped advisory lock.
+    async fn reserve_attempt(
+        &self,
+        email: &str,
+        ip: Option<&str>,
+        now: i64,
+    ) -> Result<Option<i64>> {
+        const RESERVE: &str = "INSERT INTO sign_in_failures (email, ip, at) SELECT $1, $2, $3 \
+             WHERE (SELECT count(*) FROM sign_in_failures WHERE email = $1 AND at > $4) < $5 \
+             AND (SELECT count(*) FROM sign_in_failures WHERE ip = $2 AND at > $4) < $5 \
+             RETURNING id";
+        let since = now - THROTTLE_WINDOW_MS;
+        let lock = (self.store.backend() == Backend::Postgres).then_some(RESERVATION_LOCK);
+        Ok(with_pool!(self.store, |pool| {
+            let mut tx = pool.begin().await?;
+            if let Some(lock) = lock {
+                sqlx::query(lock).execute(&mut *tx).await?;
+            }
+            let id: Option<i64> = sqlx::query_scalar(RESERVE)
+                .bind(email)
+                .bind(ip)
+                .bind(now)
+                .bind(since)
+                .bind(MAX_FAILURES)
+                .fetch_optional(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            id
+        }))
+    }
+
+    async fn release_attempt(&self, attempt: i64) -> Result<()> {
+        with_pool!(self.store, |pool| {
+            sqlx::query("DELETE FROM sign_in_failures WHERE id = $1")
+                .bind(attempt)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// The answer to a throttled attempt, counted against the account (or, when only the IP is
+    /// over the limit, the IP) for the window's one `user.sign_in_throttled` event.
+    async fn refuse_throttled(
+        &self,
+        email: &str,
+        ip: Option<&str>,
+        now: i64,
+    ) -> Result<AccountError> {
+        let since = now - THROTTLE_WINDOW_MS;
+        self.close_throttle_windows(now).await?;
+        let (by_email, oldest): (i64, Option<i64>) = with_pool!(self.store, |pool| {
+            sqlx::query_as(
+                "SELECT (SELECT count(*) FROM sign_in_failures WHERE email = $1 AND at > $3), \
+                 (SELECT min(at) FROM sign_in_failures WHERE (email = $1 OR ip = $2) AND at > $3)",
+            )
+            .bind(email)
+            .bind(ip)
+            .bind(since)
+            .fetch_one(pool)
+            .await?
+        });
+        let subject = match ip {
+            Some(ip) if by_email < MAX_FAILURES => format!("ip:{ip}"),
+            _ => format!("account:{email}"),
+        };
+        with_pool!(self.store, |pool| {
+            sqlx::query(
+                "INSERT INTO sign_in_throttles (subject, first_at, refused) VALUES ($1, $2, 1) \
+                 ON CONFLICT (subject) DO UPDATE SET refused = sign_in_throttles.refused + 1",
+            )
+            .bind(&subject)
+            .bind(now)
+            .execute(pool)
+            .await?;
+        });
+        let wait_ms = oldest.map_or(THROTTLE_WINDOW_MS, |at| at + THROTTLE_WINDOW_MS - now);
+        let minutes = (wait_ms + 59_999) / 60_000;
+        Ok(AccountError::Throttled { minutes: minutes.max(1) })
+    }
+
+    /// Closes every throttling window that began a whole window before `now`: one
+    /// `user.sign_in_throttled` event each, naming the account or address and how many attempts
+    /// were refused. Several servers may run this at once: each window is claimed by one.
+    pub async fn close_throttle_windows(&self, now: i64) -> Result<usize> {
+        let closed = with_pool!(self.store, |pool| {
+            let mut tx = pool.begin().await?;
+            let closed: Vec<(String, i64, i64)> = sqlx::query_as(
+                "DELETE FROM sign_in_throttles WHERE first_at <= $1 \
+                 RETURNING subject, first_at, refused",
+            )
+            .bind(now - THROTTLE_WINDOW_MS)
+            .fetch_all(&mut *tx)
+            .await?;
+            for (subject, first_at, refused) in &closed {
+                let (name, ip) = match subject.split_once(':') {
+                    Some(("ip", ip)) => (ip.to_string(), Some(ip.to_string())),
+                    Some((_, email)) => (email.to_string(), None),
+                    None => (subject.clone(), None),
+                };
+                let actor = Actor::new(name, ip);
+                let details = format!(
+                    "{refused} sign-in attempt(s) refused in the {} minutes from {}",
+                    THROTTLE_WINDOW_MS / 60_000,
+                    crate::components::iso_time(*first_at)
+                );
+                record!(&mut *tx, Event::general(&actor, "user.sign_in_throttled", Some(details)));
+            }
+            tx.commit().await?;
+            closed.len()
+        });
+        Ok(closed)
+    }
+
+    /// The periodic clean-up: closes throttling windows, forgets failures older than the
+    /// window, and removes set-up links that have expired.
+    pub async fn clean_up(&self, now: i64) -> Result<()> {
+        self.close_throttle_windows(now).await?;
+        with_pool!(self.store, |pool| {
+            sqlx::query("DELETE FROM sign_in_failures WHERE at <= $1")
+                .bind(now - THROTTLE_WINDOW_MS)
+                .execute(pool)
+                .await?;
+            sqlx::query("DELETE FROM setup_tokens WHERE created_at <= $1")
+                .bind(now - SETUP_TOKEN_LIFETIME_MS)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
     }
 }

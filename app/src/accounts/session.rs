@@ -1,19 +1,27 @@
 //! Database-backed sessions for both backends, and the one guard every server function, page and
 //! API route uses to find out who is calling.
+//!
+//! # Security
+//! A session row is found by the SHA-256 of the cookie's id, never by the id itself: a copy of
+//! the database (or of its WAL, or a backup) holds no session that a cookie can use. Each row
+//! names its user, so a role change or a deactivation ends all of that person's sessions at once
+//! ([`END_SESSIONS_OF`]), on every server sharing the database.
+use serde::{Serialize, de::DeserializeOwned};
+use sha2::{Digest, Sha256};
 use tower_sessions::{
     ExpiredDeletion, Session, SessionStore,
     session::{Id, Record},
     session_store,
 };
-use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
 use super::{
     domain::Role,
     service::{Accounts, User},
 };
 use crate::{
+    crypto::{self, DataKey, Sealed},
     error::AppError,
-    store::{Store, now_millis},
+    store::{Store, now_millis, with_pool},
 };
 
 /// The session key holding the signed-in user's id. Nothing else about the user is kept in the
@@ -21,68 +29,202 @@ use crate::{
 /// effect on the user's next request.
 pub const USER_ID: &str = "user_id";
 pub const COOKIE_NAME: &str = "sealbox_session";
+/// The cookie's name when Sealbox is reached over https: the `__Host-` prefix makes browsers
+/// refuse it unless it is `Secure`, has no `Domain` and has `Path=/`, so no other host (a
+/// sibling subdomain) can plant or overwrite it.
+pub const SECURE_COOKIE_NAME: &str = "__Host-sealbox_session";
 
-/// The session store of whichever database Sealbox runs on.
-#[derive(Debug, Clone)]
-pub enum SessionBackend {
-    Sqlite(SqliteStore),
-    Postgres(PostgresStore),
+const ID_HASH_LABEL: &[u8] = b"sealbox/session-id/v1";
+
+/// What the database stores for a session id.
+fn id_hash(id: &Id) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(ID_HASH_LABEL);
+    hasher.update(id.0.to_le_bytes());
+    hasher.finalize().into()
+}
+
+/// The session store over Sealbox's own `sessions` table, on whichever database it runs on.
+#[derive(Clone)]
+pub struct SessionBackend {
+    store: Store,
+}
+
+impl std::fmt::Debug for SessionBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionBackend").field("backend", &self.store.backend()).finish()
+    }
+}
+
+fn backend_error(error: sqlx::Error) -> session_store::Error {
+    session_store::Error::Backend(error.to_string())
+}
+
+/// The row's columns for `record`: its data, its expiry in milliseconds and its user.
+fn columns(record: &Record) -> session_store::Result<(Vec<u8>, i64, Option<i64>)> {
+    let data = serde_json::to_vec(record)
+        .map_err(|error| session_store::Error::Encode(error.to_string()))?;
+    let expires_at = record.expiry_date.unix_timestamp().saturating_mul(1000);
+    let user_id = record.data.get(USER_ID).and_then(serde_json::Value::as_i64);
+    Ok((data, expires_at, user_id))
 }
 
 impl SessionBackend {
-    /// The store for `store`'s database, with its table created if missing.
-    pub async fn for_store(store: &Store) -> sqlx::Result<Self> {
-        let backend = match store.db() {
-            crate::store::Db::Sqlite(pool) => Self::Sqlite(SqliteStore::new(pool.clone())),
-            crate::store::Db::Postgres(pool) => Self::Postgres(PostgresStore::new(pool.clone())),
-        };
-        match &backend {
-            Self::Sqlite(sessions) => sessions.migrate().await?,
-            Self::Postgres(sessions) => sessions.migrate().await?,
-        }
-        Ok(backend)
+    pub fn for_store(store: &Store) -> Self {
+        Self { store: store.clone() }
     }
 }
 
 #[async_trait::async_trait]
 impl SessionStore for SessionBackend {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        match self {
-            Self::Sqlite(store) => store.create(record).await,
-            Self::Postgres(store) => store.create(record).await,
+        loop {
+            let (data, expires_at, user_id) = columns(record)?;
+            let inserted = with_pool!(self.store, |pool| {
+                sqlx::query(
+                    "INSERT INTO sessions (id_hash, user_id, data, expires_at) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (id_hash) DO NOTHING",
+                )
+                .bind(&id_hash(&record.id)[..])
+                .bind(user_id)
+                .bind(data)
+                .bind(expires_at)
+                .execute(pool)
+                .await
+                .map_err(backend_error)?
+                .rows_affected()
+            });
+            if inserted == 1 {
+                return Ok(());
+            }
+            // A 128-bit collision: practically never, but never two browsers in one session.
+            record.id = Id::default();
         }
     }
 
+    /// Updates the row only: a session ended meanwhile (signed out elsewhere, its person
+    /// deactivated) stays ended even if a request that loaded it before still saves it.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        match self {
-            Self::Sqlite(store) => store.save(record).await,
-            Self::Postgres(store) => store.save(record).await,
-        }
+        let (data, expires_at, user_id) = columns(record)?;
+        with_pool!(self.store, |pool| {
+            sqlx::query(
+                "UPDATE sessions SET user_id = $2, data = $3, expires_at = $4 WHERE id_hash = $1",
+            )
+            .bind(&id_hash(&record.id)[..])
+            .bind(user_id)
+            .bind(data)
+            .bind(expires_at)
+            .execute(pool)
+            .await
+            .map_err(backend_error)?;
+        });
+        Ok(())
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        match self {
-            Self::Sqlite(store) => store.load(id).await,
-            Self::Postgres(store) => store.load(id).await,
-        }
+        let data: Option<Vec<u8>> = with_pool!(self.store, |pool| {
+            sqlx::query_scalar("SELECT data FROM sessions WHERE id_hash = $1 AND expires_at > $2")
+                .bind(&id_hash(id)[..])
+                .bind(now_millis())
+                .fetch_optional(pool)
+                .await
+                .map_err(backend_error)?
+        });
+        let Some(data) = data else { return Ok(None) };
+        let mut record: Record = serde_json::from_slice(&data)
+            .map_err(|error| session_store::Error::Decode(error.to_string()))?;
+        // The row is found by the hash; the record answers to the id the cookie carries.
+        record.id = *id;
+        Ok(Some(record))
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        match self {
-            Self::Sqlite(store) => store.delete(id).await,
-            Self::Postgres(store) => store.delete(id).await,
-        }
+        with_pool!(self.store, |pool| {
+            sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+                .bind(&id_hash(id)[..])
+                .execute(pool)
+                .await
+                .map_err(backend_error)?;
+        });
+        Ok(())
     }
 }
 
 #[async_trait::async_trait]
 impl ExpiredDeletion for SessionBackend {
     async fn delete_expired(&self) -> session_store::Result<()> {
-        match self {
-            Self::Sqlite(store) => store.delete_expired().await,
-            Self::Postgres(store) => store.delete_expired().await,
-        }
+        with_pool!(self.store, |pool| {
+            sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+                .bind(now_millis())
+                .execute(pool)
+                .await
+                .map_err(backend_error)?;
+        });
+        Ok(())
     }
+}
+
+/// Ends every session of the user bound as `$1`; run within the transaction that changes them.
+pub(crate) const END_SESSIONS_OF: &str = "DELETE FROM sessions WHERE user_id = $1";
+
+/// How long something shown once may wait in the session for its page.
+const SHOWN_ONCE_MS: i64 = 5 * 60 * 1000;
+
+/// Puts `value` (a new token, a generated password) in the session for the next page load to
+/// show once, after a plain form post redirected there.
+///
+/// # Security
+/// The session row holds it only sealed, under a key derived from the master key, with its name
+/// bound as associated data, for at most five minutes; [`take_shown_once`] removes it.
+pub async fn put_shown_once<T: Serialize>(
+    session: &Session,
+    key: &DataKey,
+    name: &'static str,
+    value: &T,
+) -> Result<(), AppError> {
+    let plain = zeroize::Zeroizing::new(serde_json::to_vec(value).map_err(AppError::internal)?);
+    let expires_at = now_millis() + SHOWN_ONCE_MS;
+    let sealed = crypto::seal(key.expose(), &plain, &shown_once_aad(name, expires_at));
+    let stored = (expires_at, base64_encode(&sealed.to_bytes()));
+    session.insert(name, stored).await.map_err(AppError::internal)
+}
+
+/// Takes what [`put_shown_once`] left under `name`, if it is still there and in time.
+pub async fn take_shown_once<T: DeserializeOwned>(
+    session: &Session,
+    key: &DataKey,
+    name: &'static str,
+) -> Result<Option<T>, AppError> {
+    let stored: Option<(i64, String)> = session.remove(name).await.map_err(AppError::internal)?;
+    let Some((expires_at, text)) = stored else { return Ok(None) };
+    if expires_at <= now_millis() {
+        return Ok(None);
+    }
+    let opened =
+        base64_decode(&text).and_then(|bytes| Sealed::from_bytes(&bytes).ok()).and_then(|sealed| {
+            crypto::open(key.expose(), &sealed, &shown_once_aad(name, expires_at)).ok()
+        });
+    // Sealed under another master key (rotated meanwhile) or altered: nothing to show.
+    let Some(plain) = opened else { return Ok(None) };
+    serde_json::from_slice(&plain).map(Some).map_err(AppError::internal)
+}
+
+fn shown_once_aad(name: &str, expires_at: i64) -> Vec<u8> {
+    let mut aad = b"sealbox/shown-once/".to_vec();
+    aad.extend_from_slice(name.as_bytes());
+    aad.push(0);
+    aad.extend_from_slice(&expires_at.to_be_bytes());
+    aad
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::{Engine, engine::general_purpose::STANDARD};
+    STANDARD.encode(bytes)
+}
+
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    use base64::{Engine, engine::general_purpose::STANDARD};
+    STANDARD.decode(text).ok()
 }
 
 /// When the session last counted as active (milliseconds since the epoch).

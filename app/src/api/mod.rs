@@ -214,8 +214,14 @@ fn admit(
     Ok(Caller { holder, actor, scope: Scope::Project(slug) })
 }
 
+/// A key to write: every rule.
 fn secret_key(text: &str) -> Result<SecretKey, ApiError> {
     SecretKey::parse(text).map_err(|error| VaultError::Invalid(error).into())
+}
+
+/// A key to read or delete, which a database from before a rule may still hold.
+fn existing_key(text: &str) -> Result<SecretKey, ApiError> {
+    SecretKey::existing(text).map_err(|error| VaultError::Invalid(error).into())
 }
 
 /// A secret's metadata as the API sends it: never a value.
@@ -275,7 +281,7 @@ async fn read_secret(
     Path((slug, key)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let caller = caller(&state, &headers, address, &slug, TokenScope::Read).await?;
-    let key = secret_key(&key)?;
+    let key = existing_key(&key)?;
     let revealed = state.vault.reveal(&caller.actor, &caller.scope, &key).await?;
     let body = json!({
         "key": key.as_str(),
@@ -400,7 +406,7 @@ async fn delete_secret(
     Path((slug, key)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let caller = caller(&state, &headers, address, &slug, TokenScope::ReadWrite).await?;
-    let key = secret_key(&key)?;
+    let key = existing_key(&key)?;
     state.vault.delete_secret(&caller.actor, &caller.scope, &key, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }

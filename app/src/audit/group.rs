@@ -19,6 +19,10 @@ use crate::store::{Db, now_millis};
 const MAX_BATCH: usize = 1_024;
 /// Requests that can wait for the appender before senders wait too.
 const QUEUE: usize = 16_384;
+/// How long one batch may take, lock wait included. A hung database connection then fails the
+/// batch's requests instead of stalling every request behind it; PostgreSQL is also told to give
+/// up (`statement_timeout`), so that the server side does not hold the chain's lock meanwhile.
+const BATCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// An [`Event`] that owns its text, so that it can wait in the queue.
 struct Pending {
@@ -120,8 +124,18 @@ async fn run(db: Db, mut receiver: mpsc::Receiver<(Option<Pending>, Reply)>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let events: Vec<&Pending> = batch.iter().filter_map(|(event, _)| event.as_ref()).collect();
-        let result =
-            if events.is_empty() { Ok(None) } else { append(&db, &events).await.map_err(Arc::new) };
+        let result = if events.is_empty() {
+            Ok(None)
+        } else {
+            match tokio::time::timeout(BATCH_TIMEOUT, append(&db, &events)).await {
+                Ok(appended) => appended.map_err(Arc::new),
+                // Dropping the batch rolls its transaction back and lets the connection go.
+                Err(_) => Err(Arc::new(sqlx::Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("the audit batch did not commit within {BATCH_TIMEOUT:?}"),
+                )))),
+            }
+        };
         if let Err(error) = &result {
             tracing::error!(error = %error, events = batch.len(), "audit batch failed");
         }
@@ -242,7 +256,13 @@ async fn append(db: &Db, events: &[&Pending]) -> Result<Option<i64>, sqlx::Error
         // IMMEDIATE: take the write lock first, so that the generation read is the newest one
         // and no other writer can commit before this batch does.
         Db::Sqlite(pool) => on!(pool.begin_with("BEGIN IMMEDIATE").await?),
-        Db::Postgres(pool) => on!(pool.begin().await?),
+        Db::Postgres(pool) => on!({
+            let mut tx = pool.begin().await?;
+            sqlx::query(&format!("SET LOCAL statement_timeout = {}", BATCH_TIMEOUT.as_millis()))
+                .execute(&mut *tx)
+                .await?;
+            tx
+        }),
     }
 }
 

@@ -102,6 +102,16 @@ pub fn unwrap_key(master: &MasterKey, wrapped: &[u8], aad: &[u8]) -> Result<Data
     DataKey::from_bytes(&plain)
 }
 
+/// A key of its own for one purpose, derived from `root` with HKDF-SHA256 and the purpose's
+/// `label`: keys derived for different labels are unrelated, and none reveals `root`.
+pub fn derive_key(root: &[u8; 32], label: &[u8]) -> DataKey {
+    let mut key = Zeroizing::new([0u8; DATA_KEY_LEN]);
+    hkdf::Hkdf::<sha2::Sha256>::new(None, root)
+        .expand(label, &mut key[..])
+        .unwrap_or_else(|_| unreachable!("32 bytes is a valid HKDF-SHA256 output length"));
+    DataKey(key)
+}
+
 /// A value stored in the database that only the right master key opens: lets start-up tell a
 /// wrong master key from a right one before touching any data.
 pub fn key_check(master: &MasterKey) -> Vec<u8> {

@@ -116,3 +116,13 @@ proptest! {
         prop_assert!(unwrap_key(&master, &wrapped, b"owner").is_err());
     }
 }
+
+#[test]
+fn derived_keys_differ_by_label_and_root_and_are_stable() {
+    let root = [7u8; 32];
+    let a = super::derive_key(&root, b"sealbox/a/v1");
+    assert_eq!(a.expose(), super::derive_key(&root, b"sealbox/a/v1").expose());
+    assert_ne!(a.expose(), super::derive_key(&root, b"sealbox/b/v1").expose());
+    assert_ne!(a.expose(), super::derive_key(&[8u8; 32], b"sealbox/a/v1").expose());
+    assert_ne!(&a.expose()[..], &root[..]);
+}

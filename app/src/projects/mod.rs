@@ -4,7 +4,10 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{secrets::domain::SecretKey, validation::FieldError};
+use crate::{
+    secrets::domain::SecretKey,
+    validation::{FieldError, has_control},
+};
 
 pub mod dotenv;
 pub mod list;
@@ -88,6 +91,9 @@ impl ProjectName {
         }
         if name.chars().count() > MAX_NAME_CHARS {
             return Err(FieldError::new("name", "Project names are limited to 100 characters"));
+        }
+        if has_control(name) {
+            return Err(FieldError::new("name", "Project names cannot contain control characters"));
         }
         Ok(Self(name.to_string()))
     }

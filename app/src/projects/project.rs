@@ -140,38 +140,40 @@ pub fn use_slug() -> Signal<String> {
 }
 
 /// The frame of every project tab: the project's name and the tab bar.
+///
+/// The tab (`Outlet`) stands outside the frame's `Suspense`, so that it is rendered once: inside,
+/// every pass of the suspense over the frame's own data made a new tab, which loaded its data
+/// again (and a token waiting to be shown once was taken by a pass whose output was dropped). A
+/// project that cannot be shown leaves the frame empty; the tab, whose data fails the same way,
+/// says why.
 #[component]
 pub fn ProjectLayout() -> impl IntoView {
     let slug = use_slug();
     let data = Resource::new(move || slug.get(), project);
     view! {
-        <Suspense fallback=|| ()>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(view) => {
+        <section class="page">
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    data.await.ok().map(|view| {
                         let base = format!("/projects/{}", view.settings.slug);
                         view! {
                             <Title text=view.settings.name.clone()/>
-                            <section class="page">
-                                <p class="breadcrumb"><a href="/projects">"Projects"</a>" /"</p>
-                                <h1>{view.settings.name.clone()}</h1>
-                                <nav class="tabs" aria-label="Project">
-                                    <A href=base.clone() exact=true>"Secrets"</A>
-                                    <A href=format!("{base}/variables")>"Variables"</A>
-                                    {view.can_manage.then(|| view! {
-                                        <A href=format!("{base}/tokens")>"Tokens"</A>
-                                    })}
-                                    <A href=format!("{base}/settings")>"Settings"</A>
-                                </nav>
-                                <Outlet/>
-                            </section>
+                            <p class="breadcrumb"><a href="/projects">"Projects"</a>" /"</p>
+                            <h1>{view.settings.name.clone()}</h1>
+                            <nav class="tabs" aria-label="Project">
+                                <A href=base.clone() exact=true>"Secrets"</A>
+                                <A href=format!("{base}/variables")>"Variables"</A>
+                                {view.can_manage.then(|| view! {
+                                    <A href=format!("{base}/tokens")>"Tokens"</A>
+                                })}
+                                <A href=format!("{base}/settings")>"Settings"</A>
+                            </nav>
                         }
-                        .into_any()
-                    }
-                    Err(error) => page_error(error),
-                }
-            })}
-        </Suspense>
+                    })
+                })}
+            </Suspense>
+            <Outlet/>
+        </section>
     }
 }
 

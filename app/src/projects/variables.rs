@@ -108,7 +108,7 @@ pub mod ssr {
 
     pub async fn delete_variable(slug_text: String, key: String) -> Result<String, AppError> {
         let caller = manager().await?;
-        let key = variable_key(&key)?;
+        let key = crate::secrets::domain::SecretKey::existing(&key)?;
         caller.state.projects.delete_variable(&caller.actor, &slug(&slug_text)?, &key).await?;
         Ok(format!("Variable {key} deleted"))
     }

@@ -195,7 +195,7 @@ mod ssr {
     ) -> Result<String, AppError> {
         let caller = manager().await?;
         let scope = scope(&scope_text)?;
-        let key = SecretKey::parse(&key)?;
+        let key = SecretKey::existing(&key)?;
         caller.state.vault.delete_secret(&caller.actor, &scope, &key, Some(version)).await?;
         Ok(format!("Secret {key} deleted"))
     }

@@ -722,7 +722,32 @@ impl Vault {
     /// With `generation` (the run-time generation the caller's token was read at), the stored
     /// environment may come from memory, and the event is appended only if nothing changed since
     /// that generation; otherwise this fails with [`VaultError::Stale`] and delivers nothing.
+    /// Any other failure of a read from memory is also reported as stale when the generation has
+    /// moved since: what was remembered may name a project deleted meanwhile, and the caller's
+    /// token must then be checked again rather than the read fail.
     pub async fn run_time_environment(
+        &self,
+        actor: &Actor,
+        project_id: i64,
+        slug: &str,
+        generation: Option<i64>,
+    ) -> Result<std::collections::BTreeMap<String, zeroize::Zeroizing<String>>> {
+        let read = self.deliver_environment(actor, project_id, slug, generation).await;
+        match (read, generation) {
+            (Err(error), Some(generation)) if !matches!(error, VaultError::Stale(_)) => {
+                match self.store.run_time_generation().await {
+                    Ok(current) if current != generation => {
+                        self.environments.saw(current);
+                        Err(VaultError::Stale(current))
+                    }
+                    _ => Err(error),
+                }
+            }
+            (read, _) => read,
+        }
+    }
+
+    async fn deliver_environment(
         &self,
         actor: &Actor,
         project_id: i64,

@@ -57,7 +57,10 @@ pub async fn revoke_token(slug: String, token_id: i64) -> Result<String, AppErro
 mod ssr {
     use super::{CreatedToken, TokensView};
     use crate::{
-        accounts::auth::ssr::manager,
+        accounts::{
+            auth::ssr::manager,
+            session::{put_shown_once, take_shown_once},
+        },
         error::{AppError, is_form_post},
         projects::project::ssr::slug,
         store::now_millis,
@@ -70,7 +73,8 @@ mod ssr {
     pub async fn list_tokens(slug_text: String) -> Result<TokensView, AppError> {
         let caller = manager().await?;
         let tokens = caller.state.tokens.list(&slug(&slug_text)?).await?;
-        let created = caller.session.remove(CREATED_TOKEN).await.map_err(AppError::internal)?;
+        let key = caller.state.vault.keyring().shown_once_key();
+        let created = take_shown_once(&caller.session, key, CREATED_TOKEN).await?;
         Ok(TokensView { tokens, now: now_millis(), created })
     }
 
@@ -89,7 +93,8 @@ mod ssr {
             caller.state.tokens.create(&caller.actor, &slug, name, scope, days).await?;
         let created = CreatedToken { name: info.name, token: token.expose().to_string() };
         if is_form_post() {
-            caller.session.insert(CREATED_TOKEN, &created).await.map_err(AppError::internal)?;
+            let key = caller.state.vault.keyring().shown_once_key();
+            put_shown_once(&caller.session, key, CREATED_TOKEN, &created).await?;
         }
         Ok(created)
     }

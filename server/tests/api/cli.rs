@@ -18,6 +18,7 @@ on_both_backends!(
     export_and_import_go_through_dotenv_files,
     run_uses_a_local_dotenv_without_a_server,
     a_missing_or_half_configuration_is_explained,
+    run_hands_the_program_no_sealbox_setting_and_no_name_that_loads_code,
 );
 
 const CANARY: &str = "cli-canary-8e41b0";
@@ -214,4 +215,30 @@ async fn a_missing_or_half_configuration_is_explained(backend: Backend) {
     ];
     let out = sealbox(&["secrets", "list"], &unreachable, "").await;
     assert!(out.stderr.contains("cannot reach Sealbox"), "{}", out.stderr);
+}
+
+async fn run_hands_the_program_no_sealbox_setting_and_no_name_that_loads_code(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut env = configured(&app).await;
+    let set = sealbox(&["secrets", "set", "API_KEY", CANARY], &pairs(&env), "").await;
+    assert_eq!(set.code, Some(0), "{}", set.stderr);
+    env.push(("SEALBOX_MASTER_KEY", "a-master-key-that-happens-to-be-set".to_string()));
+    let run = sealbox(&["run", "--", "env"], &pairs(&env), "").await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stdout.contains(&format!("API_KEY={CANARY}")), "{}", run.stdout);
+    let leaked: Vec<&str> = run.stdout.lines().filter(|l| l.starts_with("SEALBOX_")).collect();
+    assert!(leaked.is_empty(), "the program got {leaked:?}");
+
+    // A hand-written .env (or a database from before the rule) cannot preload code either.
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(dir.path().join("bad.env"), "LD_PRELOAD=/tmp/evil.so\nOK=1\n").expect("file");
+    let args = ["run", "--dotenv", "bad.env", "--", "printenv", "OK"];
+    let run = sealbox_in(dir.path(), &args, &[], "").await;
+    assert_eq!((run.code, run.stdout.as_str()), (Some(1), ""));
+    assert!(
+        run.stderr
+            .contains("nothing was run: LD_PRELOAD is reserved: it changes how programs load code"),
+        "{}",
+        run.stderr
+    );
 }

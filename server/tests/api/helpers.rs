@@ -155,7 +155,7 @@ pub struct TestApp {
     /// The master key, base64, for peers.
     master_key: String,
     shutdown: Option<oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 /// Everything the servers in this test process log, at the most verbose level of Sealbox's own
@@ -206,10 +206,25 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_on(database, master_key).await
 }
 
+/// As [`spawn_app`], with the configuration changed by `configure` first.
+pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestApp {
+    let database = std::sync::Arc::new(TestDatabase::create(backend).await);
+    let master_key = MasterKey::generate().to_base64().to_string();
+    spawn_configured(database, master_key, configure).await
+}
+
 /// Starts a server on `database` with the master key `master_key` (base64).
 async fn spawn_on(database: std::sync::Arc<TestDatabase>, master_key: String) -> TestApp {
+    spawn_configured(database, master_key, |_| ()).await
+}
+
+async fn spawn_configured(
+    database: std::sync::Arc<TestDatabase>,
+    master_key: String,
+    configure: impl FnOnce(&mut Config),
+) -> TestApp {
     LOGS.get_or_init(install_log_capture);
-    let config = Config {
+    let mut config = Config {
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         store: StoreConfig {
             database_url: database.url.clone(),
@@ -221,7 +236,10 @@ async fn spawn_on(database: std::sync::Arc<TestDatabase>, master_key: String) ->
         session_idle_hours: 12,
         session_cleanup_every: std::time::Duration::from_millis(200),
         site_root: database.dir().join("site"),
+        trusted_proxies: Vec::new(),
+        shutdown_deadline: std::time::Duration::from_secs(30),
     };
+    configure(&mut config);
     let app = Application::build(config).await.expect("the application starts");
     let address = format!("http://{}", app.local_addr());
     let vault = app.vault();
@@ -312,12 +330,18 @@ impl TestApp {
     }
 
     /// Stops the server gracefully and waits for it, so that the database is released.
-    pub async fn stop(mut self) {
+    pub async fn stop(self) {
+        self.try_stop().await.expect("the server stops cleanly");
+    }
+
+    /// Stops the server gracefully and returns how the stop went.
+    pub async fn try_stop(mut self) -> anyhow::Result<()> {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
-        if let Some(server) = self.server.take() {
-            server.await.expect("the server task ends").expect("the server stops cleanly");
+        match self.server.take() {
+            Some(server) => server.await.expect("the server task ends"),
+            None => Ok(()),
         }
     }
 }

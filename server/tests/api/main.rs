@@ -5,6 +5,7 @@ mod helpers;
 mod accounts;
 mod audit;
 mod cli;
+mod hardening;
 mod health;
 mod members;
 mod pages;

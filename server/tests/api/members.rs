@@ -538,7 +538,7 @@ async fn an_admin_cannot_add_or_touch_an_owner_over_http(backend: Backend) {
 
 /// Posts a form the way a browser without JavaScript does: form-encoded, accepting HTML,
 /// with `Origin: null` and no `Referer` (the pages' referrer policy).
-async fn plain_form_post(
+pub(crate) async fn plain_form_post(
     client: &reqwest::Client,
     app: &TestApp,
     path: &str,
@@ -724,26 +724,16 @@ async fn a_plain_form_post_cannot_be_sent_back_to_another_site(backend: Backend)
     assert_eq!(refused.status(), 403);
 }
 
-/// Runs backend-specific SQL on the sessions table.
-async fn sessions_sql(app: &TestApp, backend: Backend, sqlite: &str, postgres: &str) {
+/// Runs SQL on the sessions table; `{now}` stands for the current time in milliseconds.
+async fn sessions_sql(app: &TestApp, statement: &str) {
     let mut sql = app.sql().await;
-    let statement = match backend {
-        Backend::Sqlite => sqlite,
-        Backend::Postgres => postgres,
-    };
-    sql.execute(statement).await.expect("the sessions table");
+    let statement = statement.replace("{now}", &app::store::now_millis().to_string());
+    sql.execute(statement.as_str()).await.expect("the sessions table");
 }
 
-async fn session_rows(app: &TestApp, backend: Backend) -> i64 {
+async fn session_rows(app: &TestApp) -> i64 {
     let mut sql = app.sql().await;
-    let table = match backend {
-        Backend::Sqlite => "tower_sessions",
-        Backend::Postgres => "tower_sessions.session",
-    };
-    sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
-        .fetch_one(&mut sql)
-        .await
-        .expect("count")
+    sqlx::query_scalar("SELECT count(*) FROM sessions").fetch_one(&mut sql).await.expect("count")
 }
 
 async fn current_email(client: &reqwest::Client, app: &TestApp) -> Value {
@@ -758,42 +748,23 @@ async fn an_idle_session_expires_and_activity_extends_it(backend: Backend) {
     app.add_user("admin@example.com", Role::Admin).await;
     let admin = app.signed_in("admin@example.com").await;
     // Pretend the session was last used almost 12 hours ago.
-    sessions_sql(
-        &app,
-        backend,
-        "UPDATE tower_sessions SET expiry_date = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+60 seconds')",
-        "UPDATE tower_sessions.session SET expiry_date = now() + interval '60 seconds'",
-    )
-    .await;
+    sessions_sql(&app, "UPDATE sessions SET expires_at = {now} + 60000").await;
 
     // Act: a request within the idle time counts as activity…
     assert_eq!(current_email(&admin, &app).await, "admin@example.com");
     // …and pushes the expiry out to the full idle time again.
     let mut sql = app.sql().await;
-    // SQLite keeps the expiry as RFC 3339 text (sqlx's encoding of OffsetDateTime).
-    let extended: i64 = match backend {
-        Backend::Sqlite => sqlx::query_scalar(
-            "SELECT count(*) FROM tower_sessions \
-             WHERE expiry_date > strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+11 hours')",
-        ),
-        Backend::Postgres => sqlx::query_scalar(
-            "SELECT count(*) FROM tower_sessions.session \
-             WHERE expiry_date > now() + interval '11 hours'",
-        ),
-    }
+    let eleven_hours = app::store::now_millis() + 11 * 3_600_000;
+    let extended: i64 = sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM sessions WHERE expires_at > {eleven_hours}"
+    ))
     .fetch_one(&mut sql)
     .await
     .expect("expiry");
     assert_eq!(extended, 1, "activity extends the session");
 
     // Then 12 idle hours pass.
-    sessions_sql(
-        &app,
-        backend,
-        "UPDATE tower_sessions SET expiry_date = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 seconds')",
-        "UPDATE tower_sessions.session SET expiry_date = now() - interval '1 second'",
-    )
-    .await;
+    sessions_sql(&app, "UPDATE sessions SET expires_at = {now} - 1000").await;
 
     // Assert: the session is gone; pages send the browser to sign in.
     assert_eq!(current_email(&admin, &app).await, Value::Null);
@@ -811,22 +782,19 @@ async fn expired_sessions_are_deleted_from_the_database_periodically(backend: Ba
     app.add_user("admin@example.com", Role::Admin).await;
     let _admin = app.signed_in("admin@example.com").await;
     let _other = app.signed_in("admin@example.com").await;
-    assert_eq!(session_rows(&app, backend).await, 2);
+    assert_eq!(session_rows(&app).await, 2);
 
     sessions_sql(
         &app,
-        backend,
-        "UPDATE tower_sessions SET expiry_date = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 seconds') \
-         WHERE id = (SELECT min(id) FROM tower_sessions)",
-        "UPDATE tower_sessions.session SET expiry_date = now() - interval '1 second' \
-         WHERE id = (SELECT min(id) FROM tower_sessions.session)",
+        "UPDATE sessions SET expires_at = {now} - 1000 \
+         WHERE id_hash = (SELECT id_hash FROM sessions ORDER BY id_hash LIMIT 1)",
     )
     .await;
 
     // The test server cleans up every 200 ms; allow it a generous while.
     let mut rows = 2;
     for _ in 0..100 {
-        rows = session_rows(&app, backend).await;
+        rows = session_rows(&app).await;
         if rows == 1 {
             break;
         }

@@ -519,6 +519,8 @@ async fn a_wrong_master_key_is_refused_at_start(backend: Backend) {
         session_idle_hours: 12,
         session_cleanup_every: sealbox::config::SESSION_CLEANUP_EVERY,
         site_root: app.database.dir(),
+        trusted_proxies: Vec::new(),
+        shutdown_deadline: std::time::Duration::from_secs(30),
     };
     let error = sealbox::startup::Application::build(other).await.err().expect("refused");
 

@@ -5,12 +5,47 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use crate::validation::FieldError;
+use crate::validation::{FieldError, has_control};
 
 pub const MAX_KEY_LEN: usize = 128;
 pub const MAX_VALUE_BYTES: usize = 65_536;
 pub const MAX_DESCRIPTION_CHARS: usize = 500;
 pub const RESERVED_PREFIX: &str = "SEALBOX_";
+
+/// Names that change how programs find and load code: a secret or variable with one of these
+/// names would let whoever can write it run code in every program `sealbox run` starts. Refused
+/// on the server and again by `sealbox run` (also for `--dotenv`).
+pub const LOAD_CODE_NAMES: [&str; 17] = [
+    "PATH",
+    "BASH_ENV",
+    "ENV",
+    "IFS",
+    "SHELLOPTS",
+    "NODE_OPTIONS",
+    "NODE_PATH",
+    "PYTHONPATH",
+    "PYTHONSTARTUP",
+    "PYTHONHOME",
+    "PERL5OPT",
+    "PERL5LIB",
+    "RUBYOPT",
+    "RUBYLIB",
+    "JAVA_TOOL_OPTIONS",
+    "JDK_JAVA_OPTIONS",
+    "_JAVA_OPTIONS",
+];
+/// Prefixes of the dynamic linkers' variables (`LD_PRELOAD`, `DYLD_INSERT_LIBRARIES`, …).
+pub const LOAD_CODE_PREFIXES: [&str; 2] = ["LD_", "DYLD_"];
+
+/// Whether `name` is one of the [`LOAD_CODE_NAMES`] or starts with a [`LOAD_CODE_PREFIXES`].
+pub fn loads_code(name: &str) -> bool {
+    LOAD_CODE_NAMES.contains(&name) || LOAD_CODE_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// The message for a name that [`loads_code`].
+pub fn loads_code_message(name: &str) -> String {
+    format!("{name} is reserved: it changes how programs load code")
+}
 
 /// The name of a secret or variable, e.g. `DISCORD_BOT_TOKEN`. Case-sensitive.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -18,7 +53,19 @@ pub const RESERVED_PREFIX: &str = "SEALBOX_";
 pub struct SecretKey(String);
 
 impl SecretKey {
+    /// A key for a new or changed secret or variable: every rule, including the names that
+    /// [`loads_code`].
     pub fn parse(input: &str) -> Result<Self, FieldError> {
+        let key = Self::existing(input)?;
+        if loads_code(key.as_str()) {
+            return Err(FieldError::new("key", loads_code_message(key.as_str())));
+        }
+        Ok(key)
+    }
+
+    /// A key naming something that may already be stored (to read or delete it): every rule but
+    /// the names that [`loads_code`], which a database from before that rule may still hold.
+    pub fn existing(input: &str) -> Result<Self, FieldError> {
         let key = input.trim();
         let error = |message: &str| FieldError::new("key", message);
         if key.is_empty() {
@@ -127,6 +174,10 @@ impl Description {
             Some(text) if text.chars().count() > MAX_DESCRIPTION_CHARS => {
                 Err(FieldError::new("description", "Descriptions are limited to 500 characters"))
             }
+            Some(text) if has_control(text) => Err(FieldError::new(
+                "description",
+                "Descriptions are one line of text without control characters",
+            )),
             text => Ok(Self(text.map(str::to_string))),
         }
     }
