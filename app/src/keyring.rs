@@ -12,6 +12,7 @@ use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::{
+    audit::chain::ChainKey,
     crypto::{self, CryptoError, DataKey, FingerprintKey},
     store::{Store, now_millis, with_pool},
 };
@@ -19,6 +20,7 @@ use crate::{
 const KEY_ID_LABEL: &[u8] = b"sealbox/master-key-id/v1";
 const FINGERPRINT_PURPOSE: &str = "fingerprint";
 const SHOWN_ONCE_LABEL: &[u8] = b"sealbox/shown-once/v1";
+const CHAIN_PURPOSE: &str = "audit-chain";
 
 /// Length of the master key in bytes (AES-256).
 pub const MASTER_KEY_LEN: usize = 32;
@@ -92,6 +94,11 @@ pub enum KeyringError {
     KeyCheckFailed(String),
     #[error("a wrapped key in the database does not open: {0}")]
     Unwrap(CryptoError),
+    #[error(
+        "this database has no audit chain key yet: start the server once with this release, \
+         which keys the chain"
+    )]
+    NoChainKey,
     #[error("database error while loading the keyring: {0}")]
     Database(#[from] sqlx::Error),
 }
@@ -107,6 +114,8 @@ pub struct Keyring {
     /// Seals what a page shows once (a new token, a generated password) while it waits in the
     /// session for the page; derived from the current master key.
     shown_once: DataKey,
+    /// Keys the audit chain's links (see [`crate::audit::chain`]).
+    chain: ChainKey,
     data_keys: Mutex<HashMap<i64, Arc<DataKey>>>,
 }
 
@@ -179,24 +188,36 @@ impl Keyring {
         let mut keyring = Self {
             keys,
             shown_once,
+            chain: ChainKey::derive(&DataKey::generate()),
             fingerprint: FingerprintKey::from_data_key(&DataKey::generate()),
             data_keys: Mutex::new(HashMap::new()),
         };
         keyring.fingerprint = keyring.load_fingerprint_key(store).await?;
+        keyring.chain = ChainKey::derive(&keyring.load_instance_key(store, CHAIN_PURPOSE).await?);
         Ok(keyring)
     }
 
     async fn load_fingerprint_key(&self, store: &Store) -> Result<FingerprintKey, KeyringError> {
-        let aad = crypto::data_key_aad(FINGERPRINT_PURPOSE);
+        let key = self.load_instance_key(store, FINGERPRINT_PURPOSE).await?;
+        Ok(FingerprintKey::from_data_key(&key))
+    }
+
+    /// The instance key for `purpose`, wrapped by a master key: the first server to start
+    /// creates it; every other one (now or later) reads that one.
+    async fn load_instance_key(
+        &self,
+        store: &Store,
+        purpose: &str,
+    ) -> Result<DataKey, KeyringError> {
+        let aad = crypto::data_key_aad(purpose);
         let fresh = DataKey::generate();
         let wrapped = self.wrap(&fresh, &aad);
-        // First server to start creates it; every other one (now or later) reads that one.
         let (master_key_id, wrapped): (String, Vec<u8>) = with_pool!(store, |pool| {
             sqlx::query(
                 "INSERT INTO instance_keys (purpose, master_key_id, wrapped_key, created_at) \
                  VALUES ($1, $2, $3, $4) ON CONFLICT (purpose) DO NOTHING",
             )
-            .bind(FINGERPRINT_PURPOSE)
+            .bind(purpose)
             .bind(self.current_id())
             .bind(wrapped)
             .bind(now_millis())
@@ -205,12 +226,40 @@ impl Keyring {
             sqlx::query_as(
                 "SELECT master_key_id, wrapped_key FROM instance_keys WHERE purpose = $1",
             )
-            .bind(FINGERPRINT_PURPOSE)
+            .bind(purpose)
             .fetch_one(pool)
             .await?
         });
-        let key = self.unwrap(&master_key_id, &wrapped, &aad)?;
-        Ok(FingerprintKey::from_data_key(&key))
+        self.unwrap(&master_key_id, &wrapped, &aad)
+    }
+
+    /// The audit chain's key for a command that only reads (`sealbox audit verify`): nothing is
+    /// written, and a database whose chain key does not exist yet is an error.
+    pub async fn read_chain_key(
+        store: &Store,
+        keys: &[MasterKey],
+    ) -> Result<ChainKey, KeyringError> {
+        let row: Option<(String, Vec<u8>)> = with_pool!(store, |pool| {
+            sqlx::query_as(
+                "SELECT master_key_id, wrapped_key FROM instance_keys WHERE purpose = $1",
+            )
+            .bind(CHAIN_PURPOSE)
+            .fetch_optional(pool)
+            .await?
+        });
+        let (master_key_id, wrapped) = row.ok_or(KeyringError::NoChainKey)?;
+        let master = keys
+            .iter()
+            .find(|key| key.id() == master_key_id)
+            .ok_or_else(|| KeyringError::MissingMasterKey(master_key_id.clone()))?;
+        let root = crypto::unwrap_key(master, &wrapped, &crypto::data_key_aad(CHAIN_PURPOSE))
+            .map_err(KeyringError::Unwrap)?;
+        Ok(ChainKey::derive(&root))
+    }
+
+    /// The key of the audit chain's links.
+    pub fn chain_key(&self) -> &ChainKey {
+        &self.chain
     }
 
     pub fn current_id(&self) -> &str {

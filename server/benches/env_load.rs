@@ -71,7 +71,7 @@ fn main() {
         let report = wrk(&format!("{base}/api/v1/projects/bench/env"), &token, seconds);
         stop(&mut child);
         let after = runtime.block_on(events(&url));
-        let verified = runtime.block_on(verify(&url));
+        let verified = runtime.block_on(verify(&url, &key_text));
         println!("== {name}: GET /env, 20 secrets, {CONNECTIONS} connections, {seconds} s");
         println!("{}", report.text.trim_end());
         println!(
@@ -143,10 +143,12 @@ async fn events(url: &str) -> u64 {
     count.unsigned_abs()
 }
 
-async fn verify(url: &str) -> String {
+async fn verify(url: &str, key: &str) -> String {
     let store = Store::connect(url).await.expect("the store opens");
+    let key = MasterKey::from_base64(key).expect("the master key");
+    let chain_key = Keyring::read_chain_key(&store, &[key]).await.expect("the chain key");
     let started = Instant::now();
-    let verification = app::audit::chain::verify(&store).await.expect("verify");
+    let verification = app::audit::chain::verify(&store, &chain_key, None).await.expect("verify");
     store.close().await;
     format!("{} (verified in {:.1?})", verification.message(), started.elapsed())
 }

@@ -65,10 +65,21 @@ pub struct AuditArgs {
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum AuditCommand {
-    /// Walk the audit log's hash chain and report the first broken link (an edited, deleted,
-    /// inserted or reordered event). Exits 0 on an intact chain, 1 otherwise. Needs no master
-    /// key.
-    Verify,
+    /// Walk the audit log's chain and report the first broken link (an edited, deleted,
+    /// inserted or reordered event, or one written without the chain key). Exits 0 on an intact
+    /// chain, 1 otherwise. Needs the master key; writes nothing unless --record.
+    Verify {
+        /// A head noted earlier (`sealbox audit head`, or the server's "audit chain head" log
+        /// line), COUNT:MAC: also fail when the chain is shorter or differs there.
+        #[arg(long, value_name = "COUNT:MAC")]
+        expect: Option<app::audit::chain::Head>,
+        /// Save the result, which Settings → Audit shows.
+        #[arg(long)]
+        record: bool,
+    },
+    /// Print the chain's event count and last link as COUNT:MAC, to keep somewhere the
+    /// database's writers cannot reach and give to `verify --expect` later.
+    Head,
 }
 
 #[derive(Debug, Clone, Args)]

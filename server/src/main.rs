@@ -41,21 +41,42 @@ fn main() -> ExitCode {
     }
 }
 
-/// `sealbox audit verify`: exit 0 on an intact chain, 1 on a broken one (named on stderr).
+/// `sealbox audit verify` (exit 0 on an intact chain, 1 on a broken one, named on stderr) and
+/// `sealbox audit head`. Neither migrates nor writes (but `verify --record`).
 async fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
     telemetry::init(&args.log.level, args.log.format)?;
     let store = Store::connect(&args.store.database_url()).await?;
-    store.migrate().await?;
-    let AuditCommand::Verify = args.command;
-    let verification = app::audit::chain::verify(&store).await?;
+    let outcome = match args.command {
+        AuditCommand::Head => match app::audit::chain::head(&store).await? {
+            Some(head) => {
+                println!("{head}");
+                ExitCode::SUCCESS
+            }
+            None => {
+                eprintln!("sealbox: the audit log is empty");
+                ExitCode::FAILURE
+            }
+        },
+        AuditCommand::Verify { expect, record } => {
+            let config = args.store.resolve(DevKey::MustExist)?;
+            let keys: Vec<_> =
+                std::iter::once(config.master_key).chain(config.older_master_keys).collect();
+            let key = app::keyring::Keyring::read_chain_key(&store, &keys).await?;
+            let verification = app::audit::chain::verify(&store, &key, expect.as_ref()).await?;
+            if record {
+                app::audit::chain::record_verification(&store, &verification).await?;
+            }
+            if verification.broken.is_none() {
+                println!("✔ {}", verification.message());
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("✘ {}", verification.message());
+                ExitCode::FAILURE
+            }
+        }
+    };
     store.close().await;
-    if verification.broken.is_none() {
-        println!("✔ {}", verification.message());
-        Ok(ExitCode::SUCCESS)
-    } else {
-        eprintln!("✘ {}", verification.message());
-        Ok(ExitCode::FAILURE)
-    }
+    Ok(outcome)
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {

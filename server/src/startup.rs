@@ -42,6 +42,10 @@ pub async fn open_vault(config: StoreConfig) -> anyhow::Result<(Store, Vault)> {
     tracing::info!(database = store.backend().name(), "database ready");
     let keyring = Keyring::load(&store, config.master_key, config.older_master_keys).await?;
     tracing::info!(master_key_id = keyring.current_id(), "master key checked");
+    store.install_chain_key(keyring.chain_key().clone());
+    app::audit::chain::start_keyed(&store, keyring.chain_key())
+        .await
+        .context("cannot start the keyed audit chain")?;
     Ok((store.clone(), Vault::new(store, Arc::new(keyring))))
 }
 
@@ -133,8 +137,12 @@ impl Application {
             .build();
         let sessions = SessionBackend::for_store(&store);
         let accounts = Accounts::new(store.clone());
-        let cleanup =
-            spawn_cleanup(sessions.clone(), accounts.clone(), config.session_cleanup_every);
+        let cleanup = spawn_cleanup(
+            sessions.clone(),
+            accounts.clone(),
+            store.clone(),
+            config.session_cleanup_every,
+        );
         let secure = config.public_url.as_ref().is_some_and(|url| url.scheme() == "https");
         let sessions = SessionManagerLayer::new(sessions)
             .with_name(if secure { SECURE_COOKIE_NAME } else { COOKIE_NAME })
@@ -289,17 +297,31 @@ pub fn router(
 /// Every `every`, for as long as the server runs: deletes expired sessions, closes sign-in
 /// throttling windows (with their audit event) and forgets old failures and set-up links.
 /// Several servers on one database may all do it: each step is idempotent or claims its rows.
+///
+/// Also logs the audit chain's head (event count and last link) at start and every hour, for
+/// `sealbox audit verify --expect` to check later that no event was removed from its end.
 fn spawn_cleanup(
     sessions: SessionBackend,
     accounts: Accounts,
+    store: Store,
     every: std::time::Duration,
 ) -> tokio::task::JoinHandle<()> {
     use tower_sessions::ExpiredDeletion;
+    const HEAD_EVERY: std::time::Duration = std::time::Duration::from_secs(60 * 60);
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut head_logged: Option<tokio::time::Instant> = None;
         loop {
             ticker.tick().await;
+            if head_logged.is_none_or(|at| at.elapsed() >= HEAD_EVERY) {
+                head_logged = Some(tokio::time::Instant::now());
+                match app::audit::chain::head(&store).await {
+                    Ok(Some(head)) => tracing::info!(head = %head, "audit chain head"),
+                    Ok(None) => {}
+                    Err(error) => tracing::warn!(error = %error, "could not read the audit head"),
+                }
+            }
             match sessions.delete_expired().await {
                 Ok(()) => tracing::debug!("expired sessions deleted"),
                 Err(error) => tracing::warn!(error = %error, "could not delete expired sessions"),

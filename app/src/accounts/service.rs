@@ -309,7 +309,7 @@ impl Accounts {
                 Membership::Active(true) => ("user.reactivated", target.email.clone()),
                 Membership::Active(false) => ("user.deactivated", target.email.clone()),
             };
-            record!(&mut *tx, Event::general(actor, action, Some(details)));
+            record!(self.store, &mut *tx, Event::general(actor, action, Some(details)));
             tx.commit().await?;
             row
         });
@@ -353,6 +353,7 @@ impl Accounts {
                 _ => AccountError::Database(error),
             })?;
             record!(
+                self.store,
                 &mut *tx,
                 Event::general(
                     actor,
@@ -421,7 +422,7 @@ impl Accounts {
             .bind(email_key)
             .fetch_one(&mut *tx)
             .await?;
-            record!(&mut *tx, Event::general(&actor, "user.signed_in", None));
+            record!(self.store, &mut *tx, Event::general(&actor, "user.signed_in", None));
             tx.commit().await?;
             user
         });
@@ -537,7 +538,11 @@ impl Accounts {
                     THROTTLE_WINDOW_MS / 60_000,
                     crate::components::iso_time(*first_at)
                 );
-                record!(&mut *tx, Event::general(&actor, "user.sign_in_throttled", Some(details)));
+                record!(
+                    self.store,
+                    &mut *tx,
+                    Event::general(&actor, "user.sign_in_throttled", Some(details))
+                );
             }
             tx.commit().await?;
             closed.len()

@@ -1,9 +1,40 @@
-//! The audit log's hash chain: `hash = SHA-256(previous hash ‖ canonical encoding of the event)`.
-//! Editing, deleting, inserting or reordering a row breaks every link after it, which
-//! [`verify`] reports.
+//! The audit log's chain: each event's `hash` is `HMAC-SHA256(chain key, previous hash ‖
+//! canonical encoding of the event)`. Editing, deleting, inserting or reordering a row breaks
+//! every link after it, which [`verify`] reports; without the chain key nobody can write a link
+//! that verifies, so someone who can write to the database but does not hold the master key can
+//! neither append nor rewrite events.
+//!
+//! Events written before the chain was keyed (by earlier releases) keep their plain links,
+//! `SHA-256(previous ‖ encoding)`. One event, [`KEYED_START`], starts the keyed part: it is keyed
+//! itself, names the plain head it follows, and so seals the plain part too. After it, a plain
+//! link is a break.
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
 use crate::store::{Store, now_millis, with_pool};
+
+/// The action of the event that starts the keyed chain.
+pub const KEYED_START: &str = "audit.chain_keyed";
+const CHAIN_KEY_LABEL: &[u8] = b"sealbox/audit-chain/v1";
+
+/// The key of the audit chain's links, derived (HKDF-SHA256, a label of its own) from an
+/// instance key that only the master key unwraps; zeroized when the last clone is dropped.
+#[derive(Clone)]
+pub struct ChainKey(std::sync::Arc<Zeroizing<[u8; 32]>>);
+
+impl ChainKey {
+    pub fn derive(root: &crate::crypto::DataKey) -> Self {
+        let key = crate::crypto::derive_key(root.expose(), CHAIN_KEY_LABEL);
+        Self(std::sync::Arc::new(Zeroizing::new(*key.expose())))
+    }
+}
+
+impl std::fmt::Debug for ChainKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChainKey(***)")
+    }
+}
 
 /// An event as it is hashed. Every field is encoded with a presence tag and a length, so no two
 /// different events encode alike.
@@ -53,12 +84,24 @@ impl Canonical<'_> {
     }
 }
 
-/// The hash of `event` following the event whose hash is `previous` (none for the first).
-pub fn link(previous: Option<&[u8]>, event: &Canonical<'_>) -> [u8; 32] {
-    let mut hasher = Sha256::new();
-    hasher.update(previous.unwrap_or(&[]));
-    hasher.update(event.encode());
-    hasher.finalize().into()
+/// The link of `event` following the event whose hash is `previous` (none for the first):
+/// keyed with `key`, or a plain hash for the events from before the keyed chain.
+pub fn link(key: Option<&ChainKey>, previous: Option<&[u8]>, event: &Canonical<'_>) -> [u8; 32] {
+    match key {
+        Some(key) => {
+            let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key.0[..])
+                .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+            mac.update(previous.unwrap_or(&[]));
+            mac.update(&event.encode());
+            mac.finalize().into_bytes().into()
+        }
+        None => {
+            let mut hasher = Sha256::new();
+            hasher.update(previous.unwrap_or(&[]));
+            hasher.update(event.encode());
+            hasher.finalize().into()
+        }
+    }
 }
 
 /// The statement that serializes appends on this connection's database, if it needs one.
@@ -139,9 +182,23 @@ impl StoredEvent {
     }
 }
 
-/// Gives a hash to the events written before the chain existed (a database created by an earlier
-/// release), in id order. Runs at start-up; with nothing to do it is one query.
+/// Whether the keyed part of the chain has begun (its [`KEYED_START`] event exists).
+async fn keyed_started(store: &Store) -> Result<bool, sqlx::Error> {
+    Ok(with_pool!(store, |pool| {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM audit_events WHERE action = $1")
+            .bind(KEYED_START)
+            .fetch_one(pool)
+            .await?
+    }) > 0)
+}
+
+/// Gives a plain hash to the events written before the chain existed (a database created by an
+/// earlier release), in id order. Runs at start-up, only while the chain is not keyed yet:
+/// after that an event without a hash is a break that [`verify`] reports, not something to seal.
 pub async fn chain_unhashed(store: &Store) -> Result<(), sqlx::Error> {
+    if keyed_started(store).await? {
+        return Ok(());
+    }
     with_pool!(store, |pool| {
         let mut tx = pool.begin().await?;
         if let Some(lock) = lock_statement(&*tx) {
@@ -159,7 +216,7 @@ pub async fn chain_unhashed(store: &Store) -> Result<(), sqlx::Error> {
             .bind(row.id)
             .fetch_optional(&mut *tx)
             .await?;
-            let hash = link(previous.flatten().as_deref(), &row.canonical());
+            let hash = link(None, previous.flatten().as_deref(), &row.canonical());
             sqlx::query("UPDATE audit_events SET hash = $1 WHERE id = $2")
                 .bind(&hash[..])
                 .bind(row.id)
@@ -171,11 +228,138 @@ pub async fn chain_unhashed(store: &Store) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// Walks the whole chain in id order, a page at a time, and records the result.
-pub async fn verify(store: &Store) -> Result<Verification, sqlx::Error> {
+/// Starts the keyed chain if it has not started: one [`KEYED_START`] event, keyed with `key`,
+/// naming how many plain events come before it and their head. Several servers starting at once
+/// write one between them (the chain's lock, then a second look).
+pub async fn start_keyed(store: &Store, key: &ChainKey) -> Result<(), sqlx::Error> {
+    if keyed_started(store).await? {
+        return Ok(());
+    }
+    with_pool!(store, |pool| {
+        // SQLite: take the write lock first, so that the look below is not a stale snapshot.
+        let mut tx = match store.backend() {
+            crate::store::Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
+            crate::store::Backend::Postgres => pool.begin().await?,
+        };
+        if let Some(lock) = lock_statement(&*tx) {
+            sqlx::query(lock).execute(&mut *tx).await?;
+        }
+        let started: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM audit_events WHERE action = $1")
+                .bind(KEYED_START)
+                .fetch_one(&mut *tx)
+                .await?;
+        if started == 0 {
+            let (before, head): (i64, Option<Vec<u8>>) = sqlx::query_as(
+                "SELECT (SELECT count(*) FROM audit_events), \
+                 (SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1)",
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            let details = format!(
+                "Keyed chain from here on; before it {before} event(s) with plain links, head {}",
+                head.as_deref().map_or_else(|| "none".to_string(), hex)
+            );
+            let at = now_millis();
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO audit_events (at, actor, action, details) \
+                 VALUES ($1, 'sealbox', $2, $3) RETURNING id",
+            )
+            .bind(at)
+            .bind(KEYED_START)
+            .bind(&details)
+            .fetch_one(&mut *tx)
+            .await?;
+            let event = Canonical {
+                id,
+                at,
+                actor: "sealbox",
+                action: KEYED_START,
+                project_id: None,
+                project_slug: None,
+                secret_key: None,
+                version: None,
+                ip: None,
+                details: Some(&details),
+            };
+            let hash = link(Some(key), head.as_deref(), &event);
+            sqlx::query("UPDATE audit_events SET hash = $1 WHERE id = $2")
+                .bind(&hash[..])
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+    });
+    Ok(())
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// How many events the chain has and its last link: what `sealbox audit head` prints and the
+/// server logs, to be kept elsewhere and given to `sealbox audit verify --expect` later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub events: i64,
+    pub link: Vec<u8>,
+}
+
+impl std::fmt::Display for Head {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.events, hex(&self.link))
+    }
+}
+
+impl std::str::FromStr for Head {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let wrong = || format!("expected COUNT:MAC as `sealbox audit head` prints it, not {text}");
+        let (count, mac) = text.trim().split_once(':').ok_or_else(wrong)?;
+        let events = count.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(wrong)?;
+        if mac.len() != 64 {
+            return Err(wrong());
+        }
+        let link = (0..mac.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&mac[i..i + 2], 16))
+            .collect::<Result<Vec<u8>, _>>()
+            .map_err(|_| wrong())?;
+        Ok(Self { events, link })
+    }
+}
+
+/// The chain's head as stored now (not verified: [`verify`] checks it).
+pub async fn head(store: &Store) -> Result<Option<Head>, sqlx::Error> {
+    let row: (i64, Option<Vec<u8>>) = with_pool!(store, |pool| {
+        sqlx::query_as(
+            "SELECT (SELECT count(*) FROM audit_events), \
+             (SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1)",
+        )
+        .fetch_one(pool)
+        .await?
+    });
+    Ok(match row {
+        (events, Some(link)) if events > 0 => Some(Head { events, link }),
+        _ => None,
+    })
+}
+
+/// Walks the whole chain in id order, a page at a time, checking every link with `key` (the
+/// plain part before [`KEYED_START`] with the plain hash). Reads only. With `expect` (a [`Head`]
+/// noted earlier), also fails when the chain is shorter than it was then or its event at that
+/// position has another link: events removed from the end leave no break in what remains.
+pub async fn verify(
+    store: &Store,
+    key: &ChainKey,
+    expect: Option<&Head>,
+) -> Result<Verification, sqlx::Error> {
     let mut previous: Option<Vec<u8>> = None;
     let mut after = i64::MIN;
     let mut events = 0_i64;
+    let mut keyed = false;
     let mut broken = None;
     'pages: loop {
         let rows: Vec<StoredEvent> = with_pool!(store, |pool| {
@@ -191,26 +375,72 @@ pub async fn verify(store: &Store) -> Result<Verification, sqlx::Error> {
         after = last.id;
         for row in &rows {
             events += 1;
-            let expected = link(previous.as_deref(), &row.canonical());
+            if row.action == KEYED_START {
+                if keyed {
+                    broken = Some((row.id, "the keyed chain starts a second time".to_string()));
+                    break 'pages;
+                }
+                keyed = true;
+            }
+            let expected = link(keyed.then_some(key), previous.as_deref(), &row.canonical());
             match &row.hash {
                 Some(hash) if hash[..] == expected[..] => previous = Some(hash.clone()),
                 Some(_) => {
                     broken = Some((
                         row.id,
-                        "its hash does not follow from the event before it (the event was \
-                         changed, or one before it was changed, removed or inserted)"
+                        "its link does not follow from the event before it (the event was \
+                         changed, one before it was changed, removed or inserted, or it was \
+                         written without the chain key)"
                             .to_string(),
                     ));
                     break 'pages;
                 }
                 None => {
-                    broken = Some((row.id, "it has no hash".to_string()));
+                    broken = Some((row.id, "it has no link".to_string()));
                     break 'pages;
                 }
             }
+            if let Some(expect) = expect
+                && events == expect.events
+                && row.hash.as_deref() != Some(&expect.link[..])
+            {
+                broken = Some((
+                    row.id,
+                    format!("it is not event {} of the chain noted as {expect}", expect.events),
+                ));
+                break 'pages;
+            }
         }
     }
-    let verification = Verification { events, broken };
+    if broken.is_none() && !keyed {
+        broken = Some((
+            after.max(0),
+            "the chain has no keyed part: it was not started by this release (start the server \
+             once) or was replaced by someone without the chain key"
+                .to_string(),
+        ));
+    }
+    if broken.is_none()
+        && let Some(expect) = expect
+        && events < expect.events
+    {
+        broken = Some((
+            after.max(0),
+            format!(
+                "the chain has {events} events, fewer than the {} noted as {expect}: events \
+                 were removed from its end",
+                expect.events
+            ),
+        ));
+    }
+    Ok(Verification { events, broken })
+}
+
+/// Records a verification's result, which the Audit page shows.
+pub async fn record_verification(
+    store: &Store,
+    verification: &Verification,
+) -> Result<(), sqlx::Error> {
     with_pool!(store, |pool| {
         sqlx::query(
             "INSERT INTO audit_verifications (at, events, intact, first_broken, message) \
@@ -224,7 +454,7 @@ pub async fn verify(store: &Store) -> Result<Verification, sqlx::Error> {
         .execute(pool)
         .await?;
     });
-    Ok(verification)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -247,16 +477,33 @@ mod tests {
     }
 
     #[test]
+    fn a_head_reads_back_as_written_and_bad_ones_are_refused() {
+        let head = Head { events: 42, link: vec![0xab; 32] };
+        assert_eq!(head.to_string().parse::<Head>(), Ok(head));
+        for bad in ["42", "0:ab", "x:abab", "42:zz", &format!("42:{}", "ab".repeat(31))] {
+            assert!(bad.parse::<Head>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn every_field_and_the_previous_hash_change_the_link() {
-        let base = link(None, &event(1, None));
-        assert_ne!(base, link(Some(&[0; 32]), &event(1, None)));
-        assert_ne!(base, link(None, &event(2, None)));
-        assert_ne!(base, link(None, &event(1, Some(""))), "empty and absent differ");
+        let key = ChainKey::derive(&crate::crypto::DataKey::generate());
+        let base = link(Some(&key), None, &event(1, None));
+        assert_ne!(base, link(Some(&key), Some(&[0; 32]), &event(1, None)));
+        assert_ne!(base, link(Some(&key), None, &event(2, None)));
+        assert_ne!(base, link(Some(&key), None, &event(1, Some(""))), "empty and absent differ");
+        assert_ne!(base, link(None, None, &event(1, None)), "keyed and plain differ");
+        let other = ChainKey::derive(&crate::crypto::DataKey::generate());
+        assert_ne!(base, link(Some(&other), None, &event(1, None)), "another key, another link");
         let mut moved = event(1, None);
         moved.project_slug = None;
         moved.secret_key = Some("bot");
         let mut original = event(1, None);
         original.secret_key = None;
-        assert_ne!(link(None, &moved), link(None, &original), "a value cannot move between fields");
+        assert_ne!(
+            link(Some(&key), None, &moved),
+            link(Some(&key), None, &original),
+            "a value cannot move between fields"
+        );
     }
 }

@@ -88,12 +88,13 @@ impl GroupCommit {
     pub(crate) async fn append(
         &self,
         db: &Db,
+        chain_key: &Arc<OnceLock<chain::ChainKey>>,
         event: Event<'_>,
         generation: Option<i64>,
     ) -> Result<(), AppendError> {
         let queue = self.queue.get_or_init(|| {
             let (sender, receiver) = mpsc::channel(QUEUE);
-            tokio::spawn(run(db.clone(), receiver));
+            tokio::spawn(run(db.clone(), chain_key.clone(), receiver));
             sender
         });
         let (reply, answer) = oneshot::channel();
@@ -120,14 +121,19 @@ impl GroupCommit {
 
 /// Appends what arrives, in batches. `None` is a flush: answered with the batch it arrived in,
 /// after everything that arrived before it.
-async fn run(db: Db, mut receiver: mpsc::Receiver<(Option<Pending>, Reply)>) {
+async fn run(
+    db: Db,
+    chain_key: Arc<OnceLock<chain::ChainKey>>,
+    mut receiver: mpsc::Receiver<(Option<Pending>, Reply)>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let events: Vec<&Pending> = batch.iter().filter_map(|(event, _)| event.as_ref()).collect();
         let result = if events.is_empty() {
             Ok(None)
         } else {
-            match tokio::time::timeout(BATCH_TIMEOUT, append(&db, &events)).await {
+            let key = chain_key.get();
+            match tokio::time::timeout(BATCH_TIMEOUT, append(&db, key, &events)).await {
                 Ok(appended) => appended.map_err(Arc::new),
                 // Dropping the batch rolls its transaction back and lets the connection go.
                 Err(_) => Err(Arc::new(sqlx::Error::Io(std::io::Error::new(
@@ -163,7 +169,11 @@ async fn run(db: Db, mut receiver: mpsc::Receiver<(Option<Pending>, Reply)>) {
 /// The statements' shapes vary with the batch size, so they are not kept prepared: a connection
 /// keeps a bounded number of prepared statements and these would push out the ones every request
 /// uses.
-async fn append(db: &Db, events: &[&Pending]) -> Result<Option<i64>, sqlx::Error> {
+async fn append(
+    db: &Db,
+    key: Option<&chain::ChainKey>,
+    events: &[&Pending],
+) -> Result<Option<i64>, sqlx::Error> {
     const COLUMNS: usize = 9;
     let at = now_millis();
     let insert = |count: usize| {
@@ -243,7 +253,7 @@ async fn append(db: &Db, events: &[&Pending]) -> Result<Option<i64>, sqlx::Error
             let update = update(rows.len());
             let mut query = sqlx::query(&update).persistent(false);
             for row in &rows {
-                let hash = chain::link(previous.as_deref(), &row.canonical());
+                let hash = chain::link(key, previous.as_deref(), &row.canonical());
                 query = query.bind(row.id).bind(hash.to_vec());
                 previous = Some(hash.to_vec());
             }

@@ -64,14 +64,15 @@ impl<'a> Event<'a> {
 }
 
 #[cfg(feature = "ssr")]
-/// Appends an [`Event`] to the hash chain with the given connection, which must be the
-/// mutation's own transaction (`&mut *tx`): the event commits or rolls back with the change.
+/// Appends an [`Event`] to the chain with the given connection, which must be the mutation's
+/// own transaction (`&mut *tx`): the event commits or rolls back with the change. The link is
+/// keyed with the store's chain key.
 ///
 /// Appends are serialized so that the chain has one order: on PostgreSQL by a transaction-scoped
 /// advisory lock taken first, on SQLite by the write lock the insert takes. The row is inserted,
 /// the previous row's hash read, and the new hash set (the triggers allow setting it once).
 macro_rules! record {
-    ($executor:expr, $event:expr) => {{
+    ($store:expr, $executor:expr, $event:expr) => {{
         let event: $crate::audit::Event<'_> = $event;
         if let Some(lock) = $crate::audit::chain::lock_statement(&*$executor) {
             sqlx::query(lock).execute(&mut *$executor).await?;
@@ -100,6 +101,7 @@ macro_rules! record {
         .fetch_optional(&mut *$executor)
         .await?;
         let hash = $crate::audit::chain::link(
+            $store.chain_key(),
             previous.flatten().as_deref(),
             &$crate::audit::chain::Canonical {
                 id,

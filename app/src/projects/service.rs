@@ -127,6 +127,7 @@ impl Projects {
                 max_secret_age_days.map_or("none".to_string(), |days| format!("{days} days")),
             );
             record!(
+                self.store,
                 &mut *tx,
                 Event::project(actor, "project.settings_changed", id, slug.as_str(), details)
             );
@@ -190,7 +191,7 @@ impl Projects {
                 )),
                 _ => VaultError::Database(error),
             })?;
-            record!(&mut *tx, variable_event(actor, "variable.created", &row, key));
+            record!(self.store, &mut *tx, variable_event(actor, "variable.created", &row, key));
             tx.commit().await?;
         });
         Ok(())
@@ -234,7 +235,7 @@ impl Projects {
                     None => variable_not_found(key),
                 });
             }
-            record!(&mut *tx, variable_event(actor, "variable.updated", &row, key));
+            record!(self.store, &mut *tx, variable_event(actor, "variable.updated", &row, key));
             tx.commit().await?;
         });
         Ok(())
@@ -258,7 +259,7 @@ impl Projects {
             if deleted == 0 {
                 return Err(variable_not_found(key));
             }
-            record!(&mut *tx, variable_event(actor, "variable.deleted", &row, key));
+            record!(self.store, &mut *tx, variable_event(actor, "variable.deleted", &row, key));
             tx.commit().await?;
         });
         Ok(())

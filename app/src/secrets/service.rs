@@ -224,6 +224,7 @@ impl Vault {
             .execute(&mut *tx)
             .await?;
             record!(
+                self.store,
                 &mut *tx,
                 Event {
                     actor,
@@ -260,6 +261,7 @@ impl Vault {
             .await?;
             if let Some(id) = id {
                 record!(
+                    self.store,
                     &mut *tx,
                     Event {
                         actor,
@@ -324,7 +326,7 @@ impl Vault {
                 now,
                 actor
             );
-            record!(&mut *tx, event(actor, "secret.created", &project, key, 1));
+            record!(self.store, &mut *tx, event(actor, "secret.created", &project, key, 1));
             tx.commit().await?;
         });
         Ok(SecretMeta {
@@ -433,7 +435,7 @@ impl Vault {
                 }
                 .to_string(),
             );
-            record!(&mut *tx, audit);
+            record!(self.store, &mut *tx, audit);
             tx.commit().await?;
         });
         self.meta(&project, key).await
@@ -463,7 +465,11 @@ impl Vault {
             let Some(version) = deleted else {
                 return Err(missing_or_conflict!(&mut *tx, project, key));
             };
-            record!(&mut *tx, event(actor, "secret.deleted", &project, key.as_str(), version));
+            record!(
+                self.store,
+                &mut *tx,
+                event(actor, "secret.deleted", &project, key.as_str(), version)
+            );
             tx.commit().await?;
         });
         Ok(())
@@ -564,7 +570,7 @@ impl Vault {
             );
             let mut audit = event(actor, "secret.rolled_back", &project, key.as_str(), new_version);
             audit.details = Some(format!("to version {to_version}"));
-            record!(&mut *tx, audit);
+            record!(self.store, &mut *tx, audit);
             tx.commit().await?;
         });
         self.meta(&project, key).await
@@ -582,6 +588,7 @@ impl Vault {
             let mut tx = pool.begin().await?;
             // The write first: SQLite cannot upgrade a read lock while another writer waits.
             record!(
+                self.store,
                 &mut *tx,
                 Event {
                     actor,
@@ -678,6 +685,7 @@ impl Vault {
                 retired,
             };
             record!(
+                self.store,
                 &mut *tx,
                 Event {
                     actor,

@@ -66,6 +66,8 @@ pub struct Store {
     db: Db,
     /// The audit appender for events that go with no other change, shared by the clones.
     appender: std::sync::Arc<crate::audit::group::GroupCommit>,
+    /// The key of the audit chain's links, once the keyring has unwrapped it.
+    chain_key: std::sync::Arc<std::sync::OnceLock<crate::audit::chain::ChainKey>>,
 }
 
 #[derive(Clone)]
@@ -102,7 +104,17 @@ impl Store {
             Backend::Sqlite => Db::Sqlite(connect_sqlite(url).await?),
             Backend::Postgres => Db::Postgres(connect_postgres(url).await?),
         };
-        Ok(Self { db, appender: Default::default() })
+        Ok(Self { db, appender: Default::default(), chain_key: Default::default() })
+    }
+
+    /// Gives this store (and its clones) the audit chain's key; the first one given stays.
+    pub fn install_chain_key(&self, key: crate::audit::chain::ChainKey) {
+        let _ = self.chain_key.set(key);
+    }
+
+    /// The audit chain's key, once installed; events are linked with it.
+    pub fn chain_key(&self) -> Option<&crate::audit::chain::ChainKey> {
+        self.chain_key.get()
     }
 
     /// Appends an audit event that goes with no other change, group-committed with the others
@@ -111,7 +123,7 @@ impl Store {
         &self,
         event: crate::audit::Event<'_>,
     ) -> Result<(), crate::audit::group::AppendError> {
-        self.appender.append(&self.db, event, None).await
+        self.appender.append(&self.db, &self.chain_key, event, None).await
     }
 
     /// As [`Store::append_audit`], but only while `run_time_generation` is still `generation`
@@ -121,7 +133,7 @@ impl Store {
         event: crate::audit::Event<'_>,
         generation: i64,
     ) -> Result<(), crate::audit::group::AppendError> {
-        self.appender.append(&self.db, event, Some(generation)).await
+        self.appender.append(&self.db, &self.chain_key, event, Some(generation)).await
     }
 
     /// The `run_time_generation` counter now (see [`snapshot`]).
@@ -180,7 +192,10 @@ async fn connect_sqlite(url: &str) -> Result<SqlitePool, StoreError> {
         .map_err(|source| StoreError::InvalidUrl { backend, source })?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
+        // FULL: a commit is on disk (WAL synced) before it is acknowledged, so an acknowledged
+        // write, and the audit event of a delivered value, survives a power loss as well as a
+        // crash. Group commit keeps the cost to one sync per batch.
+        .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         .busy_timeout(BUSY_TIMEOUT)
         .disable_statement_logging();
@@ -234,7 +249,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout() {
+    async fn sqlite_connections_use_wal_full_sync_foreign_keys_and_a_busy_timeout() {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let url = format!("sqlite://{}", dir.path().join("nested/dir/sealbox.db").display());
 
@@ -247,6 +262,9 @@ mod tests {
             sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(pool).await.expect("pragma");
         let busy_timeout: i64 =
             sqlx::query_scalar("PRAGMA busy_timeout").fetch_one(pool).await.expect("pragma");
+        let synchronous: i64 =
+            sqlx::query_scalar("PRAGMA synchronous").fetch_one(pool).await.expect("pragma");
+        assert_eq!(synchronous, 2, "FULL");
         assert_eq!(journal, "wal");
         assert_eq!(foreign_keys, 1);
         assert_eq!(busy_timeout, 5000);

@@ -221,6 +221,7 @@ impl Tokens {
                 Err(error) => return Err(error.into()),
             };
             record!(
+                self.store,
                 &mut *tx,
                 Event::project(
                     actor,
@@ -271,6 +272,7 @@ impl Tokens {
                 VaultError::NotFound("That token does not exist or was already revoked".into())
             })?;
             record!(
+                self.store,
                 &mut *tx,
                 Event::project(actor, "token.revoked", project_id, slug.as_str(), name.clone())
             );

@@ -11,7 +11,7 @@ use app::{
 use sqlx::Executor;
 
 use crate::{
-    helpers::{Backend, TestApp, spawn_app},
+    helpers::{Backend, TestApp, TestDatabase, spawn_app, spawn_on_database, verify_chain},
     on_both_backends,
 };
 
@@ -23,6 +23,10 @@ on_both_backends!(
     verify_catches_a_deleted_event,
     verify_catches_an_inserted_event,
     verify_catches_reordered_events,
+    verify_refuses_links_made_without_the_chain_key,
+    verify_only_reads_needs_the_master_key_and_fails_an_unlinked_event,
+    verify_with_a_noted_head_catches_events_removed_from_the_end,
+    an_existing_plain_chain_is_keyed_once_and_still_verifies,
     two_hundred_concurrent_mutations_leave_a_chain_that_verifies,
     the_audit_page_pages_newest_first_and_filters,
     the_csv_export_streams_the_filtered_events_and_never_a_value,
@@ -53,14 +57,22 @@ async fn some_events(app: &TestApp) {
 }
 
 async fn verify(app: &TestApp) -> (bool, String, String) {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_sealbox"))
-        .args(["audit", "verify"])
+    sealbox(app, &["audit", "verify", "--record"], true).await
+}
+
+/// Runs `sealbox ARGS` on the app's database, with its master key or without one.
+async fn sealbox(app: &TestApp, args: &[&str], with_key: bool) -> (bool, String, String) {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_sealbox"));
+    command
+        .args(args)
         .env_clear()
         .env("DATABASE_URL", &app.database.url)
-        .env("SEALBOX_LOG", "warn")
-        .output()
-        .await
-        .expect("sealbox runs");
+        .env("SEALBOX_DATA_DIR", app.database.dir())
+        .env("SEALBOX_LOG", "warn");
+    if with_key {
+        command.env("SEALBOX_MASTER_KEY", &app.master_key);
+    }
+    let output = command.output().await.expect("sealbox runs");
     (
         output.status.success(),
         String::from_utf8_lossy(&output.stdout).trim().to_string(),
@@ -323,7 +335,7 @@ async fn the_database_refuses_to_change_or_delete_audit_events(backend: Backend)
         let error = sql.execute(statement).await.expect_err(statement).to_string();
         assert!(error.contains("audit events are append-only"), "{statement}: {error}");
     }
-    assert_eq!(ids(&app).await.len(), 5);
+    assert_eq!(ids(&app).await.len(), 6, "the chain's keyed start and the five");
 }
 
 async fn verify_passes_an_intact_chain_and_exits_0(backend: Backend) {
@@ -333,7 +345,7 @@ async fn verify_passes_an_intact_chain_and_exits_0(backend: Backend) {
     let (ok, stdout, _) = verify(&app).await;
 
     assert!(ok);
-    assert_eq!(stdout, "✔ Audit chain intact: 5 events");
+    assert_eq!(stdout, "✔ Audit chain intact: 6 events");
     let mut sql = app.sql().await;
     let recorded: (i64, i64) = sqlx::query_as(
         "SELECT events, CASE WHEN intact THEN 1 ELSE 0 END FROM audit_verifications \
@@ -342,7 +354,7 @@ async fn verify_passes_an_intact_chain_and_exits_0(backend: Backend) {
     .fetch_one(&mut sql)
     .await
     .expect("the result is recorded");
-    assert_eq!(recorded, (5, 1));
+    assert_eq!(recorded, (6, 1));
 }
 
 async fn verify_names_the_first_edited_event_and_exits_1(backend: Backend) {
@@ -386,14 +398,14 @@ async fn verify_catches_an_inserted_event(backend: Backend) {
         &[&format!(
             "INSERT INTO audit_events (at, actor, action, hash) \
              SELECT at + 1, 'mallory', 'secret.read', hash FROM audit_events WHERE id = {}",
-            ids[4]
+            ids[5]
         )],
     )
     .await;
 
     let (ok, _, stderr) = verify(&app).await;
     assert!(!ok);
-    assert!(stderr.contains(&format!("broken at event {}", ids[4] + 1)), "{stderr}");
+    assert!(stderr.contains(&format!("broken at event {}", ids[5] + 1)), "{stderr}");
 }
 
 async fn verify_catches_reordered_events(backend: Backend) {
@@ -464,7 +476,7 @@ async fn two_hundred_concurrent_mutations_leave_a_chain_that_verifies(backend: B
     assert!(results.iter().all(|ok| *ok), "every concurrent write succeeds");
     let (ok, stdout, stderr) = verify(&app).await;
     assert!(ok, "{stderr}");
-    assert_eq!(stdout, "✔ Audit chain intact: 201 events");
+    assert_eq!(stdout, "✔ Audit chain intact: 202 events", "the keyed start and 201");
 }
 
 async fn audit_page(
@@ -477,7 +489,8 @@ async fn audit_page(
     response.json().await.expect("JSON")
 }
 
-/// Sixty secrets in one project: 61 events, plus the admin's creation and sign-in.
+/// Sixty secrets in one project: 61 events, plus the chain's keyed start, the admin's creation
+/// and sign-in.
 async fn sixty_secrets(app: &TestApp) {
     let actor = Actor::new("alice@example.com", None);
     app.vault
@@ -514,9 +527,10 @@ async fn the_audit_page_pages_newest_first_and_filters(backend: Backend) {
     assert_eq!(rows[0]["action"], "user.signed_in", "newest first");
     let before = first["next_before"].as_str().expect("an older page");
     let second = audit_page(&admin, &app, &[("before", before)]).await;
-    assert_eq!(second["rows"].as_array().map(Vec::len), Some(13));
+    assert_eq!(second["rows"].as_array().map(Vec::len), Some(14));
     assert_eq!(second["next_before"], serde_json::Value::Null);
     assert_eq!(second["rows"][12]["action"], "project.created");
+    assert_eq!(second["rows"][13]["action"], "audit.chain_keyed", "the oldest event");
 
     let by_key = audit_page(&admin, &app, &[("filter[key]", "KEY_07")]).await;
     assert_eq!(by_key["rows"].as_array().map(Vec::len), Some(1));
@@ -570,8 +584,163 @@ async fn the_csv_export_streams_the_filtered_events_and_never_a_value(backend: B
 
     let all = admin.get(app.url("/settings/audit.csv")).send().await.expect("csv");
     let all = all.text().await.expect("text");
-    assert_eq!(all.lines().count(), 1 + 63);
+    assert_eq!(all.lines().count(), 1 + 64);
     assert!(!all.contains("audit-canary-"), "no value in the export");
     let bad = admin.get(app.url("/settings/audit.csv?from=nope")).send().await.expect("csv");
     assert_eq!(bad.status(), 422);
+}
+
+/// The newest event's id and link.
+async fn last_link(app: &TestApp) -> (i64, Vec<u8>) {
+    let mut sql = app.sql().await;
+    sqlx::query_as("SELECT id, hash FROM audit_events ORDER BY id DESC LIMIT 1")
+        .fetch_one(&mut sql)
+        .await
+        .expect("the last event")
+}
+
+async fn verify_refuses_links_made_without_the_chain_key(backend: Backend) {
+    use app::audit::chain::{Canonical, link};
+    let app = spawn_app(backend).await;
+    some_events(&app).await;
+    // Someone who can write to the database appends an event with a correct plain link.
+    let (id, previous) = last_link(&app).await;
+    let event = Canonical {
+        id: id + 1,
+        at: app::store::now_millis(),
+        actor: "mallory",
+        action: "secret.read",
+        project_id: None,
+        project_slug: None,
+        secret_key: None,
+        version: None,
+        ip: None,
+        details: None,
+    };
+    let forged = link(None, Some(&previous), &event);
+    let hex: String = forged.iter().map(|b| format!("{b:02x}")).collect();
+    let (literal, overriding) = match backend {
+        Backend::Sqlite => (format!("X'{hex}'"), ""),
+        Backend::Postgres => (format!("'\\x{hex}'::bytea"), "OVERRIDING SYSTEM VALUE"),
+    };
+    without_triggers(
+        &app,
+        backend,
+        &[&format!(
+            "INSERT INTO audit_events (id, at, actor, action, hash) {overriding} \
+             VALUES ({}, {}, 'mallory', 'secret.read', {literal})",
+            event.id, event.at
+        )],
+    )
+    .await;
+
+    let (ok, _, stderr) = verify(&app).await;
+    assert!(!ok);
+    assert!(stderr.contains(&format!("broken at event {}", id + 1)), "{stderr}");
+    assert!(stderr.contains("written without the chain key"), "{stderr}");
+}
+
+async fn verify_only_reads_needs_the_master_key_and_fails_an_unlinked_event(backend: Backend) {
+    let app = spawn_app(backend).await;
+    some_events(&app).await;
+    let (ok, _, stderr) = sealbox(&app, &["audit", "verify"], false).await;
+    assert!(!ok);
+    assert!(stderr.contains("no master key is configured"), "{stderr}");
+
+    // An event slipped in without a link is a break, and stays as it is.
+    without_triggers(
+        &app,
+        backend,
+        &["INSERT INTO audit_events (at, actor, action) VALUES (1, 'mallory', 'secret.read')"],
+    )
+    .await;
+    let (unlinked, _) = last_link_or_none(&app).await;
+    let (ok, _, stderr) = sealbox(&app, &["audit", "verify"], true).await;
+    assert!(!ok);
+    assert!(stderr.contains(&format!("broken at event {unlinked}: it has no link")), "{stderr}");
+    assert_eq!(last_link_or_none(&app).await, (unlinked, None), "nothing was linked");
+    let mut sql = app.sql().await;
+    let recorded: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_verifications")
+        .fetch_one(&mut sql)
+        .await
+        .expect("count");
+    assert_eq!(recorded, 0, "without --record nothing is written");
+}
+
+async fn last_link_or_none(app: &TestApp) -> (i64, Option<Vec<u8>>) {
+    let mut sql = app.sql().await;
+    sqlx::query_as("SELECT id, hash FROM audit_events ORDER BY id DESC LIMIT 1")
+        .fetch_one(&mut sql)
+        .await
+        .expect("the last event")
+}
+
+async fn verify_with_a_noted_head_catches_events_removed_from_the_end(backend: Backend) {
+    let app = spawn_app(backend).await;
+    some_events(&app).await;
+    let (ok, head, stderr) = sealbox(&app, &["audit", "head"], false).await;
+    assert!(ok, "{stderr}");
+    let (id, link) = last_link(&app).await;
+    let hex: String = link.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(head, format!("6:{hex}"));
+    let (ok, stdout, stderr) = sealbox(&app, &["audit", "verify", "--expect", &head], true).await;
+    assert!(ok, "{stderr}");
+    assert_eq!(stdout, "✔ Audit chain intact: 6 events");
+
+    // The last two events are removed: what remains still links up…
+    without_triggers(&app, backend, &[&format!("DELETE FROM audit_events WHERE id >= {}", id - 1)])
+        .await;
+    let (ok, _, _) = sealbox(&app, &["audit", "verify"], true).await;
+    assert!(ok, "a truncated chain has no break in itself");
+    // …but not up to the head noted before.
+    let (ok, _, stderr) = sealbox(&app, &["audit", "verify", "--expect", &head], true).await;
+    assert!(!ok);
+    assert!(stderr.contains("the chain has 4 events, fewer than the 6 noted"), "{stderr}");
+    let (ok, _, stderr) = sealbox(&app, &["audit", "verify", "--expect", "6:zz"], true).await;
+    assert!(!ok);
+    assert!(stderr.contains("expected COUNT:MAC"), "{stderr}");
+}
+
+async fn an_existing_plain_chain_is_keyed_once_and_still_verifies(backend: Backend) {
+    use app::audit::{Event, record_alone};
+    // A database as the previous release left it: events with plain links.
+    let database = std::sync::Arc::new(TestDatabase::create(backend).await);
+    let store = app::store::Store::connect(&database.url).await.expect("the store");
+    store.migrate().await.expect("migrations");
+    let actor = Actor::new("old@example.com", None);
+    for _ in 0..3 {
+        record_alone(&store, Event::general(&actor, "user.signed_in", None)).await.expect("event");
+    }
+    store.close().await;
+
+    let app = spawn_on_database(database.clone()).await;
+    let mut sql = app.sql().await;
+    let (plain_head,): (Vec<u8>,) = sqlx::query_as("SELECT hash FROM audit_events WHERE id = 3")
+        .fetch_one(&mut sql)
+        .await
+        .expect("head");
+    let hex: String = plain_head.iter().map(|b| format!("{b:02x}")).collect();
+    let details: String =
+        sqlx::query_scalar("SELECT details FROM audit_events WHERE action = 'audit.chain_keyed'")
+            .fetch_one(&mut sql)
+            .await
+            .expect("the keyed start");
+    assert!(
+        details.contains(&format!("before it 3 event(s) with plain links, head {hex}")),
+        "{details}"
+    );
+    some_events(&app).await;
+    let verification = verify_chain(&app.store).await;
+    assert_eq!(verification.message(), "Audit chain intact: 9 events");
+
+    // A second start keys nothing again.
+    let again = app.peer().await;
+    let starts: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_events WHERE action = 'audit.chain_keyed'")
+            .fetch_one(&mut sql)
+            .await
+            .expect("count");
+    assert_eq!(starts, 1);
+    again.stop().await;
+    app.stop().await;
 }

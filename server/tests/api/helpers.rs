@@ -152,8 +152,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// Shared with [`TestApp::peer`]s; removed when the last one is dropped.
     pub database: std::sync::Arc<TestDatabase>,
-    /// The master key, base64, for peers.
-    master_key: String,
+    /// The master key, base64, for peers and commands.
+    pub master_key: String,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -199,11 +199,22 @@ fn install_log_capture() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
     buffer
 }
 
+/// Walks the audit chain of `store` (a server's, which holds the chain key).
+pub async fn verify_chain(store: &Store) -> app::audit::chain::Verification {
+    let key = store.chain_key().expect("the server installed the chain key");
+    app::audit::chain::verify(store, key, None).await.expect("the chain can be walked")
+}
+
 /// Starts the real server on 127.0.0.1:0 with a fresh database and a random master key.
 pub async fn spawn_app(backend: Backend) -> TestApp {
     let database = std::sync::Arc::new(TestDatabase::create(backend).await);
     let master_key = MasterKey::generate().to_base64().to_string();
     spawn_on(database, master_key).await
+}
+
+/// Starts a server, with a random master key, on a database that already exists.
+pub async fn spawn_on_database(database: std::sync::Arc<TestDatabase>) -> TestApp {
+    spawn_on(database, MasterKey::generate().to_base64().to_string()).await
 }
 
 /// As [`spawn_app`], with the configuration changed by `configure` first.

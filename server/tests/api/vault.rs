@@ -108,7 +108,10 @@ async fn a_created_secret_lists_without_its_value_and_reveals_with_it(backend: B
     let json = serde_json::to_string(&listed).expect("serializes");
     assert!(!json.contains("postgres://bot"), "metadata never carries the value: {json}");
     assert_eq!(reveal(&app.vault, &scope, "DATABASE_URL").await, "postgres://bot:pw@db/bot");
-    assert_eq!(audit_actions(&app).await, ["project.created", "secret.created", "secret.read"]);
+    assert_eq!(
+        audit_actions(&app).await,
+        ["audit.chain_keyed", "project.created", "secret.created", "secret.read"]
+    );
     app.stop().await;
 }
 
@@ -581,7 +584,8 @@ mod rotation {
         // Assert
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(output.status.success(), "{output:?}");
-        assert!(stdout.contains("✔ Re-wrapped 3 keys with master key"), "{stdout}");
+        // Two projects' data keys, the fingerprint key and the audit chain's key.
+        assert!(stdout.contains("✔ Re-wrapped 4 keys with master key"), "{stdout}");
         // The server that was running keeps serving (its unwrapped keys are unchanged).
         assert_eq!(reveal(&running, &bot, "TOKEN").await, "bot-token");
         // A server with only the new key reads everything.
