@@ -16,6 +16,8 @@ pub mod validation;
 
 #[cfg(feature = "ssr")]
 pub mod api;
+#[cfg(feature = "ssr")]
+pub mod bounds;
 
 #[cfg(feature = "ssr")]
 pub mod crypto;

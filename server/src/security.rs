@@ -160,7 +160,7 @@ pub async fn form_return(request: Request, next: Next) -> Response {
         .filter(|path| is_local_path(path));
     let typed: Vec<(String, String)> = url::form_urlencoded::parse(&bytes)
         .filter(|(name, value)| KEPT_FIELDS.contains(&name.as_ref()) && !value.is_empty())
-        .map(|(name, value)| (format!("{TYPED_PREFIX}{name}"), value.into_owned()))
+        .map(|(name, value)| (format!("{TYPED_PREFIX}{name}"), kept(&value)))
         .collect();
     let host = parts.headers.get(HOST).and_then(|v| v.to_str().ok()).map(str::to_owned);
     if let (Some(path), Some(host)) = (return_to, host)
@@ -176,6 +176,15 @@ pub async fn form_return(request: Request, next: Next) -> Response {
         response.headers_mut().insert(LOCATION, local);
     }
     response
+}
+
+/// The most of one typed field carried back into the URL: every kept field's own limit is far
+/// below it, and the redirect stays a reasonable size whatever was posted.
+const MAX_KEPT_CHARS: usize = 600;
+
+/// What is carried back of a typed field: at most [`MAX_KEPT_CHARS`] characters.
+fn kept(value: &str) -> String {
+    value.chars().take(MAX_KEPT_CHARS).collect()
 }
 
 /// Where to send the browser after a plain form post: the page as a path, not the made-up
@@ -355,6 +364,12 @@ mod tests {
             "the earlier attempt's text is replaced"
         );
         assert_eq!(back("http://h:1/p?dialog=add&typed.key=OLD").as_deref(), Some("/p"));
+    }
+
+    #[test]
+    fn what_is_carried_back_is_bounded() {
+        assert_eq!(super::kept("short"), "short");
+        assert_eq!(super::kept(&"é".repeat(5_000)).chars().count(), super::MAX_KEPT_CHARS);
     }
 
     #[test]

@@ -89,6 +89,7 @@ pub mod ssr {
     }
 
     pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
+        crate::bounds::gate(&crate::bounds::SignIn { email: &email, password: &password })?;
         let (state, session, ip) = request().await?;
         let user =
             state.accounts.sign_in(&email, Password::attempt(password), ip.as_deref()).await?;

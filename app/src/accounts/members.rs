@@ -89,6 +89,13 @@ mod ssr {
         role: String,
         password: String,
     ) -> Result<AddedMember, AppError> {
+        crate::bounds::gate(&crate::bounds::NewPerson {
+            token: "",
+            email: &email,
+            name: &name,
+            role: &role,
+            password: &password,
+        })?;
         let caller = manager().await?;
         let email = Email::parse(&email)?;
         let name = DisplayName::parse(Some(&name), &email)?;

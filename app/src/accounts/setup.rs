@@ -48,6 +48,13 @@ mod ssr {
         name: String,
         password: String,
     ) -> Result<(), AppError> {
+        crate::bounds::gate(&crate::bounds::NewPerson {
+            token: &token,
+            email: &email,
+            name: &name,
+            role: "owner",
+            password: &password,
+        })?;
         let (state, session, ip) = request().await?;
         let email = Email::parse(&email)?;
         let name = DisplayName::parse(Some(&name), &email)?;

@@ -355,6 +355,13 @@ async fn write_secret(
     let caller = caller(&state, &headers, address, &slug, TokenScope::ReadWrite).await?;
     let key = secret_key(&key)?;
     let Json(body) = body.map_err(body_error)?;
+    crate::bounds::check(&crate::bounds::SecretInput {
+        value: &body.value,
+        description: body.description.as_deref().unwrap_or_default(),
+        secret_type: body.secret_type.as_deref().unwrap_or_default(),
+        ..crate::bounds::SecretInput::named(&slug, key.as_str())
+    })
+    .map_err(VaultError::Invalid)?;
     let value = SecretValue::new(body.value).map_err(VaultError::Invalid)?;
     let secret_type = body
         .secret_type

@@ -48,6 +48,9 @@ mod ssr {
     }
 
     pub async fn create_project(name: String) -> Result<(), AppError> {
+        let input =
+            crate::bounds::ProjectInput { slug: "", name: &name, required: "", max_age: "" };
+        crate::bounds::gate(&input)?;
         let caller = manager().await?;
         let name = ProjectName::parse(&name)?;
         let project = caller.state.vault.create_project(&caller.actor, name).await?;

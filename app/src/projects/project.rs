@@ -83,6 +83,12 @@ pub(crate) mod ssr {
         required: String,
         max_age: String,
     ) -> Result<String, AppError> {
+        crate::bounds::gate(&crate::bounds::ProjectInput {
+            slug: &slug_text,
+            name: &name,
+            required: &required,
+            max_age: &max_age,
+        })?;
         let caller = manager().await?;
         let slug = slug(&slug_text)?;
         let name = ProjectName::parse(&name)?;
@@ -117,6 +123,12 @@ pub(crate) mod ssr {
     }
 
     pub async fn delete_project(slug_text: String, confirm: String) -> Result<(), AppError> {
+        crate::bounds::gate(&crate::bounds::ProjectInput {
+            slug: &slug_text,
+            name: &confirm,
+            required: "",
+            max_age: "",
+        })?;
         let caller = manager().await?;
         let slug = slug(&slug_text)?;
         let settings = caller.state.projects.settings(&slug).await?;

@@ -91,6 +91,10 @@ pub mod ssr {
         include_in_export: Option<String>,
         new: bool,
     ) -> Result<String, AppError> {
+        crate::bounds::gate(&crate::bounds::SecretInput {
+            value: &value,
+            ..crate::bounds::SecretInput::named(&slug_text, &key)
+        })?;
         let caller = manager().await?;
         let slug = slug(&slug_text)?;
         let key = variable_key(&key)?;
@@ -107,6 +111,7 @@ pub mod ssr {
     }
 
     pub async fn delete_variable(slug_text: String, key: String) -> Result<String, AppError> {
+        crate::bounds::gate(&crate::bounds::SecretInput::named(&slug_text, &key))?;
         let caller = manager().await?;
         let key = crate::secrets::domain::SecretKey::existing(&key)?;
         caller.state.projects.delete_variable(&caller.actor, &slug(&slug_text)?, &key).await?;

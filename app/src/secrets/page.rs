@@ -154,6 +154,13 @@ mod ssr {
         description: String,
         secret_type: String,
     ) -> Result<String, AppError> {
+        crate::bounds::gate(&crate::bounds::SecretInput {
+            scope: &scope_text,
+            key: &key,
+            value: &value,
+            description: &description,
+            secret_type: &secret_type,
+        })?;
         let caller = manager().await?;
         let scope = scope(&scope_text)?;
         let secret = NewSecret {
@@ -176,6 +183,11 @@ mod ssr {
         value: String,
         description: String,
     ) -> Result<String, AppError> {
+        crate::bounds::gate(&crate::bounds::SecretInput {
+            value: &value,
+            description: &description,
+            ..crate::bounds::SecretInput::named(&scope_text, &key)
+        })?;
         let caller = manager().await?;
         let scope = scope(&scope_text)?;
         let key = SecretKey::parse(&key)?;
@@ -193,6 +205,7 @@ mod ssr {
         key: String,
         version: i64,
     ) -> Result<String, AppError> {
+        crate::bounds::gate(&crate::bounds::SecretInput::named(&scope_text, &key))?;
         let caller = manager().await?;
         let scope = scope(&scope_text)?;
         let key = SecretKey::existing(&key)?;

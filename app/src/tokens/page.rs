@@ -84,6 +84,12 @@ mod ssr {
         scope: String,
         expires_in_days: String,
     ) -> Result<CreatedToken, AppError> {
+        crate::bounds::gate(&crate::bounds::TokenInput {
+            slug: &slug_text,
+            name: &name,
+            scope: &scope,
+            expires_in_days: &expires_in_days,
+        })?;
         let caller = manager().await?;
         let slug = slug(&slug_text)?;
         let name = TokenName::parse(&name)?;

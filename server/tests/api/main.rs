@@ -8,6 +8,7 @@ mod cli;
 mod hardening;
 mod health;
 mod members;
+mod openapi;
 mod pages;
 mod projects;
 mod run_time;
