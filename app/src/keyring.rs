@@ -19,8 +19,8 @@ use crate::{
 
 const KEY_ID_LABEL: &[u8] = b"sealbox/master-key-id/v1";
 const FINGERPRINT_PURPOSE: &str = "fingerprint";
+const SHOWN_ONCE_PURPOSE: &str = "shown-once";
 const SHOWN_ONCE_LABEL: &[u8] = b"sealbox/shown-once/v1";
-const CHAIN_PURPOSE: &str = "audit-chain";
 
 /// Length of the master key in bytes (AES-256).
 pub const MASTER_KEY_LEN: usize = 32;
@@ -112,10 +112,8 @@ pub struct Keyring {
     keys: Vec<(String, MasterKey)>,
     fingerprint: FingerprintKey,
     /// Seals what a page shows once (a new token, a generated password) while it waits in the
-    /// session for the page; derived from the current master key.
+    /// session for the page; derived from an instance key that the master key wraps.
     shown_once: DataKey,
-    /// Keys the audit chain's links (see [`crate::audit::chain`]).
-    chain: ChainKey,
     data_keys: Mutex<HashMap<i64, Arc<DataKey>>>,
 }
 
@@ -184,16 +182,17 @@ impl Keyring {
         {
             return Err(KeyringError::MissingMasterKey(missing.clone()));
         }
-        let shown_once = crypto::derive_key(keys[0].1.expose(), SHOWN_ONCE_LABEL);
         let mut keyring = Self {
             keys,
-            shown_once,
-            chain: ChainKey::derive(&DataKey::generate()),
+            shown_once: DataKey::generate(),
             fingerprint: FingerprintKey::from_data_key(&DataKey::generate()),
             data_keys: Mutex::new(HashMap::new()),
         };
         keyring.fingerprint = keyring.load_fingerprint_key(store).await?;
-        keyring.chain = ChainKey::derive(&keyring.load_instance_key(store, CHAIN_PURPOSE).await?);
+        // An instance key of its own, so that every server (and every master key during a
+        // rotation) opens what another sealed.
+        let shown_once = keyring.load_instance_key(store, SHOWN_ONCE_PURPOSE).await?;
+        keyring.shown_once = crypto::derive_key(shown_once.expose(), SHOWN_ONCE_LABEL);
         Ok(keyring)
     }
 
@@ -243,7 +242,7 @@ impl Keyring {
             sqlx::query_as(
                 "SELECT master_key_id, wrapped_key FROM instance_keys WHERE purpose = $1",
             )
-            .bind(CHAIN_PURPOSE)
+            .bind(crate::audit::chain::CHAIN_PURPOSE)
             .fetch_optional(pool)
             .await?
         });
@@ -252,14 +251,9 @@ impl Keyring {
             .iter()
             .find(|key| key.id() == master_key_id)
             .ok_or_else(|| KeyringError::MissingMasterKey(master_key_id.clone()))?;
-        let root = crypto::unwrap_key(master, &wrapped, &crypto::data_key_aad(CHAIN_PURPOSE))
-            .map_err(KeyringError::Unwrap)?;
+        let aad = crypto::data_key_aad(crate::audit::chain::CHAIN_PURPOSE);
+        let root = crypto::unwrap_key(master, &wrapped, &aad).map_err(KeyringError::Unwrap)?;
         Ok(ChainKey::derive(&root))
-    }
-
-    /// The key of the audit chain's links.
-    pub fn chain_key(&self) -> &ChainKey {
-        &self.chain
     }
 
     pub fn current_id(&self) -> &str {

@@ -30,10 +30,19 @@ impl Cidr {
             Some((address, prefix)) => (address, Some(prefix.parse::<u8>().ok()?)),
             None => (text, None),
         };
-        let network: IpAddr = address.parse().ok()?;
-        let max = if network.is_ipv4() { 32 } else { 128 };
+        let parsed: IpAddr = address.parse().ok()?;
+        let max = if parsed.is_ipv4() { 32 } else { 128 };
         let prefix = prefix.unwrap_or(max);
-        (prefix <= max).then_some(Self { network, prefix })
+        if prefix > max {
+            return None;
+        }
+        // `::ffff:a.b.c.d/104` is the IPv4 range `a.b.c.d/8`, as addresses are compared.
+        Some(match (parsed, canonical(parsed)) {
+            (IpAddr::V6(_), network @ IpAddr::V4(_)) if prefix >= 96 => {
+                Self { network, prefix: prefix - 96 }
+            }
+            _ => Self { network: parsed, prefix },
+        })
     }
 
     pub fn contains(&self, address: IpAddr) -> bool {
@@ -199,6 +208,8 @@ mod tests {
         assert!(Cidr::parse("127.0.0.1").expect("one address").contains(ip("127.0.0.1")));
         assert!(Cidr::parse("0.0.0.0/0").expect("all").contains(ip("8.8.8.8")));
         assert!(Cidr::parse("fd00::/8").expect("v6").contains(ip("fd12::1")));
+        let mapped = Cidr::parse("::ffff:10.0.0.0/104").expect("an IPv4-mapped range");
+        assert!(mapped.contains(ip("10.9.9.9")) && !mapped.contains(ip("11.0.0.1")));
         for bad in ["10.0.0.0/33", "nonsense", "10.0.0/8", "::/129", "1.2.3.4/x"] {
             assert!(Cidr::parse(bad).is_none(), "{bad}");
         }

@@ -42,10 +42,9 @@ pub async fn open_vault(config: StoreConfig) -> anyhow::Result<(Store, Vault)> {
     tracing::info!(database = store.backend().name(), "database ready");
     let keyring = Keyring::load(&store, config.master_key, config.older_master_keys).await?;
     tracing::info!(master_key_id = keyring.current_id(), "master key checked");
-    store.install_chain_key(keyring.chain_key().clone());
-    app::audit::chain::start_keyed(&store, keyring.chain_key())
-        .await
-        .context("cannot start the keyed audit chain")?;
+    let chain_key =
+        app::audit::chain::open(&store, &keyring).await.context("cannot open the audit chain")?;
+    store.install_chain_key(chain_key);
     Ok((store.clone(), Vault::new(store, Arc::new(keyring))))
 }
 

@@ -3,7 +3,10 @@
 //! # Security
 //! Unknown emails are verified against a dummy hash with the same parameters, so a sign-in costs
 //! the same time whether or not the account exists.
-use std::{sync::LazyLock, time::Duration};
+use std::{
+    sync::{Arc, LazyLock},
+    time::Duration,
+};
 
 use argon2::{
     Algorithm, Argon2, Params, Version,
@@ -40,8 +43,8 @@ const WAIT: Duration = Duration::from_secs(2);
 
 /// At most one argon2 computation per core at once: each takes 19 MiB and a core for tens of
 /// milliseconds, so a burst of sign-ins would otherwise take memory and time without bound.
-static CORES: LazyLock<Semaphore> = LazyLock::new(|| {
-    Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZero::get))
+static CORES: LazyLock<Arc<Semaphore>> = LazyLock::new(|| {
+    Arc::new(Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZero::get)))
 });
 
 #[derive(Debug, thiserror::Error)]
@@ -54,16 +57,23 @@ pub enum HashError {
 }
 
 /// Runs `work` on a blocking thread once `cores` has a permit for it, waiting at most `wait`.
+/// The permit goes with the work, so a request that gives up (its client went away) does not
+/// free a core that is still hashing.
 async fn bounded<T: Send + 'static>(
-    cores: &Semaphore,
+    cores: &Arc<Semaphore>,
     wait: Duration,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, HashError> {
-    let _permit = match tokio::time::timeout(wait, cores.acquire()).await {
+    let permit = match tokio::time::timeout(wait, cores.clone().acquire_owned()).await {
         Ok(Ok(permit)) => permit,
         _ => return Err(HashError::Busy),
     };
-    tokio::task::spawn_blocking(work).await.map_err(|error| HashError::Failed(error.to_string()))
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        work()
+    })
+    .await
+    .map_err(|error| HashError::Failed(error.to_string()))
 }
 
 /// The PHC string of a new password's hash.
@@ -109,7 +119,7 @@ mod tests {
 
     #[tokio::test]
     async fn hashing_waits_for_a_free_core_then_is_refused_as_busy() {
-        let cores = Semaphore::new(1);
+        let cores = Arc::new(Semaphore::new(1));
         let taken = cores.acquire().await.expect("a permit");
         let started = std::time::Instant::now();
         let refused = bounded(&cores, Duration::from_millis(100), || 1).await;
@@ -117,5 +127,26 @@ mod tests {
         assert!(started.elapsed() >= Duration::from_millis(100), "it waited first");
         drop(taken);
         assert_eq!(bounded(&cores, Duration::from_millis(100), || 1).await.ok(), Some(1));
+    }
+
+    #[tokio::test]
+    async fn a_request_that_gives_up_keeps_its_core_until_the_hash_is_done() {
+        let cores = Arc::new(Semaphore::new(1));
+        let (started, running) = std::sync::mpsc::channel::<()>();
+        let (finish, release) = std::sync::mpsc::channel::<()>();
+        let shared = cores.clone();
+        let abandoned = tokio::spawn(async move {
+            bounded(&shared, Duration::from_millis(100), move || {
+                let _ = started.send(());
+                let _ = release.recv();
+            })
+            .await
+        });
+        tokio::task::spawn_blocking(move || running.recv()).await.expect("joined").expect("ran");
+        abandoned.abort();
+        let refused = bounded(&cores, Duration::from_millis(100), || 1).await;
+        assert!(matches!(refused, Err(HashError::Busy)), "the core is still taken");
+        let _ = finish.send(());
+        assert_eq!(bounded(&cores, Duration::from_secs(5), || 1).await.ok(), Some(1));
     }
 }

@@ -176,29 +176,8 @@ impl Accounts {
         password: Password,
         ip: Option<String>,
     ) -> Result<User> {
-        // One statement claims the set-up: it deletes every token only if this one is valid and
-        // nobody exists yet, so of two concurrent attempts exactly one gets rows back.
-        let claimed: Vec<Vec<u8>> = with_pool!(self.store, |pool| {
-            sqlx::query_scalar(
-                "DELETE FROM setup_tokens WHERE NOT EXISTS (SELECT 1 FROM users) \
-                 AND EXISTS (SELECT 1 FROM setup_tokens WHERE token_hash = $1 AND created_at > $2) \
-                 RETURNING token_hash",
-            )
-            .bind(token_hash(token))
-            .bind(now_millis() - SETUP_TOKEN_LIFETIME_MS)
-            .fetch_all(pool)
-            .await?
-        });
-        if claimed.is_empty() {
-            return Err(AccountError::Invalid(FieldError::new(
-                "token",
-                "This set-up link is not valid or has expired (a link lasts one hour). Use the \
-                 newest one in the server log (restart the server for a new one), or sign in if \
-                 an owner already exists.",
-            )));
-        }
         let actor = Actor::new(email.as_str(), ip);
-        self.create_user(&actor, email, name, Role::Owner, password).await
+        self.insert_user(&actor, email, name, Role::Owner, password, Some(token)).await
     }
 
     /// Everyone, owners first, then by email.
@@ -330,10 +309,46 @@ impl Accounts {
         role: Role,
         password: Password,
     ) -> Result<User> {
+        self.insert_user(actor, email, name, role, password, None).await
+    }
+
+    /// Hashes the password, then in one transaction claims the set-up (when `setup_token` is
+    /// given), inserts the user and records the event: a failure at any step, a busy hash
+    /// included, leaves the set-up link usable.
+    async fn insert_user(
+        &self,
+        actor: &Actor,
+        email: Email,
+        name: DisplayName,
+        role: Role,
+        password: Password,
+        setup_token: Option<&str>,
+    ) -> Result<User> {
         let hash = password::hash(password).await?;
         let now = now_millis();
         let id: i64 = with_pool!(self.store, |pool| {
             let mut tx = pool.begin().await?;
+            if let Some(token) = setup_token {
+                // One statement claims the set-up: it deletes every token only if this one is
+                // valid and nobody exists yet, so of two concurrent attempts exactly one gets rows.
+                let claimed: Vec<Vec<u8>> = sqlx::query_scalar(
+                    "DELETE FROM setup_tokens WHERE NOT EXISTS (SELECT 1 FROM users) \
+                     AND EXISTS (SELECT 1 FROM setup_tokens WHERE token_hash = $1 \
+                     AND created_at > $2) RETURNING token_hash",
+                )
+                .bind(token_hash(token))
+                .bind(now - SETUP_TOKEN_LIFETIME_MS)
+                .fetch_all(&mut *tx)
+                .await?;
+                if claimed.is_empty() {
+                    return Err(AccountError::Invalid(FieldError::new(
+                        "token",
+                        "This set-up link is not valid or has expired (a link lasts one hour). \
+                         Use the newest one in the server log (restart the server for a new \
+                         one), or sign in if an owner already exists.",
+                    )));
+                }
+            }
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO users (email, display_name, password_hash, role, active, \
                  created_at, updated_at) VALUES ($1, $2, $3, $4, TRUE, $5, $5) RETURNING id",
@@ -482,7 +497,6 @@ impl Accounts {
         now: i64,
     ) -> Result<AccountError> {
         let since = now - THROTTLE_WINDOW_MS;
-        self.close_throttle_windows(now).await?;
         let (by_email, oldest): (i64, Option<i64>) = with_pool!(self.store, |pool| {
             sqlx::query_as(
                 "SELECT (SELECT count(*) FROM sign_in_failures WHERE email = $1 AND at > $3), \
@@ -498,16 +512,28 @@ impl Accounts {
             Some(ip) if by_email < MAX_FAILURES => format!("ip:{ip}"),
             _ => format!("account:{email}"),
         };
-        with_pool!(self.store, |pool| {
-            sqlx::query(
-                "INSERT INTO sign_in_throttles (subject, first_at, refused) VALUES ($1, $2, 1) \
-                 ON CONFLICT (subject) DO UPDATE SET refused = sign_in_throttles.refused + 1",
-            )
-            .bind(&subject)
-            .bind(now)
-            .execute(pool)
-            .await?;
-        });
+        // One write per refusal. A window that ended before the clean-up closed it is closed
+        // here first (its event written), so that no window outlasts its 15 minutes.
+        for attempt in 0..2 {
+            let counted = with_pool!(self.store, |pool| {
+                sqlx::query(
+                    "INSERT INTO sign_in_throttles (subject, first_at, refused) \
+                     VALUES ($1, $2, 1) ON CONFLICT (subject) DO UPDATE \
+                     SET refused = sign_in_throttles.refused + 1 \
+                     WHERE sign_in_throttles.first_at > $3",
+                )
+                .bind(&subject)
+                .bind(now)
+                .bind(since)
+                .execute(pool)
+                .await?
+                .rows_affected()
+            });
+            if counted > 0 || attempt > 0 {
+                break;
+            }
+            self.close_throttle_windows(now).await?;
+        }
         let wait_ms = oldest.map_or(THROTTLE_WINDOW_MS, |at| at + THROTTLE_WINDOW_MS - now);
         let minutes = (wait_ms + 59_999) / 60_000;
         Ok(AccountError::Throttled { minutes: minutes.max(1) })

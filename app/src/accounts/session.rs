@@ -60,9 +60,16 @@ fn backend_error(error: sqlx::Error) -> session_store::Error {
     session_store::Error::Backend(error.to_string())
 }
 
+/// What a row stores of a record: its data and expiry, never its id (the cookie's value).
+type Stored = (
+    std::collections::HashMap<String, serde_json::Value>,
+    tower_sessions::cookie::time::OffsetDateTime,
+);
+
 /// The row's columns for `record`: its data, its expiry in milliseconds and its user.
 fn columns(record: &Record) -> session_store::Result<(Vec<u8>, i64, Option<i64>)> {
-    let data = serde_json::to_vec(record)
+    let stored = (&record.data, record.expiry_date);
+    let data = serde_json::to_vec(&stored)
         .map_err(|error| session_store::Error::Encode(error.to_string()))?;
     let expires_at = record.expiry_date.unix_timestamp().saturating_mul(1000);
     let user_id = record.data.get(USER_ID).and_then(serde_json::Value::as_i64);
@@ -131,11 +138,10 @@ impl SessionStore for SessionBackend {
                 .map_err(backend_error)?
         });
         let Some(data) = data else { return Ok(None) };
-        let mut record: Record = serde_json::from_slice(&data)
+        let (data, expiry_date): Stored = serde_json::from_slice(&data)
             .map_err(|error| session_store::Error::Decode(error.to_string()))?;
         // The row is found by the hash; the record answers to the id the cookie carries.
-        record.id = *id;
-        Ok(Some(record))
+        Ok(Some(Record { id: *id, data, expiry_date }))
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {

@@ -16,6 +16,8 @@ use crate::store::{Store, now_millis, with_pool};
 
 /// The action of the event that starts the keyed chain.
 pub const KEYED_START: &str = "audit.chain_keyed";
+/// The `instance_keys` purpose of the chain key's root.
+pub const CHAIN_PURPOSE: &str = "audit-chain";
 const CHAIN_KEY_LABEL: &[u8] = b"sealbox/audit-chain/v1";
 
 /// The key of the audit chain's links, derived (HKDF-SHA256, a label of its own) from an
@@ -183,12 +185,17 @@ impl StoredEvent {
 }
 
 /// Whether the keyed part of the chain has begun (its [`KEYED_START`] event exists).
+/// Whether the chain is keyed: its key or its [`KEYED_START`] event exists.
 async fn keyed_started(store: &Store) -> Result<bool, sqlx::Error> {
     Ok(with_pool!(store, |pool| {
-        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM audit_events WHERE action = $1")
-            .bind(KEYED_START)
-            .fetch_one(pool)
-            .await?
+        sqlx::query_scalar::<_, i64>(
+            "SELECT (SELECT count(*) FROM audit_events WHERE action = $1) \
+             + (SELECT count(*) FROM instance_keys WHERE purpose = $2)",
+        )
+        .bind(KEYED_START)
+        .bind(CHAIN_PURPOSE)
+        .fetch_one(pool)
+        .await?
     }) > 0)
 }
 
@@ -228,15 +235,32 @@ pub async fn chain_unhashed(store: &Store) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// Starts the keyed chain if it has not started: one [`KEYED_START`] event, keyed with `key`,
-/// naming how many plain events come before it and their head. Several servers starting at once
-/// write one between them (the chain's lock, then a second look).
-pub async fn start_keyed(store: &Store, key: &ChainKey) -> Result<(), sqlx::Error> {
-    if keyed_started(store).await? {
-        return Ok(());
-    }
+/// Why the audit chain could not be opened at start.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Keyring(#[from] crate::keyring::KeyringError),
+    /// The key and the keyed start exist only together; one without the other means someone
+    /// removed a part of the log (or its key) behind Sealbox's back.
+    #[error(
+        "the audit log was tampered with: {0}. Sealbox will not start on it, so as not to seal \
+         what someone else wrote; restore the database from a backup, or run `sealbox audit \
+         verify` to see where it breaks"
+    )]
+    Tampered(&'static str),
+}
+
+/// The audit chain's key, wrapped by the master key in `instance_keys`. The first start of a
+/// release with keyed chains makes the key and, in the same transaction, the [`KEYED_START`]
+/// event that names the plain head before it; every later start finds both, or refuses.
+pub async fn open(store: &Store, keyring: &crate::keyring::Keyring) -> Result<ChainKey, OpenError> {
+    let aad = crate::crypto::data_key_aad(CHAIN_PURPOSE);
+    let fresh = crate::crypto::DataKey::generate();
+    let wrapped_fresh = keyring.wrap(&fresh, &aad);
     with_pool!(store, |pool| {
-        // SQLite: take the write lock first, so that the look below is not a stale snapshot.
+        // SQLite: take the write lock first, so that the looks below are not a stale snapshot.
         let mut tx = match store.backend() {
             crate::store::Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
             crate::store::Backend::Postgres => pool.begin().await?,
@@ -244,54 +268,82 @@ pub async fn start_keyed(store: &Store, key: &ChainKey) -> Result<(), sqlx::Erro
         if let Some(lock) = lock_statement(&*tx) {
             sqlx::query(lock).execute(&mut *tx).await?;
         }
+        let stored: Option<(String, Vec<u8>)> = sqlx::query_as(
+            "SELECT master_key_id, wrapped_key FROM instance_keys WHERE purpose = $1",
+        )
+        .bind(CHAIN_PURPOSE)
+        .fetch_optional(&mut *tx)
+        .await?;
         let started: i64 =
             sqlx::query_scalar("SELECT count(*) FROM audit_events WHERE action = $1")
                 .bind(KEYED_START)
                 .fetch_one(&mut *tx)
                 .await?;
-        if started == 0 {
-            let (before, head): (i64, Option<Vec<u8>>) = sqlx::query_as(
-                "SELECT (SELECT count(*) FROM audit_events), \
-                 (SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1)",
-            )
-            .fetch_one(&mut *tx)
-            .await?;
-            let details = format!(
-                "Keyed chain from here on; before it {before} event(s) with plain links, head {}",
-                head.as_deref().map_or_else(|| "none".to_string(), hex)
-            );
-            let at = now_millis();
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO audit_events (at, actor, action, details) \
-                 VALUES ($1, 'sealbox', $2, $3) RETURNING id",
-            )
-            .bind(at)
-            .bind(KEYED_START)
-            .bind(&details)
-            .fetch_one(&mut *tx)
-            .await?;
-            let event = Canonical {
-                id,
-                at,
-                actor: "sealbox",
-                action: KEYED_START,
-                project_id: None,
-                project_slug: None,
-                secret_key: None,
-                version: None,
-                ip: None,
-                details: Some(&details),
-            };
-            let hash = link(Some(key), head.as_deref(), &event);
-            sqlx::query("UPDATE audit_events SET hash = $1 WHERE id = $2")
-                .bind(&hash[..])
-                .bind(id)
+        let key = match (stored, started) {
+            (Some((master_key_id, wrapped)), 1..) => {
+                ChainKey::derive(&keyring.unwrap(&master_key_id, &wrapped, &aad)?)
+            }
+            (Some(_), _) => {
+                return Err(OpenError::Tampered("the chain's keyed start is missing"));
+            }
+            (None, 1..) => return Err(OpenError::Tampered("the chain's key is missing")),
+            (None, _) => {
+                sqlx::query(
+                    "INSERT INTO instance_keys (purpose, master_key_id, wrapped_key, created_at) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(CHAIN_PURPOSE)
+                .bind(keyring.current_id())
+                .bind(&wrapped_fresh)
+                .bind(now_millis())
                 .execute(&mut *tx)
                 .await?;
-        }
+                let key = ChainKey::derive(&fresh);
+                let (before, head): (i64, Option<Vec<u8>>) = sqlx::query_as(
+                    "SELECT (SELECT count(*) FROM audit_events), \
+                     (SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1)",
+                )
+                .fetch_one(&mut *tx)
+                .await?;
+                let details = format!(
+                    "Keyed chain from here on; before it {before} event(s) with plain links, \
+                     head {}",
+                    head.as_deref().map_or_else(|| "none".to_string(), hex)
+                );
+                let at = now_millis();
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO audit_events (at, actor, action, details) \
+                     VALUES ($1, 'sealbox', $2, $3) RETURNING id",
+                )
+                .bind(at)
+                .bind(KEYED_START)
+                .bind(&details)
+                .fetch_one(&mut *tx)
+                .await?;
+                let event = Canonical {
+                    id,
+                    at,
+                    actor: "sealbox",
+                    action: KEYED_START,
+                    project_id: None,
+                    project_slug: None,
+                    secret_key: None,
+                    version: None,
+                    ip: None,
+                    details: Some(&details),
+                };
+                let link = link(Some(&key), head.as_deref(), &event);
+                sqlx::query("UPDATE audit_events SET hash = $1 WHERE id = $2")
+                    .bind(&link[..])
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                key
+            }
+        };
         tx.commit().await?;
-    });
-    Ok(())
+        Ok(key)
+    })
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
@@ -319,7 +371,7 @@ impl std::str::FromStr for Head {
         let wrong = || format!("expected COUNT:MAC as `sealbox audit head` prints it, not {text}");
         let (count, mac) = text.trim().split_once(':').ok_or_else(wrong)?;
         let events = count.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(wrong)?;
-        if mac.len() != 64 {
+        if mac.len() != 64 || !mac.is_ascii() {
             return Err(wrong());
         }
         let link = (0..mac.len())
@@ -480,7 +532,8 @@ mod tests {
     fn a_head_reads_back_as_written_and_bad_ones_are_refused() {
         let head = Head { events: 42, link: vec![0xab; 32] };
         assert_eq!(head.to_string().parse::<Head>(), Ok(head));
-        for bad in ["42", "0:ab", "x:abab", "42:zz", &format!("42:{}", "ab".repeat(31))] {
+        let wide = format!("42:{}", "é".repeat(32));
+        for bad in ["42", "0:ab", "x:abab", "42:zz", &format!("42:{}", "ab".repeat(31)), &wide] {
             assert!(bad.parse::<Head>().is_err(), "{bad}");
         }
     }

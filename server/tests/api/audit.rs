@@ -27,6 +27,7 @@ on_both_backends!(
     verify_only_reads_needs_the_master_key_and_fails_an_unlinked_event,
     verify_with_a_noted_head_catches_events_removed_from_the_end,
     an_existing_plain_chain_is_keyed_once_and_still_verifies,
+    a_server_will_not_start_on_a_chain_whose_keyed_start_or_key_was_removed,
     two_hundred_concurrent_mutations_leave_a_chain_that_verifies,
     the_audit_page_pages_newest_first_and_filters,
     the_csv_export_streams_the_filtered_events_and_never_a_value,
@@ -742,5 +743,55 @@ async fn an_existing_plain_chain_is_keyed_once_and_still_verifies(backend: Backe
             .expect("count");
     assert_eq!(starts, 1);
     again.stop().await;
+    app.stop().await;
+}
+
+/// Starts another server on the app's database, returning the error instead of panicking.
+async fn try_start(app: &TestApp) -> anyhow::Result<()> {
+    let config = sealbox::config::Config {
+        addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        store: sealbox::config::StoreConfig {
+            database_url: app.database.url.clone(),
+            master_key: app::keyring::MasterKey::from_base64(&app.master_key).expect("the key"),
+            older_master_keys: Vec::new(),
+            master_key_source: sealbox::config::MasterKeySource::Environment,
+        },
+        public_url: None,
+        session_idle_hours: 12,
+        session_cleanup_every: sealbox::config::SESSION_CLEANUP_EVERY,
+        site_root: app.database.dir(),
+        trusted_proxies: Vec::new(),
+        shutdown_deadline: std::time::Duration::from_secs(30),
+    };
+    sealbox::startup::Application::build(config).await.map(drop)
+}
+
+async fn a_server_will_not_start_on_a_chain_whose_keyed_start_or_key_was_removed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    some_events(&app).await;
+    try_start(&app).await.expect("an intact chain opens");
+    // Everything from the keyed start on is removed, and forged plain events put in its place.
+    without_triggers(
+        &app,
+        backend,
+        &[
+            "DELETE FROM audit_events",
+            "INSERT INTO audit_events (at, actor, action) VALUES (1, 'mallory', 'user.signed_in')",
+        ],
+    )
+    .await;
+    let error = format!("{:#}", try_start(&app).await.expect_err("refused"));
+    assert!(
+        error.contains("the audit log was tampered with: the chain's keyed start is missing"),
+        "{error}"
+    );
+    assert_eq!(last_link_or_none(&app).await.1, None, "the forged event was not sealed");
+
+    let other = spawn_app(backend).await;
+    let mut sql = other.sql().await;
+    sql.execute("DELETE FROM instance_keys WHERE purpose = 'audit-chain'").await.expect("removed");
+    let error = format!("{:#}", try_start(&other).await.expect_err("refused"));
+    assert!(error.contains("the chain's key is missing"), "{error}");
+    other.stop().await;
     app.stop().await;
 }

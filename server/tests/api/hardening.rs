@@ -325,10 +325,12 @@ async fn a_copy_of_the_database_holds_no_usable_session_token_or_password(backen
     use base64::Engine;
     let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&cookie).expect("an id");
     let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
+    let number = i128::from_le_bytes(id[..].try_into().expect("16 bytes")).to_string();
     for (what, needle) in [
         ("the cookie", cookie.as_bytes()),
         ("the session id", &id[..]),
         ("the session id in hex", hex.as_bytes()),
+        ("the session id as a number", number.as_bytes()),
         ("the token", token.as_bytes()),
         ("the generated password", password.as_bytes()),
     ] {

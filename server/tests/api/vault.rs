@@ -584,8 +584,8 @@ mod rotation {
         // Assert
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(output.status.success(), "{output:?}");
-        // Two projects' data keys, the fingerprint key and the audit chain's key.
-        assert!(stdout.contains("✔ Re-wrapped 4 keys with master key"), "{stdout}");
+        // Two projects' data keys and the fingerprint, shown-once and audit chain keys.
+        assert!(stdout.contains("✔ Re-wrapped 5 keys with master key"), "{stdout}");
         // The server that was running keeps serving (its unwrapped keys are unchanged).
         assert_eq!(reveal(&running, &bot, "TOKEN").await, "bot-token");
         // A server with only the new key reads everything.

@@ -15,12 +15,23 @@ pub const RESERVED_PREFIX: &str = "SEALBOX_";
 /// Names that change how programs find and load code: a secret or variable with one of these
 /// names would let whoever can write it run code in every program `sealbox run` starts. Refused
 /// on the server and again by `sealbox run` (also for `--dotenv`).
-pub const LOAD_CODE_NAMES: [&str; 17] = [
+///
+/// No such list is complete: it covers the loaders, shells and runtimes programs are commonly
+/// started with.
+pub const LOAD_CODE_NAMES: [&str; 25] = [
     "PATH",
     "BASH_ENV",
     "ENV",
     "IFS",
     "SHELLOPTS",
+    "PS4",
+    "PROMPT_COMMAND",
+    "ZDOTDIR",
+    "GCONV_PATH",
+    "GIT_SSH_COMMAND",
+    "GIT_EXEC_PATH",
+    "PERL5DB",
+    "PYTHONWARNINGS",
     "NODE_OPTIONS",
     "NODE_PATH",
     "PYTHONPATH",
