@@ -386,10 +386,12 @@ async fn write_secret(
             )
         }
         Some(current) => {
+            // A well-formed type that differs from the stored one conflicts with the secret as
+            // it is: 409, not 422 (the request itself is valid).
             if secret_type.is_some_and(|t| t != current.secret_type) {
                 return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_type",
+                    StatusCode::CONFLICT,
+                    "type_conflict",
                     "A secret's type is set when it is created; delete and create it to change it",
                 ));
             }
@@ -398,9 +400,13 @@ async fn write_secret(
                     .map_err(VaultError::Invalid)?;
             let update =
                 SecretUpdate { expected_version: current.version, value: Some(value), description };
-            let meta =
-                state.vault.update_secret(&caller.actor, &caller.scope, &key, update).await?;
-            (StatusCode::OK, meta)
+            match state.vault.update_secret(&caller.actor, &caller.scope, &key, update).await {
+                Ok(meta) => (StatusCode::OK, meta),
+                // PUT is idempotent: the same value and description again is a success that
+                // makes no new version.
+                Err(VaultError::NoChanges) => (StatusCode::OK, current),
+                Err(error) => return Err(error.into()),
+            }
         }
     };
     Ok((status, Json(SecretInfo::from(meta))).into_response())

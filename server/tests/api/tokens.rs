@@ -29,6 +29,7 @@ on_both_backends!(
     listings_and_logs_never_carry_a_value,
     a_read_whose_audit_event_cannot_be_written_fails_and_shows_no_value,
     many_concurrent_reads_are_each_audited_in_one_chain,
+    the_same_put_again_succeeds_without_a_new_version,
 );
 
 pub(crate) const CANARY: &str = "api-canary-5d2f8a71";
@@ -291,7 +292,7 @@ async fn bad_bodies_and_keys_get_clear_json_errors_and_change_nothing(backend: B
             "invalid_description",
         ),
         (put("NEW_ONE"), json!({ "value": "v", "type": "nonsense" }), 422, "invalid_type"),
-        (put("API_KEY"), json!({ "value": "v", "type": "certificate" }), 422, "invalid_type"),
+        (put("API_KEY"), json!({ "value": "v", "type": "certificate" }), 409, "type_conflict"),
         (put("API_KEY"), json!({ "valeu": "v" }), 400, "invalid_body"),
         (put("API_KEY"), json!(["v"]), 400, "invalid_body"),
     ];
@@ -518,4 +519,17 @@ async fn many_concurrent_reads_are_each_audited_in_one_chain(backend: Backend) {
     assert_eq!(after - before, 300, "one event per read");
     let verification = crate::helpers::verify_chain(&app.store).await;
     assert!(verification.broken.is_none(), "{}", verification.message());
+}
+
+async fn the_same_put_again_succeeds_without_a_new_version(backend: Backend) {
+    let app = spawn_app(backend).await;
+    project_with_secrets(&app).await;
+    let writer = token(&app, "bot", "writer", TokenScope::ReadWrite).await;
+    let path = "/api/v1/projects/bot/secrets/SAME";
+    let body = json!({ "value": "same value", "description": "twice" });
+    let (first, created) = api(&app, Method::PUT, path, Some(&writer), Some(body.clone())).await;
+    assert_eq!((first, created["version"].as_i64()), (StatusCode::CREATED, Some(1)));
+    let (again, answer) = api(&app, Method::PUT, path, Some(&writer), Some(body)).await;
+    assert_eq!((again, answer["version"].as_i64()), (StatusCode::OK, Some(1)), "{answer}");
+    app.stop().await;
 }
