@@ -10,10 +10,9 @@ use app::{
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use sqlx::Row;
 
 use crate::{
-    helpers::{Backend, PASSWORD, TestApp, spawn_app, spawn_app_with},
+    helpers::{Backend, PASSWORD, TestApp, holds, raw_database, spawn_app, spawn_app_with},
     members::plain_form_post,
     on_both_backends,
     tokens::{api, project_with_secrets, token},
@@ -215,57 +214,10 @@ async fn forwarded_addresses_count_only_from_trusted_proxies(backend: Backend) {
     proxied.stop().await;
 }
 
-/// Every byte the database holds: the SQLite file and its WAL, or every row of PostgreSQL's
-/// tables as text (bytea columns also as UTF-8).
-async fn raw_database(app: &TestApp, backend: Backend) -> Vec<u8> {
-    match backend {
-        Backend::Sqlite => {
-            let file = app.database.url.trim_start_matches("sqlite://").to_string();
-            let mut bytes = std::fs::read(&file).expect("the database file");
-            if let Ok(wal) = std::fs::read(format!("{file}-wal")) {
-                bytes.extend(wal);
-            }
-            bytes
-        }
-        Backend::Postgres => {
-            let mut sql = app.sql().await;
-            let tables: Vec<String> = sqlx::query_scalar(
-                "SELECT table_name::text FROM information_schema.tables \
-                 WHERE table_schema = 'public'",
-            )
-            .fetch_all(&mut sql)
-            .await
-            .expect("tables");
-            let mut dump = Vec::new();
-            for table in tables {
-                let rows = sqlx::query(&format!("SELECT CAST(t AS TEXT) FROM {table} t"))
-                    .fetch_all(&mut sql)
-                    .await
-                    .expect("dump");
-                for row in rows {
-                    dump.extend(row.get::<String, _>(0).into_bytes());
-                }
-            }
-            let sessions = sqlx::query("SELECT convert_from(data, 'UTF8') FROM sessions")
-                .fetch_all(&mut sql)
-                .await
-                .expect("sessions");
-            for row in sessions {
-                dump.extend(row.get::<String, _>(0).into_bytes());
-            }
-            dump
-        }
-    }
-}
-
 /// The text between the first `start` and the `end` after it.
 fn between(text: &str, start: &str, end: &str) -> Option<String> {
     let rest = text.split_once(start)?.1;
     Some(rest.split_once(end)?.0.to_string())
-}
-
-fn holds(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|window| window == needle)
 }
 
 async fn a_copy_of_the_database_holds_no_usable_session_token_or_password(backend: Backend) {

@@ -356,3 +356,51 @@ impl TestApp {
         }
     }
 }
+
+/// Every byte the database holds: the SQLite file and its WAL, or every row of PostgreSQL's
+/// tables as text (bytea columns also as UTF-8).
+pub async fn raw_database(app: &TestApp, backend: Backend) -> Vec<u8> {
+    match backend {
+        Backend::Sqlite => {
+            let file = app.database.url.trim_start_matches("sqlite://").to_string();
+            let mut bytes = std::fs::read(&file).expect("the database file");
+            if let Ok(wal) = std::fs::read(format!("{file}-wal")) {
+                bytes.extend(wal);
+            }
+            bytes
+        }
+        Backend::Postgres => {
+            let mut sql = app.sql().await;
+            let tables: Vec<String> = sqlx::query_scalar(
+                "SELECT table_name::text FROM information_schema.tables \
+                 WHERE table_schema = 'public'",
+            )
+            .fetch_all(&mut sql)
+            .await
+            .expect("tables");
+            let mut dump = Vec::new();
+            for table in tables {
+                let rows = sqlx::query(&format!("SELECT CAST(t AS TEXT) FROM {table} t"))
+                    .fetch_all(&mut sql)
+                    .await
+                    .expect("dump");
+                for row in rows {
+                    dump.extend(sqlx::Row::get::<String, _>(&row, 0).into_bytes());
+                }
+            }
+            let sessions = sqlx::query("SELECT convert_from(data, 'UTF8') FROM sessions")
+                .fetch_all(&mut sql)
+                .await
+                .expect("sessions");
+            for row in sessions {
+                dump.extend(sqlx::Row::get::<String, _>(&row, 0).into_bytes());
+            }
+            dump
+        }
+    }
+}
+
+/// Whether `needle` occurs in `haystack`.
+pub fn holds(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|window| window == needle)
+}

@@ -358,36 +358,11 @@ async fn the_database_never_holds_the_plaintext(backend: Backend) {
     create(&app.vault, &Scope::Team, "TEAM_CANARY", &canary).await;
     let _ = reveal(&app.vault, &scope, "CANARY").await;
 
-    let stored: Vec<u8> = match backend {
-        Backend::Sqlite => {
-            let file = app.database.url.trim_start_matches("sqlite://").to_string();
-            let mut bytes = std::fs::read(&file).expect("the database file");
-            if let Ok(wal) = std::fs::read(format!("{file}-wal")) {
-                bytes.extend(wal);
-            }
-            bytes
-        }
-        Backend::Postgres => {
-            let mut sql = app.sql().await;
-            let mut dump = Vec::new();
-            for table in ["secrets", "secret_versions", "audit_events", "project_keys", "projects"]
-            {
-                let rows = sqlx::query(&format!("SELECT CAST(t AS TEXT) FROM {table} t"))
-                    .fetch_all(&mut sql)
-                    .await
-                    .expect("dump");
-                for row in rows {
-                    dump.extend(row.get::<String, _>(0).into_bytes());
-                }
-            }
-            dump
-        }
-    };
+    let stored = crate::helpers::raw_database(&app, backend).await;
 
     assert!(!stored.is_empty());
-    let needle = canary.as_bytes();
     assert!(
-        !stored.windows(needle.len()).any(|window| window == needle),
+        !crate::helpers::holds(&stored, canary.as_bytes()),
         "the plaintext is stored somewhere"
     );
     app.stop().await;
