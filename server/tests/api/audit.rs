@@ -748,21 +748,8 @@ async fn an_existing_plain_chain_is_keyed_once_and_still_verifies(backend: Backe
 
 /// Starts another server on the app's database, returning the error instead of panicking.
 async fn try_start(app: &TestApp) -> anyhow::Result<()> {
-    let config = sealbox::config::Config {
-        addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        store: sealbox::config::StoreConfig {
-            database_url: app.database.url.clone(),
-            master_key: app::keyring::MasterKey::from_base64(&app.master_key).expect("the key"),
-            older_master_keys: Vec::new(),
-            master_key_source: sealbox::config::MasterKeySource::Environment,
-        },
-        public_url: None,
-        session_idle_hours: 12,
-        session_cleanup_every: sealbox::config::SESSION_CLEANUP_EVERY,
-        site_root: app.database.dir(),
-        trusted_proxies: Vec::new(),
-        shutdown_deadline: std::time::Duration::from_secs(30),
-    };
+    let key = app::keyring::MasterKey::from_base64(&app.master_key).expect("the key");
+    let config = crate::helpers::test_config(&app.database, key);
     sealbox::startup::Application::build(config).await.map(drop)
 }
 

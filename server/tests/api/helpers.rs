@@ -235,21 +235,8 @@ async fn spawn_configured(
     configure: impl FnOnce(&mut Config),
 ) -> TestApp {
     LOGS.get_or_init(install_log_capture);
-    let mut config = Config {
-        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        store: StoreConfig {
-            database_url: database.url.clone(),
-            master_key: MasterKey::from_base64(&master_key).expect("the test master key"),
-            older_master_keys: Vec::new(),
-            master_key_source: MasterKeySource::Environment,
-        },
-        public_url: None,
-        session_idle_hours: 12,
-        session_cleanup_every: std::time::Duration::from_millis(200),
-        site_root: database.dir().join("site"),
-        trusted_proxies: Vec::new(),
-        shutdown_deadline: std::time::Duration::from_secs(30),
-    };
+    let mut config =
+        test_config(&database, MasterKey::from_base64(&master_key).expect("the test master key"));
     configure(&mut config);
     let app = Application::build(config).await.expect("the application starts");
     let address = format!("http://{}", app.local_addr());
@@ -403,4 +390,23 @@ pub async fn raw_database(app: &TestApp, backend: Backend) -> Vec<u8> {
 /// Whether `needle` occurs in `haystack`.
 pub fn holds(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|window| window == needle)
+}
+
+/// The configuration of a server on `database` with `master_key`, as the tests start them.
+pub fn test_config(database: &TestDatabase, master_key: MasterKey) -> Config {
+    Config {
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        store: StoreConfig {
+            database_url: database.url.clone(),
+            master_key,
+            older_master_keys: Vec::new(),
+            master_key_source: MasterKeySource::Environment,
+        },
+        public_url: None,
+        session_idle_hours: 12,
+        session_cleanup_every: std::time::Duration::from_millis(200),
+        site_root: database.dir().join("site"),
+        trusted_proxies: Vec::new(),
+        shutdown_deadline: std::time::Duration::from_secs(30),
+    }
 }

@@ -485,21 +485,7 @@ async fn a_wrong_master_key_is_refused_at_start(backend: Backend) {
     let scope = project(&app.vault, "Bot").await;
     create(&app.vault, &scope, "TOKEN", "v1").await;
 
-    let other = sealbox::config::Config {
-        addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        store: sealbox::config::StoreConfig {
-            database_url: app.database.url.clone(),
-            master_key: app::keyring::MasterKey::generate(),
-            older_master_keys: Vec::new(),
-            master_key_source: sealbox::config::MasterKeySource::Environment,
-        },
-        public_url: None,
-        session_idle_hours: 12,
-        session_cleanup_every: sealbox::config::SESSION_CLEANUP_EVERY,
-        site_root: app.database.dir(),
-        trusted_proxies: Vec::new(),
-        shutdown_deadline: std::time::Duration::from_secs(30),
-    };
+    let other = crate::helpers::test_config(&app.database, app::keyring::MasterKey::generate());
     let error = sealbox::startup::Application::build(other).await.err().expect("refused");
 
     assert!(
