@@ -137,6 +137,18 @@ pub enum AdminCommand {
     /// of the key file) and retire the older ones, in one transaction. Give the older keys in
     /// SEALBOX_OLD_MASTER_KEYS (or the next lines of the key file) so they can be unwrapped.
     RotateMasterKey,
+    /// Give every project and the team scope (or one project) a fresh data key, re-encrypt each
+    /// stored version under it in batches while servers keep serving, then delete the old data
+    /// key. Audited; resumes an interrupted rotation when run again.
+    RotateDataKeys {
+        /// Only this project (its URL slug, as in /projects/SLUG).
+        #[arg(long, value_name = "SLUG")]
+        project: Option<String>,
+        /// Versions re-encrypted per transaction (1 to 10000).
+        #[arg(long, default_value_t = 500,
+              value_parser = clap::value_parser!(u16).range(1..=10000))]
+        batch_size: u16,
+    },
     /// Create a user, e.g. the first owner, without a running server. The password is read from
     /// standard input so that it stays out of shell history and process lists.
     CreateUser {

@@ -8,6 +8,8 @@ use app::{
         domain::{DisplayName, Email, Password, Role},
         service::Accounts,
     },
+    keyring::rotation::{Which, rotate_data_keys},
+    projects::ProjectSlug,
     secrets::service::Actor,
     store::Store,
 };
@@ -95,6 +97,27 @@ async fn admin(args: AdminArgs) -> anyhow::Result<()> {
     let (store, vault) = open_vault(args.store.resolve(DevKey::MustExist)?).await?;
     let actor = Actor::new("admin (command line)", None);
     match args.command {
+        AdminCommand::RotateDataKeys { project, batch_size } => {
+            let which = match project {
+                Some(slug) => Which::Project(ProjectSlug::parse(&slug)?.as_str().to_string()),
+                None => Which::All,
+            };
+            let rotated =
+                rotate_data_keys(&store, vault.keyring(), &actor, &which, usize::from(batch_size))
+                    .await?;
+            for scope in &rotated {
+                println!(
+                    "✔ {}: data key generation {}{}; re-encrypted {} versions; deleted generation {}",
+                    scope.slug.as_deref().unwrap_or("team secrets"),
+                    scope.generation,
+                    if scope.resumed { " (resumed)" } else { "" },
+                    scope.resealed,
+                    scope.retired.iter().map(i64::to_string).collect::<Vec<_>>().join(", "),
+                );
+            }
+            let versions: u64 = rotated.iter().map(|scope| scope.resealed).sum();
+            println!("✔ Rotated {} data keys; re-encrypted {versions} versions", rotated.len());
+        }
         AdminCommand::CreateUser { email, role, name, password_stdin: _ } => {
             let email = Email::parse(&email)?;
             let role = Role::parse(&role)?;

@@ -17,7 +17,7 @@ use crate::{
     audit::{Event, group::AppendError, record, record_alone},
     crypto::{self, DataKey, Sealed},
     error::AppError,
-    keyring::{Keyring, KeyringError},
+    keyring::{Keyring, KeyringError, project_key_aad},
     projects::{ProjectName, ProjectSlug},
     store::{
         Store, now_millis,
@@ -99,6 +99,10 @@ pub enum VaultError {
     Crypto(#[from] crypto::CryptoError),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// A rotation deleted the data key that sealed what was read, in the moment between the read
+    /// and the key's lookup: read again (the new row is sealed with the new key).
+    #[error("a data key was retired while this was read; read it again")]
+    KeyRetired,
     /// What the request read has changed since (the run-time generation is now this): read again.
     #[error("the data read has changed; read it again")]
     Stale(i64),
@@ -137,21 +141,77 @@ macro_rules! missing_or_conflict {
 
 /// Stores one sealed version of a secret.
 macro_rules! insert_version {
-    ($executor:expr, $secret_id:expr, $version:expr, $sealed:expr, $fingerprint:expr, $now:expr,
-     $actor:expr) => {{
+    ($executor:expr, $secret_id:expr, $version:expr, ($key_generation:expr, $sealed:expr),
+     $fingerprint:expr, $now:expr, $actor:expr) => {{
         sqlx::query(
-            "INSERT INTO secret_versions \
-             (secret_id, version, sealed_value, fingerprint, created_at, created_by) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO secret_versions (secret_id, version, key_generation, sealed_value, \
+             fingerprint, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind($secret_id)
         .bind($version)
+        .bind($key_generation)
         .bind($sealed)
         .bind($fingerprint)
         .bind($now)
         .bind(&$actor.name)
         .execute($executor)
         .await?;
+    }};
+}
+
+/// A project's data key, read with the transaction's own connection: a second connection taken
+/// from the pool while a write transaction holds one could wait on a pool that writers have
+/// exhausted. `current` is the newest generation, which seals what is written (created at first
+/// use for the team scope); `at GENERATION` is the one that sealed a stored version. Evaluates to
+/// `(generation, Arc<DataKey>)`. A macro because the executor's type differs per backend (see
+/// `with_pool!`).
+///
+/// On SQLite the caller's transaction holds the write lock, and on PostgreSQL the audit chain's
+/// lock (taken by the triggers of its first write), before it reads the current generation: a
+/// data-key rotation deletes an old key under the same lock, so it never deletes a key that a
+/// write still in flight seals with.
+macro_rules! data_key_in {
+    ($vault:expr, $executor:expr, $project_id:expr, current) => {{
+        let project_id: i64 = $project_id;
+        const NEWEST: &str = "SELECT generation, master_key_id, wrapped_key FROM project_keys \
+                              WHERE project_id = $1 ORDER BY generation DESC LIMIT 1";
+        let mut row: Option<(i64, String, Vec<u8>)> =
+            sqlx::query_as(NEWEST).bind(project_id).fetch_optional($executor).await?;
+        if row.is_none() {
+            let fresh = $vault.keyring.wrap(&DataKey::generate(), &project_key_aad(project_id, 1));
+            sqlx::query(
+                "INSERT INTO project_keys \
+                 (project_id, generation, master_key_id, wrapped_key, created_at) \
+                 VALUES ($1, 1, $2, $3, $4) ON CONFLICT (project_id, generation) DO NOTHING",
+            )
+            .bind(project_id)
+            .bind($vault.keyring.current_id())
+            .bind(fresh)
+            .bind(now_millis())
+            .execute($executor)
+            .await?;
+            row = sqlx::query_as(NEWEST).bind(project_id).fetch_optional($executor).await?;
+        }
+        let (generation, master_key_id, wrapped) = row.ok_or(VaultError::KeyRetired)?;
+        (generation, $vault.unwrapped(project_id, generation, &master_key_id, &wrapped)?)
+    }};
+    ($vault:expr, $executor:expr, $project_id:expr, at $generation:expr) => {{
+        let (project_id, generation): (i64, i64) = ($project_id, $generation);
+        match $vault.keyring.cached_data_key(project_id, generation) {
+            Some(key) => key,
+            None => {
+                let row: Option<(String, Vec<u8>)> = sqlx::query_as(
+                    "SELECT master_key_id, wrapped_key FROM project_keys \
+                     WHERE project_id = $1 AND generation = $2",
+                )
+                .bind(project_id)
+                .bind(generation)
+                .fetch_optional($executor)
+                .await?;
+                let (master_key_id, wrapped) = row.ok_or(VaultError::KeyRetired)?;
+                $vault.unwrapped(project_id, generation, &master_key_id, &wrapped)?
+            }
+        }
     }};
 }
 
@@ -181,7 +241,7 @@ struct StoredEnvironment {
 
 enum StoredValue {
     Plain(String),
-    Sealed { owner: i64, version: i64, sealed: Vec<u8> },
+    Sealed { owner: i64, version: i64, generation: i64, sealed: Vec<u8> },
 }
 
 impl Vault {
@@ -212,10 +272,11 @@ impl Vault {
                 Ok(id) => id,
                 Err(error) => return Err(unique_or(error, || slug_taken(&slug))),
             };
-            let wrapped = self.keyring.wrap(&data_key, &project_key_aad(id));
+            let wrapped = self.keyring.wrap(&data_key, &project_key_aad(id, 1));
             sqlx::query(
-                "INSERT INTO project_keys (project_id, master_key_id, wrapped_key, created_at) \
-                 VALUES ($1, $2, $3, $4)",
+                "INSERT INTO project_keys \
+                 (project_id, generation, master_key_id, wrapped_key, created_at) \
+                 VALUES ($1, 1, $2, $3, $4)",
             )
             .bind(id)
             .bind(self.keyring.current_id())
@@ -240,7 +301,7 @@ impl Vault {
             Ok(id)
         });
         let id = inserted?;
-        self.keyring.cache_data_key(id, data_key);
+        self.keyring.remember_data_key(id, 1, data_key);
         Ok(ProjectSummary {
             id,
             name: name.as_str().to_string(),
@@ -289,15 +350,9 @@ impl Vault {
         secret: NewSecret,
     ) -> Result<SecretMeta> {
         let project = self.project(scope).await?;
-        let data_key = self.data_key(project.id).await?;
         let secret_type =
             secret.secret_type.unwrap_or_else(|| SecretType::suggest(secret.value.expose()));
         let key = secret.key.as_str();
-        let sealed = crypto::seal(
-            data_key.expose(),
-            secret.value.expose().as_bytes(),
-            &crypto::secret_aad(project.id, key, 1),
-        );
         let fingerprint =
             self.keyring.fingerprint_key().fingerprint(secret.value.expose().as_bytes());
         let now = now_millis();
@@ -317,11 +372,17 @@ impl Vault {
             .fetch_one(&mut *tx)
             .await
             .map_err(|error| unique_or(error, || secret_exists(scope, key)))?;
+            let (generation, data_key) = data_key_in!(self, &mut *tx, project.id, current);
+            let sealed = crypto::seal(
+                data_key.expose(),
+                secret.value.expose().as_bytes(),
+                &crypto::secret_aad(project.id, key, 1),
+            );
             insert_version!(
                 &mut *tx,
                 secret_id,
                 1_i64,
-                sealed.to_bytes(),
+                (generation, sealed.to_bytes()),
                 &fingerprint.0[..],
                 now,
                 actor
@@ -351,7 +412,6 @@ impl Vault {
         update: SecretUpdate,
     ) -> Result<SecretMeta> {
         let project = self.project(scope).await?;
-        let data_key = self.data_key(project.id).await?;
         let fingerprints = self.keyring.fingerprint_key();
         let now = now_millis();
         let expected = update.expected_version;
@@ -374,14 +434,15 @@ impl Vault {
             let Some((secret_id, old_description)) = claimed else {
                 return Err(missing_or_conflict!(&mut *tx, project, key));
             };
-            let (old_sealed, old_fingerprint): (Vec<u8>, Vec<u8>) = sqlx::query_as(
-                "SELECT sealed_value, fingerprint FROM secret_versions \
-                 WHERE secret_id = $1 AND version = $2",
-            )
-            .bind(secret_id)
-            .bind(expected)
-            .fetch_one(&mut *tx)
-            .await?;
+            let (old_generation, old_sealed, old_fingerprint): (i64, Vec<u8>, Vec<u8>) =
+                sqlx::query_as(
+                    "SELECT key_generation, sealed_value, fingerprint FROM secret_versions \
+                     WHERE secret_id = $1 AND version = $2",
+                )
+                .bind(secret_id)
+                .bind(expected)
+                .fetch_one(&mut *tx)
+                .await?;
             let new_fingerprint =
                 update.value.as_ref().map(|v| fingerprints.fingerprint(v.expose().as_bytes()));
             let value_changed =
@@ -391,14 +452,20 @@ impl Vault {
                 return Err(VaultError::NoChanges);
             }
             let new_aad = crypto::secret_aad(project.id, key.as_str(), new_version);
+            let (generation, data_key) = data_key_in!(self, &mut *tx, project.id, current);
             let sealed = match &update.value {
                 Some(value) if value_changed => {
                     crypto::seal(data_key.expose(), value.expose().as_bytes(), &new_aad)
                 }
                 _ => {
+                    let old_key = if old_generation == generation {
+                        data_key.clone()
+                    } else {
+                        data_key_in!(self, &mut *tx, project.id, at old_generation)
+                    };
                     let old_aad = crypto::secret_aad(project.id, key.as_str(), expected);
                     let plain = crypto::open(
-                        data_key.expose(),
+                        old_key.expose(),
                         &Sealed::from_bytes(&old_sealed)?,
                         &old_aad,
                     )?;
@@ -414,7 +481,7 @@ impl Vault {
                 &mut *tx,
                 secret_id,
                 new_version,
-                sealed.to_bytes(),
+                (generation, sealed.to_bytes()),
                 fingerprint,
                 now,
                 actor
@@ -487,10 +554,25 @@ impl Vault {
     /// Decrypts the current value for run-time delivery, and records that it was read.
     pub async fn reveal(&self, actor: &Actor, scope: &Scope, key: &SecretKey) -> Result<Revealed> {
         let project = self.project(scope).await?;
-        let data_key = self.data_key(project.id).await?;
-        let (version, updated_at, sealed): (i64, i64, Vec<u8>) = with_pool!(self.store, |pool| {
-            let row: Option<(i64, i64, Vec<u8>)> = sqlx::query_as(
-                "SELECT s.current_version, s.updated_at, v.sealed_value FROM secrets s \
+        // A rotation that retires the key between the read and the key's lookup has resealed
+        // the row first: one more read finds it under the new key.
+        match self.reveal_in(actor, &project, key).await {
+            Err(VaultError::KeyRetired) => self.reveal_in(actor, &project, key).await,
+            revealed => revealed,
+        }
+    }
+
+    async fn reveal_in(
+        &self,
+        actor: &Actor,
+        project: &ProjectRef,
+        key: &SecretKey,
+    ) -> Result<Revealed> {
+        type Row = (i64, i64, i64, Vec<u8>);
+        let (version, updated_at, generation, sealed): Row = with_pool!(self.store, |pool| {
+            let row: Option<Row> = sqlx::query_as(
+                "SELECT s.current_version, s.updated_at, v.key_generation, v.sealed_value \
+                 FROM secrets s \
                  JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version \
                  WHERE s.project_id = $1 AND s.key = $2",
             )
@@ -502,7 +584,8 @@ impl Vault {
         });
         // No audit row, no value. Recorded in a transaction that starts with its write, so that
         // SQLite never has to upgrade a read lock (which fails at once instead of waiting).
-        record_alone(&self.store, event(actor, "secret.read", &project, key.as_str(), version))
+        let data_key = self.data_key_at(project.id, generation).await?;
+        record_alone(&self.store, event(actor, "secret.read", project, key.as_str(), version))
             .await?;
         let aad = crypto::secret_aad(project.id, key.as_str(), version);
         let plain = crypto::open(data_key.expose(), &Sealed::from_bytes(&sealed)?, &aad)?;
@@ -520,7 +603,6 @@ impl Vault {
         expected_version: i64,
     ) -> Result<SecretMeta> {
         let project = self.project(scope).await?;
-        let data_key = self.data_key(project.id).await?;
         let now = now_millis();
         let new_version = expected_version + 1;
         with_pool!(self.store, |pool| {
@@ -540,8 +622,8 @@ impl Vault {
             let Some(secret_id) = claimed else {
                 return Err(missing_or_conflict!(&mut *tx, project, key));
             };
-            let old: Option<(Vec<u8>, Vec<u8>)> = sqlx::query_as(
-                "SELECT sealed_value, fingerprint FROM secret_versions \
+            let old: Option<(i64, Vec<u8>, Vec<u8>)> = sqlx::query_as(
+                "SELECT key_generation, sealed_value, fingerprint FROM secret_versions \
                  WHERE secret_id = $1 AND version = $2 AND version < $3",
             )
             .bind(secret_id)
@@ -549,21 +631,27 @@ impl Vault {
             .bind(new_version)
             .fetch_optional(&mut *tx)
             .await?;
-            let Some((old_sealed, fingerprint)) = old else {
+            let Some((old_generation, old_sealed, fingerprint)) = old else {
                 return Err(VaultError::NotFound(format!(
                     "{key} has no version {to_version} to roll back to"
                 )));
             };
+            let (generation, data_key) = data_key_in!(self, &mut *tx, project.id, current);
+            let old_key = if old_generation == generation {
+                data_key.clone()
+            } else {
+                data_key_in!(self, &mut *tx, project.id, at old_generation)
+            };
             let old_aad = crypto::secret_aad(project.id, key.as_str(), to_version);
             let plain =
-                crypto::open(data_key.expose(), &Sealed::from_bytes(&old_sealed)?, &old_aad)?;
+                crypto::open(old_key.expose(), &Sealed::from_bytes(&old_sealed)?, &old_aad)?;
             let new_aad = crypto::secret_aad(project.id, key.as_str(), new_version);
             let sealed = crypto::seal(data_key.expose(), &plain, &new_aad);
             insert_version!(
                 &mut *tx,
                 secret_id,
                 new_version,
-                sealed.to_bytes(),
+                (generation, sealed.to_bytes()),
                 fingerprint,
                 now,
                 actor
@@ -639,23 +727,24 @@ impl Vault {
             .bind(&current)
             .fetch_all(&mut *tx)
             .await?;
-            let projects: Vec<(i64, String, Vec<u8>)> = sqlx::query_as(
-                "SELECT project_id, master_key_id, wrapped_key FROM project_keys \
+            let projects: Vec<(i64, i64, String, Vec<u8>)> = sqlx::query_as(
+                "SELECT project_id, generation, master_key_id, wrapped_key FROM project_keys \
                  WHERE master_key_id <> $1",
             )
             .bind(&current)
             .fetch_all(&mut *tx)
             .await?;
-            for (project_id, master_key_id, wrapped) in &projects {
-                let aad = project_key_aad(*project_id);
+            for (project_id, generation, master_key_id, wrapped) in &projects {
+                let aad = project_key_aad(*project_id, *generation);
                 let key = self.keyring.unwrap(master_key_id, wrapped, &aad)?;
                 sqlx::query(
                     "UPDATE project_keys SET master_key_id = $1, wrapped_key = $2 \
-                     WHERE project_id = $3",
+                     WHERE project_id = $3 AND generation = $4",
                 )
                 .bind(&current)
                 .bind(self.keyring.wrap(&key, &aad))
                 .bind(project_id)
+                .bind(generation)
                 .execute(&mut *tx)
                 .await?;
             }
@@ -740,7 +829,14 @@ impl Vault {
         slug: &str,
         generation: Option<i64>,
     ) -> Result<std::collections::BTreeMap<String, zeroize::Zeroizing<String>>> {
-        let read = self.deliver_environment(actor, project_id, slug, generation).await;
+        let read = match self.deliver_environment(actor, project_id, slug, generation).await {
+            // A rotation retired a key between the read and its lookup; read once more (with a
+            // generation, the check below reports this as stale instead).
+            Err(VaultError::KeyRetired) if generation.is_none() => {
+                self.deliver_environment(actor, project_id, slug, generation).await
+            }
+            read => read,
+        };
         match (read, generation) {
             (Err(error), Some(generation)) if !matches!(error, VaultError::Stale(_)) => {
                 match self.store.run_time_generation().await {
@@ -780,17 +876,19 @@ impl Vault {
             },
         };
         let mut environment = std::collections::BTreeMap::new();
-        // At most two owners: the project and the team.
-        let mut keys: Vec<(i64, Arc<DataKey>)> = Vec::with_capacity(2);
+        // At most two owners, the project and the team, each with one generation (two while a
+        // rotation runs).
+        let mut keys: Vec<(i64, i64, Arc<DataKey>)> = Vec::with_capacity(2);
         for (key, value) in &stored.entries {
             let value = match value {
                 StoredValue::Plain(text) => zeroize::Zeroizing::new(text.clone()),
-                StoredValue::Sealed { owner, version, sealed } => {
-                    let data_key = match keys.iter().find(|(id, _)| id == owner) {
-                        Some((_, data_key)) => data_key.clone(),
+                StoredValue::Sealed { owner, version, generation, sealed } => {
+                    let held = keys.iter().find(|(id, held, _)| id == owner && held == generation);
+                    let data_key = match held {
+                        Some((_, _, data_key)) => data_key.clone(),
                         None => {
-                            let data_key = self.data_key(*owner).await?;
-                            keys.push((*owner, data_key.clone()));
+                            let data_key = self.data_key_at(*owner, *generation).await?;
+                            keys.push((*owner, *generation, data_key.clone()));
                             data_key
                         }
                     };
@@ -822,17 +920,17 @@ impl Vault {
 
     /// A project's run-time environment as stored. One query.
     async fn stored_environment(&self, project_id: i64) -> Result<StoredEnvironment> {
-        // (rank, key, version, owner, variable value, sealed secret value), rank 0 variables,
-        // 1 team secrets, 2 the project's secrets.
-        type Row = (i64, String, i64, i64, Option<String>, Option<Vec<u8>>);
+        // (rank, key, version, owner, variable value, data-key generation, sealed secret value),
+        // rank 0 variables, 1 team secrets, 2 the project's secrets.
+        type Row = (i64, String, i64, i64, Option<String>, i64, Option<Vec<u8>>);
         let rows: Vec<Row> = with_pool!(self.store, |pool| {
             sqlx::query_as(
-                "SELECT CAST(0 AS BIGINT), key, CAST(0 AS BIGINT), project_id, value, NULL \
-                 FROM variables WHERE project_id = $1 \
+                "SELECT CAST(0 AS BIGINT), key, CAST(0 AS BIGINT), project_id, value, \
+                 CAST(0 AS BIGINT), NULL FROM variables WHERE project_id = $1 \
                  UNION ALL \
                  SELECT CASE WHEN s.project_id = $1 THEN CAST(2 AS BIGINT) \
                  ELSE CAST(1 AS BIGINT) END, s.key, s.current_version, s.project_id, NULL, \
-                 v.sealed_value FROM secrets s \
+                 v.key_generation, v.sealed_value FROM secrets s \
                  JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version \
                  WHERE s.project_id = $1 \
                  OR s.project_id = (SELECT id FROM projects WHERE kind = 'team')",
@@ -849,13 +947,13 @@ impl Vault {
         }
         let mut entries = Vec::with_capacity(chosen.len());
         let mut delivered = Vec::new();
-        for (key, (rank, _, version, owner, text, sealed)) in chosen {
+        for (key, (rank, _, version, owner, text, generation, sealed)) in chosen {
             let value = match (text, sealed) {
                 (Some(text), _) => StoredValue::Plain(text),
                 (None, Some(sealed)) => {
                     let team_mark = if rank == 1 { " (team)" } else { "" };
                     delivered.push(format!("{key} v{version}{team_mark}"));
-                    StoredValue::Sealed { owner, version, sealed }
+                    StoredValue::Sealed { owner, version, generation, sealed }
                 }
                 (None, None) => continue,
             };
@@ -899,34 +997,29 @@ impl Vault {
         }
     }
 
-    /// The project's data key: from the cache, else unwrapped from the database (created on
-    /// first use for the team scope).
-    async fn data_key(&self, project_id: i64) -> Result<Arc<DataKey>> {
-        if let Some(key) = self.keyring.cached_data_key(project_id) {
+    /// The project's data key of `generation`, which sealed a stored version: from the cache,
+    /// else unwrapped from the database.
+    async fn data_key_at(&self, project_id: i64, generation: i64) -> Result<Arc<DataKey>> {
+        if let Some(key) = self.keyring.cached_data_key(project_id, generation) {
             return Ok(key);
         }
-        let aad = project_key_aad(project_id);
-        let fresh = self.keyring.wrap(&DataKey::generate(), &aad);
-        let (master_key_id, wrapped): (String, Vec<u8>) = with_pool!(self.store, |pool| {
-            sqlx::query(
-                "INSERT INTO project_keys (project_id, master_key_id, wrapped_key, created_at) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (project_id) DO NOTHING",
-            )
-            .bind(project_id)
-            .bind(self.keyring.current_id())
-            .bind(fresh)
-            .bind(now_millis())
-            .execute(pool)
-            .await?;
-            sqlx::query_as(
-                "SELECT master_key_id, wrapped_key FROM project_keys WHERE project_id = $1",
-            )
-            .bind(project_id)
-            .fetch_one(pool)
-            .await?
-        });
-        let key = self.keyring.unwrap(&master_key_id, &wrapped, &aad)?;
-        Ok(self.keyring.cache_data_key(project_id, key))
+        Ok(with_pool!(self.store, |pool| data_key_in!(self, pool, project_id, at generation)))
+    }
+
+    /// A wrapped data key, unwrapped (or found in the cache) and remembered.
+    fn unwrapped(
+        &self,
+        project_id: i64,
+        generation: i64,
+        master_key_id: &str,
+        wrapped: &[u8],
+    ) -> Result<Arc<DataKey>> {
+        if let Some(key) = self.keyring.cached_data_key(project_id, generation) {
+            return Ok(key);
+        }
+        let aad = project_key_aad(project_id, generation);
+        let key = self.keyring.unwrap(master_key_id, wrapped, &aad)?;
+        Ok(self.keyring.remember_data_key(project_id, generation, key))
     }
 }
 
@@ -978,10 +1071,6 @@ fn event<'a>(
         version: Some(version),
         details: None,
     }
-}
-
-fn project_key_aad(project_id: i64) -> Vec<u8> {
-    crypto::data_key_aad(&format!("project:{project_id}"))
 }
 
 fn unique_or(error: sqlx::Error, conflict: impl FnOnce() -> VaultError) -> VaultError {

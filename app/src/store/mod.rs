@@ -197,6 +197,9 @@ async fn connect_sqlite(url: &str) -> Result<SqlitePool, StoreError> {
         // crash. Group commit keeps the cost to one sync per batch.
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
+        // What is deleted (a secret's sealed versions, a retired data key, a session) is
+        // overwritten with zeros in the file rather than left in free pages.
+        .pragma("secure_delete", "on")
         .busy_timeout(BUSY_TIMEOUT)
         .disable_statement_logging();
     let file = options.get_filename().to_path_buf();
@@ -249,7 +252,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn sqlite_connections_use_wal_full_sync_foreign_keys_and_a_busy_timeout() {
+    async fn sqlite_connections_use_wal_full_sync_secure_delete_foreign_keys_and_a_busy_timeout() {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let url = format!("sqlite://{}", dir.path().join("nested/dir/sealbox.db").display());
 
@@ -265,6 +268,9 @@ mod tests {
         let synchronous: i64 =
             sqlx::query_scalar("PRAGMA synchronous").fetch_one(pool).await.expect("pragma");
         assert_eq!(synchronous, 2, "FULL");
+        let secure_delete: i64 =
+            sqlx::query_scalar("PRAGMA secure_delete").fetch_one(pool).await.expect("pragma");
+        assert_eq!(secure_delete, 1);
         assert_eq!(journal, "wal");
         assert_eq!(foreign_keys, 1);
         assert_eq!(busy_timeout, 5000);

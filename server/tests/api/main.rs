@@ -5,6 +5,7 @@ mod helpers;
 mod accounts;
 mod audit;
 mod cli;
+mod data_keys;
 mod hardening;
 mod health;
 mod members;

@@ -1,4 +1,5 @@
 //! The master key: it wraps every project's data key and never touches the database.
+//! [`rotation`] gives projects fresh data keys.
 use std::fmt;
 
 use std::{
@@ -10,6 +11,8 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use zeroize::Zeroizing;
+
+pub mod rotation;
 
 use crate::{
     audit::chain::ChainKey,
@@ -114,7 +117,8 @@ pub struct Keyring {
     /// Seals what a page shows once (a new token, a generated password) while it waits in the
     /// session for the page; derived from an instance key that the master key wraps.
     shown_once: DataKey,
-    data_keys: Mutex<HashMap<i64, Arc<DataKey>>>,
+    /// Per project, the newest data key this server has met and its generation.
+    data_keys: Mutex<HashMap<i64, (i64, Arc<DataKey>)>>,
 }
 
 impl std::fmt::Debug for Keyring {
@@ -289,14 +293,26 @@ impl Keyring {
         &self.shown_once
     }
 
-    pub fn cached_data_key(&self, project_id: i64) -> Option<Arc<DataKey>> {
-        self.data_keys.lock().ok()?.get(&project_id).cloned()
+    /// The project's data key of `generation`, if this server holds it.
+    pub fn cached_data_key(&self, project_id: i64, generation: i64) -> Option<Arc<DataKey>> {
+        let cache = self.data_keys.lock().ok()?;
+        cache.get(&project_id).filter(|(held, _)| *held == generation).map(|(_, key)| key.clone())
     }
 
-    pub fn cache_data_key(&self, project_id: i64, key: DataKey) -> Arc<DataKey> {
+    /// Keeps `key` as the project's data key if `generation` is the newest met so far; an older
+    /// generation (one a rotation is retiring) is used by the caller and not kept, so that a
+    /// destroyed key does not live on in memory.
+    pub fn remember_data_key(
+        &self,
+        project_id: i64,
+        generation: i64,
+        key: DataKey,
+    ) -> Arc<DataKey> {
         let key = Arc::new(key);
-        if let Ok(mut cache) = self.data_keys.lock() {
-            cache.insert(project_id, key.clone());
+        if let Ok(mut cache) = self.data_keys.lock()
+            && cache.get(&project_id).is_none_or(|(held, _)| *held <= generation)
+        {
+            cache.insert(project_id, (generation, key.clone()));
         }
         key
     }
@@ -306,6 +322,18 @@ impl Keyring {
         if let Ok(mut cache) = self.data_keys.lock() {
             cache.remove(&project_id);
         }
+    }
+}
+
+/// Associated data for a project's wrapped data key of one generation: a key wrapped for one
+/// project or generation does not unwrap as another's, so a row copied from an older database
+/// copy cannot bring a retired data key back into use. Generation 1 keeps the label it had
+/// before rotation existed.
+pub fn project_key_aad(project_id: i64, generation: i64) -> Vec<u8> {
+    if generation == 1 {
+        crypto::data_key_aad(&format!("project:{project_id}"))
+    } else {
+        crypto::data_key_aad(&format!("project:{project_id}/generation:{generation}"))
     }
 }
 
@@ -347,6 +375,35 @@ mod tests {
         assert_eq!(key.id(), key.id());
         assert_eq!(key.id().len(), 16);
         assert_ne!(key.id(), MasterKey::generate().id());
+    }
+
+    #[test]
+    fn wrapped_data_keys_are_bound_to_their_project_and_generation() {
+        let first = project_key_aad(7, 1);
+        assert_eq!(first, crypto::data_key_aad("project:7"), "generation 1 kept its label");
+        for other in [project_key_aad(7, 2), project_key_aad(8, 1), project_key_aad(70, 1)] {
+            assert_ne!(first, other);
+        }
+        let master = MasterKey::generate();
+        let wrapped = crypto::wrap_key(&master, &DataKey::generate(), &project_key_aad(7, 1));
+        assert!(crypto::unwrap_key(&master, &wrapped, &project_key_aad(7, 2)).is_err());
+    }
+
+    #[test]
+    fn only_the_newest_generation_of_a_data_key_is_kept_in_memory() {
+        let keyring = Keyring {
+            keys: vec![("id".into(), MasterKey::generate())],
+            fingerprint: FingerprintKey::from_data_key(&DataKey::generate()),
+            shown_once: DataKey::generate(),
+            data_keys: Mutex::new(HashMap::new()),
+        };
+        keyring.remember_data_key(1, 2, DataKey::generate());
+        keyring.remember_data_key(1, 1, DataKey::generate());
+        assert!(keyring.cached_data_key(1, 1).is_none(), "an older generation is not kept");
+        assert!(keyring.cached_data_key(1, 2).is_some());
+        keyring.remember_data_key(1, 3, DataKey::generate());
+        assert!(keyring.cached_data_key(1, 2).is_none(), "a newer one replaces it");
+        assert!(keyring.cached_data_key(1, 3).is_some());
     }
 
     #[test]
