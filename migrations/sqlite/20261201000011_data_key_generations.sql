@@ -20,5 +20,24 @@ BEGIN UPDATE run_time_generation SET value = value + 1; END;
 CREATE TRIGGER run_time_project_keys_delete AFTER DELETE ON project_keys
 BEGIN UPDATE run_time_generation SET value = value + 1; END;
 
-ALTER TABLE secret_versions ADD COLUMN key_generation INTEGER NOT NULL DEFAULT 1;
+-- Existing versions are generation 1. A new version must name its generation: SQLite cannot add
+-- a NOT NULL column without a default, so the triggers refuse a missing one. A server of an older
+-- release, which does not know generations, then fails to write instead of labelling what it
+-- sealed with a key a rotation may delete.
+ALTER TABLE secret_versions ADD COLUMN key_generation INTEGER;
+UPDATE secret_versions SET key_generation = 1;
+CREATE TRIGGER secret_versions_key_generation_insert BEFORE INSERT ON secret_versions
+WHEN NEW.key_generation IS NULL
+BEGIN SELECT RAISE(ABORT, 'NOT NULL constraint failed: secret_versions.key_generation'); END;
+CREATE TRIGGER secret_versions_key_generation_update BEFORE UPDATE ON secret_versions
+WHEN NEW.key_generation IS NULL
+BEGIN SELECT RAISE(ABORT, 'NOT NULL constraint failed: secret_versions.key_generation'); END;
 CREATE INDEX secret_versions_key_generation ON secret_versions (key_generation);
+
+-- At most one maintenance job of a kind at a time (`rotate-data-keys`), held as a lease that
+-- its holder renews; a crashed holder's lease runs out and the next run takes it over.
+CREATE TABLE maintenance_leases (
+    name       TEXT PRIMARY KEY,
+    holder     TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);

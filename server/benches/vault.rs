@@ -1,6 +1,10 @@
 //! Create and reveal throughput through the Vault on SQLite and PostgreSQL (a fresh database
 //! each): `cargo bench --bench vault`. PostgreSQL at SEALBOX_TEST_POSTGRES_URL, default
 //! postgres://postgres@127.0.0.1:5432/test.
+//!
+//! `sqlite_commit/{full,normal}` isolates what `synchronous = FULL` costs: one small write
+//! transaction on a WAL database with each setting, side by side in the same run, so the ratio
+//! holds on any machine (the absolute cost is the disk's sync latency).
 use std::{
     sync::atomic::{AtomicU64, Ordering},
     time::Duration,
@@ -82,5 +86,42 @@ fn create_and_reveal(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, create_and_reveal);
+fn sqlite_commit(c: &mut Criterion) {
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut group = c.benchmark_group("sqlite_commit");
+    group.measurement_time(Duration::from_secs(5)).sample_size(30);
+    for (name, synchronous) in
+        [("full", SqliteSynchronous::Full), ("normal", SqliteSynchronous::Normal)]
+    {
+        let options = SqliteConnectOptions::new()
+            .filename(dir.path().join(format!("{name}.db")))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(synchronous);
+        let mut connection =
+            runtime.block_on(sqlx::SqliteConnection::connect_with(&options)).expect("SQLite");
+        runtime
+            .block_on(connection.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, body BLOB)"))
+            .expect("table");
+        let body = vec![7u8; 300];
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                runtime.block_on(async {
+                    let mut tx = connection.begin().await.expect("begin");
+                    sqlx::query("INSERT INTO events (body) VALUES ($1)")
+                        .bind(&body)
+                        .execute(&mut *tx)
+                        .await
+                        .expect("insert");
+                    tx.commit().await.expect("commit");
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, create_and_reveal, sqlite_commit);
 criterion_main!(benches);

@@ -142,8 +142,11 @@ pub enum AdminCommand {
     /// key. Audited; resumes an interrupted rotation when run again.
     RotateDataKeys {
         /// Only this project (its URL slug, as in /projects/SLUG).
-        #[arg(long, value_name = "SLUG")]
+        #[arg(long, value_name = "SLUG", conflicts_with = "team")]
         project: Option<String>,
+        /// Only the team secrets.
+        #[arg(long)]
+        team: bool,
         /// Versions re-encrypted per transaction (1 to 10000).
         #[arg(long, default_value_t = 500,
               value_parser = clap::value_parser!(u16).range(1..=10000))]

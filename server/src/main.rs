@@ -8,7 +8,7 @@ use app::{
         domain::{DisplayName, Email, Password, Role},
         service::Accounts,
     },
-    keyring::rotation::{Which, rotate_data_keys},
+    keyring::rotation::{Which, generations, rotate_data_keys},
     projects::ProjectSlug,
     secrets::service::Actor,
     store::Store,
@@ -97,10 +97,11 @@ async fn admin(args: AdminArgs) -> anyhow::Result<()> {
     let (store, vault) = open_vault(args.store.resolve(DevKey::MustExist)?).await?;
     let actor = Actor::new("admin (command line)", None);
     match args.command {
-        AdminCommand::RotateDataKeys { project, batch_size } => {
-            let which = match project {
-                Some(slug) => Which::Project(ProjectSlug::parse(&slug)?.as_str().to_string()),
-                None => Which::All,
+        AdminCommand::RotateDataKeys { project, team, batch_size } => {
+            let which = match (project, team) {
+                (Some(slug), _) => Which::Project(ProjectSlug::parse(&slug)?.as_str().to_string()),
+                (None, true) => Which::Team,
+                (None, false) => Which::All,
             };
             let rotated =
                 rotate_data_keys(&store, vault.keyring(), &actor, &which, usize::from(batch_size))
@@ -112,7 +113,7 @@ async fn admin(args: AdminArgs) -> anyhow::Result<()> {
                     scope.generation,
                     if scope.resumed { " (resumed)" } else { "" },
                     scope.resealed,
-                    scope.retired.iter().map(i64::to_string).collect::<Vec<_>>().join(", "),
+                    generations(&scope.retired),
                 );
             }
             let versions: u64 = rotated.iter().map(|scope| scope.resealed).sum();

@@ -139,7 +139,7 @@ impl Application {
         let cleanup = spawn_cleanup(
             sessions.clone(),
             accounts.clone(),
-            store.clone(),
+            vault.clone(),
             config.session_cleanup_every,
         );
         let secure = config.public_url.as_ref().is_some_and(|url| url.scheme() == "https");
@@ -302,9 +302,10 @@ pub fn router(
 fn spawn_cleanup(
     sessions: SessionBackend,
     accounts: Accounts,
-    store: Store,
+    vault: Vault,
     every: std::time::Duration,
 ) -> tokio::task::JoinHandle<()> {
+    let store = vault.store().clone();
     use tower_sessions::ExpiredDeletion;
     const HEAD_EVERY: std::time::Duration = std::time::Duration::from_secs(60 * 60);
     tokio::spawn(async move {
@@ -327,6 +328,13 @@ fn spawn_cleanup(
             }
             if let Err(error) = accounts.clean_up(app::store::now_millis()).await {
                 tracing::warn!(error = %error, "could not clean up sign-in records");
+            }
+            match vault.forget_retired_keys().await {
+                Ok(0) => {}
+                Ok(forgotten) => tracing::info!(forgotten, "forgot data keys a rotation retired"),
+                Err(error) => {
+                    tracing::warn!(error = %error, "could not check for retired data keys")
+                }
             }
         }
     })

@@ -300,8 +300,8 @@ impl Keyring {
     }
 
     /// Keeps `key` as the project's data key if `generation` is the newest met so far; an older
-    /// generation (one a rotation is retiring) is used by the caller and not kept, so that a
-    /// destroyed key does not live on in memory.
+    /// generation (one a rotation is retiring) is used by the caller and not kept. A kept key
+    /// that a rotation then deletes is dropped by `Vault::forget_retired_keys`.
     pub fn remember_data_key(
         &self,
         project_id: i64,
@@ -315,6 +315,25 @@ impl Keyring {
             cache.insert(project_id, (generation, key.clone()));
         }
         key
+    }
+
+    /// The (project, generation) of every data key held in memory.
+    pub fn remembered_data_keys(&self) -> Vec<(i64, i64)> {
+        self.data_keys.lock().map_or_else(
+            |_| Vec::new(),
+            |cache| {
+                cache.iter().map(|(project, (generation, _))| (*project, *generation)).collect()
+            },
+        )
+    }
+
+    /// Drops the project's data key of `generation` if that is the one held.
+    pub fn forget_data_key(&self, project_id: i64, generation: i64) {
+        if let Ok(mut cache) = self.data_keys.lock()
+            && cache.get(&project_id).is_some_and(|(held, _)| *held == generation)
+        {
+            cache.remove(&project_id);
+        }
     }
 
     /// Drops a cached key (zeroized once the last user lets go of it).

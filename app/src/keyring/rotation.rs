@@ -15,7 +15,9 @@
 //!    that still need them. A write that sealed with an old key before the new one existed has
 //!    committed by then and is counted: the transaction rolls back and another batch runs.
 //!
-//! An interrupted rotation (a crash, Ctrl-C) leaves two generations; running the command again
+//! One run at a time: a run holds the `rotate-data-keys` lease (renewed after every batch; a
+//! crashed run's lease runs out after [`LEASE`]), so two runs never retire each other's keys. An
+//! interrupted rotation (a crash, Ctrl-C) leaves two generations; running the command again
 //! resumes it. Fingerprints are keyed by the instance's fingerprint key, not by data keys, so
 //! they do not change.
 use crate::{
@@ -29,6 +31,12 @@ use crate::{
 pub const DEFAULT_BATCH: usize = 500;
 /// The largest batch accepted: a transaction holds the write lock while it writes its batch.
 pub const MAX_BATCH: usize = 10_000;
+/// A batch also stops at this many bytes of sealed values (a value may be 64 KiB), so that no
+/// transaction holds the write lock anywhere near other writers' 5 s busy timeout.
+const MAX_BATCH_BYTES: usize = 4 << 20;
+/// How long a run's lease lasts unless renewed (after every batch).
+pub const LEASE: std::time::Duration = std::time::Duration::from_secs(60);
+const LEASE_NAME: &str = "rotate-data-keys";
 
 /// What was rotated: one scope.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,24 +58,37 @@ pub enum RotationError {
     UnknownProject(String),
     #[error("the batch size must be between 1 and {MAX_BATCH} (it is {0})")]
     BatchSize(usize),
+    #[error(
+        "another rotate-data-keys is running (its lease ends at most {} s after its last batch); \
+         wait for it to finish",
+        LEASE.as_secs()
+    )]
+    Busy,
+    #[error(
+        "another run took over this run's lease (was this one paused for over {} s?); run it again",
+        LEASE.as_secs()
+    )]
+    LeaseLost,
     #[error("keyring: {0}")]
     Keyring(#[from] KeyringError),
-    #[error("the stored value of {key} v{version} does not decrypt: {source}")]
-    Open { key: String, version: i64, source: CryptoError },
-    #[error("the data key of generation {0} is missing, but stored versions name it")]
-    MissingKey(i64),
+    #[error("{scope}: the stored value of {key} v{version} does not decrypt: {source}")]
+    Open { scope: String, key: String, version: i64, source: CryptoError },
+    #[error("{scope}: versions are sealed with data key generation {generation}, which is missing")]
+    MissingKey { scope: String, generation: i64 },
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
 }
 
-/// The scopes to rotate: one project, or every project and the team scope.
+/// The scopes to rotate: every project and the team scope, one project, or the team scope.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Which {
     All,
     Project(String),
+    Team,
 }
 
-/// Rotates the data key of each scope named by `which`, one scope after the other.
+/// Rotates the data key of each scope named by `which`, one scope after the other, holding the
+/// one-run-at-a-time lease throughout.
 pub async fn rotate_data_keys(
     store: &Store,
     keyring: &Keyring,
@@ -78,6 +99,22 @@ pub async fn rotate_data_keys(
     if !(1..=MAX_BATCH).contains(&batch) {
         return Err(RotationError::BatchSize(batch));
     }
+    let lease = Lease::take(store).await?;
+    let rotated = rotate_scopes(store, keyring, actor, which, batch, &lease).await;
+    let released = lease.release().await;
+    let rotated = rotated?;
+    released?;
+    Ok(rotated)
+}
+
+async fn rotate_scopes(
+    store: &Store,
+    keyring: &Keyring,
+    actor: &Actor,
+    which: &Which,
+    batch: usize,
+    lease: &Lease<'_>,
+) -> Result<Vec<ScopeRotation>, RotationError> {
     let scopes: Vec<(i64, String, String)> = with_pool!(store, |pool| {
         sqlx::query_as("SELECT id, kind, slug FROM projects ORDER BY kind DESC, slug")
             .fetch_all(pool)
@@ -88,6 +125,7 @@ pub async fn rotate_data_keys(
         .filter(|(_, kind, slug)| match which {
             Which::All => true,
             Which::Project(wanted) => kind == "project" && slug == wanted,
+            Which::Team => kind == "team",
         })
         .map(|(id, kind, slug)| (id, (kind == "project").then_some(slug)))
         .collect();
@@ -96,23 +134,84 @@ pub async fn rotate_data_keys(
     }
     let mut done = Vec::with_capacity(scopes.len());
     for (project_id, slug) in scopes {
-        let rotation = Rotation { store, keyring, actor, project_id, slug: slug.as_deref() };
-        if let Some(report) = rotation.run(batch).await? {
-            done.push(report);
+        let rotation = Rotation { store, keyring, actor, lease, project_id, slug: slug.as_deref() };
+        match rotation.run(batch).await {
+            Ok(Some(report)) => done.push(report),
+            Ok(None) => {}
+            // Deleted while this ran: nothing of it is left to rotate.
+            Err(_) if !rotation.exists().await? => {}
+            Err(error) => return Err(error),
         }
     }
-    if let crate::store::Db::Sqlite(pool) = store.db() {
-        // Deleted pages are zeroed (secure_delete); empty the WAL too, so the old wrapped keys
-        // and ciphertexts do not linger in its frames. Best effort: a reader keeps it busy.
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(pool).await?;
-    }
     Ok(done)
+}
+
+/// The one-run-at-a-time lease, held under a random holder id.
+struct Lease<'a> {
+    store: &'a Store,
+    holder: String,
+}
+
+impl<'a> Lease<'a> {
+    async fn take(store: &'a Store) -> Result<Self, RotationError> {
+        let mut id = [0u8; 16];
+        rand::fill(&mut id);
+        let lease = Self { store, holder: id.iter().map(|b| format!("{b:02x}")).collect() };
+        let now = now_millis();
+        let taken = with_pool!(store, |pool| {
+            sqlx::query(
+                "INSERT INTO maintenance_leases (name, holder, expires_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, \
+                 expires_at = excluded.expires_at WHERE maintenance_leases.expires_at < $4",
+            )
+            .bind(LEASE_NAME)
+            .bind(&lease.holder)
+            .bind(now + lease_millis())
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        if taken == 1 { Ok(lease) } else { Err(RotationError::Busy) }
+    }
+
+    /// Extends the lease; fails if another run took it over meanwhile.
+    async fn renew(&self) -> Result<(), RotationError> {
+        let renewed = with_pool!(self.store, |pool| {
+            sqlx::query(
+                "UPDATE maintenance_leases SET expires_at = $1 WHERE name = $2 AND holder = $3",
+            )
+            .bind(now_millis() + lease_millis())
+            .bind(LEASE_NAME)
+            .bind(&self.holder)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        if renewed == 1 { Ok(()) } else { Err(RotationError::LeaseLost) }
+    }
+
+    async fn release(self) -> Result<(), RotationError> {
+        with_pool!(self.store, |pool| {
+            sqlx::query("DELETE FROM maintenance_leases WHERE name = $1 AND holder = $2")
+                .bind(LEASE_NAME)
+                .bind(&self.holder)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+}
+
+fn lease_millis() -> i64 {
+    i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX)
 }
 
 struct Rotation<'a> {
     store: &'a Store,
     keyring: &'a Keyring,
     actor: &'a Actor,
+    lease: &'a Lease<'a>,
     project_id: i64,
     slug: Option<&'a str>,
 }
@@ -130,9 +229,9 @@ impl Rotation<'_> {
         loop {
             while let Some(moved) = self.reseal_batch(generation, batch).await? {
                 resealed += moved;
+                self.lease.renew().await?;
             }
             if let Some(retired) = self.finish(generation, resealed).await? {
-                self.keyring.evict(self.project_id);
                 return Ok(Some(ScopeRotation {
                     slug: self.slug.map(str::to_string),
                     generation,
@@ -147,55 +246,57 @@ impl Rotation<'_> {
     /// The generation being rotated to: a new one, or the newest of an interrupted rotation
     /// (more than one generation stored), with `true` for resumed.
     async fn start(&self) -> Result<Option<(i64, bool)>, RotationError> {
-        loop {
-            let generations: Vec<i64> = with_pool!(self.store, |pool| {
-                sqlx::query_scalar(
-                    "SELECT generation FROM project_keys WHERE project_id = $1 \
-                     ORDER BY generation DESC",
-                )
-                .bind(self.project_id)
-                .fetch_all(pool)
-                .await?
-            });
-            let newest = match generations.as_slice() {
-                [] => return Ok(None),
-                [newest, _, ..] => return Ok(Some((*newest, true))),
-                [newest] => *newest,
-            };
-            let next = newest + 1;
-            let wrapped =
-                self.keyring.wrap(&DataKey::generate(), &project_key_aad(self.project_id, next));
-            let started: Result<bool, sqlx::Error> = with_pool!(self.store, |pool| {
-                let mut tx = pool.begin().await?;
-                let inserted = sqlx::query(
-                    "INSERT INTO project_keys \
-                     (project_id, generation, master_key_id, wrapped_key, created_at) \
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (project_id, generation) DO NOTHING",
-                )
-                .bind(self.project_id)
-                .bind(next)
-                .bind(self.keyring.current_id())
-                .bind(wrapped)
-                .bind(now_millis())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if inserted == 1 {
-                    let details = format!("data key generation {newest} → {next}");
-                    record!(self.store, &mut *tx, self.event("data_key.rotation_started", details));
-                    tx.commit().await?;
-                }
-                Ok(inserted == 1)
-            });
-            if started? {
-                return Ok(Some((next, false)));
-            }
-            // Another rotation inserted it first: the next look resumes that one.
-        }
+        let generations: Vec<i64> = with_pool!(self.store, |pool| {
+            sqlx::query_scalar(
+                "SELECT generation FROM project_keys WHERE project_id = $1 \
+                 ORDER BY generation DESC",
+            )
+            .bind(self.project_id)
+            .fetch_all(pool)
+            .await?
+        });
+        let newest = match generations.as_slice() {
+            [] => return Ok(None),
+            [newest, _, ..] => return Ok(Some((*newest, true))),
+            [newest] => *newest,
+        };
+        let next = newest + 1;
+        let wrapped =
+            self.keyring.wrap(&DataKey::generate(), &project_key_aad(self.project_id, next));
+        with_pool!(self.store, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO project_keys \
+                 (project_id, generation, master_key_id, wrapped_key, created_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(self.project_id)
+            .bind(next)
+            .bind(self.keyring.current_id())
+            .bind(wrapped)
+            .bind(now_millis())
+            .execute(&mut *tx)
+            .await?;
+            let details = format!("data key generation {newest} → {next}");
+            record!(self.store, &mut *tx, self.event("data_key.rotation_started", details));
+            tx.commit().await?;
+        });
+        Ok(Some((next, false)))
     }
 
-    /// Reseals up to `batch` versions of older generations under `generation`: how many moved,
-    /// or `None` when there were none left to move.
+    /// Whether the scope still exists (a project may be deleted while this runs).
+    async fn exists(&self) -> Result<bool, RotationError> {
+        let found: Option<i64> = with_pool!(self.store, |pool| {
+            sqlx::query_scalar("SELECT id FROM projects WHERE id = $1")
+                .bind(self.project_id)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(found.is_some())
+    }
+
+    /// Reseals versions of older generations under `generation`, at most `batch` of them and
+    /// [`MAX_BATCH_BYTES`]: how many moved, or `None` when there were none left to move.
     async fn reseal_batch(
         &self,
         generation: i64,
@@ -206,7 +307,7 @@ impl Rotation<'_> {
             sqlx::query_as(
                 "SELECT v.secret_id, v.version, v.key_generation, s.key, v.sealed_value \
                  FROM secret_versions v JOIN secrets s ON s.id = v.secret_id \
-                 WHERE s.project_id = $1 AND v.key_generation <> $2 \
+                 WHERE s.project_id = $1 AND v.key_generation < $2 \
                  ORDER BY v.secret_id, v.version LIMIT $3",
             )
             .bind(self.project_id)
@@ -218,10 +319,19 @@ impl Rotation<'_> {
         if old.is_empty() {
             return Ok(None);
         }
+        let mut bytes = 0;
+        let fit = old
+            .iter()
+            .take_while(|version| {
+                bytes += version.4.len();
+                bytes <= MAX_BATCH_BYTES
+            })
+            .count()
+            .max(1);
         let new_key = self.key(generation).await?;
         let mut old_keys: Vec<(i64, DataKey)> = Vec::new();
-        let mut resealed = Vec::with_capacity(old.len());
-        for (secret_id, version, old_generation, key, sealed) in &old {
+        let mut resealed = Vec::with_capacity(fit);
+        for (secret_id, version, old_generation, key, sealed) in &old[..fit] {
             if !old_keys.iter().any(|(held, _)| held == old_generation) {
                 old_keys.push((*old_generation, self.key(*old_generation).await?));
             }
@@ -229,11 +339,12 @@ impl Rotation<'_> {
                 .iter()
                 .find(|(held, _)| held == old_generation)
                 .map(|(_, old_key)| old_key)
-                .ok_or(RotationError::MissingKey(*old_generation))?;
+                .ok_or_else(|| self.missing(*old_generation))?;
             let aad = crypto::secret_aad(self.project_id, key, *version);
             let opened = Sealed::from_bytes(sealed)
                 .and_then(|sealed| crypto::open(old_key.expose(), &sealed, &aad))
                 .map_err(|source| RotationError::Open {
+                    scope: self.scope(),
                     key: key.clone(),
                     version: *version,
                     source,
@@ -274,17 +385,19 @@ impl Rotation<'_> {
     ) -> Result<Option<Vec<i64>>, RotationError> {
         let finished: Result<Option<Vec<i64>>, sqlx::Error> = with_pool!(self.store, |pool| {
             let mut tx = pool.begin().await?;
-            let retired: Vec<i64> = sqlx::query_scalar(
-                "DELETE FROM project_keys WHERE project_id = $1 AND generation <> $2 \
+            let mut retired: Vec<i64> = sqlx::query_scalar(
+                "DELETE FROM project_keys WHERE project_id = $1 AND generation < $2 \
                  RETURNING generation",
             )
             .bind(self.project_id)
             .bind(generation)
             .fetch_all(&mut *tx)
             .await?;
+            // A write that began before the new key existed and committed after the last batch
+            // left a version sealed with a key just deleted: undo, and reseal it first.
             let left: i64 = sqlx::query_scalar(
                 "SELECT count(*) FROM secret_versions v JOIN secrets s ON s.id = v.secret_id \
-                 WHERE s.project_id = $1 AND v.key_generation <> $2",
+                 WHERE s.project_id = $1 AND v.key_generation < $2",
             )
             .bind(self.project_id)
             .bind(generation)
@@ -292,14 +405,19 @@ impl Rotation<'_> {
             .await?;
             if left > 0 {
                 tx.rollback().await?;
+                tracing::info!(
+                    scope = %self.scope(),
+                    left,
+                    "versions sealed with the old data key were written meanwhile; re-encrypting \
+                     them before the old key goes"
+                );
                 Ok(None)
             } else {
-                let mut retired = retired;
                 retired.sort_unstable();
                 let details = format!(
                     "data key generation {generation}; re-encrypted {resealed} versions; deleted \
                      generation {}",
-                    retired.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+                    generations(&retired)
                 );
                 record!(self.store, &mut *tx, self.event("data_key.rotated", details));
                 tx.commit().await?;
@@ -320,9 +438,18 @@ impl Rotation<'_> {
             .fetch_optional(pool)
             .await?
         });
-        let (master_key_id, wrapped) = row.ok_or(RotationError::MissingKey(generation))?;
+        let (master_key_id, wrapped) = row.ok_or_else(|| self.missing(generation))?;
         let aad = project_key_aad(self.project_id, generation);
         Ok(self.keyring.unwrap(&master_key_id, &wrapped, &aad)?)
+    }
+
+    /// What errors name the scope by.
+    fn scope(&self) -> String {
+        self.slug.map_or_else(|| "team secrets".to_string(), |slug| format!("project {slug}"))
+    }
+
+    fn missing(&self, generation: i64) -> RotationError {
+        RotationError::MissingKey { scope: self.scope(), generation }
     }
 
     fn event(&self, action: &'static str, details: String) -> Event<'_> {
@@ -335,5 +462,14 @@ impl Rotation<'_> {
             version: None,
             details: Some(details),
         }
+    }
+}
+
+/// "1" or "1, 2", or "none" (when another run deleted them first).
+pub fn generations(retired: &[i64]) -> String {
+    if retired.is_empty() {
+        "none".to_string()
+    } else {
+        retired.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
     }
 }

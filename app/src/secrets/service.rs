@@ -122,6 +122,9 @@ impl From<VaultError> for AppError {
 
 type Result<T, E = VaultError> = std::result::Result<T, E>;
 
+/// How often a read is tried when a rotation retires a data key in the middle of it.
+const KEY_RETIRED_ATTEMPTS: u32 = 4;
+
 /// Why a conditional write on a secret matched no row: the secret is gone, or someone changed it
 /// first.
 macro_rules! missing_or_conflict {
@@ -251,6 +254,31 @@ impl Vault {
 
     pub fn keyring(&self) -> &Keyring {
         &self.keyring
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Drops the remembered data keys that a rotation (run by another process) has deleted, so
+    /// that a retired key does not live on in this server's memory; how many. The periodic
+    /// clean-up calls it.
+    pub async fn forget_retired_keys(&self) -> Result<usize> {
+        let held = self.keyring.remembered_data_keys();
+        if held.is_empty() {
+            return Ok(0);
+        }
+        let stored: Vec<(i64, i64)> = with_pool!(self.store, |pool| {
+            sqlx::query_as("SELECT project_id, generation FROM project_keys")
+                .fetch_all(pool)
+                .await?
+        });
+        let retired: Vec<(i64, i64)> =
+            held.into_iter().filter(|held| !stored.contains(held)).collect();
+        for (project_id, generation) in &retired {
+            self.keyring.forget_data_key(*project_id, *generation);
+        }
+        Ok(retired.len())
     }
 
     pub async fn create_project(&self, actor: &Actor, name: ProjectName) -> Result<ProjectSummary> {
@@ -555,10 +583,14 @@ impl Vault {
     pub async fn reveal(&self, actor: &Actor, scope: &Scope, key: &SecretKey) -> Result<Revealed> {
         let project = self.project(scope).await?;
         // A rotation that retires the key between the read and the key's lookup has resealed
-        // the row first: one more read finds it under the new key.
-        match self.reveal_in(actor, &project, key).await {
-            Err(VaultError::KeyRetired) => self.reveal_in(actor, &project, key).await,
-            revealed => revealed,
+        // the row first: another read finds it under the new key.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.reveal_in(actor, &project, key).await {
+                Err(VaultError::KeyRetired) if attempts < KEY_RETIRED_ATTEMPTS => {}
+                revealed => return revealed,
+            }
         }
     }
 
@@ -829,13 +861,17 @@ impl Vault {
         slug: &str,
         generation: Option<i64>,
     ) -> Result<std::collections::BTreeMap<String, zeroize::Zeroizing<String>>> {
-        let read = match self.deliver_environment(actor, project_id, slug, generation).await {
-            // A rotation retired a key between the read and its lookup; read once more (with a
-            // generation, the check below reports this as stale instead).
-            Err(VaultError::KeyRetired) if generation.is_none() => {
-                self.deliver_environment(actor, project_id, slug, generation).await
+        // A rotation retired a key between the read and its lookup: read again (with a
+        // generation, the check below reports this as stale instead). The project's and the
+        // team's keys may be retired at different moments, hence more than one retry.
+        let mut attempts = 0;
+        let read = loop {
+            attempts += 1;
+            match self.deliver_environment(actor, project_id, slug, generation).await {
+                Err(VaultError::KeyRetired)
+                    if generation.is_none() && attempts < KEY_RETIRED_ATTEMPTS => {}
+                read => break read,
             }
-            read => read,
         };
         match (read, generation) {
             (Err(error), Some(generation)) if !matches!(error, VaultError::Stale(_)) => {

@@ -12,11 +12,11 @@ use std::{
 
 use app::{
     crypto::{self, DataKey, Sealed},
-    keyring::{MasterKey, project_key_aad},
+    keyring::{KeyringError, MasterKey, project_key_aad},
     projects::ProjectSlug,
     secrets::{
         domain::{Description, SecretKey, SecretValue},
-        service::{Actor, NewSecret, Scope, SecretUpdate},
+        service::{Actor, NewSecret, Scope, SecretUpdate, VaultError},
     },
     tokens::TokenScope,
 };
@@ -34,7 +34,8 @@ on_both_backends!(
     rotation_reseals_every_version_under_a_key_an_old_copy_does_not_hold,
     servers_keep_reading_and_writing_while_the_data_keys_rotate,
     an_interrupted_rotation_resumes_where_it_stopped,
-    one_project_is_rotated_alone_and_bad_arguments_are_refused,
+    a_write_sealed_with_the_old_key_during_the_finish_is_resealed_before_the_key_goes,
+    one_scope_is_rotated_alone_one_run_at_a_time_and_bad_arguments_are_refused,
 );
 
 const ENV: &str = "/api/v1/projects/bot/env";
@@ -199,7 +200,10 @@ async fn rotation_reseals_every_version_under_a_key_an_old_copy_does_not_hold(ba
         .expect("tampered");
     let peer = app.peer().await;
     let refused = peer.vault.reveal(&actor(), &bot, &key("API_KEY")).await;
-    assert!(refused.is_err(), "a key wrapped for generation 1 is not used as generation 2");
+    assert!(
+        matches!(refused, Err(VaultError::Keyring(KeyringError::Unwrap(_)))),
+        "a key wrapped for generation 1 does not unwrap as generation 2: {refused:?}"
+    );
     peer.stop().await;
     app.stop().await;
 }
@@ -255,6 +259,24 @@ async fn servers_keep_reading_and_writing_while_the_data_keys_rotate(backend: Ba
             (name.to_string(), writes)
         });
     }
+    // A new description with the same value: the old value is opened (with whichever key
+    // sealed it) and sealed again as a new version.
+    let (done_describing, client, base) = (done.clone(), app.client.clone(), app.url(""));
+    let describer = writer.clone();
+    load.spawn(async move {
+        let mut writes = 0_i64;
+        while !done_describing.load(Ordering::Relaxed) {
+            let n = writes % 60;
+            let url = format!("{base}/api/v1/projects/bot/secrets/S_{n}");
+            let body =
+                json!({ "value": format!("value-{n}"), "description": format!("d{writes}") });
+            let response =
+                client.put(url).bearer_auth(&describer).json(&body).send().await.expect("a PUT");
+            assert_eq!(response.status(), StatusCode::OK);
+            writes += 1;
+        }
+        ("describe".to_string(), writes)
+    });
 
     // Act
     let output = rotate(&app, &["--batch-size", "7"]).await;
@@ -269,7 +291,7 @@ async fn servers_keep_reading_and_writing_while_the_data_keys_rotate(backend: Ba
     for n in 0..60 {
         assert_eq!(body[format!("S_{n}")], format!("value-{n}"));
     }
-    for (name, writes) in worked.iter().filter(|(task, _)| task != "read") {
+    for (name, writes) in worked.iter().filter(|(task, _)| task == "A" || task == "B") {
         for n in 0..*writes {
             assert_eq!(body[format!("W_{name}_{n}")], format!("w-{name}-{n}"), "W_{name}_{n}");
         }
@@ -283,22 +305,15 @@ async fn servers_keep_reading_and_writing_while_the_data_keys_rotate(backend: Ba
     app.stop().await;
 }
 
-async fn an_interrupted_rotation_resumes_where_it_stopped(backend: Backend) {
-    // Arrange: the state a rotation leaves when stopped after its first batch of bot's versions:
-    // a second key for bot, and one version already resealed under it.
-    let app = spawn_app(backend).await;
-    project_with_secrets(&app).await;
-    let reader = token(&app, "bot", "reader", TokenScope::Read).await;
-    let (_, expected) = api(&app, Method::GET, ENV, Some(&reader), None).await;
-    let keys = data_keys(&app).await;
-    let versions = stored(&app).await;
-    let first = versions.iter().find(|row| row.1 == "API_KEY").expect("API_KEY").clone();
-    let bot_id = first.0;
+/// Leaves bot as a rotation stopped after some batches leaves it: a second data key, and the
+/// versions of the keys in `moved` resealed under it. Returns bot's id and its generation-1 key.
+async fn half_rotated(app: &TestApp, moved: &[&str]) -> (i64, DataKey) {
+    let mut keys = data_keys(app).await;
+    let versions = stored(app).await;
+    let bot_id = versions.iter().find(|row| row.1 == "API_KEY").expect("API_KEY").0;
+    let old = keys.remove(&(bot_id, 1)).expect("bot's key");
     let master = MasterKey::from_base64(&app.master_key).expect("key");
     let next = DataKey::generate();
-    let aad = crypto::secret_aad(bot_id, &first.1, first.2);
-    let plain = opens(&keys[&(bot_id, 1)], &first).expect("opens");
-    let resealed = crypto::seal(next.expose(), plain.as_bytes(), &aad).to_bytes();
     let mut sql = app.sql().await;
     sqlx::query(
         "INSERT INTO project_keys (project_id, generation, master_key_id, wrapped_key, created_at) \
@@ -310,16 +325,32 @@ async fn an_interrupted_rotation_resumes_where_it_stopped(backend: Backend) {
     .execute(&mut sql)
     .await
     .expect("the second key");
-    sqlx::query(
-        "UPDATE secret_versions SET sealed_value = $1, key_generation = 2 \
-         WHERE version = 1 AND secret_id = \
-         (SELECT id FROM secrets WHERE project_id = $2 AND key = 'API_KEY')",
-    )
-    .bind(resealed)
-    .bind(bot_id)
-    .execute(&mut sql)
-    .await
-    .expect("one version moved");
+    for version in versions.iter().filter(|row| row.0 == bot_id && moved.contains(&&*row.1)) {
+        let plain = opens(&old, version).expect("opens");
+        let aad = crypto::secret_aad(bot_id, &version.1, version.2);
+        sqlx::query(
+            "UPDATE secret_versions SET sealed_value = $1, key_generation = 2 \
+             WHERE version = $2 AND secret_id = \
+             (SELECT id FROM secrets WHERE project_id = $3 AND key = $4)",
+        )
+        .bind(crypto::seal(next.expose(), plain.as_bytes(), &aad).to_bytes())
+        .bind(version.2)
+        .bind(bot_id)
+        .bind(&version.1)
+        .execute(&mut sql)
+        .await
+        .expect("a version moved");
+    }
+    (bot_id, old)
+}
+
+async fn an_interrupted_rotation_resumes_where_it_stopped(backend: Backend) {
+    // Arrange: stopped after its first batch of bot's versions.
+    let app = spawn_app(backend).await;
+    project_with_secrets(&app).await;
+    let reader = token(&app, "bot", "reader", TokenScope::Read).await;
+    let (_, expected) = api(&app, Method::GET, ENV, Some(&reader), None).await;
+    let (bot_id, _) = half_rotated(&app, &["API_KEY"]).await;
     // Halfway, the server reads the two generations side by side.
     let (status, halfway) = api(&app, Method::GET, ENV, Some(&reader), None).await;
     assert_eq!((status, &halfway), (StatusCode::OK, &expected));
@@ -347,7 +378,100 @@ async fn an_interrupted_rotation_resumes_where_it_stopped(backend: Backend) {
     app.stop().await;
 }
 
-async fn one_project_is_rotated_alone_and_bad_arguments_are_refused(backend: Backend) {
+async fn a_write_sealed_with_the_old_key_during_the_finish_is_resealed_before_the_key_goes(
+    backend: Backend,
+) {
+    // Arrange: every version of bot already under generation 2, and a write that sealed with
+    // generation 1 (it began before that key existed) still in flight: its transaction holds
+    // SQLite's write lock, or on PostgreSQL the audit chain's lock, as a real write does.
+    let app = spawn_app(backend).await;
+    project_with_secrets(&app).await;
+    let (bot_id, old_key) = half_rotated(&app, &["API_KEY", "SHARED"]).await;
+    let mut sql = app.sql().await;
+    let mut write = sqlx::Connection::begin(&mut sql).await.expect("begin");
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock(7301190815)")
+            .execute(&mut *write)
+            .await
+            .expect("the chain lock");
+    }
+    let secret_id: i64 = sqlx::query_scalar(
+        "INSERT INTO secrets (project_id, key, description, secret_type, current_version, \
+         created_at, created_by, updated_at, updated_by) \
+         VALUES ($1, 'IN_FLIGHT', NULL, 'other', 1, 0, 'test', 0, 'test') RETURNING id",
+    )
+    .bind(bot_id)
+    .fetch_one(&mut *write)
+    .await
+    .expect("the secret");
+    let aad = crypto::secret_aad(bot_id, "IN_FLIGHT", 1);
+    sqlx::query(
+        "INSERT INTO secret_versions (secret_id, version, key_generation, sealed_value, \
+         fingerprint, created_at, created_by) VALUES ($1, 1, 1, $2, $3, 0, 'test')",
+    )
+    .bind(secret_id)
+    .bind(crypto::seal(old_key.expose(), b"sealed with the old key", &aad).to_bytes())
+    .bind(vec![0u8; 32])
+    .execute(&mut *write)
+    .await
+    .expect("the version");
+
+    // Act: the rotation resumes, finds nothing to move, and its finish waits for the write.
+    let rotation = tokio::spawn({
+        let (url, key) = (app.database.url.clone(), app.master_key.clone());
+        async move {
+            tokio::process::Command::new(env!("CARGO_BIN_EXE_sealbox"))
+                .args(["admin", "rotate-data-keys", "--project", "bot"])
+                .env_clear()
+                .env("DATABASE_URL", url)
+                .env("SEALBOX_MASTER_KEY", key)
+                .env("SEALBOX_LOG", "info")
+                .stdin(Stdio::null())
+                .output()
+                .await
+                .expect("sealbox runs")
+        }
+    });
+    if backend == Backend::Postgres {
+        // Until the finish's DELETE waits for the chain lock.
+        let mut watch = app.sql().await;
+        let waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
+                       AND query LIKE 'DELETE FROM project_keys%'";
+        for _ in 0..200 {
+            let waiters: i64 =
+                sqlx::query_scalar(waiting).fetch_one(&mut watch).await.expect("locks");
+            if waiters > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+    } else {
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    }
+    write.commit().await.expect("the write commits");
+    let output = rotation.await.expect("the rotation task");
+
+    // Assert: the late version was resealed before generation 1 was deleted.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{output:?}");
+    assert!(stdout.contains("re-encrypted 1 versions; deleted generation 1"), "{stdout}");
+    if backend == Backend::Postgres {
+        // The finish waited for the write (PostgreSQL lets the test see that it waits), found
+        // its version and went back for it.
+        let log = format!("{stdout}{}", String::from_utf8_lossy(&output.stderr));
+        assert!(log.contains("were written meanwhile"), "{log}");
+    }
+    let late = stored(&app).await.into_iter().find(|row| row.1 == "IN_FLIGHT").expect("kept");
+    assert_eq!(late.3, 2);
+    let keys = data_keys(&app).await;
+    assert_eq!(opens(&keys[&(bot_id, 2)], &late).as_deref(), Some("sealed with the old key"));
+    assert!(!keys.contains_key(&(bot_id, 1)));
+    app.stop().await;
+}
+
+async fn one_scope_is_rotated_alone_one_run_at_a_time_and_bad_arguments_are_refused(
+    backend: Backend,
+) {
     let app = spawn_app(backend).await;
     project_with_secrets(&app).await;
 
@@ -357,17 +481,44 @@ async fn one_project_is_rotated_alone_and_bad_arguments_are_refused(backend: Bac
     assert!(stdout.contains("✔ Rotated 1 data keys; re-encrypted 0 versions"), "{stdout}");
     let rotated = "SELECT count(*) FROM project_keys WHERE generation = 2";
     assert_eq!(count(&app, rotated).await, 1, "only other's key is new");
+    let output = rotate(&app, &["--team"]).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("✔ team secrets: data key generation 2; re-encrypted 2"), "{stdout}");
+    assert_eq!(count(&app, rotated).await, 2, "and then the team's");
+
+    // A run that holds the lease keeps a second one out; a lease that ran out does not.
+    let mut sql = app.sql().await;
+    let future = app::store::now_millis() + 30_000;
+    sqlx::query("INSERT INTO maintenance_leases (name, holder, expires_at) VALUES ($1, 'x', $2)")
+        .bind("rotate-data-keys")
+        .bind(future)
+        .execute(&mut sql)
+        .await
+        .expect("a lease");
+    let output = rotate(&app, &[]).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("another rotate-data-keys is running"), "{stderr}");
+    assert_eq!(count(&app, rotated).await, 2, "the refused run changed nothing");
+    sqlx::query("UPDATE maintenance_leases SET expires_at = 0")
+        .execute(&mut sql)
+        .await
+        .expect("the lease runs out");
+    let output = rotate(&app, &["--project", "bot"]).await;
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(count(&app, "SELECT count(*) FROM maintenance_leases").await, 0, "released");
 
     for (args, message) in [
         (&["--project", "nope"][..], "there is no project at /projects/nope"),
         (&["--project", "Not A Slug"][..], "Project URLs use lowercase letters"),
         (&["--batch-size", "0"][..], "0 is not in 1..=10000"),
+        (&["--team", "--project", "bot"][..], "cannot be used with"),
     ] {
         let output = rotate(&app, args).await;
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!output.status.success(), "{args:?} is refused");
         assert!(stderr.contains(message), "{args:?}: {message:?} in {stderr}");
     }
-    assert_eq!(count(&app, rotated).await, 1, "the refused runs changed nothing");
+    assert_eq!(count(&app, rotated).await, 3, "the refused runs changed nothing");
     app.stop().await;
 }
