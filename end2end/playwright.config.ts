@@ -32,9 +32,8 @@ export default defineConfig({
   expect: { timeout: 10_000 },
   fullyParallel: true,
   forbidOnly: true,
-  // One retry, reported as "flaky" in the summary: see the closing note on pages that
-  // intermittently do not hydrate under load.
-  retries: 1,
+  // No retries: a flaky test is a bug to fix.
+  retries: 0,
   workers: 2,
   reporter: [['list']],
   use: {

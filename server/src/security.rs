@@ -7,7 +7,7 @@ use axum::{
         HeaderMap, HeaderName, HeaderValue, Method, StatusCode,
         header::{
             ACCEPT, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, HOST, LOCATION, ORIGIN,
-            REFERER, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS,
+            REFERER, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY, VARY, X_CONTENT_TYPE_OPTIONS,
         },
     },
     middleware::Next,
@@ -69,6 +69,7 @@ pub async fn headers(
         || request.extensions().get::<crate::proxy::Client>().is_some_and(|client| client.https);
     let path = request.uri().path();
     let cacheable = path.starts_with("/pkg/") || path == "/favicon.svg";
+    let hashed = path.starts_with("/pkg/") && has_content_hash(path);
     let nonce = (!cacheable && !path.starts_with("/api/")).then(PageNonce::generate);
     if let Some(nonce) = &nonce {
         request.extensions_mut().insert(nonce.clone());
@@ -88,14 +89,36 @@ pub async fn headers(
         None => HeaderValue::from_static(STRICT_CSP),
     };
     headers.insert(CONTENT_SECURITY_POLICY, policy);
-    if !cacheable {
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let cache = match (cacheable, hashed) {
+        // The name changes with the content: keep it for a year, never ask again.
+        (true, true) => "public, max-age=31536000, immutable",
+        (true, false) => "no-cache",
+        (false, _) => "no-store",
+    };
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static(cache));
+    if cacheable {
+        // Served precompressed (Brotli, gzip) by what the browser accepts.
+        headers.insert(VARY, HeaderValue::from_static("accept-encoding"));
     }
     if https {
         // Two years: browsers then never try plain http for this host again.
         headers.insert(STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=63072000"));
     }
     response
+}
+
+/// Whether an asset's name carries cargo-leptos's content hash: `name.<22 base64url>.ext`, or
+/// `name.<hash>_bg.wasm` for the WebAssembly.
+fn has_content_hash(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let mut parts = name.rsplit('.');
+    let (Some(extension), Some(hash)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    let hash = if extension == "wasm" { hash.strip_suffix("_bg").unwrap_or(hash) } else { hash };
+    parts.next().is_some()
+        && hash.len() == 22
+        && hash.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Refuses state-changing requests to server functions that a browser sent from another
@@ -337,7 +360,23 @@ fn authority(url: &str) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
-    use super::{authority, is_local_path, local_location};
+    use super::{authority, has_content_hash, is_local_path, local_location};
+
+    #[test]
+    fn only_assets_named_by_their_content_hash_are_kept_for_a_year() {
+        assert!(has_content_hash("/pkg/sealbox.AbCdEfGhIjKlMnOpQrStUv.wasm"));
+        assert!(has_content_hash("/pkg/sealbox.a-c_EfGhIjKlMnOpQrStUv.css"));
+        assert!(has_content_hash("/pkg/sealbox.AbCdEfGhIjKlMnOpQrStUv_bg.wasm"));
+        for plain in [
+            "/pkg/sealbox.wasm",
+            "/pkg/sealbox.css",
+            "/pkg/AbCdEfGhIjKlMnOpQrStUv.wasm",
+            "/pkg/sealbox.AbCdEfGhIjKlMnOpQrSt.js",
+            "/pkg/sealbox.AbCdEfGhIjKlMnOpQrS!uv.js",
+        ] {
+            assert!(!has_content_hash(plain), "{plain}");
+        }
+    }
 
     #[test]
     fn after_a_form_post_the_browser_returns_to_a_local_path() {

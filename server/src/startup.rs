@@ -128,11 +128,16 @@ impl Application {
             .with_context(|| format!("cannot listen on {}", config.addr))?;
         let local_addr = listener.local_addr().context("cannot read the listening address")?;
 
+        let hash_file = hashed_assets(&config.site_root);
         let leptos_options = LeptosOptions::builder()
             .output_name("sealbox")
             .site_root(config.site_root.display().to_string())
             .site_pkg_dir("pkg")
             .site_addr(local_addr)
+            .hash_files(hash_file.is_some())
+            .hash_file(
+                hash_file.map_or_else(|| "hash.txt".into(), |f| f.display().to_string().into()),
+            )
             .build();
         let sessions = SessionBackend::for_store(&store);
         let accounts = Accounts::new(store.clone());
@@ -338,6 +343,19 @@ fn spawn_cleanup(
             }
         }
     })
+}
+
+/// The list of hashed asset names (`hash.txt`) that a release build with `hash-files` writes:
+/// in the site root, or next to the binary (where cargo-leptos puts it). Without one (a debug
+/// build, the tests) the assets have plain names.
+fn hashed_assets(site_root: &std::path::Path) -> Option<std::path::PathBuf> {
+    let beside_binary =
+        std::env::current_exe().ok().and_then(|exe| exe.parent().map(|dir| dir.join("hash.txt")));
+    std::iter::once(Some(site_root.join("hash.txt")))
+        .chain(std::iter::once(beside_binary))
+        .flatten()
+        .find(|path| path.is_file())
+        .and_then(|path| std::path::absolute(path).ok())
 }
 
 fn announce_master_key(source: &MasterKeySource) {

@@ -128,7 +128,7 @@ pub fn LoginPage() -> impl IntoView {
         <Title text="Sign in"/>
         <section class="page auth-card">
             <h1>"Sign in"</h1>
-            <ActionForm action=sign_in attr:class="stack">
+            <ActionForm action=sign_in attr:novalidate=true attr:class="stack">
                 <ReturnHere/>
                 <label for="email">"Email"</label>
                 <input id="email" type="email" name="email" autocomplete="username" required value=move || typed("email").get()/>

@@ -308,7 +308,7 @@ fn AddMemberForm(
                 </div>
             })}
         </div>
-        <ActionForm action=add attr:class="stack narrow">
+        <ActionForm action=add attr:novalidate=true attr:class="stack narrow">
             <ReturnHere/>
             <label for="member-email">"Email"</label>
             <input id="member-email" type="email" name="email" autocomplete="off" required value=move || typed("email").get()/>

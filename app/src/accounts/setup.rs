@@ -85,7 +85,7 @@ pub fn SetupPage() -> impl IntoView {
                         <section class="page auth-card">
                             <h1>"Set up Sealbox"</h1>
                             <p class="muted">"Create the owner account. You can add more people later."</p>
-                            <ActionForm action=create attr:class="stack">
+                            <ActionForm action=create attr:novalidate=true attr:class="stack">
                                 <ReturnHere/>
                                 <input type="hidden" name="token" value=token/>
                                 <label for="email">"Email"</label>

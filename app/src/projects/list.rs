@@ -83,7 +83,7 @@ pub fn ProjectsPage() -> impl IntoView {
                             <ProjectsTable view=view.clone()/>
                             {view.can_manage.then(|| view! {
                                 <UrlDialog open title="New project".to_string() id="new-project">
-                                    <ActionForm action=create attr:class="stack">
+                                    <ActionForm action=create attr:novalidate=true attr:class="stack">
                                         <ReturnHere/>
                                         <label for="project-name">"Project name"</label>
                                         <input id="project-name" name="name" required autocomplete="off" value=move || typed("name").get() aria-describedby="project-name-error"/>

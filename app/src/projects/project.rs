@@ -242,7 +242,7 @@ fn SettingsForms(
     let delete_slug = StoredValue::new(settings.slug.clone());
     view! {
         <h2>"Settings"</h2>
-        <ActionForm action=save attr:class="stack narrow">
+        <ActionForm action=save attr:novalidate=true attr:class="stack narrow">
             <ReturnHere/>
             <input type="hidden" name="slug" value=settings.slug.clone()/>
             <label for="settings-name">"Project name"</label>
@@ -292,7 +292,7 @@ fn SettingsForms(
                     " with all its secrets, their history and its variables. Programs that read them "
                     "will no longer get them. This cannot be undone."
                 </p>
-                <ActionForm action=remove attr:class="stack">
+                <ActionForm action=remove attr:novalidate=true attr:class="stack">
                     <ReturnHere/>
                     <input type="hidden" name="slug" value=delete_slug.get_value()/>
                     <label for="delete-confirm">{format!("Type {} to confirm", name.get_value())}</label>

@@ -266,7 +266,7 @@ fn VariableDialogs(
     let delete_error = move || delete.value().get().and_then(Result::err);
     view! {
         <UrlDialog open=adding title="Add Variable".to_string() id="add-variable">
-            <ActionForm action=create attr:class="stack">
+            <ActionForm action=create attr:novalidate=true attr:class="stack">
                 <ReturnHere/>
                 <input type="hidden" name="slug" value=move || slug.get()/>
                 <label for="variable-key">"Variable Key"</label>
@@ -294,7 +294,7 @@ fn VariableDialogs(
             id="edit-variable"
         >
             {move || editing.get().map(|variable| view! {
-                <ActionForm action=update attr:class="stack">
+                <ActionForm action=update attr:novalidate=true attr:class="stack">
                     <ReturnHere/>
                     <input type="hidden" name="slug" value=move || slug.get()/>
                     <label for="edit-variable-key">"Variable Key"</label>

@@ -427,7 +427,7 @@ fn AddSecretDialog(scope: Signal<String>, create: ServerAction<CreateSecret>) ->
     });
     view! {
         <UrlDialog open title=title.to_string() id="add-secret">
-            <ActionForm action=create attr:class="stack">
+            <ActionForm action=create attr:novalidate=true attr:class="stack">
                 <ReturnHere/>
                 <input type="hidden" name="scope" value=move || scope.get()/>
                 <label for="add-key">"Secret Key"</label>
@@ -534,7 +534,7 @@ fn EditSecretDialog(
     view! {
         <UrlDialog open title id="edit-secret">
             {move || row.get().map(|row| view! {
-                <ActionForm action=update attr:class="stack">
+                <ActionForm action=update attr:novalidate=true attr:class="stack">
                     <ReturnHere/>
                     <input type="hidden" name="scope" value=move || scope.get()/>
                     <input type="hidden" name="version" value=row.meta.version/>

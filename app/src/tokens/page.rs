@@ -264,7 +264,7 @@ fn TokenDialogs(
     let revoke_error = move || revoke.value().get().and_then(Result::err);
     view! {
         <UrlDialog open=creating title="Create token".to_string() id="create-token">
-            <ActionForm action=create attr:class="stack">
+            <ActionForm action=create attr:novalidate=true attr:class="stack">
                 <ReturnHere/>
                 <input type="hidden" name="slug" value=move || slug.get()/>
                 <label for="token-name">"Name"</label>
