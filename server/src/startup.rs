@@ -274,6 +274,7 @@ pub fn router(
         .layer(axum::middleware::from_fn(security::same_origin))
         .layer(sessions)
         .layer(axum::middleware::from_fn(security::bounded_body))
+        .layer(compress_pages())
         .with_state(state.clone());
     Router::new()
         .nest("/api/v1", app::api::router().with_state(state))
@@ -343,6 +344,22 @@ fn spawn_cleanup(
             }
         }
     })
+}
+
+/// Brotli or gzip, by what the browser accepts, for HTML pages only. A page holds a secret only
+/// when it shows a new token or generated password, and that is shown once (taken from the
+/// session as it is rendered), so no one can measure its compressed size across requests;
+/// server-function answers and the API, which carry values and echo input, stay uncompressed.
+/// The compiled assets are precompressed at build time.
+fn compress_pages()
+-> tower_http::compression::CompressionLayer<impl tower_http::compression::Predicate> {
+    let html =
+        |_: http::StatusCode, _: http::Version, headers: &http::HeaderMap, _: &http::Extensions| {
+            headers
+                .get(http::header::CONTENT_TYPE)
+                .is_some_and(|value| value.as_bytes().starts_with(b"text/html"))
+        };
+    tower_http::compression::CompressionLayer::new().br(true).gzip(true).compress_when(html)
 }
 
 /// The list of hashed asset names (`hash.txt`) that a release build with `hash-files` writes:

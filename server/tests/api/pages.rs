@@ -13,7 +13,36 @@ on_both_backends!(
     other_responses_get_a_strict_policy_and_no_store,
     a_cross_origin_post_to_a_server_function_is_refused,
     a_server_function_called_with_missing_arguments_answers_422,
+    pages_are_compressed_for_browsers_that_accept_it_and_nothing_else_is,
 );
+
+async fn pages_are_compressed_for_browsers_that_accept_it_and_nothing_else_is(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let fetch = |method: reqwest::Method, path: &'static str, accept: &'static str| {
+        app.client.request(method, app.url(path)).header("accept-encoding", accept).send()
+    };
+    let encoding = |response: &reqwest::Response| {
+        response.headers().get("content-encoding").and_then(|v| v.to_str().ok()).map(str::to_string)
+    };
+
+    for (accept, expected) in [("br", Some("br")), ("gzip", Some("gzip")), ("identity", None)] {
+        let page = fetch(reqwest::Method::GET, "/login", accept).await.expect("the page");
+        assert_eq!(page.status(), 200);
+        assert_eq!(encoding(&page).as_deref(), expected, "/login with {accept}");
+    }
+    let plain = fetch(reqwest::Method::GET, "/login", "identity").await.expect("page");
+    let plain = plain.bytes().await.expect("body").len();
+    let squeezed = fetch(reqwest::Method::GET, "/login", "br").await.expect("page");
+    let squeezed = squeezed.bytes().await.expect("body").len();
+    assert!(squeezed * 2 < plain, "Brotli: {squeezed} of {plain} bytes");
+    // Server functions and the API carry values and echo what was sent: never compressed.
+    let rpc = fetch(reqwest::Method::POST, "/rpc/check_server", "br, gzip").await.expect("rpc");
+    assert_eq!(encoding(&rpc), None);
+    let api = fetch(reqwest::Method::GET, "/api/v1/openapi.json", "br, gzip").await.expect("api");
+    assert_eq!(api.status(), 200);
+    assert_eq!(encoding(&api), None);
+    app.stop().await;
+}
 
 async fn a_server_function_called_with_missing_arguments_answers_422(backend: Backend) {
     let app = spawn_app(backend).await;
