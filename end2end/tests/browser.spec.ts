@@ -35,7 +35,10 @@ test.describe('on a phone (390 × 844)', () => {
     // A long key and description make the secrets table wider than the phone.
     await page.getByRole('link', { name: 'Add Secret' }).first().click();
     const dialog = page.getByRole('dialog', { name: /Add/ });
+    await expect(dialog).toBeVisible();
     expect(await scrollsSideways(page), 'the Add Secret dialog').toBe(false);
+    const box = await dialog.boundingBox();
+    expect(box!.x >= 0 && box!.x + box!.width <= 390, 'the Add Secret dialog fits').toBe(true);
     await dialog.getByLabel('Secret Key').fill('A_RATHER_LONG_SECRET_KEY_FOR_A_PHONE_SCREEN');
     await dialog.getByLabel('Secret Value', { exact: true }).fill('https://hooks.example.com/abc');
     await dialog.getByLabel('Description').fill('The webhook the deploy bot posts to after each release');
@@ -70,8 +73,11 @@ test.describe('on a phone (390 × 844)', () => {
     await hydrated(page);
     await page.screenshot({ path: testInfo.outputPath('secrets-390.png'), fullPage: true });
     await page.getByRole('link', { name: /Delete/ }).first().click();
-    await expect(page.getByRole('dialog', { name: /Delete/ })).toBeVisible();
+    const remove = page.getByRole('dialog', { name: /Delete/ });
+    await expect(remove).toBeVisible();
     expect(await scrollsSideways(page), 'the delete dialog').toBe(false);
+    const removeBox = await remove.boundingBox();
+    expect(removeBox!.x >= 0 && removeBox!.x + removeBox!.width <= 390, 'it fits').toBe(true);
     await page.screenshot({ path: testInfo.outputPath('delete-dialog-390.png') });
   });
 });

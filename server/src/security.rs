@@ -75,6 +75,7 @@ pub async fn headers(
         request.extensions_mut().insert(nonce.clone());
     }
     let mut response = next.run(request).await;
+    let status = response.status();
     let headers = response.headers_mut();
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
@@ -89,14 +90,17 @@ pub async fn headers(
         None => HeaderValue::from_static(STRICT_CSP),
     };
     headers.insert(CONTENT_SECURITY_POLICY, policy);
-    let cache = match (cacheable, hashed) {
+    // Only a file that was found: a missing one (a 404 page, perhaps naming who is signed in)
+    // is never kept.
+    let found = (status.is_success() || status == StatusCode::NOT_MODIFIED) && !is_page;
+    let cache = match (cacheable && found, hashed) {
         // The name changes with the content: keep it for a year, never ask again.
         (true, true) => "public, max-age=31536000, immutable",
         (true, false) => "no-cache",
         (false, _) => "no-store",
     };
     headers.insert(CACHE_CONTROL, HeaderValue::from_static(cache));
-    if cacheable {
+    if cacheable && found {
         // Served precompressed (Brotli, gzip) by what the browser accepts.
         headers.insert(VARY, HeaderValue::from_static("accept-encoding"));
     }

@@ -362,14 +362,14 @@ fn compress_pages()
     tower_http::compression::CompressionLayer::new().br(true).gzip(true).compress_when(html)
 }
 
-/// The list of hashed asset names (`hash.txt`) that a release build with `hash-files` writes:
-/// in the site root, or next to the binary (where cargo-leptos puts it). Without one (a debug
-/// build, the tests) the assets have plain names.
+/// The list of hashed asset names (`hash.txt`) that a build with `LEPTOS_HASH_FILES=true` writes
+/// next to the binary (where cargo-leptos puts it, and where it is looked for first), or copied
+/// into the site root. Without one (`cargo leptos watch`, the tests) the assets have plain names.
 fn hashed_assets(site_root: &std::path::Path) -> Option<std::path::PathBuf> {
     let beside_binary =
         std::env::current_exe().ok().and_then(|exe| exe.parent().map(|dir| dir.join("hash.txt")));
-    std::iter::once(Some(site_root.join("hash.txt")))
-        .chain(std::iter::once(beside_binary))
+    std::iter::once(beside_binary)
+        .chain(std::iter::once(Some(site_root.join("hash.txt"))))
         .flatten()
         .find(|path| path.is_file())
         .and_then(|path| std::path::absolute(path).ok())

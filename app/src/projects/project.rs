@@ -267,9 +267,8 @@ fn SettingsForms(
             <input
                 id="settings-max-age"
                 name="max_secret_age_days"
-                type="number"
-                min="1"
-                max=MAX_AGE_DAYS_LIMIT
+                type="text"
+                inputmode="numeric"
                 value=max_age
                 disabled=disabled
                 aria-describedby="settings-max-age-help settings-max-age-error"

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{MAX_EXPIRY_DAYS, TokenInfo, TokenScope};
+use super::{TokenInfo, TokenScope};
 use crate::{
     components::{
         ReturnHere, Timestamp, UrlDialog, announce_successes, clear_on_open, close_dialog,
@@ -277,7 +277,7 @@ fn TokenDialogs(
                 </select>
                 {field_error(create_error, "scope", "token-scope-error")}
                 <label for="token-expiry">"Expires in (days)"</label>
-                <input id="token-expiry" name="expires_in_days" type="number" min="1" max=MAX_EXPIRY_DAYS placeholder="never" value=move || typed("expires_in_days").get() aria-describedby="token-expiry-error"/>
+                <input id="token-expiry" name="expires_in_days" type="text" inputmode="numeric" placeholder="never" value=move || typed("expires_in_days").get() aria-describedby="token-expiry-error"/>
                 {field_error(create_error, "expires_in_days", "token-expiry-error")}
                 {form_error(create_error)}
                 <div class="dialog-buttons">

@@ -37,6 +37,7 @@ async fn pages_are_compressed_for_browsers_that_accept_it_and_nothing_else_is(ba
     assert!(squeezed * 2 < plain, "Brotli: {squeezed} of {plain} bytes");
     // Server functions and the API carry values and echo what was sent: never compressed.
     let rpc = fetch(reqwest::Method::POST, "/rpc/check_server", "br, gzip").await.expect("rpc");
+    assert_eq!(rpc.status(), 200);
     assert_eq!(encoding(&rpc), None);
     let api = fetch(reqwest::Method::GET, "/api/v1/openapi.json", "br, gzip").await.expect("api");
     assert_eq!(api.status(), 200);

@@ -107,7 +107,7 @@ fn types_round_trip_through_their_stored_names() {
 proptest! {
     #[test]
     fn every_well_formed_key_parses_to_itself(key in "[A-Z_][A-Z0-9_]{0,127}") {
-        prop_assume!(!key.starts_with(RESERVED_PREFIX));
+        prop_assume!(!key.starts_with(RESERVED_PREFIX) && !loads_code(&key));
         prop_assert_eq!(SecretKey::parse(&key).map(String::from), Ok(key));
     }
 
