@@ -1,26 +1,9 @@
 import { type Page, expect, test } from '@playwright/test';
-import { hydrated, ownerEmail, ownerPassword, signIn } from './helpers';
-
-function uniqueName(label: string): string {
-  return `${label} ${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
-}
+import { hydrated, newProject, ownerEmail, ownerPassword, signIn } from './helpers';
 
 /** Whether the page scrolls sideways (it must not: only a wide table scrolls, in its own box). */
 async function scrollsSideways(page: Page): Promise<boolean> {
   return page.evaluate(() => (document.scrollingElement?.scrollWidth ?? 0) > window.innerWidth);
-}
-
-async function newProject(page: Page, label: string): Promise<string> {
-  const name = uniqueName(label);
-  await page.goto('/projects');
-  await hydrated(page);
-  await page.getByRole('link', { name: 'New project' }).click();
-  const dialog = page.getByRole('dialog', { name: 'New project' });
-  await dialog.getByLabel('Project name').fill(name);
-  await dialog.getByRole('button', { name: 'Create project' }).click();
-  await expect(page.getByRole('heading', { level: 1, name })).toBeVisible();
-  await hydrated(page);
-  return new URL(page.url()).pathname;
 }
 
 test.describe('on a phone (390 × 844)', () => {

@@ -25,3 +25,22 @@ export async function signIn(page: Page, email: string, password: string, _javas
 export function uniqueEmail(label: string): string {
   return `${label}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}@example.com`;
 }
+
+/** A unique project name, so that tests running in parallel never collide. */
+export function uniqueName(label: string): string {
+  return `${label} ${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+}
+
+/** Creates a project through the "New project" dialog and waits for its Secrets tab. */
+export async function newProject(page: Page, label: string): Promise<string> {
+  const name = uniqueName(label);
+  await page.goto('/projects');
+  await hydrated(page);
+  await page.getByRole('link', { name: 'New project' }).click();
+  const dialog = page.getByRole('dialog', { name: 'New project' });
+  await dialog.getByLabel('Project name').fill(name);
+  await dialog.getByRole('button', { name: 'Create project' }).click();
+  await expect(page.getByRole('heading', { level: 1, name })).toBeVisible();
+  await hydrated(page);
+  return new URL(page.url()).pathname;
+}

@@ -1,7 +1,7 @@
 import AxeBuilder from '@axe-core/playwright';
 import { type APIRequestContext, type Page, expect, test } from '@playwright/test';
 import fs from 'node:fs';
-import { hydrated, ownerEmail, ownerPassword, signIn, uniqueEmail } from './helpers';
+import { hydrated, newProject, ownerEmail, ownerPassword, signIn, uniqueEmail, uniqueName } from './helpers';
 
 // People for these tests, added once by the owner through the server functions.
 const admin = { email: uniqueEmail('admin'), password: 'admin password 1234' };
@@ -21,24 +21,6 @@ test.beforeAll(async ({ request }) => {
     await rpc(request, '/rpc/add_member', { email: person.email, name: '', role, password: person.password });
   }
 });
-
-function uniqueName(label: string): string {
-  return `${label} ${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
-}
-
-/** Creates a project through the "New project" dialog and waits for its Secrets tab. */
-async function newProject(page: Page, label: string): Promise<string> {
-  const name = uniqueName(label);
-  await page.goto('/projects');
-  await hydrated(page);
-  await page.getByRole('link', { name: 'New project' }).click();
-  const dialog = page.getByRole('dialog', { name: 'New project' });
-  await dialog.getByLabel('Project name').fill(name);
-  await dialog.getByRole('button', { name: 'Create project' }).click();
-  await expect(page.getByRole('heading', { level: 1, name })).toBeVisible();
-  await hydrated(page);
-  return new URL(page.url()).pathname;
-}
 
 async function addSecret(page: Page, key: string, value: string, description = '') {
   await page.getByRole('link', { name: 'Add Secret' }).first().click();
