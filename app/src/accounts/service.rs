@@ -9,7 +9,7 @@ use super::{
 use crate::{
     audit::{Actor, Event, record, record_alone},
     error::AppError,
-    store::{Backend, Store, now_millis, with_pool},
+    store::{Backend, Store, WritePool, now_millis, with_pool},
     validation::FieldError,
 };
 
@@ -238,7 +238,7 @@ impl Accounts {
     ) -> Result<User> {
         let now = now_millis();
         let row: UserRow = with_pool!(self.store, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             // Serializes membership changes on both backends (a row lock on PostgreSQL, the
             // write lock on SQLite), so two concurrent demotions cannot remove the last owner.
             sqlx::query("UPDATE instance SET id = id WHERE id = 1").execute(&mut *tx).await?;
@@ -327,7 +327,7 @@ impl Accounts {
         let hash = password::hash(password).await?;
         let now = now_millis();
         let id: i64 = with_pool!(self.store, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             if let Some(token) = setup_token {
                 // One statement claims the set-up: it deletes every token only if this one is
                 // valid and nobody exists yet, so of two concurrent attempts exactly one gets rows.
@@ -425,7 +425,7 @@ impl Accounts {
             return Err(AccountError::InvalidCredentials);
         }
         let user: UserRow = with_pool!(self.store, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query("DELETE FROM sign_in_failures WHERE id = $1")
                 .bind(attempt)
                 .execute(&mut *tx)
@@ -461,7 +461,7 @@ impl Accounts {
         let since = now - THROTTLE_WINDOW_MS;
         let lock = (self.store.backend() == Backend::Postgres).then_some(RESERVATION_LOCK);
         Ok(with_pool!(self.store, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             if let Some(lock) = lock {
                 sqlx::query(lock).execute(&mut *tx).await?;
             }
@@ -544,7 +544,7 @@ impl Accounts {
     /// were refused. Several servers may run this at once: each window is claimed by one.
     pub async fn close_throttle_windows(&self, now: i64) -> Result<usize> {
         let closed = with_pool!(self.store, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let closed: Vec<(String, i64, i64)> = sqlx::query_as(
                 "DELETE FROM sign_in_throttles WHERE first_at <= $1 \
                  RETURNING subject, first_at, refused",

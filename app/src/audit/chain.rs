@@ -12,7 +12,7 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::store::{Store, now_millis, with_pool};
+use crate::store::{Store, WritePool, now_millis, with_pool};
 
 /// The action of the event that starts the keyed chain.
 pub const KEYED_START: &str = "audit.chain_keyed";
@@ -207,7 +207,7 @@ pub async fn chain_unhashed(store: &Store) -> Result<(), sqlx::Error> {
         return Ok(());
     }
     with_pool!(store, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_write().await?;
         if let Some(lock) = lock_statement(&*tx) {
             sqlx::query(lock).execute(&mut *tx).await?;
         }
@@ -278,11 +278,8 @@ pub async fn open(store: &Store, keyring: &crate::keyring::Keyring) -> Result<Ch
         return Ok(ChainKey::derive(&keyring.unwrap(&master_key_id, &wrapped, &aad)?));
     }
     with_pool!(store, |pool| {
-        // SQLite: take the write lock first, so that the looks below are not a stale snapshot.
-        let mut tx = match store.backend() {
-            crate::store::Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
-            crate::store::Backend::Postgres => pool.begin().await?,
-        };
+        // SQLite: the write lock first, so that the looks below are not a stale snapshot.
+        let mut tx = pool.begin_write().await?;
         if let Some(lock) = lock_statement(&*tx) {
             sqlx::query(lock).execute(&mut *tx).await?;
         }

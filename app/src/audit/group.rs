@@ -13,7 +13,7 @@ use std::sync::{Arc, OnceLock};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Event, chain};
-use crate::store::{Db, now_millis};
+use crate::store::{Db, WritePool, now_millis};
 
 /// The most events one transaction appends.
 const MAX_BATCH: usize = 1_024;
@@ -265,9 +265,9 @@ async fn append(
     match db {
         // IMMEDIATE: take the write lock first, so that the generation read is the newest one
         // and no other writer can commit before this batch does.
-        Db::Sqlite(pool) => on!(pool.begin_with("BEGIN IMMEDIATE").await?),
+        Db::Sqlite(pool) => on!(pool.begin_write().await?),
         Db::Postgres(pool) => on!({
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query(&format!("SET LOCAL statement_timeout = {}", BATCH_TIMEOUT.as_millis()))
                 .execute(&mut *tx)
                 .await?;

@@ -24,7 +24,7 @@ use crate::{
     audit::{Actor, Event, record},
     crypto::{self, CryptoError, DataKey, Sealed},
     keyring::{Keyring, KeyringError, project_key_aad},
-    store::{Store, now_millis, with_pool},
+    store::{Store, WritePool, now_millis, with_pool},
 };
 
 /// Versions re-encrypted per transaction unless the caller says otherwise.
@@ -264,7 +264,7 @@ impl Rotation<'_> {
         let wrapped =
             self.keyring.wrap(&DataKey::generate(), &project_key_aad(self.project_id, next));
         with_pool!(self.store, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query(
                 "INSERT INTO project_keys \
                  (project_id, generation, master_key_id, wrapped_key, created_at) \
@@ -353,7 +353,7 @@ impl Rotation<'_> {
             resealed.push((*secret_id, *version, *old_generation, sealed));
         }
         let moved: Result<u64, sqlx::Error> = with_pool!(self.store, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let mut moved = 0;
             for (secret_id, version, old_generation, sealed) in &resealed {
                 moved += sqlx::query(
@@ -384,7 +384,7 @@ impl Rotation<'_> {
         resealed: u64,
     ) -> Result<Option<Vec<i64>>, RotationError> {
         let finished: Result<Option<Vec<i64>>, sqlx::Error> = with_pool!(self.store, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let mut retired: Vec<i64> = sqlx::query_scalar(
                 "DELETE FROM project_keys WHERE project_id = $1 AND generation < $2 \
                  RETURNING generation",

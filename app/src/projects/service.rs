@@ -7,7 +7,7 @@ use super::{ProjectListItem, ProjectName, ProjectSettings, ProjectSlug, Variable
 use crate::{
     audit::{Actor, Event, record},
     secrets::{domain::SecretKey, service::VaultError},
-    store::{Store, now_millis, with_pool},
+    store::{Store, WritePool, now_millis, with_pool},
     validation::FieldError,
 };
 
@@ -93,7 +93,7 @@ impl Projects {
     ) -> Result<ProjectSettings> {
         let now = now_millis();
         with_pool!(self.store, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let id: Option<i64> = sqlx::query_scalar(
                 "UPDATE projects SET name = $1, max_secret_age_days = $2, updated_at = $3 \
                  WHERE slug = $4 AND kind = 'project' RETURNING id",
@@ -171,7 +171,7 @@ impl Projects {
         let (row, _, _) = self.find(slug).await?;
         let now = now_millis();
         with_pool!(self.store, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query(
                 "INSERT INTO variables (project_id, key, value, include_in_export, created_at, \
                  created_by, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6, $5, $6)",
@@ -207,7 +207,7 @@ impl Projects {
     ) -> Result<()> {
         let (row, _, _) = self.find(slug).await?;
         with_pool!(self.store, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let changed = sqlx::query(
                 "UPDATE variables SET value = $1, include_in_export = $2, updated_at = $3, \
                  updated_by = $4 WHERE project_id = $5 AND key = $6 \
@@ -249,7 +249,7 @@ impl Projects {
     ) -> Result<()> {
         let (row, _, _) = self.find(slug).await?;
         with_pool!(self.store, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let deleted = sqlx::query("DELETE FROM variables WHERE project_id = $1 AND key = $2")
                 .bind(row.id)
                 .bind(key.as_str())

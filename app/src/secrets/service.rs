@@ -20,7 +20,7 @@ use crate::{
     keyring::{Keyring, KeyringError, project_key_aad},
     projects::{ProjectName, ProjectSlug},
     store::{
-        Store, now_millis,
+        Store, WritePool, now_millis,
         snapshot::{Lookup, SnapshotCache},
         with_pool,
     },
@@ -286,7 +286,7 @@ impl Vault {
         let now = now_millis();
         let data_key = DataKey::generate();
         let inserted: std::result::Result<i64, sqlx::Error> = with_pool!(self.store, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let id: i64 = match sqlx::query_scalar(
                 "INSERT INTO projects (kind, name, slug, created_at, updated_at) \
                  VALUES ('project', $1, $2, $3, $3) RETURNING id",
@@ -341,7 +341,7 @@ impl Vault {
     /// Deletes a project with its secrets, versions, variables and data key.
     pub async fn delete_project(&self, actor: &Actor, slug: &ProjectSlug) -> Result<()> {
         let id: Option<i64> = with_pool!(self.store, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let id: Option<i64> = sqlx::query_scalar(
                 "DELETE FROM projects WHERE slug = $1 AND kind = 'project' RETURNING id",
             )
@@ -385,7 +385,7 @@ impl Vault {
             self.keyring.fingerprint_key().fingerprint(secret.value.expose().as_bytes());
         let now = now_millis();
         with_pool!(self.store, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let secret_id: i64 = sqlx::query_scalar(
                 "INSERT INTO secrets (project_id, key, description, secret_type, current_version, \
                  created_at, created_by, updated_at, updated_by) \
@@ -445,7 +445,7 @@ impl Vault {
         let expected = update.expected_version;
         let new_version = expected + 1;
         with_pool!(self.store, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             // Write first: takes the row (PostgreSQL) or database (SQLite) write lock.
             let claimed: Option<(i64, Option<String>)> = sqlx::query_as(
                 "UPDATE secrets SET current_version = current_version + 1, updated_at = $1, \
@@ -547,7 +547,7 @@ impl Vault {
     ) -> Result<()> {
         let project = self.project(scope).await?;
         with_pool!(self.store, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let deleted: Option<i64> = sqlx::query_scalar(
                 "DELETE FROM secrets WHERE project_id = $1 AND key = $2 \
                  AND ($3 IS NULL OR current_version = $3) RETURNING current_version",
@@ -638,7 +638,7 @@ impl Vault {
         let now = now_millis();
         let new_version = expected_version + 1;
         with_pool!(self.store, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let claimed: Option<i64> = sqlx::query_scalar(
                 "UPDATE secrets SET current_version = current_version + 1, updated_at = $1, \
                  updated_by = $2 WHERE project_id = $3 AND key = $4 AND current_version = $5 \
@@ -705,7 +705,7 @@ impl Vault {
     ) -> Result<Vec<ValueMatch>> {
         let fingerprint = self.keyring.fingerprint_key().fingerprint(value.expose().as_bytes());
         let rows: Vec<(String, String, String, i64, i64)> = with_pool!(self.store, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             // The write first: SQLite cannot upgrade a read lock while another writer waits.
             record!(
                 self.store,
@@ -750,7 +750,7 @@ impl Vault {
         let current = self.keyring.current_id().to_string();
         let now = now_millis();
         let report = with_pool!(self.store, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let retired: Vec<String> = sqlx::query_scalar(
                 "UPDATE master_keys SET retired_at = $1 WHERE id <> $2 AND retired_at IS NULL \
                  RETURNING id",

@@ -88,6 +88,40 @@ macro_rules! with_pool {
 }
 pub(crate) use with_pool;
 
+/// Opening a transaction that writes. On SQLite it takes the write lock at once
+/// (`BEGIN IMMEDIATE`): a deferred transaction that reads and then writes fails at once with
+/// `SQLITE_BUSY`, whatever the busy timeout, when another connection committed in between; an
+/// immediate one waits for the lock instead. PostgreSQL's `BEGIN` needs no such care.
+pub(crate) trait WritePool {
+    type Database: sqlx::Database;
+
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Database>, sqlx::Error>> + Send;
+}
+
+impl WritePool for SqlitePool {
+    type Database = sqlx::Sqlite;
+
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error>> + Send
+    {
+        self.begin_with("BEGIN IMMEDIATE")
+    }
+}
+
+impl WritePool for PgPool {
+    type Database = sqlx::Postgres;
+
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error>> + Send
+    {
+        self.begin()
+    }
+}
+
 /// The current time as Unix milliseconds, the unit every table stores.
 pub fn now_millis() -> i64 {
     std::time::SystemTime::now()

@@ -17,7 +17,7 @@ use crate::{
     projects::{ProjectSlug, service::project_not_found},
     secrets::service::VaultError,
     store::{
-        Store, now_millis,
+        Store, WritePool, now_millis,
         snapshot::{Lookup, SnapshotCache},
         with_pool,
     },
@@ -186,7 +186,7 @@ impl Tokens {
             ))
         };
         let id: i64 = with_pool!(self.store, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let exists: Option<i64> = sqlx::query_scalar(
                 "SELECT id FROM service_tokens \
                  WHERE project_id = $1 AND name = $2 AND revoked_at IS NULL",
@@ -258,7 +258,7 @@ impl Tokens {
     pub async fn revoke(&self, actor: &Actor, slug: &ProjectSlug, token_id: i64) -> Result<String> {
         let project_id = self.project_id(slug).await?;
         let name: String = with_pool!(self.store, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let name: Option<String> = sqlx::query_scalar(
                 "UPDATE service_tokens SET revoked_at = $1 \
                  WHERE id = $2 AND project_id = $3 AND revoked_at IS NULL RETURNING name",

@@ -30,6 +30,7 @@ on_both_backends!(
     a_read_whose_audit_event_cannot_be_written_fails_and_shows_no_value,
     many_concurrent_reads_are_each_audited_in_one_chain,
     the_same_put_again_succeeds_without_a_new_version,
+    concurrent_writes_that_read_first_all_succeed,
 );
 
 pub(crate) const CANARY: &str = "api-canary-5d2f8a71";
@@ -531,5 +532,33 @@ async fn the_same_put_again_succeeds_without_a_new_version(backend: Backend) {
     assert_eq!((first, created["version"].as_i64()), (StatusCode::CREATED, Some(1)));
     let (again, answer) = api(&app, Method::PUT, path, Some(&writer), Some(body)).await;
     assert_eq!((again, answer["version"].as_i64()), (StatusCode::OK, Some(1)), "{answer}");
+    app.stop().await;
+}
+
+/// Token creation reads (is the name taken?) before it writes. On SQLite a deferred transaction
+/// doing that fails at once with "database is locked" when another writer commits in between;
+/// every write transaction therefore takes the write lock first (`store::WritePool`).
+async fn concurrent_writes_that_read_first_all_succeed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    project_with_secrets(&app).await;
+    let slug = ProjectSlug::parse("bot").expect("slug");
+    let mut writes = tokio::task::JoinSet::new();
+    for n in 0..24 {
+        let (tokens, slug) = (app.tokens.clone(), slug.clone());
+        writes.spawn(async move {
+            let name = TokenName::parse(&format!("parallel-{n}")).expect("name");
+            let actor = Actor::new("admin@example.com", None);
+            tokens.create(&actor, &slug, name, TokenScope::Read, None).await.map(drop)
+        });
+    }
+    let failures: Vec<String> = writes
+        .join_all()
+        .await
+        .into_iter()
+        .filter_map(|result| result.err().map(|error| error.to_string()))
+        .collect();
+    assert!(failures.is_empty(), "{failures:?}");
+    let listed = app.tokens.list(&slug).await.expect("tokens");
+    assert_eq!(listed.len(), 24);
     app.stop().await;
 }
