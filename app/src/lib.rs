@@ -31,9 +31,9 @@ pub mod store;
 use leptos::prelude::*;
 use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::{
-    SsrMode,
+    Lazy, LazyRoute, SsrMode,
     components::{ParentRoute, Route, Router, Routes},
-    path,
+    lazy_route, path,
 };
 
 use crate::{
@@ -64,7 +64,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
                 <HashedStylesheet options=options.clone() id="leptos"/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                // The bundle is fetched at low priority and run when the browser is idle: the
+                // page paints first (and works without JavaScript until then).
+                <HydrationScripts options defer=true/>
                 <MetaTags/>
             </head>
             <body>
@@ -75,7 +77,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 }
 
 #[component]
-pub fn App() -> impl IntoView {
+pub fn App() -> AnyView {
     provide_meta_context();
 
     view! {
@@ -89,35 +91,86 @@ pub fn App() -> impl IntoView {
                 // and a status set from loaded data (404, 403) reaches the response.
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
-                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
-                    <Route path=path!("/setup") view=SetupPage ssr=SsrMode::Async/>
-                    <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/login") view={Lazy::<Login>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/setup") view={Lazy::<Setup>::new()} ssr=SsrMode::Async/>
+                    <Route
+                        path=path!("/settings")
+                        view={Lazy::<Settings>::new()}
+                        ssr=SsrMode::Async
+                    />
                     <Route
                         path=path!("/settings/members")
-                        view=MembersPage
+                        view={Lazy::<Members>::new()}
                         ssr=SsrMode::Async
                     />
                     <Route
                         path=path!("/settings/team-secrets")
-                        view=TeamSecretsPage
+                        view={Lazy::<TeamSecrets>::new()}
                         ssr=SsrMode::Async
                     />
-                    <Route path=path!("/settings/audit") view=AuditPage ssr=SsrMode::Async/>
-                    <Route path=path!("/projects") view=ProjectsPage ssr=SsrMode::Async/>
+                    <Route
+                        path=path!("/settings/audit")
+                        view={Lazy::<Audit>::new()}
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/projects")
+                        view={Lazy::<Projects>::new()}
+                        ssr=SsrMode::Async
+                    />
                     <ParentRoute
                         path=path!("/projects/:slug")
-                        view=ProjectLayout
+                        view={Lazy::<Project>::new()}
                         ssr=SsrMode::Async
                     >
-                        <Route path=path!("") view=SecretsTab/>
-                        <Route path=path!("variables") view=VariablesTab/>
-                        <Route path=path!("tokens") view=TokensTab/>
-                        <Route path=path!("settings") view=SettingsTab/>
+                        <Route path=path!("") view={Lazy::<Secrets>::new()}/>
+                        <Route path=path!("variables") view={Lazy::<Variables>::new()}/>
+                        <Route path=path!("tokens") view={Lazy::<Tokens>::new()}/>
+                        <Route path=path!("settings") view={Lazy::<ProjectSettings>::new()}/>
                     </ParentRoute>
                 </Routes>
             </Layout>
         </Router>
     }
+    // Erased: asynchronous hydration holds the whole view's type in a future, which would be
+    // deeper than the compiler's query limit.
+    .into_any()
+}
+
+/// Each page but the home page is a lazy route: `cargo leptos build --split` puts its code in a
+/// chunk of its own, so a browser downloads the framework and the pages it opens, not every page
+/// (`frontend` hydrates asynchronously, fetching the current page's chunk first).
+/// A macro because `#[lazy_route]` names each chunk after its type: one type per page.
+macro_rules! lazy_pages {
+    ($($route:ident => $page:ident),* $(,)?) => {$(
+        struct $route;
+
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                Self
+            }
+
+            fn view(_this: Self) -> AnyView {
+                view! { <$page/> }.into_any()
+            }
+        }
+    )*};
+}
+
+lazy_pages! {
+    Login => LoginPage,
+    Setup => SetupPage,
+    Settings => SettingsPage,
+    Members => MembersPage,
+    TeamSecrets => TeamSecretsPage,
+    Audit => AuditPage,
+    Projects => ProjectsPage,
+    Project => ProjectLayout,
+    Secrets => SecretsTab,
+    Variables => VariablesTab,
+    Tokens => TokensTab,
+    ProjectSettings => SettingsTab,
 }
 
 #[component]

@@ -5,7 +5,8 @@ export const ownerPassword = process.env.E2E_OWNER_PASSWORD ?? '';
 
 /** Waits until the wasm bundle has hydrated the page (set by the frontend crate). */
 export async function hydrated(page: Page) {
-  // Loading and compiling the 1.6 MB wasm takes a few seconds when both workers are busy.
+  // The wasm is fetched and run when the browser is idle (deferred hydration), and the page's
+  // chunk first (lazy routes): a few seconds when both workers are busy.
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true', { timeout: 20_000 });
 }
 

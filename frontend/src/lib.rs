@@ -6,9 +6,13 @@ use wasm_bindgen::prelude::wasm_bindgen;
 #[wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
-    // A marker for tests and tooling: the page is interactive from here on.
-    if let Some(body) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.body()) {
+    let Some(body) = leptos::prelude::document().body() else {
+        return;
+    };
+    // Lazy routes: hydrating waits for the current page's chunk of the split bundle. Once it has
+    // run the page is interactive, and `<body>` says so (`data-hydrated`, for tests and tools).
+    wasm_bindgen_futures::spawn_local(async move {
+        leptos::mount::hydrate_from_async(body.clone(), app::App).await.forget();
         let _ = body.set_attribute("data-hydrated", "true");
-    }
+    });
 }

@@ -61,15 +61,15 @@ pub fn provide_page_nonce() {
 /// public URL is https, or a trusted proxy says the client used https) browsers are also told to
 /// use nothing else (`Strict-Transport-Security`).
 pub async fn headers(
-    axum::extract::State(https): axum::extract::State<bool>,
+    axum::extract::State(policy): axum::extract::State<HeaderPolicy>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    let https = https
+    let https = policy.https
         || request.extensions().get::<crate::proxy::Client>().is_some_and(|client| client.https);
     let path = request.uri().path();
     let cacheable = path.starts_with("/pkg/") || path == "/favicon.svg";
-    let hashed = path.starts_with("/pkg/") && has_content_hash(path);
+    let hashed = path.strip_prefix("/pkg/").is_some_and(|name| policy.immutable.contains(name));
     let nonce = (!cacheable && !path.starts_with("/api/")).then(PageNonce::generate);
     if let Some(nonce) = &nonce {
         request.extensions_mut().insert(nonce.clone());
@@ -111,18 +111,45 @@ pub async fn headers(
     response
 }
 
-/// Whether an asset's name carries cargo-leptos's content hash: `name.<22 base64url>.ext`, or
-/// `name.<hash>_bg.wasm` for the WebAssembly.
-fn has_content_hash(path: &str) -> bool {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    let mut parts = name.rsplit('.');
-    let (Some(extension), Some(hash)) = (parts.next(), parts.next()) else {
-        return false;
+/// What [`headers`] needs to know: whether the public URL is https, and which compiled assets
+/// may be kept for a year.
+#[derive(Clone, Default)]
+pub struct HeaderPolicy {
+    pub https: bool,
+    pub immutable: std::sync::Arc<std::collections::HashSet<String>>,
+}
+
+/// The files in `pkg_dir` whose name carries the hash of what they hold now. cargo-leptos names
+/// each file by the MD5 of its content, but with `--split` it then writes the split loader's
+/// hashed name into files it has already named (the main JS and wasm): their content changes
+/// under the same name, so they are asked for again (`no-cache`), not kept for a year.
+pub fn immutable_assets(pkg_dir: &std::path::Path) -> std::collections::HashSet<String> {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    use md5::{Digest, Md5};
+    let Ok(entries) = std::fs::read_dir(pkg_dir) else {
+        return Default::default();
     };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            let hash = content_hash(&name)?;
+            let content = std::fs::read(entry.path()).ok()?;
+            (URL_SAFE_NO_PAD.encode(Md5::digest(&content)) == hash).then_some(name)
+        })
+        .collect()
+}
+
+/// The content hash in an asset's name as cargo-leptos writes it: `name.<22 base64url>.ext`, or
+/// `name.<hash>_bg.wasm` for the WebAssembly.
+fn content_hash(name: &str) -> Option<&str> {
+    let mut parts = name.rsplit('.');
+    let (extension, hash) = (parts.next()?, parts.next()?);
     let hash = if extension == "wasm" { hash.strip_suffix("_bg").unwrap_or(hash) } else { hash };
-    parts.next().is_some()
+    (parts.next().is_some()
         && hash.len() == 22
-        && hash.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && hash.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+    .then_some(hash)
 }
 
 /// Refuses state-changing requests to server functions that a browser sent from another
@@ -364,22 +391,34 @@ fn authority(url: &str) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
-    use super::{authority, has_content_hash, is_local_path, local_location};
+    use super::{authority, content_hash, immutable_assets, is_local_path, local_location};
 
     #[test]
     fn only_assets_named_by_their_content_hash_are_kept_for_a_year() {
-        assert!(has_content_hash("/pkg/sealbox.AbCdEfGhIjKlMnOpQrStUv.wasm"));
-        assert!(has_content_hash("/pkg/sealbox.a-c_EfGhIjKlMnOpQrStUv.css"));
-        assert!(has_content_hash("/pkg/sealbox.AbCdEfGhIjKlMnOpQrStUv_bg.wasm"));
+        assert_eq!(
+            content_hash("sealbox.AbCdEfGhIjKlMnOpQrStUv.wasm"),
+            Some("AbCdEfGhIjKlMnOpQrStUv")
+        );
+        assert!(content_hash("sealbox.a-c_EfGhIjKlMnOpQrStUv.css").is_some());
+        assert!(content_hash("sealbox.AbCdEfGhIjKlMnOpQrStUv_bg.wasm").is_some());
         for plain in [
-            "/pkg/sealbox.wasm",
-            "/pkg/sealbox.css",
-            "/pkg/AbCdEfGhIjKlMnOpQrStUv.wasm",
-            "/pkg/sealbox.AbCdEfGhIjKlMnOpQrSt.js",
-            "/pkg/sealbox.AbCdEfGhIjKlMnOpQrS!uv.js",
+            "sealbox.wasm",
+            "sealbox.css",
+            "AbCdEfGhIjKlMnOpQrStUv.wasm",
+            "sealbox.AbCdEfGhIjKlMnOpQrSt.js",
+            "sealbox.AbCdEfGhIjKlMnOpQrS!uv.js",
         ] {
-            assert!(!has_content_hash(plain), "{plain}");
+            assert!(content_hash(plain).is_none(), "{plain}");
         }
+        // A name is trusted only while the file still holds what it was named after.
+        let dir = tempfile::tempdir().expect("a directory");
+        // MD5("sealbox") in base64url: DCNMe2rYeQ6W8QVZV-tAiQ.
+        std::fs::write(dir.path().join("app.DCNMe2rYeQ6W8QVZV-tAiQ.js"), "sealbox").expect("file");
+        std::fs::write(dir.path().join("main.DCNMe2rYeQ6W8QVZV-tAiQ.js"), "rewritten")
+            .expect("file");
+        std::fs::write(dir.path().join("plain.js"), "sealbox").expect("file");
+        let immutable = immutable_assets(dir.path());
+        assert_eq!(immutable.into_iter().collect::<Vec<_>>(), ["app.DCNMe2rYeQ6W8QVZV-tAiQ.js"]);
     }
 
     #[test]

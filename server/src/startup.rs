@@ -258,6 +258,9 @@ pub fn router(
         std::sync::OnceLock::new();
     let routes = ROUTES.get_or_init(|| generate_route_list(App)).clone();
     let options = state.leptos_options.clone();
+    let immutable = security::immutable_assets(
+        &std::path::Path::new(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref()),
+    );
     let pages = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -279,7 +282,10 @@ pub fn router(
     Router::new()
         .nest("/api/v1", app::api::router().with_state(state))
         .merge(pages)
-        .layer(axum::middleware::from_fn_with_state(transport.https, security::headers))
+        .layer(axum::middleware::from_fn_with_state(
+            security::HeaderPolicy { https: transport.https, immutable: Arc::new(immutable) },
+            security::headers,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             transport.trusted_proxies,
             crate::proxy::resolve,
