@@ -1,5 +1,5 @@
 import { type Page, expect, test } from '@playwright/test';
-import { hydrated, newProject, ownerEmail, ownerPassword, signIn } from './helpers';
+import { hydrated, newProject, ownerEmail, ownerPassword, signIn, signedInPages } from './helpers';
 
 /** Whether the page scrolls sideways (it must not: only a wide table scrolls, in its own box). */
 async function scrollsSideways(page: Page): Promise<boolean> {
@@ -28,18 +28,7 @@ test.describe('on a phone (390 × 844)', () => {
     await dialog.getByRole('button', { name: 'Create Secret' }).click();
     await expect(dialog).toBeHidden();
 
-    for (const path of [
-      '/',
-      '/projects',
-      project,
-      `${project}/variables`,
-      `${project}/tokens`,
-      `${project}/settings`,
-      '/settings',
-      '/settings/members',
-      '/settings/team-secrets',
-      '/settings/audit',
-    ]) {
+    for (const path of ['/', ...signedInPages(project)]) {
       await page.goto(path);
       await hydrated(page);
       expect(await scrollsSideways(page), path).toBe(false);
@@ -141,17 +130,7 @@ test('every page hydrates without an error in the browser', async ({ page }) => 
   }
   await signIn(page, ownerEmail, ownerPassword);
   const project = await newProject(page, 'Hydrate');
-  for (const path of [
-    '/projects',
-    project,
-    `${project}/variables`,
-    `${project}/tokens`,
-    `${project}/settings`,
-    '/settings',
-    '/settings/members',
-    '/settings/team-secrets',
-    '/settings/audit',
-  ]) {
+  for (const path of signedInPages(project)) {
     await page.goto(path);
     await hydrated(page);
     await expect(page, path).toHaveTitle(/· Sealbox$/);

@@ -45,3 +45,18 @@ export async function newProject(page: Page, label: string): Promise<string> {
   await hydrated(page);
   return new URL(page.url()).pathname;
 }
+
+/** Every page a signed-in owner can open, for a project at `project` (its path). */
+export function signedInPages(project: string): string[] {
+  return [
+    '/projects',
+    project,
+    `${project}/variables`,
+    `${project}/tokens`,
+    `${project}/settings`,
+    '/settings',
+    '/settings/members',
+    '/settings/team-secrets',
+    '/settings/audit',
+  ];
+}
