@@ -7,8 +7,9 @@
 #                           also compiles the server while the tools install
 #   scripts/setup.sh test   that, plus Chromium, wrk and the end2end npm packages (scripts/test)
 #
-# The Rust tools are compiled with a quick profile (no LTO, 16 codegen units, opt-level 1): they
-# only orchestrate the build, and it saves most of their compile time. The independent installs
+# The Rust tools are compiled with a quick profile (no LTO, 16 codegen units; cargo-leptos at
+# opt-level 0 but its compressors optimised, wasm-bindgen at 1): they only orchestrate the build,
+# and it saves most of their compile time. The independent installs
 # run side by side; each one's output goes to a log under $SEALBOX_CACHE_DIR/logs.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -77,21 +78,31 @@ start_job() {
   jobs[$name]=$!
 }
 
+# quick_cargo_install OPT_LEVEL ARGS...: a release install with that opt-level, no LTO and 16
+# codegen units; the compressors stay fully optimised whatever the level (cargo-leptos
+# Brotli-compresses the whole site with them on every release build).
 quick_cargo_install() {
+  local opt=$1
+  shift
   CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-    CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_DEBUG=false \
-    cargo install "$@"
+    CARGO_PROFILE_RELEASE_OPT_LEVEL=$opt CARGO_PROFILE_RELEASE_DEBUG=false \
+    cargo install \
+    --config 'profile.release.package.brotli.opt-level=3' \
+    --config 'profile.release.package.alloc-no-stdlib.opt-level=3' \
+    --config 'profile.release.package.miniz_oxide.opt-level=3' \
+    --config 'profile.release.package.crc32fast.opt-level=3' \
+    "$@"
 }
 
 if [[ "$(cargo-leptos --version 2>/dev/null || true)" != *"$CARGO_LEPTOS_VERSION"* ]]; then
-  start_job cargo-leptos quick_cargo_install cargo-leptos --version "=$CARGO_LEPTOS_VERSION" \
+  start_job cargo-leptos quick_cargo_install 0 cargo-leptos --version "=$CARGO_LEPTOS_VERSION" \
     --locked --features no_downloads --root "$SEALBOX_TOOLS_DIR" \
     --target-dir "$SEALBOX_CACHE_DIR/install-target/cargo-leptos"
 fi
 
 if [[ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]]; then
   # No --locked: the CLI's own lockfile pins a crate version the registry no longer has.
-  start_job wasm-bindgen-cli quick_cargo_install wasm-bindgen-cli --version "=$WASM_BINDGEN_VERSION" \
+  start_job wasm-bindgen-cli quick_cargo_install 1 wasm-bindgen-cli --version "=$WASM_BINDGEN_VERSION" \
     --force --root "$SEALBOX_TOOLS_DIR" \
     --target-dir "$SEALBOX_CACHE_DIR/install-target/wasm-bindgen-cli"
 fi
