@@ -11,6 +11,7 @@ pub mod projects;
 pub mod secrets;
 pub mod settings;
 pub mod system;
+pub mod time;
 pub mod tokens;
 pub mod validation;
 

@@ -7,6 +7,7 @@
 //! `SEALBOX_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`).
 //! `SEALBOX_BENCH_AUDIT_EVENTS` changes the count; `SEALBOX_BENCH_AUDIT_VERIFY=1` also times one
 //! `audit verify` walk of the whole chain.
+#![allow(clippy::unwrap_used)]
 use std::{
     path::PathBuf,
     time::{Duration, Instant},

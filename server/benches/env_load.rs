@@ -5,6 +5,7 @@
 //!
 //! After each run it checks what the server promised: one audit event per successful read, and a
 //! hash chain that still verifies.
+#![allow(clippy::unwrap_used)]
 use std::{
     net::TcpListener,
     process::{Child, Command, Stdio},
@@ -14,7 +15,8 @@ use std::{
 
 use app::{
     audit::Actor,
-    keyring::{Keyring, MasterKey},
+    crypto::MasterKey,
+    keyring::Keyring,
     projects::{ProjectName, ProjectSlug},
     secrets::{
         domain::{Description, SecretKey, SecretValue},

@@ -5,13 +5,14 @@
 //! `sqlite_commit/{full,normal}` isolates what `synchronous = FULL` costs: one small write
 //! transaction on a WAL database with each setting, side by side in the same run, so the ratio
 //! holds on any machine (the absolute cost is the disk's sync latency).
+#![allow(clippy::unwrap_used)]
 use std::{
     sync::atomic::{AtomicU64, Ordering},
     time::Duration,
 };
 
 use app::{
-    keyring::MasterKey,
+    crypto::MasterKey,
     projects::{ProjectName, ProjectSlug},
     secrets::{
         domain::{Description, SecretKey, SecretValue},

@@ -42,7 +42,7 @@ pub async fn secrets(args: SecretsArgs) -> anyhow::Result<ExitCode> {
             let width = secrets.iter().map(|s| s.key.len()).max().unwrap_or(0);
             for secret in secrets {
                 let set = chrono::DateTime::parse_from_rfc3339(&secret.updated_at)
-                    .map(|at| app::components::relative_time(at.timestamp_millis(), now))
+                    .map(|at| app::time::relative(at.timestamp_millis(), now))
                     .unwrap_or(secret.updated_at);
                 println!("{:width$}  set {set}", secret.key);
             }

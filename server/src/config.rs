@@ -7,7 +7,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use app::keyring::{MasterKey, MasterKeyError};
+use app::crypto::{MasterKey, MasterKeyError};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const MASTER_KEY_ENV: &str = "SEALBOX_MASTER_KEY";

@@ -7,7 +7,7 @@ use super::{
     session::END_SESSIONS_OF,
 };
 use crate::{
-    audit::{Actor, Event, record, record_alone},
+    audit::{Actor, AuditAction, Event, record, record_alone},
     error::AppError,
     store::{Backend, Store, WritePool, now_millis, with_pool},
     validation::FieldError,
@@ -282,11 +282,11 @@ impl Accounts {
             }
             let (action, details) = match change {
                 Membership::Role(role) => (
-                    "user.role_changed",
+                    AuditAction::UserRoleChanged,
                     format!("{}: {} → {}", target.email, target.role.as_str(), role.as_str()),
                 ),
-                Membership::Active(true) => ("user.reactivated", target.email.clone()),
-                Membership::Active(false) => ("user.deactivated", target.email.clone()),
+                Membership::Active(true) => (AuditAction::UserReactivated, target.email.clone()),
+                Membership::Active(false) => (AuditAction::UserDeactivated, target.email.clone()),
             };
             record!(self.store, &mut *tx, Event::general(actor, action, Some(details)));
             tx.commit().await?;
@@ -372,7 +372,7 @@ impl Accounts {
                 &mut *tx,
                 Event::general(
                     actor,
-                    "user.created",
+                    AuditAction::UserCreated,
                     Some(format!("{} as {}", email.as_str(), role.as_str())),
                 )
             );
@@ -421,7 +421,8 @@ impl Accounts {
             }
         };
         if !(verified && active) {
-            record_alone(&self.store, Event::general(&actor, "user.sign_in_failed", None)).await?;
+            record_alone(&self.store, Event::general(&actor, AuditAction::UserSignInFailed, None))
+                .await?;
             return Err(AccountError::InvalidCredentials);
         }
         let user: UserRow = with_pool!(self.store, |pool| {
@@ -437,7 +438,7 @@ impl Accounts {
             .bind(email_key)
             .fetch_one(&mut *tx)
             .await?;
-            record!(self.store, &mut *tx, Event::general(&actor, "user.signed_in", None));
+            record!(self.store, &mut *tx, Event::general(&actor, AuditAction::UserSignedIn, None));
             tx.commit().await?;
             user
         });
@@ -562,12 +563,12 @@ impl Accounts {
                 let details = format!(
                     "{refused} sign-in attempt(s) refused in the {} minutes from {}",
                     THROTTLE_WINDOW_MS / 60_000,
-                    crate::components::iso_time(*first_at)
+                    crate::time::iso(*first_at)
                 );
                 record!(
                     self.store,
                     &mut *tx,
-                    Event::general(&actor, "user.sign_in_throttled", Some(details))
+                    Event::general(&actor, AuditAction::UserSignInThrottled, Some(details))
                 );
             }
             tx.commit().await?;

@@ -19,7 +19,7 @@ use super::{
     service::{Accounts, User},
 };
 use crate::{
-    crypto::{self, DataKey, Sealed},
+    crypto::{DataKey, Sealed},
     error::AppError,
     store::{Store, now_millis, with_pool},
 };
@@ -190,7 +190,7 @@ pub async fn put_shown_once<T: Serialize>(
 ) -> Result<(), AppError> {
     let plain = zeroize::Zeroizing::new(serde_json::to_vec(value).map_err(AppError::internal)?);
     let expires_at = now_millis() + SHOWN_ONCE_MS;
-    let sealed = crypto::seal(key.expose(), &plain, &shown_once_aad(name, expires_at));
+    let sealed = key.seal(&plain, &shown_once_aad(name, expires_at));
     let stored = (expires_at, base64_encode(&sealed.to_bytes()));
     session.insert(name, stored).await.map_err(AppError::internal)
 }
@@ -206,10 +206,9 @@ pub async fn take_shown_once<T: DeserializeOwned>(
     if expires_at <= now_millis() {
         return Ok(None);
     }
-    let opened =
-        base64_decode(&text).and_then(|bytes| Sealed::from_bytes(&bytes).ok()).and_then(|sealed| {
-            crypto::open(key.expose(), &sealed, &shown_once_aad(name, expires_at)).ok()
-        });
+    let opened = base64_decode(&text)
+        .and_then(|bytes| Sealed::from_bytes(&bytes).ok())
+        .and_then(|sealed| key.open(&sealed, &shown_once_aad(name, expires_at)).ok());
     // Sealed under another master key (rotated meanwhile) or altered: nothing to show.
     let Some(plain) = opened else { return Ok(None) };
     serde_json::from_slice(&plain).map(Some).map_err(AppError::internal)

@@ -5,6 +5,8 @@
 //!
 //! Errors are `{"error": "<stable code>", "message": "<for people>"}`; validation messages are
 //! the ones the pages show.
+mod error;
+
 use std::net::SocketAddr;
 
 use axum::{
@@ -18,8 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::{
-    audit::{Event, record_alone},
-    components::iso_time,
+    audit::{AuditAction, Event, record_alone},
     projects::ProjectSlug,
     secrets::{
         SecretMeta,
@@ -27,11 +28,11 @@ use crate::{
         service::{NewSecret, Scope, SecretUpdate, VaultError},
     },
     state::AppState,
-    tokens::{
-        TokenScope,
-        service::{AuthenticationError, TokenHolder, TokenRejection},
-    },
+    time,
+    tokens::{TokenScope, service::TokenHolder},
 };
+
+pub use error::{ApiCode, ApiError};
 
 /// How many times a run-time read is restarted when what it read changed before its audit event
 /// committed (see [`crate::store::snapshot`]).
@@ -61,103 +62,11 @@ pub fn router() -> Router<AppState> {
             get(read_secret).put(write_secret).delete(delete_secret),
         )
         .route("/projects/{slug}/env", get(environment))
-        .fallback(|| async {
-            ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such API route")
-        })
+        .fallback(|| async { ApiError::new(ApiCode::NotFound, "No such API route") })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "This route does not take that method",
-            )
+            ApiError::new(ApiCode::MethodNotAllowed, "This route does not take that method")
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-}
-
-/// An API failure: its status, a stable code for programs and a message for people.
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-}
-
-impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
-    }
-
-    fn internal(cause: impl Into<anyhow::Error>) -> Self {
-        let crate::error::AppError::Internal(reference) = crate::error::AppError::internal(cause)
-        else {
-            return Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Something failed");
-        };
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            format!("Something failed on the server (reference {reference})"),
-        )
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut response =
-            (self.status, Json(json!({ "error": self.code, "message": self.message })))
-                .into_response();
-        if self.status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
-        }
-        response
-    }
-}
-
-impl From<VaultError> for ApiError {
-    fn from(error: VaultError) -> Self {
-        match error {
-            VaultError::Invalid(field) => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                match field.field.as_str() {
-                    "key" => "invalid_key",
-                    "value" => "invalid_value",
-                    "description" => "invalid_description",
-                    "type" => "invalid_type",
-                    _ => "invalid_request",
-                },
-                field.message,
-            ),
-            VaultError::NotFound(message) => {
-                Self::new(StatusCode::NOT_FOUND, "secret_not_found", message)
-            }
-            VaultError::Conflict => {
-                Self::new(StatusCode::CONFLICT, "conflict", VaultError::Conflict.to_string())
-            }
-            VaultError::NoChanges => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "no_changes", "No changes to save")
-            }
-            other => Self::internal(other),
-        }
-    }
-}
-
-impl From<AuthenticationError> for ApiError {
-    fn from(error: AuthenticationError) -> Self {
-        match error {
-            AuthenticationError::Rejected(rejection) => Self::new(
-                StatusCode::UNAUTHORIZED,
-                match rejection {
-                    TokenRejection::Missing => "token_missing",
-                    TokenRejection::Invalid => "token_invalid",
-                    TokenRejection::Expired => "token_expired",
-                    TokenRejection::Revoked => "token_revoked",
-                },
-                rejection.to_string(),
-            ),
-            AuthenticationError::Database(error) => Self::internal(error),
-        }
-    }
 }
 
 /// The caller of one request: a valid token for the project in the URL, with enough scope.
@@ -195,21 +104,18 @@ fn admit(
 ) -> Result<Caller, ApiError> {
     if holder.project_slug != slug {
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "wrong_project",
+            ApiCode::WrongProject,
             format!("This token belongs to the project {}", holder.project_slug),
         ));
     }
     if needs == TokenScope::ReadWrite && holder.scope != TokenScope::ReadWrite {
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "insufficient_scope",
+            ApiCode::InsufficientScope,
             "This token may only read; create a read-write token to change secrets",
         ));
     }
-    let slug = ProjectSlug::parse(slug).map_err(|_| {
-        ApiError::new(StatusCode::NOT_FOUND, "project_not_found", "No such project")
-    })?;
+    let slug = ProjectSlug::parse(slug)
+        .map_err(|_| ApiError::new(ApiCode::ProjectNotFound, "No such project"))?;
     let actor = holder.actor(Some(address.ip().to_string()));
     Ok(Caller { holder, actor, scope: Scope::Project(slug) })
 }
@@ -243,8 +149,8 @@ impl From<SecretMeta> for SecretInfo {
             description: meta.description,
             secret_type: meta.secret_type.as_str().to_string(),
             version: meta.version,
-            created_at: iso_time(meta.created_at),
-            updated_at: iso_time(meta.updated_at),
+            created_at: time::iso(meta.created_at),
+            updated_at: time::iso(meta.updated_at),
         }
     }
 }
@@ -263,7 +169,7 @@ async fn list_secrets(
     let secrets = state.vault.list_secrets(&caller.scope).await?;
     let event = Event {
         actor: &caller.actor,
-        action: "secret.listed",
+        action: AuditAction::SecretListed,
         project_id: Some(caller.holder.project_id),
         project_slug: Some(&caller.holder.project_slug),
         secret_key: None,
@@ -287,7 +193,7 @@ async fn read_secret(
         "key": key.as_str(),
         "value": revealed.value.expose(),
         "version": revealed.version,
-        "updated_at": iso_time(revealed.updated_at),
+        "updated_at": time::iso(revealed.updated_at),
     });
     Ok(Json(body).into_response())
 }
@@ -390,8 +296,7 @@ async fn write_secret(
             // it is: 409, not 422 (the request itself is valid).
             if secret_type.is_some_and(|t| t != current.secret_type) {
                 return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    "type_conflict",
+                    ApiCode::TypeConflict,
                     "A secret's type is set when it is created; delete and create it to change it",
                 ));
             }
@@ -428,19 +333,15 @@ async fn delete_secret(
 /// not repeated: it can quote the body, and the body holds a value.
 fn body_error(rejection: JsonRejection) -> ApiError {
     match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            "The request body is larger than 128 KiB",
-        ),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(ApiCode::BodyTooLarge, "The request body is larger than 128 KiB")
+        }
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ApiCode::UnsupportedMediaType,
             "Send the body as JSON with 'Content-Type: application/json'",
         ),
         _ => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_body",
+            ApiCode::InvalidBody,
             "The body must be a JSON object: {\"value\": \"…\", \"description\": \"…\", \"type\": \"…\"} \
              (description and type optional)",
         ),

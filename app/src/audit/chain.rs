@@ -15,7 +15,7 @@ use zeroize::Zeroizing;
 use crate::store::{Store, WritePool, now_millis, with_pool};
 
 /// The action of the event that starts the keyed chain.
-pub const KEYED_START: &str = "audit.chain_keyed";
+pub const KEYED_START: &str = super::AuditAction::ChainKeyed.as_str();
 /// The `instance_keys` purpose of the chain key's root.
 pub const CHAIN_PURPOSE: &str = "audit-chain";
 const CHAIN_KEY_LABEL: &[u8] = b"sealbox/audit-chain/v1";
@@ -27,7 +27,7 @@ pub struct ChainKey(std::sync::Arc<Zeroizing<[u8; 32]>>);
 
 impl ChainKey {
     pub fn derive(root: &crate::crypto::DataKey) -> Self {
-        let key = crate::crypto::derive_key(root.expose(), CHAIN_KEY_LABEL);
+        let key = root.derive(CHAIN_KEY_LABEL);
         Self(std::sync::Arc::new(Zeroizing::new(*key.expose())))
     }
 }

@@ -42,7 +42,7 @@ impl Pending {
     fn new(event: Event<'_>, generation: Option<i64>) -> Self {
         Self {
             actor: event.actor.name.clone(),
-            action: event.action,
+            action: event.action.as_str(),
             project_id: event.project_id,
             project_slug: event.project_slug.map(str::to_string),
             secret_key: event.secret_key.map(str::to_string),

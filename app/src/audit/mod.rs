@@ -2,11 +2,14 @@
 //! (the [`record!`] macro takes that executor), so there is no change without its event.
 //! Events never hold a value, a fingerprint or a password.
 
+mod action;
 #[cfg(feature = "ssr")]
 pub mod chain;
 #[cfg(feature = "ssr")]
 pub mod group;
 pub mod page;
+
+pub use action::AuditAction;
 
 /// Who is acting: a person's email, a token's name, or a command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +28,7 @@ impl Actor {
 #[derive(Clone)]
 pub struct Event<'a> {
     pub actor: &'a Actor,
-    pub action: &'static str,
+    pub action: AuditAction,
     pub project_id: Option<i64>,
     pub project_slug: Option<&'a str>,
     pub secret_key: Option<&'a str>,
@@ -35,7 +38,7 @@ pub struct Event<'a> {
 
 impl<'a> Event<'a> {
     /// An event about no project or secret (sign-in, members, keys).
-    pub fn general(actor: &'a Actor, action: &'static str, details: Option<String>) -> Self {
+    pub fn general(actor: &'a Actor, action: AuditAction, details: Option<String>) -> Self {
         Self {
             actor,
             action,
@@ -50,7 +53,7 @@ impl<'a> Event<'a> {
     /// An event about a project as a whole (its settings, variables, tokens).
     pub fn project(
         actor: &'a Actor,
-        action: &'static str,
+        action: AuditAction,
         project_id: i64,
         slug: &'a str,
         details: String,
@@ -85,7 +88,7 @@ macro_rules! record {
         )
         .bind(at)
         .bind(&event.actor.name)
-        .bind(event.action)
+        .bind(event.action.as_str())
         .bind(event.project_id)
         .bind(event.project_slug)
         .bind(event.secret_key)
@@ -107,7 +110,7 @@ macro_rules! record {
                 id,
                 at,
                 actor: &event.actor.name,
-                action: event.action,
+                action: event.action.as_str(),
                 project_id: event.project_id,
                 project_slug: event.project_slug,
                 secret_key: event.secret_key,

@@ -8,6 +8,7 @@ use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    audit::AuditAction,
     components::{Timestamp, page_error},
     error::AppError,
 };
@@ -366,7 +367,7 @@ pub mod export {
 
     fn csv_line(row: &AuditRow) -> String {
         let fields = [
-            crate::components::iso_time(row.at),
+            crate::time::iso(row.at),
             row.actor.clone(),
             row.action.clone(),
             row.project.clone().unwrap_or_default(),
@@ -471,7 +472,10 @@ fn AuditTable(view: AuditView, filter: AuditFilter) -> impl IntoView {
                 }.into_any(),
             }}
             <form method="get" action="/settings/audit" class="audit-filters" role="search">
-                <label>"Action"<input name="action" value=filter.action.clone() placeholder="secret.updated"/></label>
+                <label>"Action"<input name="action" value=filter.action.clone() list="audit-actions" placeholder=AuditAction::SecretUpdated.as_str()/></label>
+                <datalist id="audit-actions">
+                    {AuditAction::ALL.iter().map(|action| view! { <option value=action.as_str()></option> }).collect_view()}
+                </datalist>
                 <label>"Actor"<input name="actor" value=filter.actor.clone() placeholder="alice@example.com"/></label>
                 <label>"Project"<input name="project" value=filter.project.clone() placeholder="discord-bot"/></label>
                 <label>"Key"<input name="key" value=filter.key.clone() class="mono" placeholder="API_KEY"/></label>

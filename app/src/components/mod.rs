@@ -14,4 +14,4 @@ pub use forms::{
 };
 pub use layout::Layout;
 pub use theme::ThemeToggle;
-pub use time::{Timestamp, iso as iso_time, relative as relative_time, utc as utc_time};
+pub use time::Timestamp;

@@ -1,4 +1,5 @@
-//! AES-256-GCM seal and open.
+//! AES-256-GCM seal and open on raw key bytes; only [`super::keys`] calls these, with a typed
+//! key.
 use aes_gcm::{
     Aes256Gcm, Key, KeyInit, Nonce,
     aead::{Aead, Payload},
@@ -34,7 +35,7 @@ impl Sealed {
 }
 
 /// Encrypts `plaintext` under `key` with a fresh random nonce, authenticating `aad` with it.
-pub fn seal(key: &[u8; 32], plaintext: &[u8], aad: &[u8]) -> Sealed {
+pub(super) fn seal(key: &[u8; 32], plaintext: &[u8], aad: &[u8]) -> Sealed {
     let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key));
     let mut nonce = [0u8; NONCE_LEN];
     rand::fill(&mut nonce);
@@ -48,7 +49,7 @@ pub fn seal(key: &[u8; 32], plaintext: &[u8], aad: &[u8]) -> Sealed {
 
 /// Decrypts and authenticates; any mismatch of key, nonce, ciphertext, tag or `aad` is
 /// [`CryptoError::Open`]. The plaintext is zeroized when dropped.
-pub fn open(
+pub(super) fn open(
     key: &[u8; 32],
     sealed: &Sealed,
     aad: &[u8],

@@ -14,19 +14,19 @@ fn open_matches_the_published_aes_256_gcm_vectors() {
     // NIST GCM test cases 13 and 14: zero key, zero nonce.
     let key = [0u8; 32];
     let empty = Sealed { nonce: [0; 12], ciphertext: hex("530f8afbc74536b9a963b4f1c4cb738b") };
-    assert_eq!(open(&key, &empty, b"").expect("opens").as_slice(), b"");
+    assert_eq!(aead::open(&key, &empty, b"").expect("opens").as_slice(), b"");
     let block = Sealed {
         nonce: [0; 12],
         ciphertext: hex("cea7403d4d606b6e074ec5d3baf39d18d0d1c8a799996bf0265b98b5d48ab919"),
     };
-    assert_eq!(open(&key, &block, b"").expect("opens").as_slice(), &[0u8; 16]);
+    assert_eq!(aead::open(&key, &block, b"").expect("opens").as_slice(), &[0u8; 16]);
 }
 
 #[test]
 fn sealing_the_same_value_twice_gives_different_nonces_and_ciphertexts() {
     let key = DataKey::generate();
-    let a = seal(key.expose(), b"same", b"aad");
-    let b = seal(key.expose(), b"same", b"aad");
+    let a = key.seal(b"same", b"aad");
+    let b = key.seal(b"same", b"aad");
     assert_ne!(a.nonce, b.nonce);
     assert_ne!(a.ciphertext, b.ciphertext);
 }
@@ -34,45 +34,50 @@ fn sealing_the_same_value_twice_gives_different_nonces_and_ciphertexts() {
 #[test]
 fn a_ciphertext_moved_to_another_project_key_or_version_does_not_open() {
     let key = DataKey::generate();
-    let sealed = seal(key.expose(), b"hunter2", &secret_aad(1, "API_KEY", 3));
-    assert!(open(key.expose(), &sealed, &secret_aad(1, "API_KEY", 3)).is_ok());
-    for aad in [secret_aad(2, "API_KEY", 3), secret_aad(1, "OTHER", 3), secret_aad(1, "API_KEY", 2)]
-    {
-        assert_eq!(open(key.expose(), &sealed, &aad), Err(CryptoError::Open));
+    let at = SecretAddress::new(1, "API_KEY", 3);
+    let sealed = key.seal_secret(&at, b"hunter2");
+    assert_eq!(key.open_secret(&at, &sealed).expect("opens").as_slice(), b"hunter2");
+    for other in [
+        SecretAddress::new(2, "API_KEY", 3),
+        SecretAddress::new(1, "OTHER", 3),
+        SecretAddress::new(1, "API_KEY", 2),
+    ] {
+        assert_eq!(key.open_secret(&other, &sealed), Err(CryptoError::Open));
     }
+    assert_eq!(key.open(&sealed, b""), Err(CryptoError::Open), "not without its address");
 }
 
 #[test]
 fn a_wrong_key_does_not_open() {
-    let sealed = seal(DataKey::generate().expose(), b"value", b"aad");
-    assert_eq!(open(DataKey::generate().expose(), &sealed, b"aad"), Err(CryptoError::Open));
+    let sealed = DataKey::generate().seal(b"value", b"aad");
+    assert_eq!(DataKey::generate().open(&sealed, b"aad"), Err(CryptoError::Open));
 }
 
 #[test]
 fn a_wrapped_key_opens_only_with_its_master_key_and_owner() {
     let master = MasterKey::generate();
     let key = DataKey::generate();
-    let wrapped = wrap_key(&master, &key, &data_key_aad("project:7"));
-    let unwrapped = unwrap_key(&master, &wrapped, &data_key_aad("project:7")).expect("unwraps");
+    let wrapped = master.wrap(&key, &data_key_aad("project:7"));
+    let unwrapped = master.unwrap(&wrapped, &data_key_aad("project:7")).expect("unwraps");
     assert_eq!(unwrapped.expose(), key.expose());
-    assert!(unwrap_key(&master, &wrapped, &data_key_aad("project:8")).is_err());
-    assert!(unwrap_key(&MasterKey::generate(), &wrapped, &data_key_aad("project:7")).is_err());
+    assert!(master.unwrap(&wrapped, &data_key_aad("project:8")).is_err());
+    assert!(MasterKey::generate().unwrap(&wrapped, &data_key_aad("project:7")).is_err());
 }
 
 #[test]
 fn truncated_blobs_are_malformed_not_a_panic() {
     assert_eq!(Sealed::from_bytes(&[0u8; 27]).err(), Some(CryptoError::Malformed));
     let master = MasterKey::generate();
-    assert!(unwrap_key(&master, &[], b"").is_err());
+    assert!(master.unwrap(&[], b"").is_err());
 }
 
 #[test]
 fn the_key_check_tells_the_right_master_key_from_a_wrong_one() {
     let master = MasterKey::generate();
-    let check = key_check(&master);
-    assert!(verify_key_check(&master, &check));
-    assert!(!verify_key_check(&MasterKey::generate(), &check));
-    assert!(!verify_key_check(&master, b"garbage"));
+    let check = master.key_check();
+    assert!(master.made_key_check(&check));
+    assert!(!MasterKey::generate().made_key_check(&check));
+    assert!(!master.made_key_check(b"garbage"));
 }
 
 #[test]
@@ -90,9 +95,9 @@ proptest! {
     fn any_value_round_trips(value in proptest::collection::vec(any::<u8>(), 0..4096),
                              project in any::<i64>(), version in 1i64..1000) {
         let key = DataKey::generate();
-        let aad = secret_aad(project, "KEY", version);
-        let sealed = Sealed::from_bytes(&seal(key.expose(), &value, &aad).to_bytes()).expect("parses");
-        let opened = open(key.expose(), &sealed, &aad).expect("opens");
+        let at = SecretAddress::new(project, "KEY", version);
+        let sealed = Sealed::from_bytes(&key.seal_secret(&at, &value).to_bytes()).expect("parses");
+        let opened = key.open_secret(&at, &sealed).expect("opens");
         prop_assert_eq!(opened.as_slice(), value.as_slice());
     }
 
@@ -101,28 +106,73 @@ proptest! {
         value in proptest::collection::vec(any::<u8>(), 1..256), bit in any::<usize>()
     ) {
         let key = DataKey::generate();
-        let mut bytes = seal(key.expose(), &value, b"aad").to_bytes();
+        let mut bytes = key.seal(&value, b"aad").to_bytes();
         let bit = bit % (bytes.len() * 8);
         bytes[bit / 8] ^= 1 << (bit % 8);
         let sealed = Sealed::from_bytes(&bytes).expect("same length parses");
-        prop_assert_eq!(open(key.expose(), &sealed, b"aad"), Err(CryptoError::Open));
+        prop_assert_eq!(key.open(&sealed, b"aad"), Err(CryptoError::Open));
     }
 
     #[test]
     fn flipping_any_bit_of_a_wrapped_key_fails_to_unwrap(bit in 0usize..(12 + 32 + 16) * 8) {
         let master = MasterKey::generate();
-        let mut wrapped = wrap_key(&master, &DataKey::generate(), b"owner");
+        let mut wrapped = master.wrap(&DataKey::generate(), b"owner");
         wrapped[bit / 8] ^= 1 << (bit % 8);
-        prop_assert!(unwrap_key(&master, &wrapped, b"owner").is_err());
+        prop_assert!(master.unwrap(&wrapped, b"owner").is_err());
     }
 }
 
 #[test]
 fn derived_keys_differ_by_label_and_root_and_are_stable() {
-    let root = [7u8; 32];
-    let a = super::derive_key(&root, b"sealbox/a/v1");
-    assert_eq!(a.expose(), super::derive_key(&root, b"sealbox/a/v1").expose());
-    assert_ne!(a.expose(), super::derive_key(&root, b"sealbox/b/v1").expose());
-    assert_ne!(a.expose(), super::derive_key(&[8u8; 32], b"sealbox/a/v1").expose());
-    assert_ne!(&a.expose()[..], &root[..]);
+    let root = DataKey::from_bytes(&[7u8; 32]).expect("32 bytes");
+    let a = root.derive(b"sealbox/a/v1");
+    assert_eq!(a.expose(), root.derive(b"sealbox/a/v1").expose());
+    assert_ne!(a.expose(), root.derive(b"sealbox/b/v1").expose());
+    let other_root = DataKey::from_bytes(&[8u8; 32]).expect("32 bytes");
+    assert_ne!(a.expose(), other_root.derive(b"sealbox/a/v1").expose());
+    assert_ne!(a.expose(), root.expose());
+}
+
+#[test]
+fn a_secret_address_binds_label_project_version_and_key_in_that_layout() {
+    // Stored values were sealed with these bytes: they may never change without a reseal.
+    let mut expected = b"sealbox/secret/v1\0".to_vec();
+    expected.extend_from_slice(&7i64.to_be_bytes());
+    expected.extend_from_slice(&3i64.to_be_bytes());
+    expected.extend_from_slice(b"API_KEY");
+    assert_eq!(SecretAddress::new(7, "API_KEY", 3).aad(), expected);
+}
+
+#[test]
+fn a_generated_master_key_round_trips_through_base64() {
+    let key = MasterKey::generate();
+    let parsed = MasterKey::from_base64(&format!("{}\n", key.to_base64().as_str()))
+        .expect("a generated key parses");
+    assert_eq!(parsed.to_base64(), key.to_base64());
+    assert_eq!(parsed.id(), key.id());
+}
+
+#[test]
+fn master_keys_of_the_wrong_length_are_refused() {
+    let short = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [7u8; 16]);
+    assert_eq!(MasterKey::from_base64(&short).err(), Some(MasterKeyError::WrongLength(16)));
+}
+
+#[test]
+fn master_key_text_that_is_not_base64_is_refused() {
+    assert_eq!(MasterKey::from_base64("not base64 at all!").err(), Some(MasterKeyError::NotBase64));
+}
+
+#[test]
+fn master_key_ids_are_stable_and_differ_between_keys() {
+    let key = MasterKey::generate();
+    assert_eq!(key.id(), key.id());
+    assert_eq!(key.id().len(), 16);
+    assert_ne!(key.id(), MasterKey::generate().id());
+}
+
+#[test]
+fn debug_output_never_shows_a_key() {
+    assert_eq!(format!("{:?}", MasterKey::generate()), "MasterKey(***)");
+    assert_eq!(format!("{:?}", DataKey::generate()), "DataKey(***)");
 }

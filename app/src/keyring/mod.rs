@@ -1,85 +1,22 @@
-//! The master key: it wraps every project's data key and never touches the database.
+//! The keyring: the configured master keys (checked against the database), the instance keys
+//! they wrap, and a cache of unwrapped project data keys.
 //! [`rotation`] gives projects fresh data keys.
-use std::fmt;
-
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
 };
 
-use base64::{Engine, engine::general_purpose::STANDARD};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-use zeroize::Zeroizing;
-
 pub mod rotation;
 
 use crate::{
     audit::chain::ChainKey,
-    crypto::{self, CryptoError, DataKey, FingerprintKey},
+    crypto::{self, CryptoError, DataKey, FingerprintKey, MasterKey},
     store::{Store, now_millis, with_pool},
 };
 
-const KEY_ID_LABEL: &[u8] = b"sealbox/master-key-id/v1";
 const FINGERPRINT_PURPOSE: &str = "fingerprint";
 const SHOWN_ONCE_PURPOSE: &str = "shown-once";
 const SHOWN_ONCE_LABEL: &[u8] = b"sealbox/shown-once/v1";
-
-/// Length of the master key in bytes (AES-256).
-pub const MASTER_KEY_LEN: usize = 32;
-
-/// A 256-bit master key, zeroized when dropped.
-///
-/// # Security
-/// Deliberately not `Clone`, `Serialize` or `Display`; `Debug` prints `MasterKey(***)`.
-pub struct MasterKey(Zeroizing<[u8; MASTER_KEY_LEN]>);
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum MasterKeyError {
-    #[error("it is not valid base64 (expected 32 random bytes encoded as base64)")]
-    NotBase64,
-    #[error("it decodes to {0} bytes; a master key is exactly 32 bytes encoded as base64")]
-    WrongLength(usize),
-}
-
-impl MasterKey {
-    /// A fresh random key from the operating system's generator.
-    pub fn generate() -> Self {
-        let mut key = Zeroizing::new([0u8; MASTER_KEY_LEN]);
-        rand::fill(&mut key[..]);
-        Self(key)
-    }
-
-    /// Parses the base64 text of a key; surrounding whitespace (a trailing newline) is ignored.
-    pub fn from_base64(text: &str) -> Result<Self, MasterKeyError> {
-        let decoded =
-            Zeroizing::new(STANDARD.decode(text.trim()).map_err(|_| MasterKeyError::NotBase64)?);
-        let mut key = Zeroizing::new([0u8; MASTER_KEY_LEN]);
-        if decoded.len() != MASTER_KEY_LEN {
-            return Err(MasterKeyError::WrongLength(decoded.len()));
-        }
-        key.copy_from_slice(&decoded);
-        Ok(Self(key))
-    }
-
-    /// The key as base64 text, for writing a key file.
-    pub fn to_base64(&self) -> Zeroizing<String> {
-        Zeroizing::new(STANDARD.encode(&self.0[..]))
-    }
-
-    pub fn expose(&self) -> &[u8; MASTER_KEY_LEN] {
-        &self.0
-    }
-
-    /// A public name for this key (16 hex digits), derived from it one-way: safe to store and
-    /// to log, and the same on every server that holds the key.
-    pub fn id(&self) -> String {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0[..])
-            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
-        mac.update(KEY_ID_LABEL);
-        mac.finalize().into_bytes()[..8].iter().map(|b| format!("{b:02x}")).collect()
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyringError {
@@ -145,7 +82,7 @@ impl Keyring {
         });
         for (id, check) in &known {
             if let Some((_, key)) = keys.iter().find(|(configured, _)| configured == id)
-                && !crypto::verify_key_check(key, check)
+                && !key.made_key_check(check)
             {
                 return Err(KeyringError::KeyCheckFailed(id.clone()));
             }
@@ -161,7 +98,7 @@ impl Keyring {
                     configured: current_id.clone(),
                 });
             }
-            let check = crypto::key_check(current_key);
+            let check = current_key.key_check();
             with_pool!(store, |pool| {
                 sqlx::query(
                     "INSERT INTO master_keys (id, key_check, created_at) VALUES ($1, $2, $3) \
@@ -196,7 +133,7 @@ impl Keyring {
         // An instance key of its own, so that every server (and every master key during a
         // rotation) opens what another sealed.
         let shown_once = keyring.load_instance_key(store, SHOWN_ONCE_PURPOSE).await?;
-        keyring.shown_once = crypto::derive_key(shown_once.expose(), SHOWN_ONCE_LABEL);
+        keyring.shown_once = shown_once.derive(SHOWN_ONCE_LABEL);
         Ok(keyring)
     }
 
@@ -256,7 +193,7 @@ impl Keyring {
             .find(|key| key.id() == master_key_id)
             .ok_or_else(|| KeyringError::MissingMasterKey(master_key_id.clone()))?;
         let aad = crypto::data_key_aad(crate::audit::chain::CHAIN_PURPOSE);
-        let root = crypto::unwrap_key(master, &wrapped, &aad).map_err(KeyringError::Unwrap)?;
+        let root = master.unwrap(&wrapped, &aad).map_err(KeyringError::Unwrap)?;
         Ok(ChainKey::derive(&root))
     }
 
@@ -266,7 +203,7 @@ impl Keyring {
 
     /// Wraps a key under the current master key.
     pub fn wrap(&self, key: &DataKey, aad: &[u8]) -> Vec<u8> {
-        crypto::wrap_key(&self.keys[0].1, key, aad)
+        self.keys[0].1.wrap(key, aad)
     }
 
     /// Unwraps a key with the master key named by `master_key_id`.
@@ -281,7 +218,7 @@ impl Keyring {
             .iter()
             .find(|(id, _)| id == master_key_id)
             .ok_or_else(|| KeyringError::MissingMasterKey(master_key_id.to_string()))?;
-        crypto::unwrap_key(master, wrapped, aad).map_err(KeyringError::Unwrap)
+        master.unwrap(wrapped, aad).map_err(KeyringError::Unwrap)
     }
 
     pub fn fingerprint_key(&self) -> &FingerprintKey {
@@ -356,45 +293,9 @@ pub fn project_key_aad(project_id: i64, generation: i64) -> Vec<u8> {
     }
 }
 
-impl fmt::Debug for MasterKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("MasterKey(***)")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_generated_key_round_trips_through_base64() {
-        let key = MasterKey::generate();
-        let parsed = MasterKey::from_base64(&format!("{}\n", key.to_base64().as_str()))
-            .expect("a generated key parses");
-        assert_eq!(parsed.expose(), key.expose());
-    }
-
-    #[test]
-    fn keys_of_the_wrong_length_are_refused() {
-        let short = STANDARD.encode([7u8; 16]);
-        assert_eq!(MasterKey::from_base64(&short).err(), Some(MasterKeyError::WrongLength(16)));
-    }
-
-    #[test]
-    fn text_that_is_not_base64_is_refused() {
-        assert_eq!(
-            MasterKey::from_base64("not base64 at all!").err(),
-            Some(MasterKeyError::NotBase64)
-        );
-    }
-
-    #[test]
-    fn key_ids_are_stable_and_differ_between_keys() {
-        let key = MasterKey::generate();
-        assert_eq!(key.id(), key.id());
-        assert_eq!(key.id().len(), 16);
-        assert_ne!(key.id(), MasterKey::generate().id());
-    }
 
     #[test]
     fn wrapped_data_keys_are_bound_to_their_project_and_generation() {
@@ -404,8 +305,8 @@ mod tests {
             assert_ne!(first, other);
         }
         let master = MasterKey::generate();
-        let wrapped = crypto::wrap_key(&master, &DataKey::generate(), &project_key_aad(7, 1));
-        assert!(crypto::unwrap_key(&master, &wrapped, &project_key_aad(7, 2)).is_err());
+        let wrapped = master.wrap(&DataKey::generate(), &project_key_aad(7, 1));
+        assert!(master.unwrap(&wrapped, &project_key_aad(7, 2)).is_err());
     }
 
     #[test]
@@ -423,10 +324,5 @@ mod tests {
         keyring.remember_data_key(1, 3, DataKey::generate());
         assert!(keyring.cached_data_key(1, 2).is_none(), "a newer one replaces it");
         assert!(keyring.cached_data_key(1, 3).is_some());
-    }
-
-    #[test]
-    fn debug_output_never_shows_the_key() {
-        assert_eq!(format!("{:?}", MasterKey::generate()), "MasterKey(***)");
     }
 }

@@ -21,8 +21,8 @@
 //! resumes it. Fingerprints are keyed by the instance's fingerprint key, not by data keys, so
 //! they do not change.
 use crate::{
-    audit::{Actor, Event, record},
-    crypto::{self, CryptoError, DataKey, Sealed},
+    audit::{Actor, AuditAction, Event, record},
+    crypto::{CryptoError, DataKey, Sealed, SecretAddress},
     keyring::{Keyring, KeyringError, project_key_aad},
     store::{Store, WritePool, now_millis, with_pool},
 };
@@ -278,7 +278,7 @@ impl Rotation<'_> {
             .execute(&mut *tx)
             .await?;
             let details = format!("data key generation {newest} → {next}");
-            record!(self.store, &mut *tx, self.event("data_key.rotation_started", details));
+            record!(self.store, &mut *tx, self.event(AuditAction::DataKeyRotationStarted, details));
             tx.commit().await?;
         });
         Ok(Some((next, false)))
@@ -340,16 +340,16 @@ impl Rotation<'_> {
                 .find(|(held, _)| held == old_generation)
                 .map(|(_, old_key)| old_key)
                 .ok_or_else(|| self.missing(*old_generation))?;
-            let aad = crypto::secret_aad(self.project_id, key, *version);
+            let at = SecretAddress::new(self.project_id, key, *version);
             let opened = Sealed::from_bytes(sealed)
-                .and_then(|sealed| crypto::open(old_key.expose(), &sealed, &aad))
+                .and_then(|sealed| old_key.open_secret(&at, &sealed))
                 .map_err(|source| RotationError::Open {
                     scope: self.scope(),
                     key: key.clone(),
                     version: *version,
                     source,
                 })?;
-            let sealed = crypto::seal(new_key.expose(), &opened, &aad).to_bytes();
+            let sealed = new_key.seal_secret(&at, &opened).to_bytes();
             resealed.push((*secret_id, *version, *old_generation, sealed));
         }
         let moved: Result<u64, sqlx::Error> = with_pool!(self.store, |pool| {
@@ -419,7 +419,7 @@ impl Rotation<'_> {
                      generation {}",
                     generations(&retired)
                 );
-                record!(self.store, &mut *tx, self.event("data_key.rotated", details));
+                record!(self.store, &mut *tx, self.event(AuditAction::DataKeyRotated, details));
                 tx.commit().await?;
                 Ok(Some(retired))
             }
@@ -452,7 +452,7 @@ impl Rotation<'_> {
         RotationError::MissingKey { scope: self.scope(), generation }
     }
 
-    fn event(&self, action: &'static str, details: String) -> Event<'_> {
+    fn event(&self, action: AuditAction, details: String) -> Event<'_> {
         Event {
             actor: self.actor,
             action,

@@ -5,8 +5,11 @@ use std::collections::BTreeSet;
 
 use super::{ProjectListItem, ProjectName, ProjectSettings, ProjectSlug, Variable, VariableValue};
 use crate::{
-    audit::{Actor, Event, record},
-    secrets::{domain::SecretKey, service::VaultError},
+    audit::{Actor, AuditAction, Event, record},
+    secrets::{
+        domain::SecretKey,
+        service::{Missing, VaultError},
+    },
     store::{Store, WritePool, now_millis, with_pool},
     validation::FieldError,
 };
@@ -129,7 +132,13 @@ impl Projects {
             record!(
                 self.store,
                 &mut *tx,
-                Event::project(actor, "project.settings_changed", id, slug.as_str(), details)
+                Event::project(
+                    actor,
+                    AuditAction::ProjectSettingsChanged,
+                    id,
+                    slug.as_str(),
+                    details
+                )
             );
             tx.commit().await?;
         });
@@ -191,7 +200,11 @@ impl Projects {
                 )),
                 _ => VaultError::Database(error),
             })?;
-            record!(self.store, &mut *tx, variable_event(actor, "variable.created", &row, key));
+            record!(
+                self.store,
+                &mut *tx,
+                variable_event(actor, AuditAction::VariableCreated, &row, key)
+            );
             tx.commit().await?;
         });
         Ok(())
@@ -235,7 +248,11 @@ impl Projects {
                     None => variable_not_found(key),
                 });
             }
-            record!(self.store, &mut *tx, variable_event(actor, "variable.updated", &row, key));
+            record!(
+                self.store,
+                &mut *tx,
+                variable_event(actor, AuditAction::VariableUpdated, &row, key)
+            );
             tx.commit().await?;
         });
         Ok(())
@@ -259,7 +276,11 @@ impl Projects {
             if deleted == 0 {
                 return Err(variable_not_found(key));
             }
-            record!(self.store, &mut *tx, variable_event(actor, "variable.deleted", &row, key));
+            record!(
+                self.store,
+                &mut *tx,
+                variable_event(actor, AuditAction::VariableDeleted, &row, key)
+            );
             tx.commit().await?;
         });
         Ok(())
@@ -292,7 +313,7 @@ impl Projects {
 
 fn variable_event<'a>(
     actor: &'a Actor,
-    action: &'static str,
+    action: AuditAction,
     project: &'a ProjectRow,
     key: &'a SecretKey,
 ) -> Event<'a> {
@@ -308,9 +329,9 @@ fn variable_event<'a>(
 }
 
 pub fn project_not_found(slug: &ProjectSlug) -> VaultError {
-    VaultError::NotFound(format!("There is no project at /projects/{slug}"))
+    VaultError::NotFound(Missing::Project, format!("There is no project at /projects/{slug}"))
 }
 
 fn variable_not_found(key: &SecretKey) -> VaultError {
-    VaultError::NotFound(format!("There is no variable named {key}"))
+    VaultError::NotFound(Missing::Variable, format!("There is no variable named {key}"))
 }

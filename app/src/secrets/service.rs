@@ -14,8 +14,8 @@ pub use super::SecretMeta;
 use super::domain::{Description, SecretKey, SecretType, SecretValue};
 pub use crate::audit::Actor;
 use crate::{
-    audit::{Event, group::AppendError, record, record_alone},
-    crypto::{self, DataKey, Sealed},
+    audit::{AuditAction, Event, group::AppendError, record, record_alone},
+    crypto::{self, DataKey, Sealed, SecretAddress},
     error::AppError,
     keyring::{Keyring, KeyringError, project_key_aad},
     projects::{ProjectName, ProjectSlug},
@@ -87,8 +87,9 @@ pub struct RotationReport {
 pub enum VaultError {
     #[error("{0}")]
     Invalid(#[from] FieldError),
-    #[error("{0}")]
-    NotFound(String),
+    /// What was looked for is not there; the message names it.
+    #[error("{1}")]
+    NotFound(Missing, String),
     #[error("This secret was changed by someone else; reload and try again")]
     Conflict,
     #[error("No changes to save")]
@@ -112,12 +113,23 @@ impl From<VaultError> for AppError {
     fn from(error: VaultError) -> Self {
         match error {
             VaultError::Invalid(field) => field.into(),
-            VaultError::NotFound(message) => Self::NotFound(message),
+            VaultError::NotFound(_, message) => Self::NotFound(message),
             VaultError::Conflict => Self::Conflict(VaultError::Conflict.to_string()),
             VaultError::NoChanges => Self::Validation(VaultError::NoChanges.to_string()),
             other => Self::internal(other),
         }
     }
+}
+
+/// What a [`VaultError::NotFound`] did not find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    Project,
+    Secret,
+    Version,
+    Variable,
+    Token,
+    TeamScope,
 }
 
 type Result<T, E = VaultError> = std::result::Result<T, E>;
@@ -317,7 +329,7 @@ impl Vault {
                 &mut *tx,
                 Event {
                     actor,
-                    action: "project.created",
+                    action: AuditAction::ProjectCreated,
                     project_id: Some(id),
                     project_slug: Some(slug.as_str()),
                     secret_key: None,
@@ -354,7 +366,7 @@ impl Vault {
                     &mut *tx,
                     Event {
                         actor,
-                        action: "project.deleted",
+                        action: AuditAction::ProjectDeleted,
                         project_id: Some(id),
                         project_slug: Some(slug.as_str()),
                         secret_key: None,
@@ -401,10 +413,9 @@ impl Vault {
             .await
             .map_err(|error| unique_or(error, || secret_exists(scope, key)))?;
             let (generation, data_key) = data_key_in!(self, &mut *tx, project.id, current);
-            let sealed = crypto::seal(
-                data_key.expose(),
+            let sealed = data_key.seal_secret(
+                &SecretAddress::new(project.id, key, 1),
                 secret.value.expose().as_bytes(),
-                &crypto::secret_aad(project.id, key, 1),
             );
             insert_version!(
                 &mut *tx,
@@ -415,7 +426,11 @@ impl Vault {
                 now,
                 actor
             );
-            record!(self.store, &mut *tx, event(actor, "secret.created", &project, key, 1));
+            record!(
+                self.store,
+                &mut *tx,
+                event(actor, AuditAction::SecretCreated, &project, key, 1)
+            );
             tx.commit().await?;
         });
         Ok(SecretMeta {
@@ -479,11 +494,11 @@ impl Vault {
             if !value_changed && !description_changed {
                 return Err(VaultError::NoChanges);
             }
-            let new_aad = crypto::secret_aad(project.id, key.as_str(), new_version);
+            let new_at = SecretAddress::new(project.id, key.as_str(), new_version);
             let (generation, data_key) = data_key_in!(self, &mut *tx, project.id, current);
             let sealed = match &update.value {
                 Some(value) if value_changed => {
-                    crypto::seal(data_key.expose(), value.expose().as_bytes(), &new_aad)
+                    data_key.seal_secret(&new_at, value.expose().as_bytes())
                 }
                 _ => {
                     let old_key = if old_generation == generation {
@@ -491,13 +506,9 @@ impl Vault {
                     } else {
                         data_key_in!(self, &mut *tx, project.id, at old_generation)
                     };
-                    let old_aad = crypto::secret_aad(project.id, key.as_str(), expected);
-                    let plain = crypto::open(
-                        old_key.expose(),
-                        &Sealed::from_bytes(&old_sealed)?,
-                        &old_aad,
-                    )?;
-                    crypto::seal(data_key.expose(), &plain, &new_aad)
+                    let old_at = SecretAddress::new(project.id, key.as_str(), expected);
+                    let plain = old_key.open_secret(&old_at, &Sealed::from_bytes(&old_sealed)?)?;
+                    data_key.seal_secret(&new_at, &plain)
                 }
             };
             let fingerprint = if value_changed {
@@ -521,7 +532,8 @@ impl Vault {
                     .execute(&mut *tx)
                     .await?;
             }
-            let mut audit = event(actor, "secret.updated", &project, key.as_str(), new_version);
+            let mut audit =
+                event(actor, AuditAction::SecretUpdated, &project, key.as_str(), new_version);
             audit.details = Some(
                 match (value_changed, description_changed) {
                     (true, true) => "value and description",
@@ -563,7 +575,7 @@ impl Vault {
             record!(
                 self.store,
                 &mut *tx,
-                event(actor, "secret.deleted", &project, key.as_str(), version)
+                event(actor, AuditAction::SecretDeleted, &project, key.as_str(), version)
             );
             tx.commit().await?;
         });
@@ -617,10 +629,13 @@ impl Vault {
         // No audit row, no value. Recorded in a transaction that starts with its write, so that
         // SQLite never has to upgrade a read lock (which fails at once instead of waiting).
         let data_key = self.data_key_at(project.id, generation).await?;
-        record_alone(&self.store, event(actor, "secret.read", project, key.as_str(), version))
-            .await?;
-        let aad = crypto::secret_aad(project.id, key.as_str(), version);
-        let plain = crypto::open(data_key.expose(), &Sealed::from_bytes(&sealed)?, &aad)?;
+        record_alone(
+            &self.store,
+            event(actor, AuditAction::SecretRead, project, key.as_str(), version),
+        )
+        .await?;
+        let at = SecretAddress::new(project.id, key.as_str(), version);
+        let plain = data_key.open_secret(&at, &Sealed::from_bytes(&sealed)?)?;
         let value = SecretValue::from_bytes(plain.to_vec())?;
         Ok(Revealed { value, version, updated_at })
     }
@@ -664,9 +679,10 @@ impl Vault {
             .fetch_optional(&mut *tx)
             .await?;
             let Some((old_generation, old_sealed, fingerprint)) = old else {
-                return Err(VaultError::NotFound(format!(
-                    "{key} has no version {to_version} to roll back to"
-                )));
+                return Err(VaultError::NotFound(
+                    Missing::Version,
+                    format!("{key} has no version {to_version} to roll back to"),
+                ));
             };
             let (generation, data_key) = data_key_in!(self, &mut *tx, project.id, current);
             let old_key = if old_generation == generation {
@@ -674,11 +690,10 @@ impl Vault {
             } else {
                 data_key_in!(self, &mut *tx, project.id, at old_generation)
             };
-            let old_aad = crypto::secret_aad(project.id, key.as_str(), to_version);
-            let plain =
-                crypto::open(old_key.expose(), &Sealed::from_bytes(&old_sealed)?, &old_aad)?;
-            let new_aad = crypto::secret_aad(project.id, key.as_str(), new_version);
-            let sealed = crypto::seal(data_key.expose(), &plain, &new_aad);
+            let old_at = SecretAddress::new(project.id, key.as_str(), to_version);
+            let plain = old_key.open_secret(&old_at, &Sealed::from_bytes(&old_sealed)?)?;
+            let new_at = SecretAddress::new(project.id, key.as_str(), new_version);
+            let sealed = data_key.seal_secret(&new_at, &plain);
             insert_version!(
                 &mut *tx,
                 secret_id,
@@ -688,7 +703,8 @@ impl Vault {
                 now,
                 actor
             );
-            let mut audit = event(actor, "secret.rolled_back", &project, key.as_str(), new_version);
+            let mut audit =
+                event(actor, AuditAction::SecretRolledBack, &project, key.as_str(), new_version);
             audit.details = Some(format!("to version {to_version}"));
             record!(self.store, &mut *tx, audit);
             tx.commit().await?;
@@ -712,7 +728,7 @@ impl Vault {
                 &mut *tx,
                 Event {
                     actor,
-                    action: "secret.searched_by_value",
+                    action: AuditAction::SecretSearchedByValue,
                     project_id: None,
                     project_slug: None,
                     secret_key: None,
@@ -810,7 +826,7 @@ impl Vault {
                 &mut *tx,
                 Event {
                     actor,
-                    action: "master_key.rotated",
+                    action: AuditAction::MasterKeyRotated,
                     project_id: None,
                     project_slug: None,
                     secret_key: None,
@@ -928,16 +944,16 @@ impl Vault {
                             data_key
                         }
                     };
-                    let aad = crypto::secret_aad(*owner, key, *version);
-                    let plain =
-                        crypto::open(data_key.expose(), &Sealed::from_bytes(sealed)?, &aad)?;
+                    let at = SecretAddress::new(*owner, key, *version);
+                    let plain = data_key.open_secret(&at, &Sealed::from_bytes(sealed)?)?;
                     let value = SecretValue::from_bytes(plain.to_vec())?;
                     zeroize::Zeroizing::new(value.expose().to_string())
                 }
             };
             environment.insert(key.clone(), value);
         }
-        let mut audit = Event::general(actor, "environment.read", Some(stored.delivered.clone()));
+        let mut audit =
+            Event::general(actor, AuditAction::EnvironmentRead, Some(stored.delivered.clone()));
         audit.project_id = Some(project_id);
         audit.project_slug = Some(slug);
         match generation {
@@ -1027,9 +1043,10 @@ impl Vault {
             (Some((id, _)), Scope::Team) => Ok(ProjectRef { id, slug: None }),
             (Some((id, slug)), Scope::Project(_)) => Ok(ProjectRef { id, slug: Some(slug) }),
             (None, Scope::Project(slug)) => Err(project_not_found(slug)),
-            (None, Scope::Team) => {
-                Err(VaultError::NotFound("The team scope is missing from the database".into()))
-            }
+            (None, Scope::Team) => Err(VaultError::NotFound(
+                Missing::TeamScope,
+                "The team scope is missing from the database".into(),
+            )),
         }
     }
 
@@ -1093,7 +1110,7 @@ impl MetaRow {
 
 fn event<'a>(
     actor: &'a Actor,
-    action: &'static str,
+    action: AuditAction,
     project: &'a ProjectRef,
     key: &'a str,
     version: i64,
@@ -1132,9 +1149,9 @@ fn slug_taken(slug: &ProjectSlug) -> VaultError {
 }
 
 fn secret_not_found(key: &SecretKey) -> VaultError {
-    VaultError::NotFound(format!("There is no secret named {key}"))
+    VaultError::NotFound(Missing::Secret, format!("There is no secret named {key}"))
 }
 
 fn project_not_found(slug: &ProjectSlug) -> VaultError {
-    VaultError::NotFound(format!("There is no project at /projects/{slug}"))
+    VaultError::NotFound(Missing::Project, format!("There is no project at /projects/{slug}"))
 }

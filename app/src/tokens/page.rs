@@ -7,11 +7,11 @@ use super::{TokenInfo, TokenScope};
 use crate::{
     components::{
         ReturnHere, Timestamp, UrlDialog, announce_successes, clear_on_open, close_dialog,
-        count_successes, dialog_href, field_error, form_error, iso_time, open_dialog, page_error,
-        typed, utc_time,
+        count_successes, dialog_href, field_error, form_error, open_dialog, page_error, typed,
     },
     error::AppError,
     projects::project::use_slug,
+    time,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,7 +164,7 @@ fn TokensTable(
                         {match token.expires_at {
                             Some(at) if at <= now => view! { <span class="badge warn">"Expired"</span> }.into_any(),
                             // A moment ahead: the date, not "just now".
-                            Some(at) => view! { <time datetime=iso_time(at)>{utc_time(at)}</time> }.into_any(),
+                            Some(at) => view! { <time datetime=time::iso(at)>{time::utc(at)}</time> }.into_any(),
                             None => view! { <span class="muted">"Never"</span> }.into_any(),
                         }}
                     </td>

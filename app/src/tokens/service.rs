@@ -13,9 +13,9 @@ use zeroize::Zeroizing;
 
 use super::{TOKEN_PREFIX, TokenInfo, TokenName, TokenScope};
 use crate::{
-    audit::{Actor, Event, record},
+    audit::{Actor, AuditAction, Event, record},
     projects::{ProjectSlug, service::project_not_found},
-    secrets::service::VaultError,
+    secrets::service::{Missing, VaultError},
     store::{
         Store, WritePool, now_millis,
         snapshot::{Lookup, SnapshotCache},
@@ -225,7 +225,7 @@ impl Tokens {
                 &mut *tx,
                 Event::project(
                     actor,
-                    "token.created",
+                    AuditAction::TokenCreated,
                     project_id,
                     slug.as_str(),
                     format!(
@@ -269,12 +269,21 @@ impl Tokens {
             .fetch_optional(&mut *tx)
             .await?;
             let name = name.ok_or_else(|| {
-                VaultError::NotFound("That token does not exist or was already revoked".into())
+                VaultError::NotFound(
+                    Missing::Token,
+                    "That token does not exist or was already revoked".into(),
+                )
             })?;
             record!(
                 self.store,
                 &mut *tx,
-                Event::project(actor, "token.revoked", project_id, slug.as_str(), name.clone())
+                Event::project(
+                    actor,
+                    AuditAction::TokenRevoked,
+                    project_id,
+                    slug.as_str(),
+                    name.clone()
+                )
             );
             tx.commit().await?;
             name

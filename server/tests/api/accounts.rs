@@ -232,7 +232,7 @@ async fn emails_are_unique_case_insensitively(backend: Backend) {
 
 async fn the_admin_command_creates_a_user_from_a_password_on_stdin(backend: Backend) {
     let database = crate::helpers::TestDatabase::create(backend).await;
-    let key = app::keyring::MasterKey::generate().to_base64().to_string();
+    let key = app::crypto::MasterKey::generate().to_base64().to_string();
     let run = |args: &[&str], stdin: &'static str| {
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_sealbox"));
         command

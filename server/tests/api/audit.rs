@@ -703,14 +703,16 @@ async fn verify_with_a_noted_head_catches_events_removed_from_the_end(backend: B
 }
 
 async fn an_existing_plain_chain_is_keyed_once_and_still_verifies(backend: Backend) {
-    use app::audit::{Event, record_alone};
+    use app::audit::{AuditAction, Event, record_alone};
     // A database as the previous release left it: events with plain links.
     let database = std::sync::Arc::new(TestDatabase::create(backend).await);
     let store = app::store::Store::connect(&database.url).await.expect("the store");
     store.migrate().await.expect("migrations");
     let actor = Actor::new("old@example.com", None);
     for _ in 0..3 {
-        record_alone(&store, Event::general(&actor, "user.signed_in", None)).await.expect("event");
+        record_alone(&store, Event::general(&actor, AuditAction::UserSignedIn, None))
+            .await
+            .expect("event");
     }
     store.close().await;
 
@@ -748,7 +750,7 @@ async fn an_existing_plain_chain_is_keyed_once_and_still_verifies(backend: Backe
 
 /// Starts another server on the app's database, returning the error instead of panicking.
 async fn try_start(app: &TestApp) -> anyhow::Result<()> {
-    let key = app::keyring::MasterKey::from_base64(&app.master_key).expect("the key");
+    let key = app::crypto::MasterKey::from_base64(&app.master_key).expect("the key");
     let config = crate::helpers::test_config(&app.database, key);
     sealbox::startup::Application::build(config).await.map(drop)
 }

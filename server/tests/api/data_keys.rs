@@ -11,8 +11,8 @@ use std::{
 };
 
 use app::{
-    crypto::{self, DataKey, Sealed},
-    keyring::{KeyringError, MasterKey, project_key_aad},
+    crypto::{DataKey, MasterKey, Sealed, SecretAddress},
+    keyring::{KeyringError, project_key_aad},
     projects::ProjectSlug,
     secrets::{
         domain::{Description, SecretKey, SecretValue},
@@ -93,7 +93,7 @@ async fn data_keys(app: &TestApp) -> BTreeMap<(i64, i64), DataKey> {
             let (project, generation): (i64, i64) = (row.get(0), row.get(1));
             let wrapped: Vec<u8> = row.get(2);
             let aad = project_key_aad(project, generation);
-            let key = crypto::unwrap_key(&master, &wrapped, &aad).expect("a stored key unwraps");
+            let key = master.unwrap(&wrapped, &aad).expect("a stored key unwraps");
             ((project, generation), key)
         })
         .collect()
@@ -102,7 +102,7 @@ async fn data_keys(app: &TestApp) -> BTreeMap<(i64, i64), DataKey> {
 fn opens(key: &DataKey, version: &Stored) -> Option<String> {
     let (project, name, number, _, sealed, _) = version;
     let sealed = Sealed::from_bytes(sealed).ok()?;
-    let plain = crypto::open(key.expose(), &sealed, &crypto::secret_aad(*project, name, *number));
+    let plain = key.open_secret(&SecretAddress::new(*project, name, *number), &sealed);
     plain.ok().map(|plain| String::from_utf8_lossy(&plain).into_owned())
 }
 
@@ -191,7 +191,7 @@ async fn rotation_reseals_every_version_under_a_key_an_old_copy_does_not_hold(ba
     let bot_id = written.0;
     let mut sql = app.sql().await;
     let master = MasterKey::from_base64(&app.master_key).expect("key");
-    let forged = crypto::wrap_key(&master, &old_keys[&(bot_id, 1)], &project_key_aad(bot_id, 1));
+    let forged = master.wrap(&old_keys[&(bot_id, 1)], &project_key_aad(bot_id, 1));
     sqlx::query("UPDATE project_keys SET wrapped_key = $1 WHERE project_id = $2")
         .bind(forged)
         .bind(bot_id)
@@ -321,19 +321,19 @@ async fn half_rotated(app: &TestApp, moved: &[&str]) -> (i64, DataKey) {
     )
     .bind(bot_id)
     .bind(master.id())
-    .bind(crypto::wrap_key(&master, &next, &project_key_aad(bot_id, 2)))
+    .bind(master.wrap(&next, &project_key_aad(bot_id, 2)))
     .execute(&mut sql)
     .await
     .expect("the second key");
     for version in versions.iter().filter(|row| row.0 == bot_id && moved.contains(&&*row.1)) {
         let plain = opens(&old, version).expect("opens");
-        let aad = crypto::secret_aad(bot_id, &version.1, version.2);
+        let at = SecretAddress::new(bot_id, &version.1, version.2);
         sqlx::query(
             "UPDATE secret_versions SET sealed_value = $1, key_generation = 2 \
              WHERE version = $2 AND secret_id = \
              (SELECT id FROM secrets WHERE project_id = $3 AND key = $4)",
         )
-        .bind(crypto::seal(next.expose(), plain.as_bytes(), &aad).to_bytes())
+        .bind(next.seal_secret(&at, plain.as_bytes()).to_bytes())
         .bind(version.2)
         .bind(bot_id)
         .bind(&version.1)
@@ -404,13 +404,13 @@ async fn a_write_sealed_with_the_old_key_during_the_finish_is_resealed_before_th
     .fetch_one(&mut *write)
     .await
     .expect("the secret");
-    let aad = crypto::secret_aad(bot_id, "IN_FLIGHT", 1);
+    let at = SecretAddress::new(bot_id, "IN_FLIGHT", 1);
     sqlx::query(
         "INSERT INTO secret_versions (secret_id, version, key_generation, sealed_value, \
          fingerprint, created_at, created_by) VALUES ($1, 1, 1, $2, $3, 0, 'test')",
     )
     .bind(secret_id)
-    .bind(crypto::seal(old_key.expose(), b"sealed with the old key", &aad).to_bytes())
+    .bind(old_key.seal_secret(&at, b"sealed with the old key").to_bytes())
     .bind(vec![0u8; 32])
     .execute(&mut *write)
     .await

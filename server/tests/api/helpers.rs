@@ -8,7 +8,7 @@ use app::{
         service::Accounts,
     },
     audit::Actor,
-    keyring::MasterKey,
+    crypto::MasterKey,
     projects::service::Projects,
     store::Store,
     tokens::service::Tokens,

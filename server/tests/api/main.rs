@@ -1,5 +1,6 @@
 //! Integration tests: the real server on a random port, against a fresh SQLite file and a fresh
 //! PostgreSQL database for every test.
+#![allow(clippy::unwrap_used)]
 mod helpers;
 
 mod accounts;

@@ -13,7 +13,7 @@ use std::{
 };
 
 use app::{
-    audit::{Event, group::AppendError},
+    audit::{AuditAction, Event, group::AppendError},
     projects::{ProjectName, ProjectSlug, VariableValue},
     secrets::{
         domain::{Description, SecretKey, SecretValue},
@@ -159,7 +159,7 @@ async fn an_event_read_at_a_passed_generation_is_not_appended(backend: Backend) 
     let actor = Actor::new("token:probe", None);
     let read_at = generation(&app).await;
     let before = environment_reads(&app).await;
-    let event = || Event::general(&actor, "environment.read", None);
+    let event = || Event::general(&actor, AuditAction::EnvironmentRead, None);
     app.store.append_audit_at(event(), read_at).await.expect("still current: appended");
 
     let variable = VariableValue::parse("1".into()).expect("variable");
@@ -311,7 +311,7 @@ async fn closing_the_store_first_commits_the_events_handed_over(backend: Backend
         let store = store.clone();
         appends.spawn(async move {
             let actor = Actor::new(format!("token:closing-{n}"), None);
-            store.append_audit(Event::general(&actor, "environment.read", None)).await
+            store.append_audit(Event::general(&actor, AuditAction::EnvironmentRead, None)).await
         });
     }
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;

@@ -3,7 +3,7 @@ use app::{
     projects::{ProjectName, ProjectSlug},
     secrets::{
         domain::{Description, SecretKey, SecretType, SecretValue},
-        service::{Actor, NewSecret, Scope, SecretUpdate, Vault, VaultError},
+        service::{Actor, Missing, NewSecret, Scope, SecretUpdate, Vault, VaultError},
     },
 };
 use sqlx::{Executor, Row};
@@ -242,7 +242,7 @@ async fn rollback_restores_an_earlier_value_as_a_new_version(backend: Backend) {
     assert_eq!(meta.version, 3);
     assert_eq!(reveal(&app.vault, &scope, "TOKEN").await, "original");
     let missing = app.vault.rollback(&alice(), &scope, &key("TOKEN"), 9, 3).await;
-    assert!(matches!(missing, Err(VaultError::NotFound(_))), "{missing:?}");
+    assert!(matches!(missing, Err(VaultError::NotFound(Missing::Version, _))), "{missing:?}");
     app.stop().await;
 }
 
@@ -475,7 +475,10 @@ async fn deleting_a_project_removes_its_secrets_and_data_key(backend: Backend) {
             .get(0);
         assert_eq!(count, 0, "{table} is empty");
     }
-    assert!(matches!(app.vault.list_secrets(&scope).await, Err(VaultError::NotFound(_))));
+    assert!(matches!(
+        app.vault.list_secrets(&scope).await,
+        Err(VaultError::NotFound(Missing::Project, _))
+    ));
     assert_eq!(audit_actions(&app).await.last().map(String::as_str), Some("project.deleted"));
     app.stop().await;
 }
@@ -485,7 +488,7 @@ async fn a_wrong_master_key_is_refused_at_start(backend: Backend) {
     let scope = project(&app.vault, "Bot").await;
     create(&app.vault, &scope, "TOKEN", "v1").await;
 
-    let other = crate::helpers::test_config(&app.database, app::keyring::MasterKey::generate());
+    let other = crate::helpers::test_config(&app.database, app::crypto::MasterKey::generate());
     let error = sealbox::startup::Application::build(other).await.err().expect("refused");
 
     assert!(
@@ -498,7 +501,7 @@ async fn a_wrong_master_key_is_refused_at_start(backend: Backend) {
 mod rotation {
     use std::process::Stdio;
 
-    use app::{keyring::MasterKey, secrets::service::Vault};
+    use app::{crypto::MasterKey, secrets::service::Vault};
     use sealbox::config::{MasterKeySource, StoreConfig};
 
     use super::*;

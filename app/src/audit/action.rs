@@ -1,0 +1,115 @@
+//! Every kind of audit event: its stored name and what its `details` column holds. Written by
+//! the services, suggested by the Audit page's filter. Never a value.
+
+/// Defines [`AuditAction`], its list and its names from one table, so that an action added to
+/// the enum cannot be missing from [`AuditAction::ALL`] (a macro because it generates items).
+macro_rules! audit_actions {
+    ($($(#[$doc:meta])* $variant:ident => $name:literal,)*) => {
+        /// What an audit event records. The name ([`AuditAction::as_str`]) is what the database,
+        /// the Audit page, the CSV export and the chain's MAC hold; it never changes once
+        /// released.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum AuditAction {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl AuditAction {
+            /// Every action, in the order the Audit page suggests them.
+            pub const ALL: &'static [AuditAction] = &[$(Self::$variant,)*];
+
+            /// The stored name, `noun.verb`.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+audit_actions! {
+    /// A project was created. Details: none.
+    ProjectCreated => "project.created",
+    /// A project and everything in it was deleted. Details: none.
+    ProjectDeleted => "project.deleted",
+    /// A project's settings changed. Details: what changed, e.g. `required: A, B`.
+    ProjectSettingsChanged => "project.settings_changed",
+    /// A secret was created (version 1). Details: none.
+    SecretCreated => "secret.created",
+    /// A secret got a new version. Details: what changed (`value`, `description`).
+    SecretUpdated => "secret.updated",
+    /// A secret and its history were deleted. Details: none.
+    SecretDeleted => "secret.deleted",
+    /// One secret's value was read (reveal, API, CLI). Details: none.
+    SecretRead => "secret.read",
+    /// The value of an earlier version became current as a new version. Details: `to version N`.
+    SecretRolledBack => "secret.rolled_back",
+    /// Someone asked which secrets hold a value (the value itself is not recorded).
+    /// Details: none.
+    SecretSearchedByValue => "secret.searched_by_value",
+    /// A token listed a project's secret names (no values). Details: none.
+    SecretListed => "secret.listed",
+    /// A whole environment was delivered (`/env`, `sealbox run`). Details: each key and version.
+    EnvironmentRead => "environment.read",
+    /// A plain variable was created. Details: none.
+    VariableCreated => "variable.created",
+    /// A plain variable changed. Details: none.
+    VariableUpdated => "variable.updated",
+    /// A plain variable was deleted. Details: none.
+    VariableDeleted => "variable.deleted",
+    /// A service token was created. Details: its name, scope and expiry.
+    TokenCreated => "token.created",
+    /// A service token was revoked. Details: its name.
+    TokenRevoked => "token.revoked",
+    /// A person was added. Details: `email as role`.
+    UserCreated => "user.created",
+    /// A person's role changed. Details: `email: old → new`.
+    UserRoleChanged => "user.role_changed",
+    /// A person was deactivated. Details: their email.
+    UserDeactivated => "user.deactivated",
+    /// A person was reactivated. Details: their email.
+    UserReactivated => "user.reactivated",
+    /// A person signed in. Details: none.
+    UserSignedIn => "user.signed_in",
+    /// A person signed out. Details: none.
+    UserSignedOut => "user.signed_out",
+    /// A sign-in failed (wrong email or password). Details: none.
+    UserSignInFailed => "user.sign_in_failed",
+    /// Sign-ins for an account or address are paused. Details: the window and its end.
+    UserSignInThrottled => "user.sign_in_throttled",
+    /// Every data key was re-wrapped under a new master key. Details: the key ids and counts.
+    MasterKeyRotated => "master_key.rotated",
+    /// A data-key rotation began. Details: `data key generation A → B`.
+    DataKeyRotationStarted => "data_key.rotation_started",
+    /// A data-key rotation finished. Details: the generations and the number of versions.
+    DataKeyRotated => "data_key.rotated",
+    /// The audit chain got its key (the first event of a keyed chain). Details: none.
+    ChainKeyed => "audit.chain_keyed",
+}
+
+impl std::fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AuditAction;
+
+    #[test]
+    fn every_action_has_its_own_noun_dot_verb_name() {
+        let mut names: Vec<&str> = AuditAction::ALL.iter().map(|action| action.as_str()).collect();
+        for name in &names {
+            let (noun, verb) = name.split_once('.').expect("noun.verb");
+            for part in [noun, verb] {
+                assert!(
+                    !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                );
+            }
+        }
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), AuditAction::ALL.len(), "no two actions share a name");
+    }
+}
