@@ -50,11 +50,22 @@ use crate::{
     tokens::page::TokensTab,
 };
 
+/// Pages for people who are not signed in. They are plain HTML without the bundle: their forms
+/// post to the server, and a first visit downloads a few kilobytes instead of the framework.
+/// Reached by a link from a hydrated page, they still render in the browser (their chunks exist).
+pub const PLAIN_PAGES: &[&str] = &["/login", "/setup"];
+
 /// The HTML document the server renders around [`App`].
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let theme = components::Theme::rendered().map(components::Theme::as_str);
+    #[cfg(feature = "ssr")]
+    let plain = use_context::<http::request::Parts>()
+        .is_some_and(|parts| PLAIN_PAGES.contains(&parts.uri.path()));
+    #[cfg(not(feature = "ssr"))]
+    let plain = false;
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang="en" data-theme=theme>
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
@@ -67,7 +78,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <AutoReload options=options.clone()/>
                 // The bundle is fetched at low priority and run when the browser is idle: the
                 // page paints first (and works without JavaScript until then).
-                <HydrationScripts options defer=true/>
+                {(!plain).then(|| view! { <HydrationScripts options defer=true/> })}
                 <MetaTags/>
             </head>
             <body>

@@ -1,4 +1,4 @@
-import { type Page, expect, test } from '@playwright/test';
+import { type Browser, type Page, expect, test } from '@playwright/test';
 import { hydrated, newProject, ownerEmail, ownerPassword, signIn, signedInPages } from './helpers';
 
 /** Whether the page scrolls sideways (it must not: only a wide table scrolls, in its own box). */
@@ -84,7 +84,7 @@ test('assets carry a content hash, come Brotli-compressed and are kept for a yea
   page,
   request,
 }) => {
-  const response = await page.goto('/login');
+  const response = await page.goto('/');
   expect(response!.headers()['cache-control']).toBe('no-store');
   const html = await response!.text();
   const assets = [...html.matchAll(/\/pkg\/[^"']+\.(?:js|wasm|css)/g)].map((m) => m[0]);
@@ -124,10 +124,13 @@ test('every page hydrates without an error in the browser', async ({ page }) => 
       errors.push(`${page.url()}: ${message.text()}`);
     }
   });
-  for (const path of ['/', '/login', '/no-such-page']) {
+  for (const path of ['/', '/no-such-page']) {
     await page.goto(path);
     await hydrated(page);
   }
+  // The sign-in page has no bundle to hydrate; after signing in, the next page hydrates.
+  await page.goto('/login');
+  await expect(page.locator('script[src], link[rel="modulepreload"]')).toHaveCount(0);
   await signIn(page, ownerEmail, ownerPassword);
   const project = await newProject(page, 'Hydrate');
   for (const path of signedInPages(project)) {
@@ -138,14 +141,16 @@ test('every page hydrates without an error in the browser', async ({ page }) => 
   expect(errors).toEqual([]);
 });
 
-test('the first visit of /login downloads at most 280 KB (Brotli), its own page chunk included', async ({
-  browser,
-  baseURL,
-}) => {
-  // Bytes over the wire do not depend on the machine, so this is a budget, not a timing. The
-  // pages are lazy routes (`cargo leptos build --split`): /login fetches the framework and the
-  // chunks of the sign-in page, not the code of every page.
-  const context = await browser.newContext({ extraHTTPHeaders: { 'accept-encoding': 'br' } });
+/** Bytes over the wire (Brotli) for a first visit of `path`, and the URLs loaded. */
+async function firstVisit(
+  browser: Browser,
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ bytes: number; loaded: string[] }> {
+  // Bytes over the wire do not depend on the machine, so these are budgets, not timings.
+  const context = await browser.newContext({
+    extraHTTPHeaders: { 'accept-encoding': 'br', ...headers },
+  });
   const page = await context.newPage();
   const cdp = await context.newCDPSession(page);
   await cdp.send('Network.enable');
@@ -155,13 +160,37 @@ test('the first visit of /login downloads at most 280 KB (Brotli), its own page 
   cdp.on('Network.loadingFinished', (event) => {
     if (urls.has(event.requestId)) bytes += event.encodedDataLength;
   });
-  await page.goto(`${baseURL}/login`);
-  await hydrated(page);
+  await page.goto(url);
+  if (headers.cookie) await hydrated(page);
   await page.waitForLoadState('networkidle');
-  const loaded = [...urls.values()];
-  expect(loaded.some((url) => /split___login_view/.test(url)), loaded.join('\n')).toBe(true);
-  const otherPages = loaded.filter((url) => /split___/.test(url) && !/split___login_view/.test(url));
-  expect(otherPages, 'no other page').toEqual([]);
-  expect(bytes, loaded.join('\n')).toBeLessThanOrEqual(280_000);
   await context.close();
+  return { bytes, loaded: [...urls.values()] };
+}
+
+test('the first visit of /login downloads no script and at most 20 KB (Brotli)', async ({
+  browser,
+  baseURL,
+}) => {
+  // People who are not signed in get plain HTML: the form posts without the bundle.
+  const { bytes, loaded } = await firstVisit(browser, `${baseURL}/login`);
+  expect(loaded.filter((url) => /\.(js|wasm)$/.test(url)), 'no script').toEqual([]);
+  expect(bytes, loaded.join('\n')).toBeLessThanOrEqual(20_000);
+});
+
+test('the first signed-in visit of a project page downloads at most 480 KB (Brotli), only its own page chunks', async ({
+  browser,
+  baseURL,
+  page,
+}) => {
+  await signIn(page, ownerEmail, ownerPassword);
+  const project = await newProject(page, 'Budget');
+  const cookies = await page.context().cookies();
+  const cookie = cookies.map((c) => `${c.name}=${c.value}`).join('; ');
+  const { bytes, loaded } = await firstVisit(browser, `${baseURL}${project}`, { cookie });
+  expect(loaded.some((url) => /split___project_view/.test(url)), loaded.join('\n')).toBe(true);
+  const otherPages = loaded.filter(
+    (url) => /split___/.test(url) && !/split___(project|secrets)_view/.test(url),
+  );
+  expect(otherPages, 'no other page').toEqual([]);
+  expect(bytes, loaded.join('\n')).toBeLessThanOrEqual(480_000);
 });

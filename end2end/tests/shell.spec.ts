@@ -27,8 +27,15 @@ test('once hydrated, the theme toggle switches to dark mode and remembers it', a
 
   await expect(toggle).toHaveAttribute('aria-pressed', 'true');
   await expect(page.locator('html')).toHaveAttribute('data-theme', 'dark');
+  // Remembered in a cookie, so the server renders the page dark: no light flash before the
+  // bundle runs, and pages without the bundle (sign-in) are dark too.
+  const html = await (await page.request.get('/')).text();
+  expect(html).toContain('<html lang="en" data-theme="dark"');
   await page.reload();
   await hydrated(page);
+  await expect(page.locator('html')).toHaveAttribute('data-theme', 'dark');
+  await expect(toggle).toHaveAttribute('aria-pressed', 'true');
+  await page.goto('/login');
   await expect(page.locator('html')).toHaveAttribute('data-theme', 'dark');
   expect(violations, 'the page runs under its Content-Security-Policy').toEqual([]);
 });
@@ -69,11 +76,22 @@ test('client-side navigation from the 404 page back to the start page works', as
 test.describe('without JavaScript', () => {
   test.use({ javaScriptEnabled: false });
 
-  test('the page renders but never hydrates, so the toggle does nothing', async ({ page }) => {
+  test('the page renders but never hydrates; the theme toggle asks the server', async ({ page }) => {
+    await page.goto('/login');
+    const toggle = page.getByRole('button', { name: 'Dark mode' });
+    await expect(toggle).toHaveAttribute('aria-pressed', 'false');
+    await toggle.click();
+    await expect(page).toHaveURL(/\/login$/);
+    await expect(page.locator('html')).toHaveAttribute('data-theme', 'dark');
+    await expect(toggle).toHaveAttribute('aria-pressed', 'true');
+    await toggle.click();
+    await expect(page.locator('html')).toHaveAttribute('data-theme', 'light');
     await page.goto('/');
     await expect(page.getByRole('status')).toContainText('Database ready');
-    await page.getByRole('button', { name: 'Dark mode' }).click();
+    // "Check status" is a form too: the server answers with the page, freshly rendered.
+    await page.getByRole('button', { name: 'Check status' }).click();
+    await expect(page).toHaveURL(/\/$/);
+    await expect(page.getByRole('status')).toContainText('Database ready');
     await expect(page.locator('body')).not.toHaveAttribute('data-hydrated', 'true');
-    await expect(page.locator('html')).not.toHaveAttribute('data-theme', 'dark');
   });
 });

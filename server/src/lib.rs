@@ -9,3 +9,4 @@ pub mod proxy;
 pub mod security;
 pub mod startup;
 pub mod telemetry;
+pub mod theme;

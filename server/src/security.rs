@@ -376,7 +376,7 @@ fn too_large(parts: &http::request::Parts, prefix: &[u8], limit: usize) -> Respo
 }
 
 /// A path on this site: `/…` but not `//host` or `/\host`, which browsers treat as other sites.
-fn is_local_path(path: &str) -> bool {
+pub(crate) fn is_local_path(path: &str) -> bool {
     path.starts_with('/')
         && !path.starts_with("//")
         && !path.starts_with("/\\")

@@ -22,7 +22,10 @@ use tower_sessions::{
     cookie::{SameSite, time},
 };
 
-use axum::{Router, routing::get};
+use axum::{
+    Router,
+    routing::{get, post},
+};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
 use tokio::net::TcpListener;
@@ -266,6 +269,7 @@ pub fn router(
         .route("/readyz", get(health::readyz))
         .route("/projects/{slug}/variables.env", get(export_env))
         .route("/settings/audit.csv", get(export_csv))
+        .route(app::components::THEME_PATH, post(crate::theme::set))
         .leptos_routes_with_context(&state, routes, security::provide_page_nonce, move || {
             shell(options.clone())
         })

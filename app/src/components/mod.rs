@@ -13,5 +13,5 @@ pub use forms::{
     field_error, form_error, typed,
 };
 pub use layout::Layout;
-pub use theme::ThemeToggle;
+pub use theme::{THEME_PATH, Theme, ThemeToggle, theme_cookie};
 pub use time::Timestamp;

@@ -2,7 +2,7 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::error::AppError;
+use crate::{components::ReturnHere, error::AppError};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerStatus {
@@ -30,7 +30,7 @@ mod ssr {
 }
 
 /// The footer line: the server's version and database state, rendered on the server, and a
-/// "Check status" button that asks again through a server function (it needs hydration).
+/// "Check status" button that asks again through a server function.
 #[component]
 pub fn ServerStatusLine() -> impl IntoView {
     let initial = Resource::new(|| (), |_| check_server());
@@ -48,16 +48,14 @@ pub fn ServerStatusLine() -> impl IntoView {
                 })}
             </Suspense>
         </span>
-        <button
-            type="button"
-            class="link-button"
-            disabled=move || check.pending().get()
-            on:click=move |_| {
-                check.dispatch(CheckServer {});
-            }
-        >
-            {move || if check.pending().get() { "Checking…" } else { "Check status" }}
-        </button>
+        // A form, so it works without JavaScript too: the server sends the browser back to the
+        // page, rendered with a fresh status.
+        <ActionForm action=check attr:class="inline-form">
+            <ReturnHere/>
+            <button type="submit" class="link-button" disabled=move || check.pending().get()>
+                {move || if check.pending().get() { "Checking…" } else { "Check status" }}
+            </button>
+        </ActionForm>
     }
 }
 
