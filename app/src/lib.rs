@@ -50,7 +50,8 @@ use crate::{
     tokens::page::TokensTab,
 };
 
-/// Pages for people who are not signed in. They are plain HTML without the bundle: their forms
+/// Pages for people who are not signed in. They are plain HTML without the bundle (no script is
+/// loaded; Leptos's inline resource data stays, unread): their forms
 /// post to the server, and a first visit downloads a few kilobytes instead of the framework.
 /// Reached by a link from a hydrated page, they still render in the browser (their chunks exist).
 pub const PLAIN_PAGES: &[&str] = &["/login", "/setup"];

@@ -162,7 +162,8 @@ fn content_hash(name: &str) -> Option<&str> {
 /// these headers come from programs, not from a page on another site, and are let through.
 pub async fn same_origin(request: Request, next: Next) -> Response {
     let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if !safe && request.uri().path().starts_with("/rpc/") && !from_this_origin(request.headers()) {
+    // Everything but the JSON API (tokens, not cookies): server functions and `POST /theme`.
+    if !safe && !request.uri().path().starts_with("/api/") && !from_this_origin(request.headers()) {
         tracing::warn!(path = request.uri().path(), "refused a cross-origin request");
         return (StatusCode::FORBIDDEN, "Cross-origin requests are refused.").into_response();
     }

@@ -1,7 +1,7 @@
 use serde_json::Value;
 
 use crate::{
-    helpers::{Backend, spawn_app},
+    helpers::{Backend, TestApp, spawn_app},
     on_both_backends,
 };
 
@@ -14,7 +14,65 @@ on_both_backends!(
     a_cross_origin_post_to_a_server_function_is_refused,
     a_server_function_called_with_missing_arguments_answers_422,
     pages_are_compressed_for_browsers_that_accept_it_and_nothing_else_is,
+    the_theme_form_keeps_the_choice_in_a_cookie_and_returns_only_to_this_site,
+    the_sign_in_page_is_plain_html_in_the_chosen_theme,
 );
+
+async fn the_theme_form_keeps_the_choice_in_a_cookie_and_returns_only_to_this_site(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    let header = |response: &reqwest::Response, name: &str| {
+        response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+    };
+
+    let dark =
+        post_theme(&app, "same-origin", &[("theme", "dark"), ("__return", "/projects?q=a")]).await;
+    assert_eq!(dark.status(), 303);
+    assert_eq!(header(&dark, "location").as_deref(), Some("/projects?q=a"));
+    assert_eq!(
+        header(&dark, "set-cookie").as_deref(),
+        Some("sealbox-theme=dark; Path=/; Max-Age=31536000; SameSite=Lax")
+    );
+    for elsewhere in ["//evil.example/", "/\\evil.example", "https://evil.example/"] {
+        let form = [("theme", "light"), ("__return", elsewhere)];
+        let response = post_theme(&app, "same-origin", &form).await;
+        assert_eq!(header(&response, "location").as_deref(), Some("/"), "{elsewhere}");
+    }
+    let odd = post_theme(&app, "same-origin", &[("theme", "purple")]).await;
+    assert_eq!(odd.status(), 400);
+    assert!(header(&odd, "set-cookie").is_none());
+    assert!(odd.text().await.expect("body").contains("\"light\" or \"dark\""));
+    let forged = post_theme(&app, "cross-site", &[("theme", "dark")]).await;
+    assert_eq!(forged.status(), 403, "another site cannot switch it");
+    app.stop().await;
+}
+
+async fn post_theme(app: &TestApp, site: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    let request = app.client.post(app.url("/theme")).header("sec-fetch-site", site).form(form);
+    request.send().await.expect("the post")
+}
+
+async fn the_sign_in_page_is_plain_html_in_the_chosen_theme(backend: Backend) {
+    let app = spawn_app(backend).await;
+
+    for path in ["/login", "/setup"] {
+        let html = page_with_cookie(&app, path, "sealbox-theme=dark").await;
+        assert!(html.contains(r#"<html lang="en" data-theme="dark""#), "{path}: {html}");
+        // Only Leptos's few inline lines of resource data, which nothing reads.
+        assert!(!html.contains("<script src") && !html.contains(".js"), "{path} loads no script");
+        assert!(!html.contains(".wasm") && !html.contains("modulepreload"), "{path}: no wasm");
+    }
+    let start = page_with_cookie(&app, "/", "sealbox-theme=nonsense").await;
+    assert!(start.contains(r#"<html lang="en">"#), "no choice, no attribute: {start}");
+    assert!(start.contains(".wasm"), "other pages hydrate: {start}");
+    app.stop().await;
+}
+
+async fn page_with_cookie(app: &TestApp, path: &str, cookie: &str) -> String {
+    let response = app.client.get(app.url(path)).header("cookie", cookie).send().await;
+    response.expect("the page").text().await.expect("its html")
+}
 
 async fn pages_are_compressed_for_browsers_that_accept_it_and_nothing_else_is(backend: Backend) {
     let app = spawn_app(backend).await;
