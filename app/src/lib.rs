@@ -77,9 +77,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
                 <HashedStylesheet options=options.clone() id="leptos"/>
                 <AutoReload options=options.clone()/>
-                // The bundle is fetched at low priority and run when the browser is idle: the
-                // page paints first (and works without JavaScript until then).
-                {(!plain).then(|| view! { <HydrationScripts options defer=true/> })}
+                {(!plain).then(|| view! { <DeferredHydration options/> })}
                 <MetaTags/>
             </head>
             <body>
@@ -87,6 +85,54 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// Loads the bundle once the page has loaded and painted, when the browser is idle: nothing is
+/// fetched before then (no preload hints), so the bundle never delays the first paint, and the
+/// page works without JavaScript until the wasm takes over.
+#[component]
+fn DeferredHydration(options: LeptosOptions) -> impl IntoView {
+    // Leptos's own component gives the lazy routes the split build's manifest; its markup, which
+    // preloads the bundle from the head, is not used.
+    let _manifest = HydrationScripts(
+        HydrationScriptsProps::builder().options(options.clone()).defer(true).build(),
+    );
+    let (js, wasm) = bundle_names(&options);
+    let loader = format!(
+        "((js, wasm) => {{\
+           const hydrate = () => import(js).then((bundle) =>\
+             bundle.default({{ module_or_path: wasm }}).then(() => bundle.hydrate()));\
+           const whenIdle = () => 'requestIdleCallback' in window\
+             ? requestIdleCallback(hydrate, {{ timeout: 2000 }}) : setTimeout(hydrate, 1);\
+           const afterPaint = () => requestAnimationFrame(() => setTimeout(whenIdle, 0));\
+           if (document.readyState === 'complete') afterPaint();\
+           else addEventListener('load', afterPaint, {{ once: true }});\
+         }})({js:?}, {wasm:?});"
+    );
+    view! { <script type="module" nonce=use_nonce()>{loader}</script> }
+}
+
+/// `/pkg/<name>.js` and `.wasm` of the bundle: with their content hashes from the build's
+/// `hash.txt` when it made one (read once), else the names cargo-leptos gives them.
+fn bundle_names(options: &LeptosOptions) -> (String, String) {
+    let pkg = format!("/{}/{}", options.site_pkg_dir, options.output_name);
+    if !options.hash_files {
+        let suffix = if option_env!("LEPTOS_OUTPUT_NAME").is_none() { "_bg" } else { "" };
+        return (format!("{pkg}.js"), format!("{pkg}{suffix}.wasm"));
+    }
+    static HASHES: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    let (js, wasm) = HASHES.get_or_init(|| {
+        let text = std::fs::read_to_string(options.hash_file.as_ref()).unwrap_or_default();
+        let hash = |kind: &str| {
+            text.lines()
+                .filter_map(|line| line.split_once(':'))
+                .find(|(name, _)| name.trim() == kind)
+                .map(|(_, hash)| format!(".{}", hash.trim()))
+                .unwrap_or_default()
+        };
+        (hash("js"), hash("wasm"))
+    });
+    (format!("{pkg}{js}.js"), format!("{pkg}{wasm}.wasm"))
 }
 
 #[component]

@@ -22,11 +22,16 @@ test('once hydrated, the theme toggle switches to dark mode and remembers it', a
   await hydrated(page);
   const toggle = page.getByRole('button', { name: 'Dark mode' });
   await expect(toggle).toHaveAttribute('aria-pressed', 'false');
+  const posts: string[] = [];
+  page.on('request', (request) => {
+    if (new URL(request.url()).pathname === '/theme') posts.push(request.url());
+  });
 
   await toggle.click();
 
   await expect(toggle).toHaveAttribute('aria-pressed', 'true');
   await expect(page.locator('html')).toHaveAttribute('data-theme', 'dark');
+  expect(posts, 'switched in place, without asking the server').toEqual([]);
   // Remembered in a cookie, so the server renders the page dark: no light flash before the
   // bundle runs, and pages without the bundle (sign-in) are dark too.
   const html = await (await page.request.get('/')).text();
@@ -89,7 +94,11 @@ test.describe('without JavaScript', () => {
     await page.goto('/');
     await expect(page.getByRole('status')).toContainText('Database ready');
     // "Check status" is a form too: the server answers with the page, freshly rendered.
+    const posted = page.waitForResponse(
+      (r) => r.url().endsWith('/rpc/check_server') && r.request().method() === 'POST',
+    );
     await page.getByRole('button', { name: 'Check status' }).click();
+    expect([302, 303]).toContain((await posted).status());
     await expect(page).toHaveURL(/\/$/);
     await expect(page.getByRole('status')).toContainText('Database ready');
     await expect(page.locator('body')).not.toHaveAttribute('data-hydrated', 'true');

@@ -129,7 +129,9 @@ impl From<VaultError> for ApiError {
                     Missing::Project => ApiCode::ProjectNotFound,
                     Missing::Secret => ApiCode::SecretNotFound,
                     Missing::Version => ApiCode::VersionNotFound,
-                    Missing::Variable | Missing::Token | Missing::TeamScope => ApiCode::NotFound,
+                    Missing::Variable | Missing::Token => ApiCode::NotFound,
+                    // The team scope is made by a migration: without it the database is broken.
+                    Missing::TeamScope => return Self::internal(anyhow::anyhow!(message)),
                 },
                 message,
             ),

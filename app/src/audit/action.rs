@@ -32,7 +32,7 @@ audit_actions! {
     ProjectCreated => "project.created",
     /// A project and everything in it was deleted. Details: none.
     ProjectDeleted => "project.deleted",
-    /// A project's settings changed. Details: what changed, e.g. `required: A, B`.
+    /// A project's settings were saved. Details: all of them, `name: …; required: …; maximum age: …`.
     ProjectSettingsChanged => "project.settings_changed",
     /// A secret was created (version 1). Details: none.
     SecretCreated => "secret.created",
@@ -49,7 +49,8 @@ audit_actions! {
     SecretSearchedByValue => "secret.searched_by_value",
     /// A token listed a project's secret names (no values). Details: none.
     SecretListed => "secret.listed",
-    /// A whole environment was delivered (`/env`, `sealbox run`). Details: each key and version.
+    /// A whole environment was delivered (`/env`, `sealbox run`). Details: each secret's key and
+    /// version, team secrets marked ` (team)` (plain variables are not listed).
     EnvironmentRead => "environment.read",
     /// A plain variable was created. Details: none.
     VariableCreated => "variable.created",
@@ -75,7 +76,8 @@ audit_actions! {
     UserSignedOut => "user.signed_out",
     /// A sign-in failed (wrong email or password). Details: none.
     UserSignInFailed => "user.sign_in_failed",
-    /// Sign-ins for an account or address are paused. Details: the window and its end.
+    /// Sign-ins for an account or address were refused in a throttling window. Details: how
+    /// many, the window's length and its start.
     UserSignInThrottled => "user.sign_in_throttled",
     /// Every data key was re-wrapped under a new master key. Details: the key ids and counts.
     MasterKeyRotated => "master_key.rotated",
@@ -83,7 +85,8 @@ audit_actions! {
     DataKeyRotationStarted => "data_key.rotation_started",
     /// A data-key rotation finished. Details: the generations and the number of versions.
     DataKeyRotated => "data_key.rotated",
-    /// The audit chain got its key (the first event of a keyed chain). Details: none.
+    /// The audit chain got its key (the first event of a keyed chain). Details: how many events
+    /// came before it with plain links, and the head it continues from.
     ChainKeyed => "audit.chain_keyed",
 }
 

@@ -63,12 +63,12 @@ impl MasterKey {
 
     /// Wraps `key` under this master key: `nonce ‖ ciphertext ‖ tag`. `aad` names what the key
     /// belongs to ([`super::data_key_aad`]).
-    pub fn wrap(&self, key: &DataKey, aad: &[u8]) -> Vec<u8> {
+    pub fn wrap_key(&self, key: &DataKey, aad: &[u8]) -> Vec<u8> {
         aead::seal(&self.0, &key.0[..], aad).to_bytes()
     }
 
-    /// Unwraps a key made by [`Self::wrap`] with the same associated data.
-    pub fn unwrap(&self, wrapped: &[u8], aad: &[u8]) -> Result<DataKey, CryptoError> {
+    /// Unwraps a key made by [`Self::wrap_key`] with the same associated data.
+    pub fn unwrap_key(&self, wrapped: &[u8], aad: &[u8]) -> Result<DataKey, CryptoError> {
         let sealed = Sealed::from_bytes(wrapped)?;
         let plain = aead::open(&self.0, &sealed, aad)?;
         DataKey::from_bytes(&plain)

@@ -57,18 +57,18 @@ fn a_wrong_key_does_not_open() {
 fn a_wrapped_key_opens_only_with_its_master_key_and_owner() {
     let master = MasterKey::generate();
     let key = DataKey::generate();
-    let wrapped = master.wrap(&key, &data_key_aad("project:7"));
-    let unwrapped = master.unwrap(&wrapped, &data_key_aad("project:7")).expect("unwraps");
+    let wrapped = master.wrap_key(&key, &data_key_aad("project:7"));
+    let unwrapped = master.unwrap_key(&wrapped, &data_key_aad("project:7")).expect("unwraps");
     assert_eq!(unwrapped.expose(), key.expose());
-    assert!(master.unwrap(&wrapped, &data_key_aad("project:8")).is_err());
-    assert!(MasterKey::generate().unwrap(&wrapped, &data_key_aad("project:7")).is_err());
+    assert!(master.unwrap_key(&wrapped, &data_key_aad("project:8")).is_err());
+    assert!(MasterKey::generate().unwrap_key(&wrapped, &data_key_aad("project:7")).is_err());
 }
 
 #[test]
 fn truncated_blobs_are_malformed_not_a_panic() {
     assert_eq!(Sealed::from_bytes(&[0u8; 27]).err(), Some(CryptoError::Malformed));
     let master = MasterKey::generate();
-    assert!(master.unwrap(&[], b"").is_err());
+    assert!(master.unwrap_key(&[], b"").is_err());
 }
 
 #[test]
@@ -116,9 +116,9 @@ proptest! {
     #[test]
     fn flipping_any_bit_of_a_wrapped_key_fails_to_unwrap(bit in 0usize..(12 + 32 + 16) * 8) {
         let master = MasterKey::generate();
-        let mut wrapped = master.wrap(&DataKey::generate(), b"owner");
+        let mut wrapped = master.wrap_key(&DataKey::generate(), b"owner");
         wrapped[bit / 8] ^= 1 << (bit % 8);
-        prop_assert!(master.unwrap(&wrapped, b"owner").is_err());
+        prop_assert!(master.unwrap_key(&wrapped, b"owner").is_err());
     }
 }
 

@@ -193,7 +193,7 @@ impl Keyring {
             .find(|key| key.id() == master_key_id)
             .ok_or_else(|| KeyringError::MissingMasterKey(master_key_id.clone()))?;
         let aad = crypto::data_key_aad(crate::audit::chain::CHAIN_PURPOSE);
-        let root = master.unwrap(&wrapped, &aad).map_err(KeyringError::Unwrap)?;
+        let root = master.unwrap_key(&wrapped, &aad).map_err(KeyringError::Unwrap)?;
         Ok(ChainKey::derive(&root))
     }
 
@@ -203,7 +203,7 @@ impl Keyring {
 
     /// Wraps a key under the current master key.
     pub fn wrap(&self, key: &DataKey, aad: &[u8]) -> Vec<u8> {
-        self.keys[0].1.wrap(key, aad)
+        self.keys[0].1.wrap_key(key, aad)
     }
 
     /// Unwraps a key with the master key named by `master_key_id`.
@@ -218,7 +218,7 @@ impl Keyring {
             .iter()
             .find(|(id, _)| id == master_key_id)
             .ok_or_else(|| KeyringError::MissingMasterKey(master_key_id.to_string()))?;
-        master.unwrap(wrapped, aad).map_err(KeyringError::Unwrap)
+        master.unwrap_key(wrapped, aad).map_err(KeyringError::Unwrap)
     }
 
     pub fn fingerprint_key(&self) -> &FingerprintKey {
@@ -305,8 +305,8 @@ mod tests {
             assert_ne!(first, other);
         }
         let master = MasterKey::generate();
-        let wrapped = master.wrap(&DataKey::generate(), &project_key_aad(7, 1));
-        assert!(master.unwrap(&wrapped, &project_key_aad(7, 2)).is_err());
+        let wrapped = master.wrap_key(&DataKey::generate(), &project_key_aad(7, 1));
+        assert!(master.unwrap_key(&wrapped, &project_key_aad(7, 2)).is_err());
     }
 
     #[test]

@@ -93,7 +93,7 @@ async fn data_keys(app: &TestApp) -> BTreeMap<(i64, i64), DataKey> {
             let (project, generation): (i64, i64) = (row.get(0), row.get(1));
             let wrapped: Vec<u8> = row.get(2);
             let aad = project_key_aad(project, generation);
-            let key = master.unwrap(&wrapped, &aad).expect("a stored key unwraps");
+            let key = master.unwrap_key(&wrapped, &aad).expect("a stored key unwraps");
             ((project, generation), key)
         })
         .collect()
@@ -191,7 +191,7 @@ async fn rotation_reseals_every_version_under_a_key_an_old_copy_does_not_hold(ba
     let bot_id = written.0;
     let mut sql = app.sql().await;
     let master = MasterKey::from_base64(&app.master_key).expect("key");
-    let forged = master.wrap(&old_keys[&(bot_id, 1)], &project_key_aad(bot_id, 1));
+    let forged = master.wrap_key(&old_keys[&(bot_id, 1)], &project_key_aad(bot_id, 1));
     sqlx::query("UPDATE project_keys SET wrapped_key = $1 WHERE project_id = $2")
         .bind(forged)
         .bind(bot_id)
@@ -321,7 +321,7 @@ async fn half_rotated(app: &TestApp, moved: &[&str]) -> (i64, DataKey) {
     )
     .bind(bot_id)
     .bind(master.id())
-    .bind(master.wrap(&next, &project_key_aad(bot_id, 2)))
+    .bind(master.wrap_key(&next, &project_key_aad(bot_id, 2)))
     .execute(&mut sql)
     .await
     .expect("the second key");
