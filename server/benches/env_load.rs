@@ -17,7 +17,7 @@ use app::{
     audit::Actor,
     crypto::MasterKey,
     keyring::Keyring,
-    projects::{ProjectName, ProjectSlug},
+    projects::{ProjectName, ProjectSlug, service::Projects},
     secrets::{
         domain::{Description, SecretKey, SecretValue},
         service::{NewSecret, Scope, Vault},
@@ -99,7 +99,8 @@ async fn seed(url: &str, key: MasterKey) -> String {
     let keyring = Keyring::load(&store, key, Vec::new()).await.expect("the keyring");
     let vault = Vault::new(store.clone(), Arc::new(keyring));
     let actor = Actor::new("bench", None);
-    vault.create_project(&actor, ProjectName::parse("Bench").expect("name")).await.expect("p");
+    let projects = Projects::new(store.clone(), vault.keyring().clone());
+    projects.create_project(&actor, ProjectName::parse("Bench").expect("name")).await.expect("p");
     let slug = ProjectSlug::parse("bench").expect("slug");
     for n in 0..20 {
         let new = NewSecret {

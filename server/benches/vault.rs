@@ -13,7 +13,7 @@ use std::{
 
 use app::{
     crypto::MasterKey,
-    projects::{ProjectName, ProjectSlug},
+    projects::{ProjectName, ProjectSlug, service::Projects},
     secrets::{
         domain::{Description, SecretKey, SecretValue},
         service::{Actor, NewSecret, Scope, Vault},
@@ -61,7 +61,10 @@ fn create_and_reveal(c: &mut Criterion) {
     for (backend, url) in backends {
         let vault = runtime.block_on(open(&url));
         let project = runtime
-            .block_on(vault.create_project(&actor, ProjectName::parse("Bench").expect("name")))
+            .block_on(
+                Projects::new(vault.store().clone(), vault.keyring().clone())
+                    .create_project(&actor, ProjectName::parse("Bench").expect("name")),
+            )
             .expect("project");
         let scope = Scope::Project(ProjectSlug::parse(&project.slug).expect("slug"));
         let secret = |n: u64| NewSecret {

@@ -132,7 +132,9 @@ async fn admin(args: AdminArgs) -> anyhow::Result<()> {
             println!("✔ Created {} {}", user.role.as_str(), user.email);
         }
         AdminCommand::RotateMasterKey => {
-            let report = vault.rotate_master_key(&actor).await?;
+            let report =
+                app::keyring::master::rotate_master_key(vault.store(), vault.keyring(), &actor)
+                    .await?;
             println!(
                 "✔ Re-wrapped {} keys with master key {}; retired master keys: {}",
                 report.rewrapped,

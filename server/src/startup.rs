@@ -172,7 +172,7 @@ impl Application {
             store: store.clone(),
             vault: vault.clone(),
             accounts,
-            projects: Projects::new(store.clone()),
+            projects: Projects::new(store.clone(), vault.keyring().clone()),
             tokens: Tokens::new(store.clone()),
         };
         let in_flight = InFlight::default();

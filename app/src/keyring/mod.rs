@@ -6,6 +6,7 @@ use std::{
     sync::{Arc, Mutex},
 };
 
+pub mod master;
 pub mod rotation;
 
 use crate::{

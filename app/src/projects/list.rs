@@ -53,7 +53,7 @@ mod ssr {
         crate::bounds::gate(&input)?;
         let caller = manager().await?;
         let name = ProjectName::parse(&name)?;
-        let project = caller.state.vault.create_project(&caller.actor, name).await?;
+        let project = caller.state.projects.create_project(&caller.actor, name).await?;
         leptos_axum::redirect(&format!("/projects/{}", project.slug));
         Ok(())
     }

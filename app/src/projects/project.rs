@@ -139,7 +139,7 @@ pub(crate) mod ssr {
             )
             .into());
         }
-        caller.state.vault.delete_project(&caller.actor, &slug).await?;
+        caller.state.projects.delete_project(&caller.actor, &slug).await?;
         leptos_axum::redirect("/projects");
         Ok(())
     }

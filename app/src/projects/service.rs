@@ -1,11 +1,14 @@
-//! Projects as people manage them: the list, settings (name, required secrets, maximum secret
-//! age) and plain environment variables. Creating and deleting a project, which involves its
-//! data key, is the [`crate::secrets::service::Vault`]'s job.
-use std::collections::BTreeSet;
+//! Projects as people manage them: creating one (with its data key) and deleting it, the list,
+//! settings (name, required secrets, maximum secret age) and plain environment variables.
+use std::{collections::BTreeSet, sync::Arc};
+
+use serde::{Deserialize, Serialize};
 
 use super::{ProjectListItem, ProjectName, ProjectSettings, ProjectSlug, Variable, VariableValue};
 use crate::{
     audit::{Actor, AuditAction, Event, record},
+    crypto::DataKey,
+    keyring::{Keyring, project_key_aad},
     secrets::{
         domain::SecretKey,
         service::{Missing, VaultError},
@@ -35,11 +38,113 @@ struct ProjectRow {
 #[derive(Clone)]
 pub struct Projects {
     store: Store,
+    keyring: Arc<Keyring>,
+}
+
+/// A project just created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectSummary {
+    pub id: i64,
+    pub name: String,
+    pub slug: String,
+    pub created_at: i64,
 }
 
 impl Projects {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(store: Store, keyring: Arc<Keyring>) -> Self {
+        Self { store, keyring }
+    }
+
+    /// Creates a project and its first data key, wrapped by the current master key.
+    pub async fn create_project(&self, actor: &Actor, name: ProjectName) -> Result<ProjectSummary> {
+        let slug = ProjectSlug::from_name(&name)?;
+        let now = now_millis();
+        let data_key = DataKey::generate();
+        let inserted: std::result::Result<i64, sqlx::Error> = with_pool!(self.store, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let id: i64 = match sqlx::query_scalar(
+                "INSERT INTO projects (kind, name, slug, created_at, updated_at) \
+                 VALUES ('project', $1, $2, $3, $3) RETURNING id",
+            )
+            .bind(name.as_str())
+            .bind(slug.as_str())
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await
+            {
+                Ok(id) => id,
+                Err(error) if is_unique_violation(&error) => return Err(slug_taken(&slug)),
+                Err(error) => return Err(VaultError::Database(error)),
+            };
+            let wrapped = self.keyring.wrap(&data_key, &project_key_aad(id, 1));
+            sqlx::query(
+                "INSERT INTO project_keys \
+                 (project_id, generation, master_key_id, wrapped_key, created_at) \
+                 VALUES ($1, 1, $2, $3, $4)",
+            )
+            .bind(id)
+            .bind(self.keyring.current_id())
+            .bind(wrapped)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            record!(
+                self.store,
+                &mut *tx,
+                Event {
+                    actor,
+                    action: AuditAction::ProjectCreated,
+                    project_id: Some(id),
+                    project_slug: Some(slug.as_str()),
+                    secret_key: None,
+                    version: None,
+                    details: None,
+                }
+            );
+            tx.commit().await?;
+            Ok(id)
+        });
+        let id = inserted?;
+        self.keyring.remember_data_key(id, 1, data_key);
+        Ok(ProjectSummary {
+            id,
+            name: name.as_str().to_string(),
+            slug: slug.as_str().to_string(),
+            created_at: now,
+        })
+    }
+
+    /// Deletes a project with its secrets, versions, variables and data key.
+    pub async fn delete_project(&self, actor: &Actor, slug: &ProjectSlug) -> Result<()> {
+        let id: Option<i64> = with_pool!(self.store, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let id: Option<i64> = sqlx::query_scalar(
+                "DELETE FROM projects WHERE slug = $1 AND kind = 'project' RETURNING id",
+            )
+            .bind(slug.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(id) = id {
+                record!(
+                    self.store,
+                    &mut *tx,
+                    Event {
+                        actor,
+                        action: AuditAction::ProjectDeleted,
+                        project_id: Some(id),
+                        project_slug: Some(slug.as_str()),
+                        secret_key: None,
+                        version: None,
+                        details: None,
+                    }
+                );
+                tx.commit().await?;
+            }
+            id
+        });
+        let id = id.ok_or_else(|| project_not_found(slug))?;
+        self.keyring.evict(id);
+        Ok(())
     }
 
     /// Every project by name, with its number of secrets and when anything in it last changed.
@@ -309,6 +414,17 @@ impl Projects {
         let (id, slug_text, name, max_age) = row.ok_or_else(|| project_not_found(slug))?;
         Ok((ProjectRow { id, slug: slug_text }, name, max_age))
     }
+}
+
+fn slug_taken(slug: &ProjectSlug) -> VaultError {
+    VaultError::Invalid(FieldError::new(
+        "name",
+        format!("A project with the URL /projects/{slug} already exists; choose another name"),
+    ))
+}
+
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    error.as_database_error().is_some_and(|db| db.is_unique_violation())
 }
 
 fn variable_event<'a>(

@@ -11,19 +11,18 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 pub use super::SecretMeta;
-use super::domain::{Description, SecretKey, SecretType, SecretValue};
+use super::{
+    domain::{Description, SecretKey, SecretType, SecretValue},
+    runtime::StoredEnvironment,
+};
 pub use crate::audit::Actor;
 use crate::{
-    audit::{AuditAction, Event, group::AppendError, record, record_alone},
+    audit::{AuditAction, Event, record, record_alone},
     crypto::{self, DataKey, Sealed, SecretAddress},
     error::AppError,
     keyring::{Keyring, KeyringError, project_key_aad},
-    projects::{ProjectName, ProjectSlug},
-    store::{
-        Store, WritePool, now_millis,
-        snapshot::{Lookup, SnapshotCache},
-        with_pool,
-    },
+    projects::ProjectSlug,
+    store::{Store, WritePool, now_millis, snapshot::SnapshotCache, with_pool},
     validation::FieldError,
 };
 
@@ -32,14 +31,6 @@ use crate::{
 pub enum Scope {
     Team,
     Project(ProjectSlug),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProjectSummary {
-    pub id: i64,
-    pub name: String,
-    pub slug: String,
-    pub created_at: i64,
 }
 
 pub struct NewSecret {
@@ -73,14 +64,6 @@ pub struct ValueMatch {
     pub key: String,
     pub version: i64,
     pub is_current: bool,
-}
-
-/// What a master-key rotation did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RotationReport {
-    pub current: String,
-    pub rewrapped: usize,
-    pub retired: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -132,10 +115,10 @@ pub enum Missing {
     TeamScope,
 }
 
-type Result<T, E = VaultError> = std::result::Result<T, E>;
+pub(super) type Result<T, E = VaultError> = std::result::Result<T, E>;
 
 /// How often a read is tried when a rotation retires a data key in the middle of it.
-const KEY_RETIRED_ATTEMPTS: u32 = 4;
+pub(super) const KEY_RETIRED_ATTEMPTS: u32 = 4;
 
 /// Why a conditional write on a secret matched no row: the secret is gone, or someone changed it
 /// first.
@@ -232,31 +215,18 @@ macro_rules! data_key_in {
 
 /// A project row: its id and, for a real project, its slug (the team scope has none).
 #[derive(Debug, Clone)]
-struct ProjectRef {
-    id: i64,
-    slug: Option<String>,
+pub(super) struct ProjectRef {
+    pub(super) id: i64,
+    pub(super) slug: Option<String>,
 }
 
 #[derive(Clone)]
 pub struct Vault {
-    store: Store,
-    keyring: Arc<Keyring>,
+    pub(super) store: Store,
+    pub(super) keyring: Arc<Keyring>,
     /// Projects' run-time environments as stored (sealed), by project id, read at a run-time
     /// generation (see [`crate::store::snapshot`]).
-    environments: Arc<SnapshotCache<i64, Arc<StoredEnvironment>>>,
-}
-
-/// What a project's programs run with, as stored: variables in the clear, secrets sealed; in key
-/// order, one entry per key after the overrides.
-struct StoredEnvironment {
-    entries: Vec<(String, StoredValue)>,
-    /// The audit event's details: each secret delivered and its version.
-    delivered: String,
-}
-
-enum StoredValue {
-    Plain(String),
-    Sealed { owner: i64, version: i64, generation: i64, sealed: Vec<u8> },
+    pub(super) environments: Arc<SnapshotCache<i64, Arc<StoredEnvironment>>>,
 }
 
 impl Vault {
@@ -264,7 +234,7 @@ impl Vault {
         Self { store, keyring, environments: Arc::default() }
     }
 
-    pub fn keyring(&self) -> &Keyring {
+    pub fn keyring(&self) -> &Arc<Keyring> {
         &self.keyring
     }
 
@@ -291,96 +261,6 @@ impl Vault {
             self.keyring.forget_data_key(*project_id, *generation);
         }
         Ok(retired.len())
-    }
-
-    pub async fn create_project(&self, actor: &Actor, name: ProjectName) -> Result<ProjectSummary> {
-        let slug = ProjectSlug::from_name(&name)?;
-        let now = now_millis();
-        let data_key = DataKey::generate();
-        let inserted: std::result::Result<i64, sqlx::Error> = with_pool!(self.store, |pool| {
-            let mut tx = pool.begin_write().await?;
-            let id: i64 = match sqlx::query_scalar(
-                "INSERT INTO projects (kind, name, slug, created_at, updated_at) \
-                 VALUES ('project', $1, $2, $3, $3) RETURNING id",
-            )
-            .bind(name.as_str())
-            .bind(slug.as_str())
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await
-            {
-                Ok(id) => id,
-                Err(error) => return Err(unique_or(error, || slug_taken(&slug))),
-            };
-            let wrapped = self.keyring.wrap(&data_key, &project_key_aad(id, 1));
-            sqlx::query(
-                "INSERT INTO project_keys \
-                 (project_id, generation, master_key_id, wrapped_key, created_at) \
-                 VALUES ($1, 1, $2, $3, $4)",
-            )
-            .bind(id)
-            .bind(self.keyring.current_id())
-            .bind(wrapped)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            record!(
-                self.store,
-                &mut *tx,
-                Event {
-                    actor,
-                    action: AuditAction::ProjectCreated,
-                    project_id: Some(id),
-                    project_slug: Some(slug.as_str()),
-                    secret_key: None,
-                    version: None,
-                    details: None,
-                }
-            );
-            tx.commit().await?;
-            Ok(id)
-        });
-        let id = inserted?;
-        self.keyring.remember_data_key(id, 1, data_key);
-        Ok(ProjectSummary {
-            id,
-            name: name.as_str().to_string(),
-            slug: slug.as_str().to_string(),
-            created_at: now,
-        })
-    }
-
-    /// Deletes a project with its secrets, versions, variables and data key.
-    pub async fn delete_project(&self, actor: &Actor, slug: &ProjectSlug) -> Result<()> {
-        let id: Option<i64> = with_pool!(self.store, |pool| {
-            let mut tx = pool.begin_write().await?;
-            let id: Option<i64> = sqlx::query_scalar(
-                "DELETE FROM projects WHERE slug = $1 AND kind = 'project' RETURNING id",
-            )
-            .bind(slug.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(id) = id {
-                record!(
-                    self.store,
-                    &mut *tx,
-                    Event {
-                        actor,
-                        action: AuditAction::ProjectDeleted,
-                        project_id: Some(id),
-                        project_slug: Some(slug.as_str()),
-                        secret_key: None,
-                        version: None,
-                        details: None,
-                    }
-                );
-                tx.commit().await?;
-            }
-            id
-        });
-        let id = id.ok_or_else(|| project_not_found(slug))?;
-        self.keyring.evict(id);
-        Ok(())
     }
 
     pub async fn create_secret(
@@ -759,261 +639,6 @@ impl Vault {
             .collect())
     }
 
-    /// Re-wraps every data key (and the fingerprint key) that an older master key wrapped with
-    /// the current one, and retires the older master keys, in one transaction. Values and data
-    /// keys do not change, so servers keep serving throughout.
-    pub async fn rotate_master_key(&self, actor: &Actor) -> Result<RotationReport> {
-        let current = self.keyring.current_id().to_string();
-        let now = now_millis();
-        let report = with_pool!(self.store, |pool| {
-            let mut tx = pool.begin_write().await?;
-            let retired: Vec<String> = sqlx::query_scalar(
-                "UPDATE master_keys SET retired_at = $1 WHERE id <> $2 AND retired_at IS NULL \
-                 RETURNING id",
-            )
-            .bind(now)
-            .bind(&current)
-            .fetch_all(&mut *tx)
-            .await?;
-            let projects: Vec<(i64, i64, String, Vec<u8>)> = sqlx::query_as(
-                "SELECT project_id, generation, master_key_id, wrapped_key FROM project_keys \
-                 WHERE master_key_id <> $1",
-            )
-            .bind(&current)
-            .fetch_all(&mut *tx)
-            .await?;
-            for (project_id, generation, master_key_id, wrapped) in &projects {
-                let aad = project_key_aad(*project_id, *generation);
-                let key = self.keyring.unwrap(master_key_id, wrapped, &aad)?;
-                sqlx::query(
-                    "UPDATE project_keys SET master_key_id = $1, wrapped_key = $2 \
-                     WHERE project_id = $3 AND generation = $4",
-                )
-                .bind(&current)
-                .bind(self.keyring.wrap(&key, &aad))
-                .bind(project_id)
-                .bind(generation)
-                .execute(&mut *tx)
-                .await?;
-            }
-            let instance: Vec<(String, String, Vec<u8>)> = sqlx::query_as(
-                "SELECT purpose, master_key_id, wrapped_key FROM instance_keys \
-                 WHERE master_key_id <> $1",
-            )
-            .bind(&current)
-            .fetch_all(&mut *tx)
-            .await?;
-            for (purpose, master_key_id, wrapped) in &instance {
-                let aad = crypto::data_key_aad(purpose);
-                let key = self.keyring.unwrap(master_key_id, wrapped, &aad)?;
-                sqlx::query(
-                    "UPDATE instance_keys SET master_key_id = $1, wrapped_key = $2 \
-                     WHERE purpose = $3",
-                )
-                .bind(&current)
-                .bind(self.keyring.wrap(&key, &aad))
-                .bind(purpose)
-                .execute(&mut *tx)
-                .await?;
-            }
-            let report = RotationReport {
-                current: current.clone(),
-                rewrapped: projects.len() + instance.len(),
-                retired,
-            };
-            record!(
-                self.store,
-                &mut *tx,
-                Event {
-                    actor,
-                    action: AuditAction::MasterKeyRotated,
-                    project_id: None,
-                    project_slug: None,
-                    secret_key: None,
-                    version: None,
-                    details: Some(format!(
-                        "re-wrapped {} keys with master key {}; retired {}",
-                        report.rewrapped,
-                        report.current,
-                        if report.retired.is_empty() {
-                            "none".into()
-                        } else {
-                            report.retired.join(", ")
-                        }
-                    )),
-                }
-            );
-            tx.commit().await?;
-            report
-        });
-        Ok(report)
-    }
-
-    /// [`Vault::run_time_environment`] for a project named by its slug.
-    pub async fn reveal_environment(
-        &self,
-        actor: &Actor,
-        slug: &ProjectSlug,
-    ) -> Result<std::collections::BTreeMap<String, zeroize::Zeroizing<String>>> {
-        let project = self.project(&Scope::Project(slug.clone())).await?;
-        self.run_time_environment(actor, project.id, slug.as_str(), None).await
-    }
-
-    /// What a program holding a token for the project `project_id` runs with: the project's
-    /// variables, then the team secrets, then the project's own secrets, each overriding the one
-    /// before for the same key. The delivery is one `environment.read` event, group committed
-    /// before anything is returned.
-    ///
-    /// With `generation` (the run-time generation the caller's token was read at), the stored
-    /// environment may come from memory, and the event is appended only if nothing changed since
-    /// that generation; otherwise this fails with [`VaultError::Stale`] and delivers nothing.
-    /// Any other failure of a read from memory is also reported as stale when the generation has
-    /// moved since: what was remembered may name a project deleted meanwhile, and the caller's
-    /// token must then be checked again rather than the read fail.
-    pub async fn run_time_environment(
-        &self,
-        actor: &Actor,
-        project_id: i64,
-        slug: &str,
-        generation: Option<i64>,
-    ) -> Result<std::collections::BTreeMap<String, zeroize::Zeroizing<String>>> {
-        // A rotation retired a key between the read and its lookup: read again (with a
-        // generation, the check below reports this as stale instead). The project's and the
-        // team's keys may be retired at different moments, hence more than one retry.
-        let mut attempts = 0;
-        let read = loop {
-            attempts += 1;
-            match self.deliver_environment(actor, project_id, slug, generation).await {
-                Err(VaultError::KeyRetired)
-                    if generation.is_none() && attempts < KEY_RETIRED_ATTEMPTS => {}
-                read => break read,
-            }
-        };
-        match (read, generation) {
-            (Err(error), Some(generation)) if !matches!(error, VaultError::Stale(_)) => {
-                match self.store.run_time_generation().await {
-                    Ok(current) if current != generation => {
-                        self.environments.saw(current);
-                        Err(VaultError::Stale(current))
-                    }
-                    _ => Err(error),
-                }
-            }
-            (read, _) => read,
-        }
-    }
-
-    async fn deliver_environment(
-        &self,
-        actor: &Actor,
-        project_id: i64,
-        slug: &str,
-        generation: Option<i64>,
-    ) -> Result<std::collections::BTreeMap<String, zeroize::Zeroizing<String>>> {
-        let stored = match generation {
-            None => Arc::new(self.stored_environment(project_id).await?),
-            Some(generation) => match self.environments.get(&project_id) {
-                Lookup::Hit(at, stored) if at == generation => stored,
-                _ => {
-                    if let Some(seen) =
-                        self.environments.generation().filter(|&seen| seen > generation)
-                    {
-                        return Err(VaultError::Stale(seen));
-                    }
-                    // Read after `generation` was: at least that new.
-                    let stored = Arc::new(self.stored_environment(project_id).await?);
-                    self.environments.insert(generation, project_id, stored.clone());
-                    stored
-                }
-            },
-        };
-        let mut environment = std::collections::BTreeMap::new();
-        // At most two owners, the project and the team, each with one generation (two while a
-        // rotation runs).
-        let mut keys: Vec<(i64, i64, Arc<DataKey>)> = Vec::with_capacity(2);
-        for (key, value) in &stored.entries {
-            let value = match value {
-                StoredValue::Plain(text) => zeroize::Zeroizing::new(text.clone()),
-                StoredValue::Sealed { owner, version, generation, sealed } => {
-                    let held = keys.iter().find(|(id, held, _)| id == owner && held == generation);
-                    let data_key = match held {
-                        Some((_, _, data_key)) => data_key.clone(),
-                        None => {
-                            let data_key = self.data_key_at(*owner, *generation).await?;
-                            keys.push((*owner, *generation, data_key.clone()));
-                            data_key
-                        }
-                    };
-                    let at = SecretAddress::new(*owner, key, *version);
-                    let plain = data_key.open_secret(&at, &Sealed::from_bytes(sealed)?)?;
-                    let value = SecretValue::from_bytes(plain.to_vec())?;
-                    zeroize::Zeroizing::new(value.expose().to_string())
-                }
-            };
-            environment.insert(key.clone(), value);
-        }
-        let mut audit =
-            Event::general(actor, AuditAction::EnvironmentRead, Some(stored.delivered.clone()));
-        audit.project_id = Some(project_id);
-        audit.project_slug = Some(slug);
-        match generation {
-            None => record_alone(&self.store, audit).await?,
-            Some(generation) => match self.store.append_audit_at(audit, generation).await {
-                Ok(()) => {}
-                Err(AppendError::Stale { current }) => {
-                    self.environments.saw(current);
-                    return Err(VaultError::Stale(current));
-                }
-                Err(error) => return Err(sqlx::Error::from(error).into()),
-            },
-        }
-        Ok(environment)
-    }
-
-    /// A project's run-time environment as stored. One query.
-    async fn stored_environment(&self, project_id: i64) -> Result<StoredEnvironment> {
-        // (rank, key, version, owner, variable value, data-key generation, sealed secret value),
-        // rank 0 variables, 1 team secrets, 2 the project's secrets.
-        type Row = (i64, String, i64, i64, Option<String>, i64, Option<Vec<u8>>);
-        let rows: Vec<Row> = with_pool!(self.store, |pool| {
-            sqlx::query_as(
-                "SELECT CAST(0 AS BIGINT), key, CAST(0 AS BIGINT), project_id, value, \
-                 CAST(0 AS BIGINT), NULL FROM variables WHERE project_id = $1 \
-                 UNION ALL \
-                 SELECT CASE WHEN s.project_id = $1 THEN CAST(2 AS BIGINT) \
-                 ELSE CAST(1 AS BIGINT) END, s.key, s.current_version, s.project_id, NULL, \
-                 v.key_generation, v.sealed_value FROM secrets s \
-                 JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version \
-                 WHERE s.project_id = $1 \
-                 OR s.project_id = (SELECT id FROM projects WHERE kind = 'team')",
-            )
-            .bind(project_id)
-            .fetch_all(pool)
-            .await?
-        });
-        let mut chosen: std::collections::BTreeMap<String, Row> = std::collections::BTreeMap::new();
-        for row in rows {
-            if chosen.get(&row.1).is_none_or(|held| held.0 < row.0) {
-                chosen.insert(row.1.clone(), row);
-            }
-        }
-        let mut entries = Vec::with_capacity(chosen.len());
-        let mut delivered = Vec::new();
-        for (key, (rank, _, version, owner, text, generation, sealed)) in chosen {
-            let value = match (text, sealed) {
-                (Some(text), _) => StoredValue::Plain(text),
-                (None, Some(sealed)) => {
-                    let team_mark = if rank == 1 { " (team)" } else { "" };
-                    delivered.push(format!("{key} v{version}{team_mark}"));
-                    StoredValue::Sealed { owner, version, generation, sealed }
-                }
-                (None, None) => continue,
-            };
-            entries.push((key, value));
-        }
-        Ok(StoredEnvironment { entries, delivered: delivered.join(", ") })
-    }
-
     async fn meta(&self, project: &ProjectRef, key: &SecretKey) -> Result<SecretMeta> {
         let row: Option<MetaRow> = with_pool!(self.store, |pool| {
             sqlx::query_as(META_SELECT_ONE)
@@ -1025,7 +650,7 @@ impl Vault {
         row.ok_or_else(|| secret_not_found(key))?.into_meta()
     }
 
-    async fn project(&self, scope: &Scope) -> Result<ProjectRef> {
+    pub(super) async fn project(&self, scope: &Scope) -> Result<ProjectRef> {
         let row: Option<(i64, String)> = with_pool!(self.store, |pool| match scope {
             Scope::Team => {
                 sqlx::query_as("SELECT id, slug FROM projects WHERE kind = 'team'")
@@ -1052,7 +677,11 @@ impl Vault {
 
     /// The project's data key of `generation`, which sealed a stored version: from the cache,
     /// else unwrapped from the database.
-    async fn data_key_at(&self, project_id: i64, generation: i64) -> Result<Arc<DataKey>> {
+    pub(super) async fn data_key_at(
+        &self,
+        project_id: i64,
+        generation: i64,
+    ) -> Result<Arc<DataKey>> {
         if let Some(key) = self.keyring.cached_data_key(project_id, generation) {
             return Ok(key);
         }
@@ -1139,13 +768,6 @@ fn secret_exists(scope: &Scope, key: &str) -> VaultError {
         Scope::Project(_) => format!("A secret named {key} already exists in this project"),
     };
     VaultError::Invalid(FieldError::new("key", message))
-}
-
-fn slug_taken(slug: &ProjectSlug) -> VaultError {
-    VaultError::Invalid(FieldError::new(
-        "name",
-        format!("A project with the URL /projects/{slug} already exists; choose another name"),
-    ))
 }
 
 fn secret_not_found(key: &SecretKey) -> VaultError {

@@ -37,7 +37,10 @@ on_both_backends!(
 async fn some_events(app: &TestApp) {
     let actor = Actor::new("alice@example.com", Some("10.0.0.1".into()));
     let vault = &app.vault;
-    vault.create_project(&actor, ProjectName::parse("Bot").expect("name")).await.expect("project");
+    app.projects
+        .create_project(&actor, ProjectName::parse("Bot").expect("name"))
+        .await
+        .expect("project");
     let scope = Scope::Project(app::projects::ProjectSlug::parse("bot").expect("slug"));
     for key in ["ONE", "TWO", "THREE"] {
         vault
@@ -180,7 +183,10 @@ async fn every_mutation_writes_exactly_one_event_with_its_actor_project_key_and_
     let slug = ProjectSlug::parse("bot").expect("slug");
     let scope = Scope::Project(slug.clone());
 
-    vault.create_project(&alice, ProjectName::parse("Bot").expect("name")).await.expect("project");
+    app.projects
+        .create_project(&alice, ProjectName::parse("Bot").expect("name"))
+        .await
+        .expect("project");
     assert_new_events(&app, &mut seen, canary, &[ev("project.created", None, None)]).await;
 
     let new = NewSecret {
@@ -310,7 +316,9 @@ async fn every_mutation_writes_exactly_one_event_with_its_actor_project_key_and_
     )
     .await;
 
-    vault.rotate_master_key(&alice).await.expect("rotated");
+    app::keyring::master::rotate_master_key(vault.store(), vault.keyring(), &alice)
+        .await
+        .expect("rotated");
     assert_new_events(
         &app,
         &mut seen,
@@ -319,7 +327,7 @@ async fn every_mutation_writes_exactly_one_event_with_its_actor_project_key_and_
     )
     .await;
 
-    vault.delete_project(&alice, &slug).await.expect("project deleted");
+    app.projects.delete_project(&alice, &slug).await.expect("project deleted");
     assert_new_events(&app, &mut seen, canary, &[ev("project.deleted", None, None)]).await;
 }
 
@@ -445,7 +453,7 @@ async fn verify_catches_reordered_events(backend: Backend) {
 async fn two_hundred_concurrent_mutations_leave_a_chain_that_verifies(backend: Backend) {
     let app = spawn_app(backend).await;
     let actor = Actor::new("load@example.com", None);
-    app.vault
+    app.projects
         .create_project(&actor, ProjectName::parse("Load").expect("name"))
         .await
         .expect("project");
@@ -494,7 +502,7 @@ async fn audit_page(
 /// and sign-in.
 async fn sixty_secrets(app: &TestApp) {
     let actor = Actor::new("alice@example.com", None);
-    app.vault
+    app.projects
         .create_project(&actor, ProjectName::parse("Bot").expect("name"))
         .await
         .expect("project");

@@ -66,7 +66,7 @@ async fn sealbox_in(
 /// A project `bot` and a read-write token for it; the environment the CLI needs.
 async fn configured(app: &TestApp) -> Vec<(&'static str, String)> {
     let actor = Actor::new("test", None);
-    app.vault.create_project(&actor, ProjectName::parse("Bot").expect("name")).await.expect("p");
+    app.projects.create_project(&actor, ProjectName::parse("Bot").expect("name")).await.expect("p");
     let slug = ProjectSlug::parse("bot").expect("slug");
     let name = TokenName::parse("cli").expect("name");
     let (_, token) =

@@ -222,7 +222,7 @@ fn between(text: &str, start: &str, end: &str) -> Option<String> {
 
 async fn a_copy_of_the_database_holds_no_usable_session_token_or_password(backend: Backend) {
     let app = spawn_app(backend).await;
-    app.vault
+    app.projects
         .create_project(&Actor::new("test", None), ProjectName::parse("Bot").expect("name"))
         .await
         .expect("project");
@@ -541,7 +541,7 @@ async fn a_deleted_projects_token_gets_401_on_every_route_and_server(backend: Ba
     }
     let actor = Actor::new("admin@example.com", None);
     let slug = ProjectSlug::parse("bot").expect("slug");
-    app.vault.delete_project(&actor, &slug).await.expect("deleted");
+    app.projects.delete_project(&actor, &slug).await.expect("deleted");
     for server in [&app, &peer] {
         for (method, path) in &routes {
             for _ in 0..2 {

@@ -242,7 +242,7 @@ async fn spawn_configured(
     let address = format!("http://{}", app.local_addr());
     let vault = app.vault();
     let accounts = Accounts::new(app.store());
-    let projects = Projects::new(app.store());
+    let projects = Projects::new(app.store(), vault.keyring().clone());
     let tokens = Tokens::new(app.store());
     let store = app.store();
     let (shutdown, stop) = oneshot::channel::<()>();

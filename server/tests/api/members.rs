@@ -61,7 +61,8 @@ async fn fixture(app: &TestApp) -> Fixture {
     // A project with secrets and variables for every caller to act on.
     let actor = Actor::new("test", None);
     let vault = &app.vault;
-    vault
+    let projects = &app.projects;
+    projects
         .create_project(&actor, ProjectName::parse("Matrix").expect("name"))
         .await
         .expect("project");
@@ -100,7 +101,7 @@ async fn fixture(app: &TestApp) -> Fixture {
             .await
             .expect("token");
         token_ids.push(token.id);
-        vault
+        app.projects
             .create_project(&actor, ProjectName::parse(&format!("Doomed {caller}")).expect("name"))
             .await
             .expect("project");
@@ -608,7 +609,7 @@ async fn a_failed_plain_form_post_keeps_what_was_typed_but_never_a_value(backend
     let admin = app.signed_in("admin@example.com").await;
     let actor = app::secrets::service::Actor::new("test", None);
     let name = app::projects::ProjectName::parse("Bot").expect("name");
-    app.vault.create_project(&actor, name).await.expect("project");
+    app.projects.create_project(&actor, name).await.expect("project");
     let canary = "typed-canary-0c41e9";
 
     // A bad key: the browser comes back to the open dialog with the key, description and type.

@@ -147,7 +147,7 @@ async fn every_change_a_program_reads_moves_the_generation_and_nothing_else_does
     });
     moves!("a project deleted", {
         let other = ProjectSlug::parse("other").expect("slug");
-        app.vault.delete_project(&actor, &other).await.expect("deleted");
+        app.projects.delete_project(&actor, &other).await.expect("deleted");
     });
     assert_eq!(generation(&app).await, last);
     app.stop().await;

@@ -27,7 +27,11 @@ async fn two_servers_on_one_database_behave_as_one(backend: Backend) {
     assert_eq!(me["email"], "admin@example.com", "{me}");
 
     let actor = Actor::new("test", None);
-    first.vault.create_project(&actor, ProjectName::parse("Bot").expect("name")).await.expect("p");
+    first
+        .projects
+        .create_project(&actor, ProjectName::parse("Bot").expect("name"))
+        .await
+        .expect("p");
     let slug = ProjectSlug::parse("bot").expect("slug");
     let (_, token) = first
         .tokens

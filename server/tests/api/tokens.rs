@@ -42,8 +42,11 @@ fn key(text: &str) -> SecretKey {
 /// A project `bot` with a secret, an overridden and a plain team secret, and a variable.
 pub(crate) async fn project_with_secrets(app: &TestApp) {
     let actor = Actor::new("test", None);
-    app.vault.create_project(&actor, ProjectName::parse("Bot").expect("name")).await.expect("p");
-    app.vault.create_project(&actor, ProjectName::parse("Other").expect("name")).await.expect("p");
+    app.projects.create_project(&actor, ProjectName::parse("Bot").expect("name")).await.expect("p");
+    app.projects
+        .create_project(&actor, ProjectName::parse("Other").expect("name"))
+        .await
+        .expect("p");
     let slug = ProjectSlug::parse("bot").expect("slug");
     let secrets = [
         (Scope::Project(slug.clone()), "API_KEY", format!("{CANARY}-project")),

@@ -1,6 +1,6 @@
 //! The encrypted secret store through its service API, on both databases.
 use app::{
-    projects::{ProjectName, ProjectSlug},
+    projects::{ProjectName, ProjectSlug, service::Projects},
     secrets::{
         domain::{Description, SecretKey, SecretType, SecretValue},
         service::{Actor, Missing, NewSecret, Scope, SecretUpdate, Vault, VaultError},
@@ -43,7 +43,7 @@ fn value(text: &str) -> SecretValue {
 }
 
 async fn project(vault: &Vault, name: &str) -> Scope {
-    let project = vault
+    let project = Projects::new(vault.store().clone(), vault.keyring().clone())
         .create_project(&alice(), ProjectName::parse(name).expect("name"))
         .await
         .expect("the project is created");
@@ -464,7 +464,7 @@ async fn deleting_a_project_removes_its_secrets_and_data_key(backend: Backend) {
     create(&app.vault, &scope, "TOKEN", "v1").await;
     let Scope::Project(slug) = &scope else { unreachable!() };
 
-    app.vault.delete_project(&alice(), slug).await.expect("deleted");
+    app.projects.delete_project(&alice(), slug).await.expect("deleted");
 
     let mut sql = app.sql().await;
     for table in ["secrets", "secret_versions", "project_keys"] {

@@ -1,0 +1,198 @@
+//! Run time: what a program holding a token runs with (`/env`, `sealbox run`). Each server keeps
+//! the stored (sealed) environments in memory, tagged with the run-time generation they were read
+//! at (see [`crate::store::snapshot`]); a delivery opens the values and is one `environment.read`
+//! event, committed before anything is returned.
+use std::{collections::BTreeMap, sync::Arc};
+
+use zeroize::Zeroizing;
+
+use super::{
+    domain::SecretValue,
+    service::{KEY_RETIRED_ATTEMPTS, Result, Scope, Vault, VaultError},
+};
+use crate::{
+    audit::{Actor, AuditAction, Event, group::AppendError, record_alone},
+    crypto::{DataKey, Sealed, SecretAddress},
+    projects::ProjectSlug,
+    store::{snapshot::Lookup, with_pool},
+};
+
+/// What a project's programs run with, as stored: variables in the clear, secrets sealed; in key
+/// order, one entry per key after the overrides.
+pub(super) struct StoredEnvironment {
+    entries: Vec<(String, StoredValue)>,
+    /// The audit event's details: each secret delivered and its version.
+    delivered: String,
+}
+
+enum StoredValue {
+    Plain(String),
+    Sealed { owner: i64, version: i64, generation: i64, sealed: Vec<u8> },
+}
+
+impl Vault {
+    /// [`Vault::run_time_environment`] for a project named by its slug.
+    pub async fn reveal_environment(
+        &self,
+        actor: &Actor,
+        slug: &ProjectSlug,
+    ) -> Result<BTreeMap<String, Zeroizing<String>>> {
+        let project = self.project(&Scope::Project(slug.clone())).await?;
+        self.run_time_environment(actor, project.id, slug.as_str(), None).await
+    }
+
+    /// What a program holding a token for the project `project_id` runs with: the project's
+    /// variables, then the team secrets, then the project's own secrets, each overriding the one
+    /// before for the same key. The delivery is one `environment.read` event, group committed
+    /// before anything is returned.
+    ///
+    /// With `generation` (the run-time generation the caller's token was read at), the stored
+    /// environment may come from memory, and the event is appended only if nothing changed since
+    /// that generation; otherwise this fails with [`VaultError::Stale`] and delivers nothing.
+    /// Any other failure of a read from memory is also reported as stale when the generation has
+    /// moved since: what was remembered may name a project deleted meanwhile, and the caller's
+    /// token must then be checked again rather than the read fail.
+    pub async fn run_time_environment(
+        &self,
+        actor: &Actor,
+        project_id: i64,
+        slug: &str,
+        generation: Option<i64>,
+    ) -> Result<BTreeMap<String, Zeroizing<String>>> {
+        // A rotation retired a key between the read and its lookup: read again (with a
+        // generation, the check below reports this as stale instead). The project's and the
+        // team's keys may be retired at different moments, hence more than one retry.
+        let mut attempts = 0;
+        let read = loop {
+            attempts += 1;
+            match self.deliver_environment(actor, project_id, slug, generation).await {
+                Err(VaultError::KeyRetired)
+                    if generation.is_none() && attempts < KEY_RETIRED_ATTEMPTS => {}
+                read => break read,
+            }
+        };
+        match (read, generation) {
+            (Err(error), Some(generation)) if !matches!(error, VaultError::Stale(_)) => {
+                match self.store.run_time_generation().await {
+                    Ok(current) if current != generation => {
+                        self.environments.saw(current);
+                        Err(VaultError::Stale(current))
+                    }
+                    _ => Err(error),
+                }
+            }
+            (read, _) => read,
+        }
+    }
+
+    async fn deliver_environment(
+        &self,
+        actor: &Actor,
+        project_id: i64,
+        slug: &str,
+        generation: Option<i64>,
+    ) -> Result<BTreeMap<String, Zeroizing<String>>> {
+        let stored = match generation {
+            None => Arc::new(self.stored_environment(project_id).await?),
+            Some(generation) => match self.environments.get(&project_id) {
+                Lookup::Hit(at, stored) if at == generation => stored,
+                _ => {
+                    if let Some(seen) =
+                        self.environments.generation().filter(|&seen| seen > generation)
+                    {
+                        return Err(VaultError::Stale(seen));
+                    }
+                    // Read after `generation` was: at least that new.
+                    let stored = Arc::new(self.stored_environment(project_id).await?);
+                    self.environments.insert(generation, project_id, stored.clone());
+                    stored
+                }
+            },
+        };
+        let mut environment = BTreeMap::new();
+        // At most two owners, the project and the team, each with one generation (two while a
+        // rotation runs).
+        let mut keys: Vec<(i64, i64, Arc<DataKey>)> = Vec::with_capacity(2);
+        for (key, value) in &stored.entries {
+            let value = match value {
+                StoredValue::Plain(text) => Zeroizing::new(text.clone()),
+                StoredValue::Sealed { owner, version, generation, sealed } => {
+                    let held = keys.iter().find(|(id, held, _)| id == owner && held == generation);
+                    let data_key = match held {
+                        Some((_, _, data_key)) => data_key.clone(),
+                        None => {
+                            let data_key = self.data_key_at(*owner, *generation).await?;
+                            keys.push((*owner, *generation, data_key.clone()));
+                            data_key
+                        }
+                    };
+                    let at = SecretAddress::new(*owner, key, *version);
+                    let plain = data_key.open_secret(&at, &Sealed::from_bytes(sealed)?)?;
+                    let value = SecretValue::from_bytes(plain.to_vec())?;
+                    Zeroizing::new(value.expose().to_string())
+                }
+            };
+            environment.insert(key.clone(), value);
+        }
+        let mut audit =
+            Event::general(actor, AuditAction::EnvironmentRead, Some(stored.delivered.clone()));
+        audit.project_id = Some(project_id);
+        audit.project_slug = Some(slug);
+        match generation {
+            None => record_alone(&self.store, audit).await?,
+            Some(generation) => match self.store.append_audit_at(audit, generation).await {
+                Ok(()) => {}
+                Err(AppendError::Stale { current }) => {
+                    self.environments.saw(current);
+                    return Err(VaultError::Stale(current));
+                }
+                Err(error) => return Err(sqlx::Error::from(error).into()),
+            },
+        }
+        Ok(environment)
+    }
+
+    /// A project's run-time environment as stored. One query.
+    async fn stored_environment(&self, project_id: i64) -> Result<StoredEnvironment> {
+        // (rank, key, version, owner, variable value, data-key generation, sealed secret value),
+        // rank 0 variables, 1 team secrets, 2 the project's secrets.
+        type Row = (i64, String, i64, i64, Option<String>, i64, Option<Vec<u8>>);
+        let rows: Vec<Row> = with_pool!(self.store, |pool| {
+            sqlx::query_as(
+                "SELECT CAST(0 AS BIGINT), key, CAST(0 AS BIGINT), project_id, value, \
+                 CAST(0 AS BIGINT), NULL FROM variables WHERE project_id = $1 \
+                 UNION ALL \
+                 SELECT CASE WHEN s.project_id = $1 THEN CAST(2 AS BIGINT) \
+                 ELSE CAST(1 AS BIGINT) END, s.key, s.current_version, s.project_id, NULL, \
+                 v.key_generation, v.sealed_value FROM secrets s \
+                 JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version \
+                 WHERE s.project_id = $1 \
+                 OR s.project_id = (SELECT id FROM projects WHERE kind = 'team')",
+            )
+            .bind(project_id)
+            .fetch_all(pool)
+            .await?
+        });
+        let mut chosen: BTreeMap<String, Row> = BTreeMap::new();
+        for row in rows {
+            if chosen.get(&row.1).is_none_or(|held| held.0 < row.0) {
+                chosen.insert(row.1.clone(), row);
+            }
+        }
+        let mut entries = Vec::with_capacity(chosen.len());
+        let mut delivered = Vec::new();
+        for (key, (rank, _, version, owner, text, generation, sealed)) in chosen {
+            let value = match (text, sealed) {
+                (Some(text), _) => StoredValue::Plain(text),
+                (None, Some(sealed)) => {
+                    let team_mark = if rank == 1 { " (team)" } else { "" };
+                    delivered.push(format!("{key} v{version}{team_mark}"));
+                    StoredValue::Sealed { owner, version, generation, sealed }
+                }
+                (None, None) => continue,
+            };
+            entries.push((key, value));
+        }
+        Ok(StoredEnvironment { entries, delivered: delivered.join(", ") })
+    }
+}
