@@ -7,6 +7,8 @@ use domain::SecretType;
 pub mod domain;
 pub mod page;
 #[cfg(feature = "ssr")]
+pub mod repo;
+#[cfg(feature = "ssr")]
 pub mod runtime;
 #[cfg(feature = "ssr")]
 pub mod service;

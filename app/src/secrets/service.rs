@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 pub use super::SecretMeta;
 use super::{
     domain::{Description, SecretKey, SecretType, SecretValue},
+    repo::{NewSecretRow, SecretRows, VersionRow},
     runtime::StoredEnvironment,
 };
 pub use crate::audit::Actor;
@@ -120,99 +121,6 @@ pub(super) type Result<T, E = VaultError> = std::result::Result<T, E>;
 /// How often a read is tried when a rotation retires a data key in the middle of it.
 pub(super) const KEY_RETIRED_ATTEMPTS: u32 = 4;
 
-/// Why a conditional write on a secret matched no row: the secret is gone, or someone changed it
-/// first.
-macro_rules! missing_or_conflict {
-    ($executor:expr, $project:expr, $key:expr) => {{
-        let exists: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM secrets WHERE project_id = $1 AND key = $2")
-                .bind($project.id)
-                .bind($key.as_str())
-                .fetch_optional($executor)
-                .await?;
-        match exists {
-            Some(_) => VaultError::Conflict,
-            None => secret_not_found($key),
-        }
-    }};
-}
-
-/// Stores one sealed version of a secret.
-macro_rules! insert_version {
-    ($executor:expr, $secret_id:expr, $version:expr, ($key_generation:expr, $sealed:expr),
-     $fingerprint:expr, $now:expr, $actor:expr) => {{
-        sqlx::query(
-            "INSERT INTO secret_versions (secret_id, version, key_generation, sealed_value, \
-             fingerprint, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind($secret_id)
-        .bind($version)
-        .bind($key_generation)
-        .bind($sealed)
-        .bind($fingerprint)
-        .bind($now)
-        .bind(&$actor.name)
-        .execute($executor)
-        .await?;
-    }};
-}
-
-/// A project's data key, read with the transaction's own connection: a second connection taken
-/// from the pool while a write transaction holds one could wait on a pool that writers have
-/// exhausted. `current` is the newest generation, which seals what is written (created at first
-/// use for the team scope); `at GENERATION` is the one that sealed a stored version. Evaluates to
-/// `(generation, Arc<DataKey>)`. A macro because the executor's type differs per backend (see
-/// `with_pool!`).
-///
-/// On SQLite the caller's transaction holds the write lock, and on PostgreSQL the audit chain's
-/// lock (taken by the triggers of its first write), before it reads the current generation: a
-/// data-key rotation deletes an old key under the same lock, so it never deletes a key that a
-/// write still in flight seals with.
-macro_rules! data_key_in {
-    ($vault:expr, $executor:expr, $project_id:expr, current) => {{
-        let project_id: i64 = $project_id;
-        const NEWEST: &str = "SELECT generation, master_key_id, wrapped_key FROM project_keys \
-                              WHERE project_id = $1 ORDER BY generation DESC LIMIT 1";
-        let mut row: Option<(i64, String, Vec<u8>)> =
-            sqlx::query_as(NEWEST).bind(project_id).fetch_optional($executor).await?;
-        if row.is_none() {
-            let fresh = $vault.keyring.wrap(&DataKey::generate(), &project_key_aad(project_id, 1));
-            sqlx::query(
-                "INSERT INTO project_keys \
-                 (project_id, generation, master_key_id, wrapped_key, created_at) \
-                 VALUES ($1, 1, $2, $3, $4) ON CONFLICT (project_id, generation) DO NOTHING",
-            )
-            .bind(project_id)
-            .bind($vault.keyring.current_id())
-            .bind(fresh)
-            .bind(now_millis())
-            .execute($executor)
-            .await?;
-            row = sqlx::query_as(NEWEST).bind(project_id).fetch_optional($executor).await?;
-        }
-        let (generation, master_key_id, wrapped) = row.ok_or(VaultError::KeyRetired)?;
-        (generation, $vault.unwrapped(project_id, generation, &master_key_id, &wrapped)?)
-    }};
-    ($vault:expr, $executor:expr, $project_id:expr, at $generation:expr) => {{
-        let (project_id, generation): (i64, i64) = ($project_id, $generation);
-        match $vault.keyring.cached_data_key(project_id, generation) {
-            Some(key) => key,
-            None => {
-                let row: Option<(String, Vec<u8>)> = sqlx::query_as(
-                    "SELECT master_key_id, wrapped_key FROM project_keys \
-                     WHERE project_id = $1 AND generation = $2",
-                )
-                .bind(project_id)
-                .bind(generation)
-                .fetch_optional($executor)
-                .await?;
-                let (master_key_id, wrapped) = row.ok_or(VaultError::KeyRetired)?;
-                $vault.unwrapped(project_id, generation, &master_key_id, &wrapped)?
-            }
-        }
-    }};
-}
-
 /// A project row: its id and, for a real project, its slug (the team scope has none).
 #[derive(Debug, Clone)]
 pub(super) struct ProjectRef {
@@ -276,36 +184,33 @@ impl Vault {
         let fingerprint =
             self.keyring.fingerprint_key().fingerprint(secret.value.expose().as_bytes());
         let now = now_millis();
+        let row = NewSecretRow {
+            project_id: project.id,
+            key,
+            description: secret.description.as_deref(),
+            secret_type: secret_type.as_str(),
+            at: now,
+            by: &actor.name,
+        };
         with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
-            let secret_id: i64 = sqlx::query_scalar(
-                "INSERT INTO secrets (project_id, key, description, secret_type, current_version, \
-                 created_at, created_by, updated_at, updated_by) \
-                 VALUES ($1, $2, $3, $4, 1, $5, $6, $5, $6) RETURNING id",
-            )
-            .bind(project.id)
-            .bind(key)
-            .bind(secret.description.as_deref())
-            .bind(secret_type.as_str())
-            .bind(now)
-            .bind(&actor.name)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(|error| unique_or(error, || secret_exists(scope, key)))?;
-            let (generation, data_key) = data_key_in!(self, &mut *tx, project.id, current);
-            let sealed = data_key.seal_secret(
-                &SecretAddress::new(project.id, key, 1),
-                secret.value.expose().as_bytes(),
-            );
-            insert_version!(
-                &mut *tx,
+            let secret_id = tx
+                .insert_secret(&row)
+                .await
+                .map_err(|error| unique_or(error, || secret_exists(scope, key)))?;
+            let (generation, data_key) = self.current_data_key(&mut *tx, project.id).await?;
+            let at = SecretAddress::new(project.id, key, 1);
+            let sealed = data_key.seal_secret(&at, secret.value.expose().as_bytes()).to_bytes();
+            tx.insert_version(&VersionRow {
                 secret_id,
-                1_i64,
-                (generation, sealed.to_bytes()),
-                &fingerprint.0[..],
-                now,
-                actor
-            );
+                version: 1,
+                key_generation: generation,
+                sealed: &sealed,
+                fingerprint: &fingerprint.0,
+                at: now,
+                by: &actor.name,
+            })
+            .await?;
             record!(
                 self.store,
                 &mut *tx,
@@ -341,76 +246,53 @@ impl Vault {
         let new_version = expected + 1;
         with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
-            // Write first: takes the row (PostgreSQL) or database (SQLite) write lock.
-            let claimed: Option<(i64, Option<String>)> = sqlx::query_as(
-                "UPDATE secrets SET current_version = current_version + 1, updated_at = $1, \
-                 updated_by = $2 WHERE project_id = $3 AND key = $4 AND current_version = $5 \
-                 RETURNING id, description",
-            )
-            .bind(now)
-            .bind(&actor.name)
-            .bind(project.id)
-            .bind(key.as_str())
-            .bind(expected)
-            .fetch_optional(&mut *tx)
-            .await?;
+            let claimed = tx.claim(project.id, key.as_str(), expected, now, &actor.name).await?;
             let Some((secret_id, old_description)) = claimed else {
-                return Err(missing_or_conflict!(&mut *tx, project, key));
+                return Err(missing_or_conflict(&mut *tx, &project, key).await);
             };
-            let (old_generation, old_sealed, old_fingerprint): (i64, Vec<u8>, Vec<u8>) =
-                sqlx::query_as(
-                    "SELECT key_generation, sealed_value, fingerprint FROM secret_versions \
-                     WHERE secret_id = $1 AND version = $2",
-                )
-                .bind(secret_id)
-                .bind(expected)
-                .fetch_one(&mut *tx)
-                .await?;
+            let old = tx.version(secret_id, expected).await?.ok_or(sqlx::Error::RowNotFound)?;
             let new_fingerprint =
                 update.value.as_ref().map(|v| fingerprints.fingerprint(v.expose().as_bytes()));
             let value_changed =
-                new_fingerprint.as_ref().is_some_and(|f| f.0[..] != old_fingerprint[..]);
+                new_fingerprint.as_ref().is_some_and(|f| f.0[..] != old.fingerprint[..]);
             let description_changed = old_description.as_deref() != update.description.as_deref();
             if !value_changed && !description_changed {
                 return Err(VaultError::NoChanges);
             }
             let new_at = SecretAddress::new(project.id, key.as_str(), new_version);
-            let (generation, data_key) = data_key_in!(self, &mut *tx, project.id, current);
+            let (generation, data_key) = self.current_data_key(&mut *tx, project.id).await?;
             let sealed = match &update.value {
                 Some(value) if value_changed => {
                     data_key.seal_secret(&new_at, value.expose().as_bytes())
                 }
+                // The value stays: opened from its version and sealed again for the new one.
                 _ => {
-                    let old_key = if old_generation == generation {
+                    let old_key = if old.key_generation == generation {
                         data_key.clone()
                     } else {
-                        data_key_in!(self, &mut *tx, project.id, at old_generation)
+                        self.data_key_in(&mut *tx, project.id, old.key_generation).await?
                     };
                     let old_at = SecretAddress::new(project.id, key.as_str(), expected);
-                    let plain = old_key.open_secret(&old_at, &Sealed::from_bytes(&old_sealed)?)?;
+                    let plain = old_key.open_secret(&old_at, &Sealed::from_bytes(&old.sealed)?)?;
                     data_key.seal_secret(&new_at, &plain)
                 }
             };
-            let fingerprint = if value_changed {
-                new_fingerprint.map(|f| f.0.to_vec()).unwrap_or(old_fingerprint)
-            } else {
-                old_fingerprint
+            let fingerprint = match new_fingerprint {
+                Some(fingerprint) if value_changed => fingerprint.0.to_vec(),
+                _ => old.fingerprint,
             };
-            insert_version!(
-                &mut *tx,
+            tx.insert_version(&VersionRow {
                 secret_id,
-                new_version,
-                (generation, sealed.to_bytes()),
-                fingerprint,
-                now,
-                actor
-            );
+                version: new_version,
+                key_generation: generation,
+                sealed: &sealed.to_bytes(),
+                fingerprint: &fingerprint,
+                at: now,
+                by: &actor.name,
+            })
+            .await?;
             if description_changed {
-                sqlx::query("UPDATE secrets SET description = $1 WHERE id = $2")
-                    .bind(update.description.as_deref())
-                    .bind(secret_id)
-                    .execute(&mut *tx)
-                    .await?;
+                tx.set_description(secret_id, update.description.as_deref()).await?;
             }
             let mut audit =
                 event(actor, AuditAction::SecretUpdated, &project, key.as_str(), new_version);
@@ -440,17 +322,9 @@ impl Vault {
         let project = self.project(scope).await?;
         with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
-            let deleted: Option<i64> = sqlx::query_scalar(
-                "DELETE FROM secrets WHERE project_id = $1 AND key = $2 \
-                 AND ($3 IS NULL OR current_version = $3) RETURNING current_version",
-            )
-            .bind(project.id)
-            .bind(key.as_str())
-            .bind(expected_version)
-            .fetch_optional(&mut *tx)
-            .await?;
+            let deleted = tx.delete_secret(project.id, key.as_str(), expected_version).await?;
             let Some(version) = deleted else {
-                return Err(missing_or_conflict!(&mut *tx, project, key));
+                return Err(missing_or_conflict(&mut *tx, &project, key).await);
             };
             record!(
                 self.store,
@@ -534,55 +408,41 @@ impl Vault {
         let new_version = expected_version + 1;
         with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
-            let claimed: Option<i64> = sqlx::query_scalar(
-                "UPDATE secrets SET current_version = current_version + 1, updated_at = $1, \
-                 updated_by = $2 WHERE project_id = $3 AND key = $4 AND current_version = $5 \
-                 RETURNING id",
-            )
-            .bind(now)
-            .bind(&actor.name)
-            .bind(project.id)
-            .bind(key.as_str())
-            .bind(expected_version)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some(secret_id) = claimed else {
-                return Err(missing_or_conflict!(&mut *tx, project, key));
+            let claimed =
+                tx.claim(project.id, key.as_str(), expected_version, now, &actor.name).await?;
+            let Some((secret_id, _)) = claimed else {
+                return Err(missing_or_conflict(&mut *tx, &project, key).await);
             };
-            let old: Option<(i64, Vec<u8>, Vec<u8>)> = sqlx::query_as(
-                "SELECT key_generation, sealed_value, fingerprint FROM secret_versions \
-                 WHERE secret_id = $1 AND version = $2 AND version < $3",
-            )
-            .bind(secret_id)
-            .bind(to_version)
-            .bind(new_version)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some((old_generation, old_sealed, fingerprint)) = old else {
+            let old = match to_version < new_version {
+                true => tx.version(secret_id, to_version).await?,
+                false => None,
+            };
+            let Some(old) = old else {
                 return Err(VaultError::NotFound(
                     Missing::Version,
                     format!("{key} has no version {to_version} to roll back to"),
                 ));
             };
-            let (generation, data_key) = data_key_in!(self, &mut *tx, project.id, current);
-            let old_key = if old_generation == generation {
+            let (generation, data_key) = self.current_data_key(&mut *tx, project.id).await?;
+            let old_key = if old.key_generation == generation {
                 data_key.clone()
             } else {
-                data_key_in!(self, &mut *tx, project.id, at old_generation)
+                self.data_key_in(&mut *tx, project.id, old.key_generation).await?
             };
             let old_at = SecretAddress::new(project.id, key.as_str(), to_version);
-            let plain = old_key.open_secret(&old_at, &Sealed::from_bytes(&old_sealed)?)?;
+            let plain = old_key.open_secret(&old_at, &Sealed::from_bytes(&old.sealed)?)?;
             let new_at = SecretAddress::new(project.id, key.as_str(), new_version);
-            let sealed = data_key.seal_secret(&new_at, &plain);
-            insert_version!(
-                &mut *tx,
+            let sealed = data_key.seal_secret(&new_at, &plain).to_bytes();
+            tx.insert_version(&VersionRow {
                 secret_id,
-                new_version,
-                (generation, sealed.to_bytes()),
-                fingerprint,
-                now,
-                actor
-            );
+                version: new_version,
+                key_generation: generation,
+                sealed: &sealed,
+                fingerprint: &old.fingerprint,
+                at: now,
+                by: &actor.name,
+            })
+            .await?;
             let mut audit =
                 event(actor, AuditAction::SecretRolledBack, &project, key.as_str(), new_version);
             audit.details = Some(format!("to version {to_version}"));
@@ -685,7 +545,10 @@ impl Vault {
         if let Some(key) = self.keyring.cached_data_key(project_id, generation) {
             return Ok(key);
         }
-        Ok(with_pool!(self.store, |pool| data_key_in!(self, pool, project_id, at generation)))
+        with_pool!(self.store, |pool| {
+            let mut connection = pool.acquire().await?;
+            self.data_key_in(&mut *connection, project_id, generation).await
+        })
     }
 
     /// A wrapped data key, unwrapped (or found in the cache) and remembered.
@@ -702,6 +565,48 @@ impl Vault {
         let aad = project_key_aad(project_id, generation);
         let key = self.keyring.unwrap(master_key_id, wrapped, &aad)?;
         Ok(self.keyring.remember_data_key(project_id, generation, key))
+    }
+
+    /// The project's newest data key, which seals what is written (created at first use for the
+    /// team scope), read with the transaction's own connection: a second connection taken from
+    /// the pool while a write transaction holds one could wait on a pool that writers have
+    /// exhausted.
+    ///
+    /// On SQLite the caller's transaction holds the write lock, and on PostgreSQL the audit
+    /// chain's lock (taken by the triggers of its first write), before it reads the current
+    /// generation: a data-key rotation deletes an old key under the same lock, so it never
+    /// deletes a key that a write still in flight seals with.
+    async fn current_data_key<C: SecretRows + Send>(
+        &self,
+        tx: &mut C,
+        project_id: i64,
+    ) -> Result<(i64, Arc<DataKey>)> {
+        let mut newest = tx.newest_data_key(project_id).await?;
+        if newest.is_none() {
+            let fresh = self.keyring.wrap(&DataKey::generate(), &project_key_aad(project_id, 1));
+            let current = self.keyring.current_id();
+            tx.insert_first_data_key(project_id, current, &fresh, now_millis()).await?;
+            newest = tx.newest_data_key(project_id).await?;
+        }
+        let key = newest.ok_or(VaultError::KeyRetired)?;
+        let unwrapped =
+            self.unwrapped(project_id, key.generation, &key.master_key_id, &key.wrapped)?;
+        Ok((key.generation, unwrapped))
+    }
+
+    /// The project's data key of `generation` (one that sealed a stored version), read with the
+    /// transaction's own connection when this server does not hold it.
+    async fn data_key_in<C: SecretRows + Send>(
+        &self,
+        tx: &mut C,
+        project_id: i64,
+        generation: i64,
+    ) -> Result<Arc<DataKey>> {
+        if let Some(key) = self.keyring.cached_data_key(project_id, generation) {
+            return Ok(key);
+        }
+        let key = tx.data_key(project_id, generation).await?.ok_or(VaultError::KeyRetired)?;
+        self.unwrapped(project_id, generation, &key.master_key_id, &key.wrapped)
     }
 }
 
@@ -752,6 +657,20 @@ fn event<'a>(
         secret_key: Some(key),
         version: Some(version),
         details: None,
+    }
+}
+
+/// Why a conditional write on a secret matched no row: the secret is gone, or someone changed it
+/// first.
+async fn missing_or_conflict<C: SecretRows + Send>(
+    tx: &mut C,
+    project: &ProjectRef,
+    key: &SecretKey,
+) -> VaultError {
+    match tx.secret_id(project.id, key.as_str()).await {
+        Ok(Some(_)) => VaultError::Conflict,
+        Ok(None) => secret_not_found(key),
+        Err(error) => VaultError::Database(error),
     }
 }
 

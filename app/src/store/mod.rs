@@ -88,6 +88,22 @@ macro_rules! with_pool {
 }
 pub(crate) use with_pool;
 
+/// Implements a repository trait for `SqliteConnection` and `PgConnection` with the same method
+/// bodies (portable SQL), so that a service calls it on its transaction inside [`with_pool!`]
+/// (`tx.claim(…)`). A macro because the two connection types share no trait that one generic
+/// function could bound the encoding of every value it binds by.
+macro_rules! for_both_backends {
+    (impl $trait:ident { $($body:tt)* }) => {
+        impl $trait for sqlx::SqliteConnection {
+            $($body)*
+        }
+        impl $trait for sqlx::PgConnection {
+            $($body)*
+        }
+    };
+}
+pub(crate) use for_both_backends;
+
 /// Opening a transaction that writes. On SQLite it takes the write lock at once
 /// (`BEGIN IMMEDIATE`): a deferred transaction that reads and then writes fails at once with
 /// `SQLITE_BUSY`, whatever the busy timeout, when another connection committed in between; an

@@ -1,0 +1,287 @@
+//! The SQL of secrets, their versions and their projects' data keys: one method per statement,
+//! run on the connection of the caller's transaction (`tx.claim(…)`), so that the service reads
+//! as its steps. Every statement is portable SQL, written once.
+//!
+//! [`SecretRows`] is implemented for both sqlx connection types by
+//! [`crate::store::for_both_backends!`], from one text.
+
+use crate::store::for_both_backends;
+
+/// A new secret's row (its current version is 1).
+pub struct NewSecretRow<'a> {
+    pub project_id: i64,
+    pub key: &'a str,
+    pub description: Option<&'a str>,
+    pub secret_type: &'a str,
+    pub at: i64,
+    pub by: &'a str,
+}
+
+/// One sealed version of a secret.
+pub struct VersionRow<'a> {
+    pub secret_id: i64,
+    pub version: i64,
+    pub key_generation: i64,
+    pub sealed: &'a [u8],
+    pub fingerprint: &'a [u8],
+    pub at: i64,
+    pub by: &'a str,
+}
+
+/// A stored version as a reseal needs it.
+pub struct StoredVersion {
+    pub key_generation: i64,
+    pub sealed: Vec<u8>,
+    pub fingerprint: Vec<u8>,
+}
+
+/// A wrapped data key: its generation, the master key that wrapped it, and the wrapped bytes.
+pub struct WrappedKey {
+    pub generation: i64,
+    pub master_key_id: String,
+    pub wrapped: Vec<u8>,
+}
+
+pub(crate) trait SecretRows {
+    /// Inserts a secret's row; a unique violation means the key is taken.
+    fn insert_secret(
+        &mut self,
+        row: &NewSecretRow<'_>,
+    ) -> impl Future<Output = sqlx::Result<i64>> + Send;
+
+    /// The id of the scope's secret `key`, if there is one.
+    fn secret_id(
+        &mut self,
+        project_id: i64,
+        key: &str,
+    ) -> impl Future<Output = sqlx::Result<Option<i64>>> + Send;
+
+    /// Moves the secret to its next version if it is still at `expected`: its id and description,
+    /// or `None` when it is gone or someone changed it first. The write comes first in its
+    /// transaction, so it takes the row (PostgreSQL) or database (SQLite) write lock.
+    fn claim(
+        &mut self,
+        project_id: i64,
+        key: &str,
+        expected: i64,
+        at: i64,
+        by: &str,
+    ) -> impl Future<Output = sqlx::Result<Option<(i64, Option<String>)>>> + Send;
+
+    fn version(
+        &mut self,
+        secret_id: i64,
+        version: i64,
+    ) -> impl Future<Output = sqlx::Result<Option<StoredVersion>>> + Send;
+
+    fn insert_version(
+        &mut self,
+        row: &VersionRow<'_>,
+    ) -> impl Future<Output = sqlx::Result<()>> + Send;
+
+    fn set_description(
+        &mut self,
+        secret_id: i64,
+        description: Option<&str>,
+    ) -> impl Future<Output = sqlx::Result<()>> + Send;
+
+    /// Deletes the secret with its versions (at `expected` only, when given): the version it
+    /// had, or `None` when it is gone or someone changed it first.
+    fn delete_secret(
+        &mut self,
+        project_id: i64,
+        key: &str,
+        expected: Option<i64>,
+    ) -> impl Future<Output = sqlx::Result<Option<i64>>> + Send;
+
+    /// The project's newest data key.
+    fn newest_data_key(
+        &mut self,
+        project_id: i64,
+    ) -> impl Future<Output = sqlx::Result<Option<WrappedKey>>> + Send;
+
+    /// Stores generation 1 of the project's data key unless one exists already.
+    fn insert_first_data_key(
+        &mut self,
+        project_id: i64,
+        master_key_id: &str,
+        wrapped: &[u8],
+        at: i64,
+    ) -> impl Future<Output = sqlx::Result<()>> + Send;
+
+    /// The project's data key of `generation`.
+    fn data_key(
+        &mut self,
+        project_id: i64,
+        generation: i64,
+    ) -> impl Future<Output = sqlx::Result<Option<WrappedKey>>> + Send;
+}
+
+for_both_backends! {
+    impl SecretRows {
+        async fn insert_secret(&mut self, row: &NewSecretRow<'_>) -> sqlx::Result<i64> {
+            sqlx::query_scalar(
+                "INSERT INTO secrets (project_id, key, description, secret_type, \
+                 current_version, created_at, created_by, updated_at, updated_by) \
+                 VALUES ($1, $2, $3, $4, 1, $5, $6, $5, $6) RETURNING id",
+            )
+            .bind(row.project_id)
+            .bind(row.key)
+            .bind(row.description)
+            .bind(row.secret_type)
+            .bind(row.at)
+            .bind(row.by)
+            .fetch_one(&mut *self)
+            .await
+        }
+
+        async fn secret_id(&mut self, project_id: i64, key: &str) -> sqlx::Result<Option<i64>> {
+            sqlx::query_scalar("SELECT id FROM secrets WHERE project_id = $1 AND key = $2")
+                .bind(project_id)
+                .bind(key)
+                .fetch_optional(&mut *self)
+                .await
+        }
+
+        async fn claim(
+            &mut self,
+            project_id: i64,
+            key: &str,
+            expected: i64,
+            at: i64,
+            by: &str,
+        ) -> sqlx::Result<Option<(i64, Option<String>)>> {
+            sqlx::query_as(
+                "UPDATE secrets SET current_version = current_version + 1, updated_at = $1, \
+                 updated_by = $2 WHERE project_id = $3 AND key = $4 AND current_version = $5 \
+                 RETURNING id, description",
+            )
+            .bind(at)
+            .bind(by)
+            .bind(project_id)
+            .bind(key)
+            .bind(expected)
+            .fetch_optional(&mut *self)
+            .await
+        }
+
+        async fn version(
+            &mut self,
+            secret_id: i64,
+            version: i64,
+        ) -> sqlx::Result<Option<StoredVersion>> {
+            let row: Option<(i64, Vec<u8>, Vec<u8>)> = sqlx::query_as(
+                "SELECT key_generation, sealed_value, fingerprint FROM secret_versions \
+                 WHERE secret_id = $1 AND version = $2",
+            )
+            .bind(secret_id)
+            .bind(version)
+            .fetch_optional(&mut *self)
+            .await?;
+            Ok(row.map(|(key_generation, sealed, fingerprint)| StoredVersion {
+                key_generation,
+                sealed,
+                fingerprint,
+            }))
+        }
+
+        async fn insert_version(&mut self, row: &VersionRow<'_>) -> sqlx::Result<()> {
+            sqlx::query(
+                "INSERT INTO secret_versions (secret_id, version, key_generation, sealed_value, \
+                 fingerprint, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(row.secret_id)
+            .bind(row.version)
+            .bind(row.key_generation)
+            .bind(row.sealed)
+            .bind(row.fingerprint)
+            .bind(row.at)
+            .bind(row.by)
+            .execute(&mut *self)
+            .await
+            .map(|_| ())
+        }
+
+        async fn set_description(
+            &mut self,
+            secret_id: i64,
+            description: Option<&str>,
+        ) -> sqlx::Result<()> {
+            sqlx::query("UPDATE secrets SET description = $1 WHERE id = $2")
+                .bind(description)
+                .bind(secret_id)
+                .execute(&mut *self)
+                .await
+                .map(|_| ())
+        }
+
+        async fn delete_secret(
+            &mut self,
+            project_id: i64,
+            key: &str,
+            expected: Option<i64>,
+        ) -> sqlx::Result<Option<i64>> {
+            sqlx::query_scalar(
+                "DELETE FROM secrets WHERE project_id = $1 AND key = $2 \
+                 AND ($3 IS NULL OR current_version = $3) RETURNING current_version",
+            )
+            .bind(project_id)
+            .bind(key)
+            .bind(expected)
+            .fetch_optional(&mut *self)
+            .await
+        }
+
+        async fn newest_data_key(&mut self, project_id: i64) -> sqlx::Result<Option<WrappedKey>> {
+            let row: Option<(i64, String, Vec<u8>)> = sqlx::query_as(
+                "SELECT generation, master_key_id, wrapped_key FROM project_keys \
+                 WHERE project_id = $1 ORDER BY generation DESC LIMIT 1",
+            )
+            .bind(project_id)
+            .fetch_optional(&mut *self)
+            .await?;
+            Ok(row.map(|(generation, master_key_id, wrapped)| WrappedKey {
+                generation,
+                master_key_id,
+                wrapped,
+            }))
+        }
+
+        async fn insert_first_data_key(
+            &mut self,
+            project_id: i64,
+            master_key_id: &str,
+            wrapped: &[u8],
+            at: i64,
+        ) -> sqlx::Result<()> {
+            sqlx::query(
+                "INSERT INTO project_keys \
+                 (project_id, generation, master_key_id, wrapped_key, created_at) \
+                 VALUES ($1, 1, $2, $3, $4) ON CONFLICT (project_id, generation) DO NOTHING",
+            )
+            .bind(project_id)
+            .bind(master_key_id)
+            .bind(wrapped)
+            .bind(at)
+            .execute(&mut *self)
+            .await
+            .map(|_| ())
+        }
+
+        async fn data_key(
+            &mut self,
+            project_id: i64,
+            generation: i64,
+        ) -> sqlx::Result<Option<WrappedKey>> {
+            let row: Option<(String, Vec<u8>)> = sqlx::query_as(
+                "SELECT master_key_id, wrapped_key FROM project_keys \
+                 WHERE project_id = $1 AND generation = $2",
+            )
+            .bind(project_id)
+            .bind(generation)
+            .fetch_optional(&mut *self)
+            .await?;
+            Ok(row.map(|(master_key_id, wrapped)| WrappedKey { generation, master_key_id, wrapped }))
+        }
+    }
+}
