@@ -89,7 +89,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 
 /// Loads the bundle once the page has loaded and painted, when the browser is idle: nothing is
 /// fetched before then (no preload hints), so the bundle never delays the first paint, and the
-/// page works without JavaScript until the wasm takes over.
+/// page works without JavaScript until the wasm takes over. A page that paints no frame (a
+/// background tab) starts 250 ms after its load all the same.
 #[component]
 fn DeferredHydration(options: LeptosOptions) -> impl IntoView {
     // Leptos's own component gives the lazy routes the split build's manifest; its markup, which
@@ -104,7 +105,12 @@ fn DeferredHydration(options: LeptosOptions) -> impl IntoView {
              bundle.default({{ module_or_path: wasm }}).then(() => bundle.hydrate()));\
            const whenIdle = () => 'requestIdleCallback' in window\
              ? requestIdleCallback(hydrate, {{ timeout: 2000 }}) : setTimeout(hydrate, 1);\
-           const afterPaint = () => requestAnimationFrame(() => setTimeout(whenIdle, 0));\
+           let started = false;\
+           const start = () => {{ if (!started) {{ started = true; whenIdle(); }} }};\
+           const afterPaint = () => {{\
+             requestAnimationFrame(() => setTimeout(start, 0));\
+             setTimeout(start, 250);\
+           }};\
            if (document.readyState === 'complete') afterPaint();\
            else addEventListener('load', afterPaint, {{ once: true }});\
          }})({js:?}, {wasm:?});"

@@ -108,10 +108,35 @@ pub fn UrlDialog(
             on:close=on_close
         >
             <h2 id=title_id>{move || title.get()}</h2>
-            // Built afresh each time it opens: no leftovers from the last time.
-            {move || open.get().then(|| children())}
+            // Built afresh each time it opens: no leftovers from the last time. Cancel closes it
+            // without JavaScript too (a `method="dialog"` form), on the row of the action's button.
+            {move || {
+                open.get()
+                    .then(|| {
+                        view! {
+                            {children()}
+                            <form method="dialog" class="dialog-cancel">
+                                <button type="submit" class="secondary">"Cancel"</button>
+                            </form>
+                        }
+                    })
+            }}
         </dialog>
     }
+}
+
+/// The error of the last call of the action whose outcome is `outcome`, for the form in a dialog:
+/// forgotten when the dialog opens again ([`clear_on_open`]), so that an old error is not shown
+/// in a fresh form.
+pub fn dialog_error<T, E, S>(open: Signal<bool>, outcome: S) -> impl Fn() -> Option<E> + Copy
+where
+    T: Clone + Send + Sync + 'static,
+    E: Clone + Send + Sync + 'static,
+    S: Get<Value = Option<Result<T, E>>> + Set<Value = Option<Result<T, E>>>,
+    S: Copy + Send + Sync + 'static,
+{
+    clear_on_open(open, outcome);
+    move || outcome.get().and_then(Result::err)
 }
 
 /// Forgets an action's last outcome when its dialog opens again, so that an old error is not

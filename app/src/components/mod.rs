@@ -6,7 +6,9 @@ mod layout;
 mod theme;
 mod time;
 
-pub use dialog::{DIALOG_PARAM, UrlDialog, clear_on_open, close_dialog, dialog_href, open_dialog};
+pub use dialog::{
+    DIALOG_PARAM, UrlDialog, clear_on_open, close_dialog, dialog_error, dialog_href, open_dialog,
+};
 pub use error_page::{ErrorPage, ErrorTemplate, NotFound, page_error};
 pub use forms::{
     KEPT_FIELDS, RETURN_FIELD, ReturnHere, TYPED_PREFIX, announce_successes, count_successes,

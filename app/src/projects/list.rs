@@ -6,8 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::ProjectListItem;
 use crate::{
     components::{
-        ReturnHere, Timestamp, UrlDialog, clear_on_open, dialog_href, open_dialog, page_error,
-        typed,
+        ReturnHere, Timestamp, UrlDialog, dialog_error, dialog_href, open_dialog, page_error, typed,
     },
     error::AppError,
 };
@@ -65,8 +64,7 @@ pub fn ProjectsPage() -> impl IntoView {
     let data = Resource::new(|| (), |_| list_projects());
     let dialog = open_dialog();
     let open = Signal::derive(move || dialog.get().as_deref() == Some("new-project"));
-    clear_on_open(open, create.value());
-    let error = move || create.value().get().and_then(Result::err);
+    let error = dialog_error(open, create.value());
     view! {
         <Title text="Projects"/>
         <Suspense fallback=|| view! { <p class="muted">"Loading projects…"</p> }>
@@ -97,9 +95,6 @@ pub fn ProjectsPage() -> impl IntoView {
                                             <button type="submit" class="primary">"Create project"</button>
                                         </div>
                                     </ActionForm>
-                                    <form method="dialog" class="dialog-cancel">
-                                        <button type="submit" class="secondary">"Cancel"</button>
-                                    </form>
                                 </UrlDialog>
                             })}
                         </section>

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::ProjectSettings;
 use crate::{
     components::{
-        ReturnHere, UrlDialog, clear_on_open, count_successes, dialog_href, open_dialog, page_error,
+        ReturnHere, UrlDialog, count_successes, dialog_error, dialog_href, open_dialog, page_error,
     },
     error::AppError,
     secrets::page::SecretsPanel,
@@ -223,7 +223,6 @@ fn SettingsForms(
     let ProjectView { settings, can_manage } = view;
     let saved = move || save.value().get().and_then(Result::ok);
     let error = move || save.value().get().and_then(Result::err);
-    let remove_error = move || remove.value().get().and_then(Result::err);
     let field = move |name: &'static str, id: &'static str| {
         move || {
             error()
@@ -233,7 +232,7 @@ fn SettingsForms(
     };
     let dialog = open_dialog();
     let deleting = Signal::derive(move || dialog.get().as_deref() == Some("delete-project"));
-    clear_on_open(deleting, remove.value());
+    let remove_error = dialog_error(deleting, remove.value());
     let required_text = settings.required.join("\n");
     let max_age = settings.max_secret_age_days.map(|d| d.to_string()).unwrap_or_default();
     let disabled = !can_manage;
@@ -306,9 +305,6 @@ fn SettingsForms(
                         <button type="submit" class="primary danger">"Delete project"</button>
                     </div>
                 </ActionForm>
-                <form method="dialog" class="dialog-cancel">
-                    <button type="submit" class="secondary">"Cancel"</button>
-                </form>
             </UrlDialog>
         })}
     }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::{Variable, project::use_slug};
 use crate::{
     components::{
-        ReturnHere, Timestamp, UrlDialog, announce_successes, clear_on_open, count_successes,
+        ReturnHere, Timestamp, UrlDialog, announce_successes, count_successes, dialog_error,
         dialog_href, field_error, form_error, open_dialog, page_error, typed,
     },
     error::AppError,
@@ -258,12 +258,11 @@ fn VariableDialogs(
     let adding = Signal::from(Memo::new(move |_| dialog.get().as_deref() == Some("add-variable")));
     let editing = Memo::new(move |_| find("edit-variable:"));
     let deleting = Memo::new(move |_| find("delete-variable:"));
-    clear_on_open(adding, create.value());
-    clear_on_open(Signal::from(Memo::new(move |_| editing.get().is_some())), update.value());
-    clear_on_open(Signal::from(Memo::new(move |_| deleting.get().is_some())), delete.value());
-    let create_error = move || create.value().get().and_then(Result::err);
-    let update_error = move || update.value().get().and_then(Result::err);
-    let delete_error = move || delete.value().get().and_then(Result::err);
+    let create_error = dialog_error(adding, create.value());
+    let editing_open = Signal::from(Memo::new(move |_| editing.get().is_some()));
+    let update_error = dialog_error(editing_open, update.value());
+    let deleting_open = Signal::from(Memo::new(move |_| deleting.get().is_some()));
+    let delete_error = dialog_error(deleting_open, delete.value());
     view! {
         <UrlDialog open=adding title="Add Variable".to_string() id="add-variable">
             <ActionForm action=create attr:novalidate=true attr:class="stack">
@@ -284,9 +283,6 @@ fn VariableDialogs(
                     <button type="submit" class="primary">"Create Variable"</button>
                 </div>
             </ActionForm>
-            <form method="dialog" class="dialog-cancel">
-                <button type="submit" class="secondary">"Cancel"</button>
-            </form>
         </UrlDialog>
         <UrlDialog
             open=Signal::from(Memo::new(move |_| editing.get().is_some()))
@@ -314,9 +310,6 @@ fn VariableDialogs(
                     </div>
                 </ActionForm>
             })}
-            <form method="dialog" class="dialog-cancel">
-                <button type="submit" class="secondary">"Cancel"</button>
-            </form>
         </UrlDialog>
         <UrlDialog
             open=Signal::from(Memo::new(move |_| deleting.get().is_some()))
@@ -333,9 +326,6 @@ fn VariableDialogs(
                     <button type="submit" class="primary danger">"Delete"</button>
                 </ActionForm>
             })}
-            <form method="dialog" class="dialog-cancel">
-                <button type="submit" class="secondary">"Cancel"</button>
-            </form>
         </UrlDialog>
     }
 }

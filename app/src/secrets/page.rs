@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{SecretMeta, domain::SecretType};
 use crate::{
     components::{
-        ReturnHere, Timestamp, UrlDialog, announce_successes, clear_on_open, count_successes,
+        ReturnHere, Timestamp, UrlDialog, announce_successes, count_successes, dialog_error,
         dialog_href, field_error, form_error, open_dialog, page_error, typed,
     },
     error::AppError,
@@ -404,8 +404,7 @@ fn AddSecretDialog(scope: Signal<String>, create: ServerAction<CreateSecret>) ->
     let dialog = open_dialog();
     let prefilled = Memo::new(move |_| add_dialog_key(dialog.get()));
     let open = Signal::from(Memo::new(move |_| prefilled.get().is_some()));
-    clear_on_open(open, create.value());
-    let error = move || create.value().get().and_then(Result::err);
+    let error = dialog_error(open, create.value());
     let shown = RwSignal::new(false);
     let value = RwSignal::new(String::new());
     let suggested = Memo::new(move |_| {
@@ -500,9 +499,6 @@ fn AddSecretDialog(scope: Signal<String>, create: ServerAction<CreateSecret>) ->
                     </button>
                 </div>
             </ActionForm>
-            <form method="dialog" class="dialog-cancel">
-                <button type="submit" class="secondary">"Cancel"</button>
-            </form>
         </UrlDialog>
     }
 }
@@ -526,8 +522,7 @@ fn EditSecretDialog(
     let dialog = open_dialog();
     let row = Memo::new(move |_| row_for(dialog.get(), "edit:", rows));
     let open = Signal::from(Memo::new(move |_| row.get().is_some()));
-    clear_on_open(open, update.value());
-    let error = move || update.value().get().and_then(Result::err);
+    let error = dialog_error(open, update.value());
     let title = Signal::derive(move || {
         row.get().map(|row| format!("Edit {}", row.meta.key)).unwrap_or_default()
     });
@@ -570,9 +565,6 @@ fn EditSecretDialog(
                     </div>
                 </ActionForm>
             })}
-            <form method="dialog" class="dialog-cancel">
-                <button type="submit" class="secondary">"Cancel"</button>
-            </form>
         </UrlDialog>
     }
 }
@@ -586,8 +578,7 @@ fn DeleteSecretDialog(
     let dialog = open_dialog();
     let row = Memo::new(move |_| row_for(dialog.get(), "delete:", rows));
     let open = Signal::from(Memo::new(move |_| row.get().is_some()));
-    clear_on_open(open, delete.value());
-    let error = move || delete.value().get().and_then(Result::err);
+    let error = dialog_error(open, delete.value());
     let title = Signal::derive(move || {
         row.get().map(|row| format!("Delete {}?", row.meta.key)).unwrap_or_default()
     });
@@ -610,9 +601,6 @@ fn DeleteSecretDialog(
                     </button>
                 </ActionForm>
             })}
-            <form method="dialog" class="dialog-cancel">
-                <button type="submit" class="secondary">"Cancel"</button>
-            </form>
         </UrlDialog>
     }
 }

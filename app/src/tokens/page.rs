@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use super::{TokenInfo, TokenScope};
 use crate::{
     components::{
-        ReturnHere, Timestamp, UrlDialog, announce_successes, clear_on_open, close_dialog,
-        count_successes, dialog_href, field_error, form_error, open_dialog, page_error, typed,
+        ReturnHere, Timestamp, UrlDialog, announce_successes, close_dialog, count_successes,
+        dialog_error, dialog_href, field_error, form_error, open_dialog, page_error, typed,
     },
     error::AppError,
     projects::project::use_slug,
@@ -253,15 +253,14 @@ fn TokenDialogs(
         let id: i64 = dialog.get()?.strip_prefix("revoke-token:")?.parse().ok()?;
         tokens.with_value(|all| all.iter().find(|t| t.id == id).cloned())
     });
-    clear_on_open(creating, create.value());
-    clear_on_open(Signal::from(Memo::new(move |_| revoking.get().is_some())), revoke.value());
+    let create_error = dialog_error(creating, create.value());
+    let revoking_open = Signal::from(Memo::new(move |_| revoking.get().is_some()));
+    let revoke_error = dialog_error(revoking_open, revoke.value());
     Effect::new(move |_| {
         if let Some(Ok(_)) = create.value().get() {
             close_dialog();
         }
     });
-    let create_error = move || create.value().get().and_then(Result::err);
-    let revoke_error = move || revoke.value().get().and_then(Result::err);
     view! {
         <UrlDialog open=creating title="Create token".to_string() id="create-token">
             <ActionForm action=create attr:novalidate=true attr:class="stack">
@@ -284,9 +283,6 @@ fn TokenDialogs(
                     <button type="submit" class="primary">"Create token"</button>
                 </div>
             </ActionForm>
-            <form method="dialog" class="dialog-cancel">
-                <button type="submit" class="secondary">"Cancel"</button>
-            </form>
         </UrlDialog>
         <UrlDialog
             open=Signal::from(Memo::new(move |_| revoking.get().is_some()))
@@ -303,9 +299,6 @@ fn TokenDialogs(
                     <button type="submit" class="primary danger">"Revoke"</button>
                 </ActionForm>
             })}
-            <form method="dialog" class="dialog-cancel">
-                <button type="submit" class="secondary">"Cancel"</button>
-            </form>
         </UrlDialog>
     }
 }
