@@ -13,6 +13,8 @@ on_both_backends!(
     a_wrong_password_gets_the_one_message_and_no_session,
     signing_out_deletes_the_session_on_the_server,
     a_deactivated_user_is_signed_out_on_the_next_request,
+    an_idle_session_expires_and_activity_extends_it,
+    expired_sessions_are_deleted_from_the_database_periodically,
 );
 
 /// Posts the sign-in form the way the browser's server-function call does; returns the session
@@ -176,4 +178,83 @@ mod first_run {
         assert!(app.accounts.issue_setup_token().await.expect("issue").is_none());
         app.stop().await;
     }
+}
+
+/// Runs SQL on the sessions table; `{now}` stands for the current time in milliseconds.
+async fn sessions_sql(app: &TestApp, statement: &str) {
+    let mut sql = app.sql().await;
+    let statement = statement.replace("{now}", &app::store::now_millis().to_string());
+    sql.execute(statement.as_str()).await.expect("the sessions table");
+}
+
+async fn session_rows(app: &TestApp) -> i64 {
+    let mut sql = app.sql().await;
+    sqlx::query_scalar("SELECT count(*) FROM sessions").fetch_one(&mut sql).await.expect("count")
+}
+
+async fn current_email(client: &reqwest::Client, app: &TestApp) -> Value {
+    let response = client.post(app.url("/rpc/current_user")).send().await.expect("current_user");
+    let user: Value = response.json().await.expect("JSON");
+    user["email"].clone()
+}
+
+async fn an_idle_session_expires_and_activity_extends_it(backend: Backend) {
+    // Arrange
+    let app = spawn_app(backend).await;
+    app.add_user("admin@example.com", Role::Admin).await;
+    let admin = app.signed_in("admin@example.com").await;
+    // Pretend the session was last used almost 12 hours ago.
+    sessions_sql(&app, "UPDATE sessions SET expires_at = {now} + 60000").await;
+
+    // Act: a request within the idle time counts as activity…
+    assert_eq!(current_email(&admin, &app).await, "admin@example.com");
+    // …and pushes the expiry out to the full idle time again.
+    let mut sql = app.sql().await;
+    let eleven_hours = app::store::now_millis() + 11 * 3_600_000;
+    let extended: i64 = sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM sessions WHERE expires_at > {eleven_hours}"
+    ))
+    .fetch_one(&mut sql)
+    .await
+    .expect("expiry");
+    assert_eq!(extended, 1, "activity extends the session");
+
+    // Then 12 idle hours pass.
+    sessions_sql(&app, "UPDATE sessions SET expires_at = {now} - 1000").await;
+
+    // Assert: the session is gone; pages send the browser to sign in.
+    assert_eq!(current_email(&admin, &app).await, Value::Null);
+    let page = admin
+        .get(app.url("/settings/members"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(page.status(), 302);
+}
+
+async fn expired_sessions_are_deleted_from_the_database_periodically(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_user("admin@example.com", Role::Admin).await;
+    let _admin = app.signed_in("admin@example.com").await;
+    let _other = app.signed_in("admin@example.com").await;
+    assert_eq!(session_rows(&app).await, 2);
+
+    sessions_sql(
+        &app,
+        "UPDATE sessions SET expires_at = {now} - 1000 \
+         WHERE id_hash = (SELECT id_hash FROM sessions ORDER BY id_hash LIMIT 1)",
+    )
+    .await;
+
+    // The test server cleans up every 200 ms; allow it a generous while.
+    let mut rows = 2;
+    for _ in 0..100 {
+        rows = session_rows(&app).await;
+        if rows == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(rows, 1, "the expired session is deleted and the live one kept");
 }
