@@ -11,7 +11,9 @@ use app::{
 use sqlx::Executor;
 
 use crate::{
-    helpers::{Backend, TestApp, TestDatabase, spawn_app, spawn_on_database, verify_chain},
+    helpers::{
+        Backend, TestApp, TestDatabase, new_secret, spawn_app, spawn_on_database, verify_chain,
+    },
     on_both_backends,
 };
 
@@ -44,16 +46,7 @@ async fn some_events(app: &TestApp) {
     let scope = Scope::Project(app::projects::ProjectSlug::parse("bot").expect("slug"));
     for key in ["ONE", "TWO", "THREE"] {
         vault
-            .create_secret(
-                &actor,
-                &scope,
-                NewSecret {
-                    key: SecretKey::parse(key).expect("key"),
-                    value: SecretValue::new(format!("value of {key}")).expect("value"),
-                    description: Description::default(),
-                    secret_type: None,
-                },
-            )
+            .create_secret(&actor, &scope, new_secret(key, format!("value of {key}")))
             .await
             .expect("secret");
     }
@@ -469,12 +462,7 @@ async fn two_hundred_concurrent_mutations_leave_a_chain_that_verifies(backend: B
                 .create_secret(
                     &actor,
                     &scope,
-                    NewSecret {
-                        key: SecretKey::parse(&format!("KEY_{i}")).expect("key"),
-                        value: SecretValue::new(format!("value {i}")).expect("value"),
-                        description: Description::default(),
-                        secret_type: None,
-                    },
+                    new_secret(&format!("KEY_{i}"), format!("value {i}")),
                 )
                 .await
                 .is_ok()
@@ -512,12 +500,7 @@ async fn sixty_secrets(app: &TestApp) {
             .create_secret(
                 &actor,
                 &scope,
-                NewSecret {
-                    key: SecretKey::parse(&format!("KEY_{i:02}")).expect("key"),
-                    value: SecretValue::new(format!("audit-canary-{i}")).expect("value"),
-                    description: Description::default(),
-                    secret_type: None,
-                },
+                new_secret(&format!("KEY_{i:02}"), format!("audit-canary-{i}")),
             )
             .await
             .expect("secret");

@@ -15,8 +15,8 @@ use app::{
     keyring::{KeyringError, project_key_aad},
     projects::ProjectSlug,
     secrets::{
-        domain::{Description, SecretKey, SecretValue},
-        service::{Actor, NewSecret, Scope, SecretUpdate, VaultError},
+        domain::{Description, SecretValue},
+        service::{Actor, Scope, SecretUpdate, VaultError},
     },
     tokens::TokenScope,
 };
@@ -25,7 +25,7 @@ use serde_json::json;
 use sqlx::Row;
 
 use crate::{
-    helpers::{Backend, TestApp, spawn_app, verify_chain},
+    helpers::{Backend, TestApp, key, new_secret, spawn_app, verify_chain},
     on_both_backends,
     tokens::{CANARY, api, project_with_secrets, token},
 };
@@ -45,10 +45,6 @@ type Stored = (i64, String, i64, i64, Vec<u8>, Vec<u8>);
 
 fn actor() -> Actor {
     Actor::new("test", None)
-}
-
-fn key(text: &str) -> SecretKey {
-    SecretKey::parse(text).expect("a valid key")
 }
 
 async fn rotate(app: &TestApp, args: &[&str]) -> std::process::Output {
@@ -215,12 +211,7 @@ async fn servers_keep_reading_and_writing_while_the_data_keys_rotate(backend: Ba
     let peer = app.peer().await;
     let bot = Scope::Project(ProjectSlug::parse("bot").expect("slug"));
     for n in 0..60 {
-        let new = NewSecret {
-            key: key(&format!("S_{n}")),
-            value: SecretValue::new(format!("value-{n}")).expect("value"),
-            description: Description::default(),
-            secret_type: None,
-        };
+        let new = new_secret(&format!("S_{n}"), format!("value-{n}"));
         app.vault.create_secret(&actor(), &bot, new).await.expect("a secret");
     }
     let reader = token(&app, "bot", "reader", TokenScope::Read).await;

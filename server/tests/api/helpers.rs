@@ -10,6 +10,10 @@ use app::{
     audit::Actor,
     crypto::MasterKey,
     projects::service::Projects,
+    secrets::{
+        domain::{Description, SecretKey, SecretValue},
+        service::NewSecret,
+    },
     store::Store,
     tokens::service::Tokens,
 };
@@ -200,6 +204,21 @@ fn install_log_capture() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
 }
 
 /// Walks the audit chain of `store` (a server's, which holds the chain key).
+/// A secret key a test names (a typo in a test is a panic).
+pub fn key(text: &str) -> SecretKey {
+    SecretKey::parse(text).expect("a valid key")
+}
+
+/// A new secret with this key and value, no description and the type its value suggests.
+pub fn new_secret(key_text: &str, value: impl Into<String>) -> NewSecret {
+    NewSecret {
+        key: key(key_text),
+        value: SecretValue::new(value.into()).expect("a valid value"),
+        description: Description::default(),
+        secret_type: None,
+    }
+}
+
 pub async fn verify_chain(store: &Store) -> app::audit::chain::Verification {
     let key = store.chain_key().expect("the server installed the chain key");
     app::audit::chain::verify(store, key, None).await.expect("the chain can be walked")

@@ -5,16 +5,13 @@ use std::collections::BTreeSet;
 use app::{
     accounts::domain::Role,
     projects::{ProjectName, ProjectSlug, VariableValue},
-    secrets::{
-        domain::{Description, SecretKey, SecretValue},
-        service::{Actor, NewSecret, Scope},
-    },
+    secrets::service::{Actor, Scope},
     tokens::{TokenName, TokenScope},
 };
 use serde_json::Value;
 
 use crate::{
-    helpers::{Backend, TestApp, spawn_app},
+    helpers::{Backend, TestApp, key, new_secret, spawn_app},
     on_both_backends,
 };
 
@@ -77,12 +74,7 @@ async fn fixture(app: &TestApp) -> Fixture {
                 .create_secret(
                     &actor,
                     &matrix,
-                    NewSecret {
-                        key: key(&format!("{prefix}_{name}")),
-                        value: SecretValue::new("matrix value".into()).expect("value"),
-                        description: Description::default(),
-                        secret_type: None,
-                    },
+                    new_secret(&format!("{prefix}_{name}"), "matrix value"),
                 )
                 .await
                 .expect("secret");
@@ -111,10 +103,6 @@ async fn fixture(app: &TestApp) -> Fixture {
     ];
     let token_ids = token_ids.try_into().expect("a token per caller");
     Fixture { clients, role_target, active_target, token_ids }
-}
-
-fn key(text: &str) -> SecretKey {
-    SecretKey::parse(text).expect("a valid key")
 }
 
 fn variable(text: &str) -> VariableValue {

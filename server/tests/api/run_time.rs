@@ -16,8 +16,8 @@ use app::{
     audit::{AuditAction, Event, group::AppendError},
     projects::{ProjectName, ProjectSlug, VariableValue},
     secrets::{
-        domain::{Description, SecretKey, SecretValue},
-        service::{Actor, NewSecret, Scope, SecretUpdate},
+        domain::{Description, SecretValue},
+        service::{Actor, Scope, SecretUpdate},
     },
     tokens::TokenScope,
 };
@@ -25,7 +25,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::{
-    helpers::{Backend, TestApp, TestDatabase, spawn_app},
+    helpers::{Backend, TestApp, TestDatabase, key, new_secret, spawn_app},
     on_both_backends,
     tokens::{CANARY, api, project_with_secrets, token},
 };
@@ -40,10 +40,6 @@ on_both_backends!(
 );
 
 const ENV: &str = "/api/v1/projects/bot/env";
-
-fn key(text: &str) -> SecretKey {
-    SecretKey::parse(text).expect("a valid key")
-}
 
 fn bot() -> ProjectSlug {
     ProjectSlug::parse("bot").expect("slug")
@@ -104,12 +100,7 @@ async fn every_change_a_program_reads_moves_the_generation_and_nothing_else_does
         assert_eq!(api(&app, Method::DELETE, path, Some(&writer), None).await.0, 204);
     });
     moves!("a team secret created", {
-        let new = NewSecret {
-            key: key("TEAM_NEW"),
-            value: SecretValue::new("team".into()).expect("value"),
-            description: Description::default(),
-            secret_type: None,
-        };
+        let new = new_secret("TEAM_NEW", "team");
         app.vault.create_secret(&actor, &Scope::Team, new).await.expect("team secret");
     });
     moves!("a secret's description changed", {

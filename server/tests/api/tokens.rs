@@ -5,7 +5,7 @@ use app::{
     accounts::domain::Role,
     projects::{ProjectName, ProjectSlug, VariableValue},
     secrets::{
-        domain::{Description, SecretKey, SecretValue},
+        domain::Description,
         service::{Actor, NewSecret, Scope},
     },
     tokens::{TokenName, TokenScope},
@@ -14,7 +14,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::{
-    helpers::{Backend, TestApp, captured_logs, spawn_app},
+    helpers::{Backend, TestApp, captured_logs, key, new_secret, spawn_app},
     on_both_backends,
 };
 
@@ -35,10 +35,6 @@ on_both_backends!(
 
 pub(crate) const CANARY: &str = "api-canary-5d2f8a71";
 
-fn key(text: &str) -> SecretKey {
-    SecretKey::parse(text).expect("a valid key")
-}
-
 /// A project `bot` with a secret, an overridden and a plain team secret, and a variable.
 pub(crate) async fn project_with_secrets(app: &TestApp) {
     let actor = Actor::new("test", None);
@@ -56,10 +52,8 @@ pub(crate) async fn project_with_secrets(app: &TestApp) {
     ];
     for (scope, name, value) in secrets {
         let new = NewSecret {
-            key: key(name),
-            value: SecretValue::new(value).expect("value"),
             description: Description::parse(Some("what it is for")).expect("description"),
-            secret_type: None,
+            ..new_secret(name, value)
         };
         app.vault.create_secret(&actor, &scope, new).await.expect("secret");
     }

@@ -2,14 +2,14 @@
 use app::{
     projects::{ProjectName, ProjectSlug, service::Projects},
     secrets::{
-        domain::{Description, SecretKey, SecretType, SecretValue},
+        domain::{Description, SecretType, SecretValue},
         service::{Actor, Missing, NewSecret, Scope, SecretUpdate, Vault, VaultError},
     },
 };
 use sqlx::{Executor, Row};
 
 use crate::{
-    helpers::{Backend, TestApp, spawn_app},
+    helpers::{Backend, TestApp, key, new_secret, spawn_app},
     on_both_backends,
 };
 
@@ -34,10 +34,6 @@ fn alice() -> Actor {
     Actor::new("alice@example.com", Some("192.0.2.7".into()))
 }
 
-fn key(text: &str) -> SecretKey {
-    SecretKey::parse(text).expect("a valid key")
-}
-
 fn value(text: &str) -> SecretValue {
     SecretValue::new(text.to_string()).expect("a valid value")
 }
@@ -52,16 +48,7 @@ async fn project(vault: &Vault, name: &str) -> Scope {
 
 async fn create(vault: &Vault, scope: &Scope, name: &str, secret: &str) {
     vault
-        .create_secret(
-            &alice(),
-            scope,
-            NewSecret {
-                key: key(name),
-                value: value(secret),
-                description: Description::default(),
-                secret_type: None,
-            },
-        )
+        .create_secret(&alice(), scope, new_secret(name, secret))
         .await
         .expect("the secret is created");
 }
@@ -90,10 +77,8 @@ async fn a_created_secret_lists_without_its_value_and_reveals_with_it(backend: B
             &alice(),
             &scope,
             NewSecret {
-                key: key("DATABASE_URL"),
-                value: value("postgres://bot:pw@db/bot"),
                 description: Description::parse(Some("Main database")).expect("description"),
-                secret_type: None,
+                ..new_secret("DATABASE_URL", "postgres://bot:pw@db/bot")
             },
         )
         .await
@@ -122,16 +107,7 @@ async fn a_duplicate_key_is_refused_with_the_documented_message(backend: Backend
 
     let error = app
         .vault
-        .create_secret(
-            &alice(),
-            &scope,
-            NewSecret {
-                key: key("TOKEN"),
-                value: value("second"),
-                description: Description::default(),
-                secret_type: None,
-            },
-        )
+        .create_secret(&alice(), &scope, new_secret("TOKEN", "second"))
         .await
         .expect_err("a duplicate");
 
@@ -325,19 +301,7 @@ async fn a_mutation_whose_audit_insert_fails_changes_nothing(backend: Backend) {
             },
         )
         .await;
-    let create_new = app
-        .vault
-        .create_secret(
-            &alice(),
-            &scope,
-            NewSecret {
-                key: key("NEW"),
-                value: value("x"),
-                description: Description::default(),
-                secret_type: None,
-            },
-        )
-        .await;
+    let create_new = app.vault.create_secret(&alice(), &scope, new_secret("NEW", "x")).await;
     let delete = app.vault.delete_secret(&alice(), &scope, &key("TOKEN"), None).await;
     let read = app.vault.reveal(&alice(), &scope, &key("TOKEN")).await;
 
