@@ -135,16 +135,7 @@ async fn admin(args: AdminArgs) -> anyhow::Result<()> {
             let report =
                 app::keyring::master::rotate_master_key(vault.store(), vault.keyring(), &actor)
                     .await?;
-            println!(
-                "✔ Re-wrapped {} keys with master key {}; retired master keys: {}",
-                report.rewrapped,
-                report.current,
-                if report.retired.is_empty() {
-                    "none".to_string()
-                } else {
-                    report.retired.join(", ")
-                }
-            );
+            println!("✔ {report}");
         }
     }
     store.close().await;

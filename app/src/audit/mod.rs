@@ -50,6 +50,20 @@ impl<'a> Event<'a> {
         }
     }
 
+    /// An event about a project itself (created, deleted), with no details.
+    pub fn about_project(
+        actor: &'a Actor,
+        action: AuditAction,
+        project_id: i64,
+        slug: &'a str,
+    ) -> Self {
+        Self {
+            project_id: Some(project_id),
+            project_slug: Some(slug),
+            ..Self::general(actor, action, None)
+        }
+    }
+
     /// An event about a project as a whole (its settings, variables, tokens).
     pub fn project(
         actor: &'a Actor,

@@ -15,6 +15,20 @@ pub struct RotationReport {
     pub retired: Vec<String>,
 }
 
+/// `Re-wrapped N keys with master key ID; retired master keys: A, B` (or `none`): what the
+/// command prints and the audit event says.
+impl std::fmt::Display for RotationReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let retired =
+            if self.retired.is_empty() { "none".to_string() } else { self.retired.join(", ") };
+        write!(
+            f,
+            "Re-wrapped {} keys with master key {}; retired master keys: {retired}",
+            self.rewrapped, self.current
+        )
+    }
+}
+
 /// Re-wraps every data key (and the fingerprint key) that an older master key wrapped with
 /// the current one, and retires the older master keys, in one transaction. Values and data
 /// keys do not change, so servers keep serving throughout.
@@ -91,16 +105,7 @@ pub async fn rotate_master_key(
                 project_slug: None,
                 secret_key: None,
                 version: None,
-                details: Some(format!(
-                    "re-wrapped {} keys with master key {}; retired {}",
-                    report.rewrapped,
-                    report.current,
-                    if report.retired.is_empty() {
-                        "none".into()
-                    } else {
-                        report.retired.join(", ")
-                    }
-                )),
+                details: Some(report.to_string()),
             }
         );
         tx.commit().await?;

@@ -91,15 +91,7 @@ impl Projects {
             record!(
                 self.store,
                 &mut *tx,
-                Event {
-                    actor,
-                    action: AuditAction::ProjectCreated,
-                    project_id: Some(id),
-                    project_slug: Some(slug.as_str()),
-                    secret_key: None,
-                    version: None,
-                    details: None,
-                }
+                Event::about_project(actor, AuditAction::ProjectCreated, id, slug.as_str())
             );
             tx.commit().await?;
             Ok(id)
@@ -128,15 +120,7 @@ impl Projects {
                 record!(
                     self.store,
                     &mut *tx,
-                    Event {
-                        actor,
-                        action: AuditAction::ProjectDeleted,
-                        project_id: Some(id),
-                        project_slug: Some(slug.as_str()),
-                        secret_key: None,
-                        version: None,
-                        details: None,
-                    }
+                    Event::about_project(actor, AuditAction::ProjectDeleted, id, slug.as_str())
                 );
                 tx.commit().await?;
             }
