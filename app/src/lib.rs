@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod audit;
 pub mod components;
 pub mod error;
+pub mod layout;
 pub mod projects;
 pub mod secrets;
 pub mod settings;
@@ -40,7 +41,8 @@ use leptos_router::{
 use crate::{
     accounts::{auth::LoginPage, members::MembersPage, setup::SetupPage},
     audit::page::AuditPage,
-    components::{Layout, NotFound},
+    components::NotFound,
+    layout::Layout,
     projects::{
         list::ProjectsPage,
         project::{ProjectLayout, SecretsTab, SettingsTab},

@@ -2,7 +2,6 @@
 mod dialog;
 mod error_page;
 mod forms;
-mod layout;
 mod theme;
 mod time;
 
@@ -14,6 +13,5 @@ pub use forms::{
     KEPT_FIELDS, RETURN_FIELD, ReturnHere, TYPED_PREFIX, announce_successes, count_successes,
     field_error, form_error, typed,
 };
-pub use layout::Layout;
 pub use theme::{THEME_PATH, Theme, ThemeToggle, theme_cookie};
 pub use time::Timestamp;

@@ -1,3 +1,5 @@
+//! The frame around every page. It sits above the feature modules (it shows the account menu
+//! and the status line), so that `components` depends on none of them.
 use leptos::prelude::*;
 use leptos_router::components::A;
 
