@@ -258,7 +258,7 @@ pub enum OpenError {
 pub async fn open(store: &Store, keyring: &crate::keyring::Keyring) -> Result<ChainKey, OpenError> {
     let aad = crate::crypto::data_key_aad(CHAIN_PURPOSE);
     let fresh = crate::crypto::DataKey::generate();
-    let wrapped_fresh = keyring.wrap(&fresh, &aad);
+    let wrapped_fresh = keyring.wrap_key(&fresh, &aad);
     // Every start after the first finds both without taking a lock (which would make a start,
     // or an admin command, wait for writes in flight).
     let (stored, started): (Option<(String, Vec<u8>)>, i64) = with_pool!(store, |pool| {
@@ -275,7 +275,7 @@ pub async fn open(store: &Store, keyring: &crate::keyring::Keyring) -> Result<Ch
         (stored, started)
     });
     if let (Some((master_key_id, wrapped)), 1..) = (stored, started) {
-        return Ok(ChainKey::derive(&keyring.unwrap(&master_key_id, &wrapped, &aad)?));
+        return Ok(ChainKey::derive(&keyring.unwrap_key(&master_key_id, &wrapped, &aad)?));
     }
     with_pool!(store, |pool| {
         // SQLite: the write lock first, so that the looks below are not a stale snapshot.
@@ -296,7 +296,7 @@ pub async fn open(store: &Store, keyring: &crate::keyring::Keyring) -> Result<Ch
                 .await?;
         let key = match (stored, started) {
             (Some((master_key_id, wrapped)), 1..) => {
-                ChainKey::derive(&keyring.unwrap(&master_key_id, &wrapped, &aad)?)
+                ChainKey::derive(&keyring.unwrap_key(&master_key_id, &wrapped, &aad)?)
             }
             (Some(_), _) => {
                 return Err(OpenError::Tampered("the chain's keyed start is missing"));

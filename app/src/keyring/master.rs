@@ -58,13 +58,13 @@ pub async fn rotate_master_key(
         .await?;
         for (project_id, generation, master_key_id, wrapped) in &projects {
             let aad = project_key_aad(*project_id, *generation);
-            let key = keyring.unwrap(master_key_id, wrapped, &aad)?;
+            let key = keyring.unwrap_key(master_key_id, wrapped, &aad)?;
             sqlx::query(
                 "UPDATE project_keys SET master_key_id = $1, wrapped_key = $2 \
                  WHERE project_id = $3 AND generation = $4",
             )
             .bind(&current)
-            .bind(keyring.wrap(&key, &aad))
+            .bind(keyring.wrap_key(&key, &aad))
             .bind(project_id)
             .bind(generation)
             .execute(&mut *tx)
@@ -79,13 +79,13 @@ pub async fn rotate_master_key(
         .await?;
         for (purpose, master_key_id, wrapped) in &instance {
             let aad = crypto::data_key_aad(purpose);
-            let key = keyring.unwrap(master_key_id, wrapped, &aad)?;
+            let key = keyring.unwrap_key(master_key_id, wrapped, &aad)?;
             sqlx::query(
                 "UPDATE instance_keys SET master_key_id = $1, wrapped_key = $2 \
                  WHERE purpose = $3",
             )
             .bind(&current)
-            .bind(keyring.wrap(&key, &aad))
+            .bind(keyring.wrap_key(&key, &aad))
             .bind(purpose)
             .execute(&mut *tx)
             .await?;

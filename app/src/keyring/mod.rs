@@ -152,7 +152,7 @@ impl Keyring {
     ) -> Result<DataKey, KeyringError> {
         let aad = crypto::data_key_aad(purpose);
         let fresh = DataKey::generate();
-        let wrapped = self.wrap(&fresh, &aad);
+        let wrapped = self.wrap_key(&fresh, &aad);
         let (master_key_id, wrapped): (String, Vec<u8>) = with_pool!(store, |pool| {
             sqlx::query(
                 "INSERT INTO instance_keys (purpose, master_key_id, wrapped_key, created_at) \
@@ -171,7 +171,7 @@ impl Keyring {
             .fetch_one(pool)
             .await?
         });
-        self.unwrap(&master_key_id, &wrapped, &aad)
+        self.unwrap_key(&master_key_id, &wrapped, &aad)
     }
 
     /// The audit chain's key for a command that only reads (`sealbox audit verify`): nothing is
@@ -203,12 +203,12 @@ impl Keyring {
     }
 
     /// Wraps a key under the current master key.
-    pub fn wrap(&self, key: &DataKey, aad: &[u8]) -> Vec<u8> {
+    pub fn wrap_key(&self, key: &DataKey, aad: &[u8]) -> Vec<u8> {
         self.keys[0].1.wrap_key(key, aad)
     }
 
     /// Unwraps a key with the master key named by `master_key_id`.
-    pub fn unwrap(
+    pub fn unwrap_key(
         &self,
         master_key_id: &str,
         wrapped: &[u8],

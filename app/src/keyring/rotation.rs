@@ -262,7 +262,7 @@ impl Rotation<'_> {
         };
         let next = newest + 1;
         let wrapped =
-            self.keyring.wrap(&DataKey::generate(), &project_key_aad(self.project_id, next));
+            self.keyring.wrap_key(&DataKey::generate(), &project_key_aad(self.project_id, next));
         with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
             sqlx::query(
@@ -440,7 +440,7 @@ impl Rotation<'_> {
         });
         let (master_key_id, wrapped) = row.ok_or_else(|| self.missing(generation))?;
         let aad = project_key_aad(self.project_id, generation);
-        Ok(self.keyring.unwrap(&master_key_id, &wrapped, &aad)?)
+        Ok(self.keyring.unwrap_key(&master_key_id, &wrapped, &aad)?)
     }
 
     /// What errors name the scope by.

@@ -76,7 +76,7 @@ impl Projects {
                 Err(error) if is_unique_violation(&error) => return Err(slug_taken(&slug)),
                 Err(error) => return Err(VaultError::Database(error)),
             };
-            let wrapped = self.keyring.wrap(&data_key, &project_key_aad(id, 1));
+            let wrapped = self.keyring.wrap_key(&data_key, &project_key_aad(id, 1));
             sqlx::query(
                 "INSERT INTO project_keys \
                  (project_id, generation, master_key_id, wrapped_key, created_at) \

@@ -563,7 +563,7 @@ impl Vault {
             return Ok(key);
         }
         let aad = project_key_aad(project_id, generation);
-        let key = self.keyring.unwrap(master_key_id, wrapped, &aad)?;
+        let key = self.keyring.unwrap_key(master_key_id, wrapped, &aad)?;
         Ok(self.keyring.remember_data_key(project_id, generation, key))
     }
 
@@ -583,7 +583,8 @@ impl Vault {
     ) -> Result<(i64, Arc<DataKey>)> {
         let mut newest = tx.newest_data_key(project_id).await?;
         if newest.is_none() {
-            let fresh = self.keyring.wrap(&DataKey::generate(), &project_key_aad(project_id, 1));
+            let fresh =
+                self.keyring.wrap_key(&DataKey::generate(), &project_key_aad(project_id, 1));
             let current = self.keyring.current_id();
             tx.insert_first_data_key(project_id, current, &fresh, now_millis()).await?;
             newest = tx.newest_data_key(project_id).await?;
