@@ -26,6 +26,8 @@ pub mod crypto;
 #[cfg(feature = "ssr")]
 pub mod keyring;
 #[cfg(feature = "ssr")]
+pub mod not_found;
+#[cfg(feature = "ssr")]
 pub mod state;
 #[cfg(feature = "ssr")]
 pub mod store;

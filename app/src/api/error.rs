@@ -9,8 +9,11 @@ use axum::{
 use serde_json::json;
 
 use crate::{
-    secrets::service::{Missing, VaultError},
+    not_found::{Missing, NotFound},
+    projects::service::ProjectError,
+    secrets::service::VaultError,
     tokens::service::{AuthenticationError, TokenRejection},
+    validation::FieldError,
 };
 
 /// Defines [`ApiCode`] with its wire name and status from one table (a macro because it
@@ -111,33 +114,51 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<FieldError> for ApiError {
+    fn from(field: FieldError) -> Self {
+        let code = match field.field.as_str() {
+            "key" => ApiCode::InvalidKey,
+            "value" => ApiCode::InvalidValue,
+            "description" => ApiCode::InvalidDescription,
+            "type" => ApiCode::InvalidType,
+            _ => ApiCode::InvalidRequest,
+        };
+        Self::new(code, field.message)
+    }
+}
+
+impl From<NotFound> for ApiError {
+    fn from(missing: NotFound) -> Self {
+        let code = match missing.what {
+            Missing::Project => ApiCode::ProjectNotFound,
+            Missing::Secret => ApiCode::SecretNotFound,
+            Missing::Version => ApiCode::VersionNotFound,
+            Missing::Variable | Missing::Token => ApiCode::NotFound,
+            Missing::TeamScope => return Self::internal(missing),
+        };
+        Self::new(code, missing.message)
+    }
+}
+
 impl From<VaultError> for ApiError {
     fn from(error: VaultError) -> Self {
         match error {
-            VaultError::Invalid(field) => Self::new(
-                match field.field.as_str() {
-                    "key" => ApiCode::InvalidKey,
-                    "value" => ApiCode::InvalidValue,
-                    "description" => ApiCode::InvalidDescription,
-                    "type" => ApiCode::InvalidType,
-                    _ => ApiCode::InvalidRequest,
-                },
-                field.message,
-            ),
-            VaultError::NotFound(what, message) => Self::new(
-                match what {
-                    Missing::Project => ApiCode::ProjectNotFound,
-                    Missing::Secret => ApiCode::SecretNotFound,
-                    Missing::Version => ApiCode::VersionNotFound,
-                    Missing::Variable | Missing::Token => ApiCode::NotFound,
-                    // The team scope is made by a migration: without it the database is broken.
-                    Missing::TeamScope => return Self::internal(anyhow::anyhow!(message)),
-                },
-                message,
-            ),
+            VaultError::Invalid(field) => field.into(),
+            VaultError::NotFound(missing) => missing.into(),
             VaultError::Conflict => Self::new(ApiCode::Conflict, VaultError::Conflict.to_string()),
             VaultError::NoChanges => Self::new(ApiCode::NoChanges, "No changes to save"),
             other => Self::internal(other),
+        }
+    }
+}
+
+impl From<ProjectError> for ApiError {
+    fn from(error: ProjectError) -> Self {
+        match error {
+            ProjectError::Invalid(field) => field.into(),
+            ProjectError::NotFound(missing) => missing.into(),
+            ProjectError::NoChanges => Self::new(ApiCode::NoChanges, "No changes to save"),
+            ProjectError::Database(error) => Self::internal(error),
         }
     }
 }

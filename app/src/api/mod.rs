@@ -122,12 +122,12 @@ fn admit(
 
 /// A key to write: every rule.
 fn secret_key(text: &str) -> Result<SecretKey, ApiError> {
-    SecretKey::parse(text).map_err(|error| VaultError::Invalid(error).into())
+    Ok(SecretKey::parse(text)?)
 }
 
 /// A key to read or delete, which a database from before a rule may still hold.
 fn existing_key(text: &str) -> Result<SecretKey, ApiError> {
-    SecretKey::existing(text).map_err(|error| VaultError::Invalid(error).into())
+    Ok(SecretKey::existing(text)?)
 }
 
 /// A secret's metadata as the API sends it: never a value.
@@ -266,15 +266,9 @@ async fn write_secret(
         description: body.description.as_deref().unwrap_or_default(),
         secret_type: body.secret_type.as_deref().unwrap_or_default(),
         ..crate::bounds::SecretInput::named(&slug, key.as_str())
-    })
-    .map_err(VaultError::Invalid)?;
-    let value = SecretValue::new(body.value).map_err(VaultError::Invalid)?;
-    let secret_type = body
-        .secret_type
-        .as_deref()
-        .map(SecretType::parse)
-        .transpose()
-        .map_err(VaultError::Invalid)?;
+    })?;
+    let value = SecretValue::new(body.value)?;
+    let secret_type = body.secret_type.as_deref().map(SecretType::parse).transpose()?;
     let current = state
         .vault
         .list_secrets(&caller.scope)
@@ -283,8 +277,7 @@ async fn write_secret(
         .find(|meta| meta.key == key.as_str());
     let (status, meta) = match current {
         None => {
-            let description =
-                Description::parse(body.description.as_deref()).map_err(VaultError::Invalid)?;
+            let description = Description::parse(body.description.as_deref())?;
             let new = NewSecret { key, value, description, secret_type };
             (
                 StatusCode::CREATED,
@@ -301,8 +294,7 @@ async fn write_secret(
                 ));
             }
             let description =
-                Description::parse(body.description.as_deref().or(current.description.as_deref()))
-                    .map_err(VaultError::Invalid)?;
+                Description::parse(body.description.as_deref().or(current.description.as_deref()))?;
             let update =
                 SecretUpdate { expected_version: current.version, value: Some(value), description };
             match state.vault.update_secret(&caller.actor, &caller.scope, &key, update).await {

@@ -8,16 +8,39 @@ use super::{ProjectListItem, ProjectName, ProjectSettings, ProjectSlug, Variable
 use crate::{
     audit::{Actor, AuditAction, Event, record},
     crypto::DataKey,
+    error::AppError,
     keyring::{Keyring, project_key_aad},
-    secrets::{
-        domain::SecretKey,
-        service::{Missing, VaultError},
-    },
+    not_found::NotFound,
+    secrets::domain::SecretKey,
     store::{Store, WritePool, now_millis, with_pool},
     validation::FieldError,
 };
 
-type Result<T, E = VaultError> = std::result::Result<T, E>;
+/// Why a project, its settings, a variable or a token was not changed (or not read).
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    #[error("{0}")]
+    Invalid(#[from] FieldError),
+    #[error("{0}")]
+    NotFound(#[from] NotFound),
+    #[error("No changes to save")]
+    NoChanges,
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl From<ProjectError> for AppError {
+    fn from(error: ProjectError) -> Self {
+        match error {
+            ProjectError::Invalid(field) => field.into(),
+            ProjectError::NotFound(missing) => missing.into(),
+            ProjectError::NoChanges => Self::Validation(ProjectError::NoChanges.to_string()),
+            ProjectError::Database(error) => Self::internal(error),
+        }
+    }
+}
+
+type Result<T, E = ProjectError> = std::result::Result<T, E>;
 
 #[derive(sqlx::FromRow)]
 struct ListRow {
@@ -74,7 +97,7 @@ impl Projects {
             {
                 Ok(id) => id,
                 Err(error) if is_unique_violation(&error) => return Err(slug_taken(&slug)),
-                Err(error) => return Err(VaultError::Database(error)),
+                Err(error) => return Err(ProjectError::Database(error)),
             };
             let wrapped = self.keyring.wrap_key(&data_key, &project_key_aad(id, 1));
             sqlx::query(
@@ -126,7 +149,7 @@ impl Projects {
             }
             id
         });
-        let id = id.ok_or_else(|| project_not_found(slug))?;
+        let id = id.ok_or_else(|| NotFound::project(slug))?;
         self.keyring.evict(id);
         Ok(())
     }
@@ -196,7 +219,7 @@ impl Projects {
             .bind(slug.as_str())
             .fetch_optional(&mut *tx)
             .await?;
-            let id = id.ok_or_else(|| project_not_found(slug))?;
+            let id = id.ok_or_else(|| NotFound::project(slug))?;
             sqlx::query("DELETE FROM required_secrets WHERE project_id = $1")
                 .bind(id)
                 .execute(&mut *tx)
@@ -283,11 +306,11 @@ impl Projects {
             .execute(&mut *tx)
             .await
             .map_err(|error| match error.as_database_error() {
-                Some(db) if db.is_unique_violation() => VaultError::Invalid(FieldError::new(
+                Some(db) if db.is_unique_violation() => ProjectError::Invalid(FieldError::new(
                     "key",
                     format!("A variable named {key} already exists in this project"),
                 )),
-                _ => VaultError::Database(error),
+                _ => ProjectError::Database(error),
             })?;
             record!(
                 self.store,
@@ -333,8 +356,8 @@ impl Projects {
                 .fetch_optional(&mut *tx)
                 .await?;
                 return Err(match exists {
-                    Some(_) => VaultError::NoChanges,
-                    None => variable_not_found(key),
+                    Some(_) => ProjectError::NoChanges,
+                    None => NotFound::variable(key).into(),
                 });
             }
             record!(
@@ -363,7 +386,7 @@ impl Projects {
                 .await?
                 .rows_affected();
             if deleted == 0 {
-                return Err(variable_not_found(key));
+                return Err(NotFound::variable(key).into());
             }
             record!(
                 self.store,
@@ -395,13 +418,13 @@ impl Projects {
             .fetch_optional(pool)
             .await?
         });
-        let (id, slug_text, name, max_age) = row.ok_or_else(|| project_not_found(slug))?;
+        let (id, slug_text, name, max_age) = row.ok_or_else(|| NotFound::project(slug))?;
         Ok((ProjectRow { id, slug: slug_text }, name, max_age))
     }
 }
 
-fn slug_taken(slug: &ProjectSlug) -> VaultError {
-    VaultError::Invalid(FieldError::new(
+fn slug_taken(slug: &ProjectSlug) -> ProjectError {
+    ProjectError::Invalid(FieldError::new(
         "name",
         format!("A project with the URL /projects/{slug} already exists; choose another name"),
     ))
@@ -426,12 +449,4 @@ fn variable_event<'a>(
         version: None,
         details: None,
     }
-}
-
-pub fn project_not_found(slug: &ProjectSlug) -> VaultError {
-    VaultError::NotFound(Missing::Project, format!("There is no project at /projects/{slug}"))
-}
-
-fn variable_not_found(key: &SecretKey) -> VaultError {
-    VaultError::NotFound(Missing::Variable, format!("There is no variable named {key}"))
 }

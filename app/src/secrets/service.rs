@@ -22,6 +22,7 @@ use crate::{
     crypto::{self, DataKey, Sealed, SecretAddress},
     error::AppError,
     keyring::{Keyring, KeyringError, project_key_aad},
+    not_found::NotFound,
     projects::ProjectSlug,
     store::{Store, WritePool, now_millis, snapshot::SnapshotCache, with_pool},
     validation::FieldError,
@@ -72,8 +73,8 @@ pub enum VaultError {
     #[error("{0}")]
     Invalid(#[from] FieldError),
     /// What was looked for is not there; the message names it.
-    #[error("{1}")]
-    NotFound(Missing, String),
+    #[error("{0}")]
+    NotFound(#[from] NotFound),
     #[error("This secret was changed by someone else; reload and try again")]
     Conflict,
     #[error("No changes to save")]
@@ -97,23 +98,12 @@ impl From<VaultError> for AppError {
     fn from(error: VaultError) -> Self {
         match error {
             VaultError::Invalid(field) => field.into(),
-            VaultError::NotFound(_, message) => Self::NotFound(message),
+            VaultError::NotFound(missing) => missing.into(),
             VaultError::Conflict => Self::Conflict(VaultError::Conflict.to_string()),
             VaultError::NoChanges => Self::Validation(VaultError::NoChanges.to_string()),
             other => Self::internal(other),
         }
     }
-}
-
-/// What a [`VaultError::NotFound`] did not find.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Missing {
-    Project,
-    Secret,
-    Version,
-    Variable,
-    Token,
-    TeamScope,
 }
 
 pub(super) type Result<T, E = VaultError> = std::result::Result<T, E>;
@@ -378,7 +368,7 @@ impl Vault {
             .bind(key.as_str())
             .fetch_optional(pool)
             .await?;
-            row.ok_or_else(|| secret_not_found(key))?
+            row.ok_or_else(|| NotFound::secret(key))?
         });
         // No audit row, no value. Recorded in a transaction that starts with its write, so that
         // SQLite never has to upgrade a read lock (which fails at once instead of waiting).
@@ -418,10 +408,7 @@ impl Vault {
                 false => None,
             };
             let Some(old) = old else {
-                return Err(VaultError::NotFound(
-                    Missing::Version,
-                    format!("{key} has no version {to_version} to roll back to"),
-                ));
+                return Err(NotFound::version(key, to_version).into());
             };
             let (generation, data_key) = self.current_data_key(&mut *tx, project.id).await?;
             let old_key = if old.key_generation == generation {
@@ -507,7 +494,7 @@ impl Vault {
                 .fetch_optional(pool)
                 .await?
         });
-        row.ok_or_else(|| secret_not_found(key))?.into_meta()
+        row.ok_or_else(|| NotFound::secret(key))?.into_meta()
     }
 
     pub(super) async fn project(&self, scope: &Scope) -> Result<ProjectRef> {
@@ -527,11 +514,8 @@ impl Vault {
         match (row, scope) {
             (Some((id, _)), Scope::Team) => Ok(ProjectRef { id, slug: None }),
             (Some((id, slug)), Scope::Project(_)) => Ok(ProjectRef { id, slug: Some(slug) }),
-            (None, Scope::Project(slug)) => Err(project_not_found(slug)),
-            (None, Scope::Team) => Err(VaultError::NotFound(
-                Missing::TeamScope,
-                "The team scope is missing from the database".into(),
-            )),
+            (None, Scope::Project(slug)) => Err(NotFound::project(slug).into()),
+            (None, Scope::Team) => Err(NotFound::team_scope().into()),
         }
     }
 
@@ -670,7 +654,7 @@ async fn missing_or_conflict<C: SecretRows + Send>(
 ) -> VaultError {
     match tx.secret_id(project.id, key.as_str()).await {
         Ok(Some(_)) => VaultError::Conflict,
-        Ok(None) => secret_not_found(key),
+        Ok(None) => VaultError::from(NotFound::secret(key)),
         Err(error) => VaultError::Database(error),
     }
 }
@@ -688,12 +672,4 @@ fn secret_exists(scope: &Scope, key: &str) -> VaultError {
         Scope::Project(_) => format!("A secret named {key} already exists in this project"),
     };
     VaultError::Invalid(FieldError::new("key", message))
-}
-
-fn secret_not_found(key: &SecretKey) -> VaultError {
-    VaultError::NotFound(Missing::Secret, format!("There is no secret named {key}"))
-}
-
-fn project_not_found(slug: &ProjectSlug) -> VaultError {
-    VaultError::NotFound(Missing::Project, format!("There is no project at /projects/{slug}"))
 }

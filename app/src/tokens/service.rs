@@ -14,8 +14,8 @@ use zeroize::Zeroizing;
 use super::{TOKEN_PREFIX, TokenInfo, TokenName, TokenScope};
 use crate::{
     audit::{Actor, AuditAction, Event, record},
-    projects::{ProjectSlug, service::project_not_found},
-    secrets::service::{Missing, VaultError},
+    not_found::NotFound,
+    projects::{ProjectSlug, service::ProjectError},
     store::{
         Store, WritePool, now_millis,
         snapshot::{Lookup, SnapshotCache},
@@ -132,7 +132,7 @@ struct Known {
     last_used_at: AtomicI64,
 }
 
-type Result<T, E = VaultError> = std::result::Result<T, E>;
+type Result<T, E = ProjectError> = std::result::Result<T, E>;
 
 impl Tokens {
     pub fn new(store: Store) -> Self {
@@ -146,7 +146,7 @@ impl Tokens {
                 .fetch_optional(pool)
                 .await?
         });
-        id.ok_or_else(|| project_not_found(slug))
+        Ok(id.ok_or_else(|| NotFound::project(slug))?)
     }
 
     /// The project's live (not revoked) tokens, newest first.
@@ -180,7 +180,7 @@ impl Tokens {
         let now = now_millis();
         let expires_at = expires_in_days.map(|days| now + days * DAY_MS);
         let taken = || {
-            VaultError::Invalid(FieldError::new(
+            ProjectError::Invalid(FieldError::new(
                 "name",
                 format!("This project already has a token named {}", name.as_str()),
             ))
@@ -268,12 +268,7 @@ impl Tokens {
             .bind(project_id)
             .fetch_optional(&mut *tx)
             .await?;
-            let name = name.ok_or_else(|| {
-                VaultError::NotFound(
-                    Missing::Token,
-                    "That token does not exist or was already revoked".into(),
-                )
-            })?;
+            let name = name.ok_or_else(NotFound::token)?;
             record!(
                 self.store,
                 &mut *tx,

@@ -1,9 +1,10 @@
 //! The encrypted secret store through its service API, on both databases.
 use app::{
+    not_found::{Missing, NotFound},
     projects::{ProjectName, ProjectSlug, service::Projects},
     secrets::{
         domain::{Description, SecretType, SecretValue},
-        service::{Actor, Missing, NewSecret, Scope, SecretUpdate, Vault, VaultError},
+        service::{Actor, NewSecret, Scope, SecretUpdate, Vault, VaultError},
     },
 };
 use sqlx::{Executor, Row};
@@ -218,7 +219,10 @@ async fn rollback_restores_an_earlier_value_as_a_new_version(backend: Backend) {
     assert_eq!(meta.version, 3);
     assert_eq!(reveal(&app.vault, &scope, "TOKEN").await, "original");
     let missing = app.vault.rollback(&alice(), &scope, &key("TOKEN"), 9, 3).await;
-    assert!(matches!(missing, Err(VaultError::NotFound(Missing::Version, _))), "{missing:?}");
+    assert!(
+        matches!(missing, Err(VaultError::NotFound(NotFound { what: Missing::Version, .. }))),
+        "{missing:?}"
+    );
     app.stop().await;
 }
 
@@ -441,7 +445,7 @@ async fn deleting_a_project_removes_its_secrets_and_data_key(backend: Backend) {
     }
     assert!(matches!(
         app.vault.list_secrets(&scope).await,
-        Err(VaultError::NotFound(Missing::Project, _))
+        Err(VaultError::NotFound(NotFound { what: Missing::Project, .. }))
     ));
     assert_eq!(audit_actions(&app).await.last().map(String::as_str), Some("project.deleted"));
     app.stop().await;
