@@ -3,7 +3,7 @@ use axum::extract::FromRef;
 use leptos::prelude::*;
 
 use crate::{
-    accounts::service::Accounts, error::AppError, projects::service::Projects,
+    accounts::service::Accounts, audit::AuditLog, error::AppError, projects::service::Projects,
     secrets::service::Vault, store::Store, tokens::service::Tokens,
 };
 
@@ -11,6 +11,7 @@ use crate::{
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub store: Store,
+    pub audit: AuditLog,
     pub vault: Vault,
     pub accounts: Accounts,
     pub projects: Projects,

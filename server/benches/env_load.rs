@@ -14,7 +14,7 @@ use std::{
 };
 
 use app::{
-    audit::Actor,
+    audit::{Actor, AuditLog},
     crypto::MasterKey,
     keyring::Keyring,
     projects::{ProjectName, ProjectSlug, service::Projects},
@@ -97,9 +97,10 @@ async fn seed(url: &str, key: MasterKey) -> String {
     let store = Store::connect(url).await.expect("the store opens");
     store.migrate().await.expect("migrations");
     let keyring = Keyring::load(&store, key, Vec::new()).await.expect("the keyring");
-    let vault = Vault::new(store.clone(), Arc::new(keyring));
+    let audit = AuditLog::new(&store);
+    let vault = Vault::new(store.clone(), audit.clone(), Arc::new(keyring));
     let actor = Actor::new("bench", None);
-    let projects = Projects::new(store.clone(), vault.keyring().clone());
+    let projects = Projects::new(store.clone(), audit.clone(), vault.keyring().clone());
     projects.create_project(&actor, ProjectName::parse("Bench").expect("name")).await.expect("p");
     let slug = ProjectSlug::parse("bench").expect("slug");
     for n in 0..20 {
@@ -111,10 +112,11 @@ async fn seed(url: &str, key: MasterKey) -> String {
         };
         vault.create_secret(&actor, &Scope::Project(slug.clone()), new).await.expect("secret");
     }
-    let (_, token) = Tokens::new(store.clone())
+    let (_, token) = Tokens::new(store.clone(), audit.clone())
         .create(&actor, &slug, TokenName::parse("load").expect("name"), TokenScope::Read, None)
         .await
         .expect("token");
+    audit.flush().await;
     store.close().await;
     token.expose().to_string()
 }

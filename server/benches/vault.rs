@@ -62,8 +62,12 @@ fn create_and_reveal(c: &mut Criterion) {
         let vault = runtime.block_on(open(&url));
         let project = runtime
             .block_on(
-                Projects::new(vault.store().clone(), vault.keyring().clone())
-                    .create_project(&actor, ProjectName::parse("Bench").expect("name")),
+                Projects::new(
+                    vault.store().clone(),
+                    vault.audit().clone(),
+                    vault.keyring().clone(),
+                )
+                .create_project(&actor, ProjectName::parse("Bench").expect("name")),
             )
             .expect("project");
         let scope = Scope::Project(ProjectSlug::parse(&project.slug).expect("slug"));

@@ -103,9 +103,15 @@ async fn admin(args: AdminArgs) -> anyhow::Result<()> {
                 (None, true) => Which::Team,
                 (None, false) => Which::All,
             };
-            let rotated =
-                rotate_data_keys(&store, vault.keyring(), &actor, &which, usize::from(batch_size))
-                    .await?;
+            let rotated = rotate_data_keys(
+                &store,
+                vault.audit(),
+                vault.keyring(),
+                &actor,
+                &which,
+                usize::from(batch_size),
+            )
+            .await?;
             for scope in &rotated {
                 println!(
                     "✔ {}: data key generation {}{}; re-encrypted {} versions; deleted generation {}",
@@ -126,18 +132,23 @@ async fn admin(args: AdminArgs) -> anyhow::Result<()> {
             let mut line = zeroize::Zeroizing::new(String::new());
             std::io::stdin().lock().read_line(&mut line)?;
             let password = Password::new(line.trim_end_matches(['\r', '\n']).to_string())?;
-            let user = Accounts::new(store.clone())
+            let user = Accounts::new(store.clone(), vault.audit().clone())
                 .create_user(&actor, email, name, role, password)
                 .await?;
             println!("✔ Created {} {}", user.role.as_str(), user.email);
         }
         AdminCommand::RotateMasterKey => {
-            let report =
-                app::keyring::master::rotate_master_key(vault.store(), vault.keyring(), &actor)
-                    .await?;
+            let report = app::keyring::master::rotate_master_key(
+                vault.store(),
+                vault.audit(),
+                vault.keyring(),
+                &actor,
+            )
+            .await?;
             println!("✔ {report}");
         }
     }
+    vault.audit().flush().await;
     store.close().await;
     Ok(())
 }

@@ -8,7 +8,7 @@ use app::{
         service::Accounts,
         session::{COOKIE_NAME, SECURE_COOKIE_NAME, SessionBackend},
     },
-    audit::page::export::export_csv,
+    audit::{AuditLog, page::export::export_csv},
     keyring::Keyring,
     projects::{service::Projects, variables::ssr::export_env},
     secrets::service::Vault,
@@ -37,18 +37,23 @@ use crate::{
     health, security,
 };
 
-/// Connects to the database, migrates it and checks the master keys against it.
+/// Connects to the database, migrates it, checks the master keys against it and opens the audit
+/// chain. Flush the vault's audit log before closing the store.
 pub async fn open_vault(config: StoreConfig) -> anyhow::Result<(Store, Vault)> {
     announce_master_key(&config.master_key_source);
     let store = Store::connect(&config.database_url).await?;
     store.migrate().await?;
+    app::audit::chain::chain_unhashed(&store)
+        .await
+        .context("cannot chain the audit events written before the hash chain existed")?;
     tracing::info!(database = store.backend().name(), "database ready");
     let keyring = Keyring::load(&store, config.master_key, config.older_master_keys).await?;
     tracing::info!(master_key_id = keyring.current_id(), "master key checked");
-    let chain_key =
-        app::audit::chain::open(&store, &keyring).await.context("cannot open the audit chain")?;
-    store.install_chain_key(chain_key);
-    Ok((store.clone(), Vault::new(store, Arc::new(keyring))))
+    let audit = AuditLog::new(&store);
+    audit.install_chain_key(
+        keyring.open_chain_key(&store).await.context("cannot open the audit chain")?,
+    );
+    Ok((store.clone(), Vault::new(store, audit, Arc::new(keyring))))
 }
 
 pub struct Application {
@@ -143,7 +148,8 @@ impl Application {
             )
             .build();
         let sessions = SessionBackend::for_store(&store);
-        let accounts = Accounts::new(store.clone());
+        let audit = vault.audit().clone();
+        let accounts = Accounts::new(store.clone(), audit.clone());
         let cleanup = spawn_cleanup(
             sessions.clone(),
             accounts.clone(),
@@ -170,10 +176,11 @@ impl Application {
         let state = AppState {
             leptos_options,
             store: store.clone(),
+            audit: audit.clone(),
             vault: vault.clone(),
             accounts,
-            projects: Projects::new(store.clone(), vault.keyring().clone()),
-            tokens: Tokens::new(store.clone()),
+            projects: Projects::new(store.clone(), audit.clone(), vault.keyring().clone()),
+            tokens: Tokens::new(store.clone(), audit),
         };
         let in_flight = InFlight::default();
         let transport = Transport {
@@ -219,12 +226,14 @@ impl Application {
             shutdown.await;
             let _ = stopping.send(());
         };
-        let Self { listener, router, store, cleanup, in_flight, shutdown_deadline, .. } = self;
+        let Self { listener, router, store, vault, cleanup, in_flight, shutdown_deadline, .. } =
+            self;
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
         let serve = async move {
             let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
             cleanup.abort();
             served.context("the server failed")?;
+            vault.audit().flush().await;
             store.close().await;
             Ok::<_, anyhow::Error>(())
         };

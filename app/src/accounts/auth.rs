@@ -38,7 +38,7 @@ pub mod ssr {
     use super::User;
     use crate::{
         accounts::{domain::Password, session},
-        audit::{Actor, AuditAction, Event, record_alone},
+        audit::{Actor, AuditAction, Event},
         error::AppError,
         state::AppState,
     };
@@ -103,7 +103,9 @@ pub mod ssr {
         let (state, session, ip) = request().await?;
         if let Some(user) = session::session_user(&session, &state.accounts).await? {
             let actor = Actor::new(user.email, ip);
-            record_alone(&state.store, Event::general(&actor, AuditAction::UserSignedOut, None))
+            state
+                .audit
+                .record_alone(Event::general(&actor, AuditAction::UserSignedOut, None))
                 .await
                 .map_err(AppError::internal)?;
         }

@@ -7,7 +7,7 @@ use super::{
     session::END_SESSIONS_OF,
 };
 use crate::{
-    audit::{Actor, AuditAction, Event, record, record_alone},
+    audit::{Actor, AuditAction, AuditLog, Event},
     error::AppError,
     store::{Backend, Store, WritePool, now_millis, with_pool},
     validation::FieldError,
@@ -129,11 +129,12 @@ const USER_COLUMNS: &str = "id, email, display_name, role, active, created_at, l
 #[derive(Clone)]
 pub struct Accounts {
     store: Store,
+    audit: AuditLog,
 }
 
 impl Accounts {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(store: Store, audit: AuditLog) -> Self {
+        Self { store, audit }
     }
 
     /// The user with this id if they exist and are active.
@@ -288,7 +289,7 @@ impl Accounts {
                 Membership::Active(true) => (AuditAction::UserReactivated, target.email.clone()),
                 Membership::Active(false) => (AuditAction::UserDeactivated, target.email.clone()),
             };
-            record!(self.store, &mut *tx, Event::general(actor, action, Some(details)));
+            self.audit.record(&mut *tx, Event::general(actor, action, Some(details))).await?;
             tx.commit().await?;
             row
         });
@@ -367,15 +368,16 @@ impl Accounts {
                 )),
                 _ => AccountError::Database(error),
             })?;
-            record!(
-                self.store,
-                &mut *tx,
-                Event::general(
-                    actor,
-                    AuditAction::UserCreated,
-                    Some(format!("{} as {}", email.as_str(), role.as_str())),
+            self.audit
+                .record(
+                    &mut *tx,
+                    Event::general(
+                        actor,
+                        AuditAction::UserCreated,
+                        Some(format!("{} as {}", email.as_str(), role.as_str())),
+                    ),
                 )
-            );
+                .await?;
             tx.commit().await?;
             id
         });
@@ -421,7 +423,8 @@ impl Accounts {
             }
         };
         if !(verified && active) {
-            record_alone(&self.store, Event::general(&actor, AuditAction::UserSignInFailed, None))
+            self.audit
+                .record_alone(Event::general(&actor, AuditAction::UserSignInFailed, None))
                 .await?;
             return Err(AccountError::InvalidCredentials);
         }
@@ -438,7 +441,9 @@ impl Accounts {
             .bind(email_key)
             .fetch_one(&mut *tx)
             .await?;
-            record!(self.store, &mut *tx, Event::general(&actor, AuditAction::UserSignedIn, None));
+            self.audit
+                .record(&mut *tx, Event::general(&actor, AuditAction::UserSignedIn, None))
+                .await?;
             tx.commit().await?;
             user
         });
@@ -565,11 +570,12 @@ impl Accounts {
                     THROTTLE_WINDOW_MS / 60_000,
                     crate::time::iso(*first_at)
                 );
-                record!(
-                    self.store,
-                    &mut *tx,
-                    Event::general(&actor, AuditAction::UserSignInThrottled, Some(details))
-                );
+                self.audit
+                    .record(
+                        &mut *tx,
+                        Event::general(&actor, AuditAction::UserSignInThrottled, Some(details)),
+                    )
+                    .await?;
             }
             tx.commit().await?;
             closed.len()

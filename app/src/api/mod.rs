@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::{
-    audit::{AuditAction, Event, record_alone},
+    audit::{AuditAction, Event},
     projects::ProjectSlug,
     secrets::{
         SecretMeta,
@@ -176,7 +176,7 @@ async fn list_secrets(
         version: None,
         details: None,
     };
-    record_alone(&state.store, event).await.map_err(ApiError::internal)?;
+    state.audit.record_alone(event).await.map_err(ApiError::internal)?;
     Ok(Json(secrets.into_iter().map(SecretInfo::from).collect()))
 }
 

@@ -1,5 +1,5 @@
 //! Writing audit events. Every mutation writes its event with the mutation's own transaction
-//! (the [`record!`] macro takes that executor), so there is no change without its event.
+//! ([`AuditLog::record`] takes that transaction), so there is no change without its event.
 //! Events never hold a value, a fingerprint or a password.
 
 mod action;
@@ -7,9 +7,15 @@ mod action;
 pub mod chain;
 #[cfg(feature = "ssr")]
 pub mod group;
+#[cfg(feature = "ssr")]
+mod log;
 pub mod page;
+#[cfg(feature = "ssr")]
+pub(crate) mod repo;
 
 pub use action::AuditAction;
+#[cfg(feature = "ssr")]
+pub use log::AuditLog;
 
 /// Who is acting: a person's email, a token's name, or a command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,77 +84,4 @@ impl<'a> Event<'a> {
             ..Self::general(actor, action, Some(details))
         }
     }
-}
-
-#[cfg(feature = "ssr")]
-/// Appends an [`Event`] to the chain with the given connection, which must be the mutation's
-/// own transaction (`&mut *tx`): the event commits or rolls back with the change. The link is
-/// keyed with the store's chain key.
-///
-/// Appends are serialized so that the chain has one order: on PostgreSQL by a transaction-scoped
-/// advisory lock taken first, on SQLite by the write lock the insert takes. The row is inserted,
-/// the previous row's hash read, and the new hash set (the triggers allow setting it once).
-macro_rules! record {
-    ($store:expr, $executor:expr, $event:expr) => {{
-        let event: $crate::audit::Event<'_> = $event;
-        if let Some(lock) = $crate::audit::chain::lock_statement(&*$executor) {
-            sqlx::query(lock).execute(&mut *$executor).await?;
-        }
-        let at = $crate::store::now_millis();
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO audit_events \
-             (at, actor, action, project_id, project_slug, secret_key, version, ip, details) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-        )
-        .bind(at)
-        .bind(&event.actor.name)
-        .bind(event.action.as_str())
-        .bind(event.project_id)
-        .bind(event.project_slug)
-        .bind(event.secret_key)
-        .bind(event.version)
-        .bind(event.actor.ip.as_deref())
-        .bind(event.details.as_deref())
-        .fetch_one(&mut *$executor)
-        .await?;
-        let previous: Option<Option<Vec<u8>>> = sqlx::query_scalar(
-            "SELECT hash FROM audit_events WHERE id < $1 ORDER BY id DESC LIMIT 1",
-        )
-        .bind(id)
-        .fetch_optional(&mut *$executor)
-        .await?;
-        let hash = $crate::audit::chain::link(
-            $store.chain_key(),
-            previous.flatten().as_deref(),
-            &$crate::audit::chain::Canonical {
-                id,
-                at,
-                actor: &event.actor.name,
-                action: event.action.as_str(),
-                project_id: event.project_id,
-                project_slug: event.project_slug,
-                secret_key: event.secret_key,
-                version: event.version,
-                ip: event.actor.ip.as_deref(),
-                details: event.details.as_deref(),
-            },
-        );
-        sqlx::query("UPDATE audit_events SET hash = $1 WHERE id = $2")
-            .bind(&hash[..])
-            .bind(id)
-            .execute(&mut *$executor)
-            .await?;
-    }};
-}
-#[cfg(feature = "ssr")]
-pub(crate) use record;
-
-/// Appends an event that goes with no other change. Such events are group-committed (see
-/// [`group`]): this returns once the event is durable, and fails if it could not be written.
-#[cfg(feature = "ssr")]
-pub async fn record_alone(
-    store: &crate::store::Store,
-    event: Event<'_>,
-) -> Result<(), sqlx::Error> {
-    store.append_audit(event).await.map_err(sqlx::Error::from)
 }

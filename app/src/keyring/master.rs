@@ -2,7 +2,7 @@
 //! and the older keys are retired (`sealbox admin rotate-master-key`).
 use super::{Keyring, KeyringError, project_key_aad};
 use crate::{
-    audit::{Actor, AuditAction, Event, record},
+    audit::{Actor, AuditAction, AuditLog, Event},
     crypto,
     store::{Store, WritePool, now_millis, with_pool},
 };
@@ -34,6 +34,7 @@ impl std::fmt::Display for RotationReport {
 /// keys do not change, so servers keep serving throughout.
 pub async fn rotate_master_key(
     store: &Store,
+    audit: &AuditLog,
     keyring: &Keyring,
     actor: &Actor,
 ) -> Result<RotationReport, KeyringError> {
@@ -95,19 +96,20 @@ pub async fn rotate_master_key(
             rewrapped: projects.len() + instance.len(),
             retired,
         };
-        record!(
-            store,
-            &mut *tx,
-            Event {
-                actor,
-                action: AuditAction::MasterKeyRotated,
-                project_id: None,
-                project_slug: None,
-                secret_key: None,
-                version: None,
-                details: Some(report.to_string()),
-            }
-        );
+        audit
+            .record(
+                &mut *tx,
+                Event {
+                    actor,
+                    action: AuditAction::MasterKeyRotated,
+                    project_id: None,
+                    project_slug: None,
+                    secret_key: None,
+                    version: None,
+                    details: Some(report.to_string()),
+                },
+            )
+            .await?;
         tx.commit().await?;
         report
     });

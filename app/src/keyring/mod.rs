@@ -6,11 +6,13 @@ use std::{
     sync::{Arc, Mutex},
 };
 
+mod chain_key;
 pub mod master;
 pub mod rotation;
 
+pub use chain_key::OpenError;
+
 use crate::{
-    audit::chain::ChainKey,
     crypto::{self, CryptoError, DataKey, FingerprintKey, MasterKey},
     store::{Store, now_millis, with_pool},
 };
@@ -172,30 +174,6 @@ impl Keyring {
             .await?
         });
         self.unwrap_key(&master_key_id, &wrapped, &aad)
-    }
-
-    /// The audit chain's key for a command that only reads (`sealbox audit verify`): nothing is
-    /// written, and a database whose chain key does not exist yet is an error.
-    pub async fn read_chain_key(
-        store: &Store,
-        keys: &[MasterKey],
-    ) -> Result<ChainKey, KeyringError> {
-        let row: Option<(String, Vec<u8>)> = with_pool!(store, |pool| {
-            sqlx::query_as(
-                "SELECT master_key_id, wrapped_key FROM instance_keys WHERE purpose = $1",
-            )
-            .bind(crate::audit::chain::CHAIN_PURPOSE)
-            .fetch_optional(pool)
-            .await?
-        });
-        let (master_key_id, wrapped) = row.ok_or(KeyringError::NoChainKey)?;
-        let master = keys
-            .iter()
-            .find(|key| key.id() == master_key_id)
-            .ok_or_else(|| KeyringError::MissingMasterKey(master_key_id.clone()))?;
-        let aad = crypto::data_key_aad(crate::audit::chain::CHAIN_PURPOSE);
-        let root = master.unwrap_key(&wrapped, &aad).map_err(KeyringError::Unwrap)?;
-        Ok(ChainKey::derive(&root))
     }
 
     pub fn current_id(&self) -> &str {

@@ -21,7 +21,7 @@
 //! resumes it. Fingerprints are keyed by the instance's fingerprint key, not by data keys, so
 //! they do not change.
 use crate::{
-    audit::{Actor, AuditAction, Event, record},
+    audit::{Actor, AuditAction, AuditLog, Event},
     crypto::{CryptoError, DataKey, Sealed, SecretAddress},
     keyring::{Keyring, KeyringError, project_key_aad},
     store::{Store, WritePool, now_millis, with_pool},
@@ -91,6 +91,7 @@ pub enum Which {
 /// one-run-at-a-time lease throughout.
 pub async fn rotate_data_keys(
     store: &Store,
+    audit: &AuditLog,
     keyring: &Keyring,
     actor: &Actor,
     which: &Which,
@@ -100,7 +101,7 @@ pub async fn rotate_data_keys(
         return Err(RotationError::BatchSize(batch));
     }
     let lease = Lease::take(store).await?;
-    let rotated = rotate_scopes(store, keyring, actor, which, batch, &lease).await;
+    let rotated = rotate_scopes(store, audit, keyring, actor, which, batch, &lease).await;
     let released = lease.release().await;
     let rotated = rotated?;
     released?;
@@ -109,6 +110,7 @@ pub async fn rotate_data_keys(
 
 async fn rotate_scopes(
     store: &Store,
+    audit: &AuditLog,
     keyring: &Keyring,
     actor: &Actor,
     which: &Which,
@@ -134,7 +136,8 @@ async fn rotate_scopes(
     }
     let mut done = Vec::with_capacity(scopes.len());
     for (project_id, slug) in scopes {
-        let rotation = Rotation { store, keyring, actor, lease, project_id, slug: slug.as_deref() };
+        let rotation =
+            Rotation { store, audit, keyring, actor, lease, project_id, slug: slug.as_deref() };
         match rotation.run(batch).await {
             Ok(Some(report)) => done.push(report),
             Ok(None) => {}
@@ -209,6 +212,7 @@ fn lease_millis() -> i64 {
 
 struct Rotation<'a> {
     store: &'a Store,
+    audit: &'a AuditLog,
     keyring: &'a Keyring,
     actor: &'a Actor,
     lease: &'a Lease<'a>,
@@ -278,7 +282,9 @@ impl Rotation<'_> {
             .execute(&mut *tx)
             .await?;
             let details = format!("data key generation {newest} → {next}");
-            record!(self.store, &mut *tx, self.event(AuditAction::DataKeyRotationStarted, details));
+            self.audit
+                .record(&mut *tx, self.event(AuditAction::DataKeyRotationStarted, details))
+                .await?;
             tx.commit().await?;
         });
         Ok(Some((next, false)))
@@ -419,7 +425,9 @@ impl Rotation<'_> {
                      generation {}",
                     generations(&retired)
                 );
-                record!(self.store, &mut *tx, self.event(AuditAction::DataKeyRotated, details));
+                self.audit
+                    .record(&mut *tx, self.event(AuditAction::DataKeyRotated, details))
+                    .await?;
                 tx.commit().await?;
                 Ok(Some(retired))
             }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ProjectListItem, ProjectName, ProjectSettings, ProjectSlug, Variable, VariableValue};
 use crate::{
-    audit::{Actor, AuditAction, Event, record},
+    audit::{Actor, AuditAction, AuditLog, Event},
     crypto::DataKey,
     error::AppError,
     keyring::{Keyring, project_key_aad},
@@ -61,6 +61,7 @@ struct ProjectRow {
 #[derive(Clone)]
 pub struct Projects {
     store: Store,
+    audit: AuditLog,
     keyring: Arc<Keyring>,
 }
 
@@ -74,8 +75,8 @@ pub struct ProjectSummary {
 }
 
 impl Projects {
-    pub fn new(store: Store, keyring: Arc<Keyring>) -> Self {
-        Self { store, keyring }
+    pub fn new(store: Store, audit: AuditLog, keyring: Arc<Keyring>) -> Self {
+        Self { store, audit, keyring }
     }
 
     /// Creates a project and its first data key, wrapped by the current master key.
@@ -111,11 +112,12 @@ impl Projects {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-            record!(
-                self.store,
-                &mut *tx,
-                Event::about_project(actor, AuditAction::ProjectCreated, id, slug.as_str())
-            );
+            self.audit
+                .record(
+                    &mut *tx,
+                    Event::about_project(actor, AuditAction::ProjectCreated, id, slug.as_str()),
+                )
+                .await?;
             tx.commit().await?;
             Ok(id)
         });
@@ -140,11 +142,12 @@ impl Projects {
             .fetch_optional(&mut *tx)
             .await?;
             if let Some(id) = id {
-                record!(
-                    self.store,
-                    &mut *tx,
-                    Event::about_project(actor, AuditAction::ProjectDeleted, id, slug.as_str())
-                );
+                self.audit
+                    .record(
+                        &mut *tx,
+                        Event::about_project(actor, AuditAction::ProjectDeleted, id, slug.as_str()),
+                    )
+                    .await?;
                 tx.commit().await?;
             }
             id
@@ -241,17 +244,18 @@ impl Projects {
                 },
                 max_secret_age_days.map_or("none".to_string(), |days| format!("{days} days")),
             );
-            record!(
-                self.store,
-                &mut *tx,
-                Event::project(
-                    actor,
-                    AuditAction::ProjectSettingsChanged,
-                    id,
-                    slug.as_str(),
-                    details
+            self.audit
+                .record(
+                    &mut *tx,
+                    Event::project(
+                        actor,
+                        AuditAction::ProjectSettingsChanged,
+                        id,
+                        slug.as_str(),
+                        details,
+                    ),
                 )
-            );
+                .await?;
             tx.commit().await?;
         });
         self.settings(slug).await
@@ -312,11 +316,9 @@ impl Projects {
                 )),
                 _ => ProjectError::Database(error),
             })?;
-            record!(
-                self.store,
-                &mut *tx,
-                variable_event(actor, AuditAction::VariableCreated, &row, key)
-            );
+            self.audit
+                .record(&mut *tx, variable_event(actor, AuditAction::VariableCreated, &row, key))
+                .await?;
             tx.commit().await?;
         });
         Ok(())
@@ -360,11 +362,9 @@ impl Projects {
                     None => NotFound::variable(key).into(),
                 });
             }
-            record!(
-                self.store,
-                &mut *tx,
-                variable_event(actor, AuditAction::VariableUpdated, &row, key)
-            );
+            self.audit
+                .record(&mut *tx, variable_event(actor, AuditAction::VariableUpdated, &row, key))
+                .await?;
             tx.commit().await?;
         });
         Ok(())
@@ -388,11 +388,9 @@ impl Projects {
             if deleted == 0 {
                 return Err(NotFound::variable(key).into());
             }
-            record!(
-                self.store,
-                &mut *tx,
-                variable_event(actor, AuditAction::VariableDeleted, &row, key)
-            );
+            self.audit
+                .record(&mut *tx, variable_event(actor, AuditAction::VariableDeleted, &row, key))
+                .await?;
             tx.commit().await?;
         });
         Ok(())

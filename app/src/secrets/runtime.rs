@@ -11,7 +11,7 @@ use super::{
     service::{KEY_RETIRED_ATTEMPTS, Result, Scope, Vault, VaultError},
 };
 use crate::{
-    audit::{Actor, AuditAction, Event, group::AppendError, record_alone},
+    audit::{Actor, AuditAction, Event, group::AppendError},
     crypto::{DataKey, Sealed, SecretAddress},
     projects::ProjectSlug,
     store::{snapshot::Lookup, with_pool},
@@ -139,8 +139,8 @@ impl Vault {
         audit.project_id = Some(project_id);
         audit.project_slug = Some(slug);
         match generation {
-            None => record_alone(&self.store, audit).await?,
-            Some(generation) => match self.store.append_audit_at(audit, generation).await {
+            None => self.audit.record_alone(audit).await?,
+            Some(generation) => match self.audit.record_alone_at(audit, generation).await {
                 Ok(()) => {}
                 Err(AppendError::Stale { current }) => {
                     self.environments.saw(current);

@@ -18,7 +18,7 @@ use super::{
 };
 pub use crate::audit::Actor;
 use crate::{
-    audit::{AuditAction, Event, record, record_alone},
+    audit::{AuditAction, AuditLog, Event},
     crypto::{self, DataKey, Sealed, SecretAddress},
     error::AppError,
     keyring::{Keyring, KeyringError, project_key_aad},
@@ -121,6 +121,7 @@ pub(super) struct ProjectRef {
 #[derive(Clone)]
 pub struct Vault {
     pub(super) store: Store,
+    pub(super) audit: AuditLog,
     pub(super) keyring: Arc<Keyring>,
     /// Projects' run-time environments as stored (sealed), by project id, read at a run-time
     /// generation (see [`crate::store::snapshot`]).
@@ -128,8 +129,12 @@ pub struct Vault {
 }
 
 impl Vault {
-    pub fn new(store: Store, keyring: Arc<Keyring>) -> Self {
-        Self { store, keyring, environments: Arc::default() }
+    pub fn new(store: Store, audit: AuditLog, keyring: Arc<Keyring>) -> Self {
+        Self { store, audit, keyring, environments: Arc::default() }
+    }
+
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
     }
 
     pub fn keyring(&self) -> &Arc<Keyring> {
@@ -201,11 +206,9 @@ impl Vault {
                 by: &actor.name,
             })
             .await?;
-            record!(
-                self.store,
-                &mut *tx,
-                event(actor, AuditAction::SecretCreated, &project, key, 1)
-            );
+            self.audit
+                .record(&mut *tx, event(actor, AuditAction::SecretCreated, &project, key, 1))
+                .await?;
             tx.commit().await?;
         });
         Ok(SecretMeta {
@@ -294,7 +297,7 @@ impl Vault {
                 }
                 .to_string(),
             );
-            record!(self.store, &mut *tx, audit);
+            self.audit.record(&mut *tx, audit).await?;
             tx.commit().await?;
         });
         self.meta(&project, key).await
@@ -316,11 +319,12 @@ impl Vault {
             let Some(version) = deleted else {
                 return Err(missing_or_conflict(&mut *tx, &project, key).await);
             };
-            record!(
-                self.store,
-                &mut *tx,
-                event(actor, AuditAction::SecretDeleted, &project, key.as_str(), version)
-            );
+            self.audit
+                .record(
+                    &mut *tx,
+                    event(actor, AuditAction::SecretDeleted, &project, key.as_str(), version),
+                )
+                .await?;
             tx.commit().await?;
         });
         Ok(())
@@ -373,11 +377,8 @@ impl Vault {
         // No audit row, no value. Recorded in a transaction that starts with its write, so that
         // SQLite never has to upgrade a read lock (which fails at once instead of waiting).
         let data_key = self.data_key_at(project.id, generation).await?;
-        record_alone(
-            &self.store,
-            event(actor, AuditAction::SecretRead, project, key.as_str(), version),
-        )
-        .await?;
+        let read = event(actor, AuditAction::SecretRead, project, key.as_str(), version);
+        self.audit.record_alone(read).await?;
         let at = SecretAddress::new(project.id, key.as_str(), version);
         let plain = data_key.open_secret(&at, &Sealed::from_bytes(&sealed)?)?;
         let value = SecretValue::from_bytes(plain.to_vec())?;
@@ -433,7 +434,7 @@ impl Vault {
             let mut audit =
                 event(actor, AuditAction::SecretRolledBack, &project, key.as_str(), new_version);
             audit.details = Some(format!("to version {to_version}"));
-            record!(self.store, &mut *tx, audit);
+            self.audit.record(&mut *tx, audit).await?;
             tx.commit().await?;
         });
         self.meta(&project, key).await
@@ -450,19 +451,20 @@ impl Vault {
         let rows: Vec<(String, String, String, i64, i64)> = with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
             // The write first: SQLite cannot upgrade a read lock while another writer waits.
-            record!(
-                self.store,
-                &mut *tx,
-                Event {
-                    actor,
-                    action: AuditAction::SecretSearchedByValue,
-                    project_id: None,
-                    project_slug: None,
-                    secret_key: None,
-                    version: None,
-                    details: None,
-                }
-            );
+            self.audit
+                .record(
+                    &mut *tx,
+                    Event {
+                        actor,
+                        action: AuditAction::SecretSearchedByValue,
+                        project_id: None,
+                        project_slug: None,
+                        secret_key: None,
+                        version: None,
+                        details: None,
+                    },
+                )
+                .await?;
             let rows = sqlx::query_as(
                 "SELECT p.kind, p.slug, s.key, v.version, s.current_version \
                  FROM secret_versions v JOIN secrets s ON s.id = v.secret_id \

@@ -56,18 +56,12 @@ pub enum StoreError {
     Connect { backend: &'static str, target: String, source: sqlx::Error },
     #[error("database migration failed: {0}")]
     Migrate(#[from] MigrateError),
-    #[error("cannot chain the audit events written before the hash chain existed: {0}")]
-    ChainAudit(sqlx::Error),
 }
 
 /// A connection pool to either backend. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
     db: Db,
-    /// The audit appender for events that go with no other change, shared by the clones.
-    appender: std::sync::Arc<crate::audit::group::GroupCommit>,
-    /// The key of the audit chain's links, once the keyring has unwrapped it.
-    chain_key: std::sync::Arc<std::sync::OnceLock<crate::audit::chain::ChainKey>>,
 }
 
 #[derive(Clone)]
@@ -154,36 +148,7 @@ impl Store {
             Backend::Sqlite => Db::Sqlite(connect_sqlite(url).await?),
             Backend::Postgres => Db::Postgres(connect_postgres(url).await?),
         };
-        Ok(Self { db, appender: Default::default(), chain_key: Default::default() })
-    }
-
-    /// Gives this store (and its clones) the audit chain's key; the first one given stays.
-    pub fn install_chain_key(&self, key: crate::audit::chain::ChainKey) {
-        let _ = self.chain_key.set(key);
-    }
-
-    /// The audit chain's key, once installed; events are linked with it.
-    pub fn chain_key(&self) -> Option<&crate::audit::chain::ChainKey> {
-        self.chain_key.get()
-    }
-
-    /// Appends an audit event that goes with no other change, group-committed with the others
-    /// waiting; returns once it is committed.
-    pub async fn append_audit(
-        &self,
-        event: crate::audit::Event<'_>,
-    ) -> Result<(), crate::audit::group::AppendError> {
-        self.appender.append(&self.db, &self.chain_key, event, None).await
-    }
-
-    /// As [`Store::append_audit`], but only while `run_time_generation` is still `generation`
-    /// (see [`snapshot`]): otherwise nothing is appended and the caller must read again.
-    pub async fn append_audit_at(
-        &self,
-        event: crate::audit::Event<'_>,
-        generation: i64,
-    ) -> Result<(), crate::audit::group::AppendError> {
-        self.appender.append(&self.db, &self.chain_key, event, Some(generation)).await
+        Ok(Self { db })
     }
 
     /// The `run_time_generation` counter now (see [`snapshot`]).
@@ -202,7 +167,6 @@ impl Store {
             Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
             Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
-        crate::audit::chain::chain_unhashed(self).await.map_err(StoreError::ChainAudit)?;
         Ok(())
     }
 
@@ -225,10 +189,9 @@ impl Store {
         }
     }
 
-    /// Commits the audit events already handed to the appender, waits for checked-out connections
-    /// to return, then closes the pool.
+    /// Waits for checked-out connections to return, then closes the pool. Flush the
+    /// audit log first (`AuditLog::flush`), so that the events handed to it are committed.
     pub async fn close(&self) {
-        self.appender.flush().await;
         match &self.db {
             Db::Sqlite(pool) => pool.close().await,
             Db::Postgres(pool) => pool.close().await,

@@ -13,7 +13,7 @@ use zeroize::Zeroizing;
 
 use super::{TOKEN_PREFIX, TokenInfo, TokenName, TokenScope};
 use crate::{
-    audit::{Actor, AuditAction, Event, record},
+    audit::{Actor, AuditAction, AuditLog, Event},
     not_found::NotFound,
     projects::{ProjectSlug, service::ProjectError},
     store::{
@@ -120,6 +120,7 @@ struct HolderRow {
 #[derive(Clone)]
 pub struct Tokens {
     store: Store,
+    audit: AuditLog,
     /// Valid tokens as read at a run-time generation, by hash (see [`crate::store::snapshot`]).
     known: Arc<SnapshotCache<[u8; 32], Arc<Known>>>,
 }
@@ -135,8 +136,8 @@ struct Known {
 type Result<T, E = ProjectError> = std::result::Result<T, E>;
 
 impl Tokens {
-    pub fn new(store: Store) -> Self {
-        Self { store, known: Arc::default() }
+    pub fn new(store: Store, audit: AuditLog) -> Self {
+        Self { store, audit, known: Arc::default() }
     }
 
     async fn project_id(&self, slug: &ProjectSlug) -> Result<i64> {
@@ -220,24 +221,25 @@ impl Tokens {
                 }
                 Err(error) => return Err(error.into()),
             };
-            record!(
-                self.store,
-                &mut *tx,
-                Event::project(
-                    actor,
-                    AuditAction::TokenCreated,
-                    project_id,
-                    slug.as_str(),
-                    format!(
-                        "{} ({}, {})",
-                        name.as_str(),
-                        scope.as_str(),
-                        expires_in_days.map_or("never expires".to_string(), |d| format!(
-                            "expires in {d} days"
-                        ))
+            self.audit
+                .record(
+                    &mut *tx,
+                    Event::project(
+                        actor,
+                        AuditAction::TokenCreated,
+                        project_id,
+                        slug.as_str(),
+                        format!(
+                            "{} ({}, {})",
+                            name.as_str(),
+                            scope.as_str(),
+                            expires_in_days.map_or("never expires".to_string(), |d| format!(
+                                "expires in {d} days"
+                            ))
+                        ),
                     ),
                 )
-            );
+                .await?;
             tx.commit().await?;
             id
         });
@@ -269,17 +271,18 @@ impl Tokens {
             .fetch_optional(&mut *tx)
             .await?;
             let name = name.ok_or_else(NotFound::token)?;
-            record!(
-                self.store,
-                &mut *tx,
-                Event::project(
-                    actor,
-                    AuditAction::TokenRevoked,
-                    project_id,
-                    slug.as_str(),
-                    name.clone()
+            self.audit
+                .record(
+                    &mut *tx,
+                    Event::project(
+                        actor,
+                        AuditAction::TokenRevoked,
+                        project_id,
+                        slug.as_str(),
+                        name.clone(),
+                    ),
                 )
-            );
+                .await?;
             tx.commit().await?;
             name
         });
@@ -297,7 +300,7 @@ impl Tokens {
     }
 
     /// As [`Tokens::authenticate`], for a read whose audit event is appended only while the
-    /// run-time generation is unchanged ([`Store::append_audit_at`]): the holder and the
+    /// run-time generation is unchanged ([`crate::audit::AuditLog::record_alone_at`]): the holder and the
     /// generation it was read at. A token read at the newest generation this server has seen is
     /// not asked for again unless `fresh`; expiry is checked against the clock every time.
     pub async fn authenticate_at(

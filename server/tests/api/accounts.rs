@@ -269,7 +269,8 @@ async fn the_admin_command_creates_a_user_from_a_password_on_stdin(backend: Back
     assert!(created.status.success(), "{created:?}");
     assert_eq!(String::from_utf8_lossy(&created.stdout).trim(), "✔ Created owner ops@example.com");
     let store = app::store::Store::connect(&database.url).await.expect("connect");
-    let accounts = app::accounts::service::Accounts::new(store.clone());
+    let accounts =
+        app::accounts::service::Accounts::new(store.clone(), app::audit::AuditLog::new(&store));
     let user = accounts
         .sign_in("ops@example.com", Password::attempt(PASSWORD.into()), None)
         .await

@@ -309,7 +309,7 @@ async fn every_mutation_writes_exactly_one_event_with_its_actor_project_key_and_
     )
     .await;
 
-    app::keyring::master::rotate_master_key(vault.store(), vault.keyring(), &alice)
+    app::keyring::master::rotate_master_key(vault.store(), vault.audit(), vault.keyring(), &alice)
         .await
         .expect("rotated");
     assert_new_events(
@@ -694,17 +694,20 @@ async fn verify_with_a_noted_head_catches_events_removed_from_the_end(backend: B
 }
 
 async fn an_existing_plain_chain_is_keyed_once_and_still_verifies(backend: Backend) {
-    use app::audit::{AuditAction, Event, record_alone};
+    use app::audit::{AuditAction, AuditLog, Event};
     // A database as the previous release left it: events with plain links.
     let database = std::sync::Arc::new(TestDatabase::create(backend).await);
     let store = app::store::Store::connect(&database.url).await.expect("the store");
     store.migrate().await.expect("migrations");
     let actor = Actor::new("old@example.com", None);
+    let audit = AuditLog::new(&store);
     for _ in 0..3 {
-        record_alone(&store, Event::general(&actor, AuditAction::UserSignedIn, None))
+        audit
+            .record_alone(Event::general(&actor, AuditAction::UserSignedIn, None))
             .await
             .expect("event");
     }
+    audit.flush().await;
     store.close().await;
 
     let app = spawn_on_database(database.clone()).await;
@@ -724,7 +727,7 @@ async fn an_existing_plain_chain_is_keyed_once_and_still_verifies(backend: Backe
         "{details}"
     );
     some_events(&app).await;
-    let verification = verify_chain(&app.store).await;
+    let verification = verify_chain(&app).await;
     assert_eq!(verification.message(), "Audit chain intact: 9 events");
 
     // A second start keys nothing again.

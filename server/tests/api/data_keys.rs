@@ -181,7 +181,7 @@ async fn rotation_reseals_every_version_under_a_key_an_old_copy_does_not_hold(ba
     let started = "SELECT count(*) FROM audit_events WHERE action = 'data_key.rotation_started'";
     let rotated = "SELECT count(*) FROM audit_events WHERE action = 'data_key.rotated'";
     assert_eq!((count(&app, started).await, count(&app, rotated).await), (3, 3));
-    let verification = verify_chain(&app.store).await;
+    let verification = verify_chain(&app).await;
     assert!(verification.broken.is_none(), "{}", verification.message());
     // A wrapped key copied from the old generation's row does not pass for the new one.
     let bot_id = written.0;
@@ -290,7 +290,7 @@ async fn servers_keep_reading_and_writing_while_the_data_keys_rotate(backend: Ba
     let left = "SELECT count(*) FROM secret_versions WHERE key_generation <> 2";
     assert_eq!(count(&app, left).await, 0);
     assert_eq!(count(&app, "SELECT count(*) FROM project_keys WHERE generation <> 2").await, 0);
-    let verification = verify_chain(&app.store).await;
+    let verification = verify_chain(&app).await;
     assert!(verification.broken.is_none(), "{}", verification.message());
     peer.stop().await;
     app.stop().await;

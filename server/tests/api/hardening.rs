@@ -150,7 +150,7 @@ async fn throttled_attempts_make_one_audit_event_per_window_with_a_count(backend
         .await
         .expect("count");
     assert_eq!(failures, 0);
-    let verification = crate::helpers::verify_chain(&app.store).await;
+    let verification = crate::helpers::verify_chain(&app).await;
     assert!(verification.broken.is_none(), "{}", verification.message());
     app.stop().await;
 }

@@ -219,9 +219,9 @@ pub fn new_secret(key_text: &str, value: impl Into<String>) -> NewSecret {
     }
 }
 
-pub async fn verify_chain(store: &Store) -> app::audit::chain::Verification {
-    let key = store.chain_key().expect("the server installed the chain key");
-    app::audit::chain::verify(store, key, None).await.expect("the chain can be walked")
+pub async fn verify_chain(app: &TestApp) -> app::audit::chain::Verification {
+    let key = app.vault.audit().chain_key().expect("the server installed the chain key");
+    app::audit::chain::verify(&app.store, key, None).await.expect("the chain can be walked")
 }
 
 /// Starts the real server on 127.0.0.1:0 with a fresh database and a random master key.
@@ -260,9 +260,10 @@ async fn spawn_configured(
     let app = Application::build(config).await.expect("the application starts");
     let address = format!("http://{}", app.local_addr());
     let vault = app.vault();
-    let accounts = Accounts::new(app.store());
-    let projects = Projects::new(app.store(), vault.keyring().clone());
-    let tokens = Tokens::new(app.store());
+    let audit = vault.audit().clone();
+    let accounts = Accounts::new(app.store(), audit.clone());
+    let projects = Projects::new(app.store(), audit.clone(), vault.keyring().clone());
+    let tokens = Tokens::new(app.store(), audit);
     let store = app.store();
     let (shutdown, stop) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async move {

@@ -36,7 +36,7 @@ on_both_backends!(
     a_read_after_a_change_sees_it_at_once,
     a_change_through_one_server_is_read_at_once_through_another,
     reads_racing_writes_never_go_back_in_time,
-    closing_the_store_first_commits_the_events_handed_over,
+    flushing_the_audit_log_before_closing_commits_the_events_handed_over,
 );
 
 const ENV: &str = "/api/v1/projects/bot/env";
@@ -151,20 +151,20 @@ async fn an_event_read_at_a_passed_generation_is_not_appended(backend: Backend) 
     let read_at = generation(&app).await;
     let before = environment_reads(&app).await;
     let event = || Event::general(&actor, AuditAction::EnvironmentRead, None);
-    app.store.append_audit_at(event(), read_at).await.expect("still current: appended");
+    app.vault.audit().record_alone_at(event(), read_at).await.expect("still current: appended");
 
     let variable = VariableValue::parse("1".into()).expect("variable");
     app.projects.create_variable(&actor, &bot(), &key("LATER"), variable, false).await.expect("v");
-    let refused = app.store.append_audit_at(event(), read_at).await;
+    let refused = app.vault.audit().record_alone_at(event(), read_at).await;
     let Err(AppendError::Stale { current }) = refused else {
         panic!("an event read before a change is refused: {refused:?}");
     };
     assert_eq!(current, generation(&app).await);
     // Unconditional events and events at the current generation still go in.
-    app.store.append_audit(event()).await.expect("no generation: appended");
-    app.store.append_audit_at(event(), current).await.expect("current: appended");
+    app.vault.audit().record_alone(event()).await.expect("no generation: appended");
+    app.vault.audit().record_alone_at(event(), current).await.expect("current: appended");
     assert_eq!(environment_reads(&app).await - before, 3, "the refused event is not there");
-    let verification = crate::helpers::verify_chain(&app.store).await;
+    let verification = crate::helpers::verify_chain(&app).await;
     assert!(verification.broken.is_none(), "{}", verification.message());
     app.stop().await;
 }
@@ -275,15 +275,16 @@ async fn reads_racing_writes_never_go_back_in_time(backend: Backend) {
     let raced: i64 = readers.join_all().await.into_iter().sum();
     assert!(raced > 0, "the readers ran");
     assert_eq!(environment_reads(&app).await - before, raced + 20, "each delivery audited once");
-    let verification = crate::helpers::verify_chain(&app.store).await;
+    let verification = crate::helpers::verify_chain(&app).await;
     assert!(verification.broken.is_none(), "{}", verification.message());
     app.stop().await;
 }
 
-async fn closing_the_store_first_commits_the_events_handed_over(backend: Backend) {
+async fn flushing_the_audit_log_before_closing_commits_the_events_handed_over(backend: Backend) {
     let database = TestDatabase::create(backend).await;
     let store = app::store::Store::connect(&database.url).await.expect("the store");
     store.migrate().await.expect("migrations");
+    let audit = app::audit::AuditLog::new(&store);
     // Hold the appender's lock from outside, so that the events queue up behind it.
     let mut holder = {
         use sqlx::Connection;
@@ -299,16 +300,19 @@ async fn closing_the_store_first_commits_the_events_handed_over(backend: Backend
     sqlx::query(lock).execute(&mut holder).await.expect("the lock");
     let mut appends = tokio::task::JoinSet::new();
     for n in 0..100 {
-        let store = store.clone();
+        let audit = audit.clone();
         appends.spawn(async move {
             let actor = Actor::new(format!("token:closing-{n}"), None);
-            store.append_audit(Event::general(&actor, AuditAction::EnvironmentRead, None)).await
+            audit.record_alone(Event::general(&actor, AuditAction::EnvironmentRead, None)).await
         });
     }
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let closing = tokio::spawn({
-        let store = store.clone();
-        async move { store.close().await }
+        let (store, audit) = (store.clone(), audit.clone());
+        async move {
+            audit.flush().await;
+            store.close().await
+        }
     });
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     sqlx::query(unlock).execute(&mut holder).await.expect("the lock is released");

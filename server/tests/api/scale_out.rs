@@ -83,7 +83,7 @@ async fn two_servers_on_one_database_behave_as_one(backend: Backend) {
     assert_eq!(refused.status(), 401);
 
     // Both servers appended to one audit chain, and it holds.
-    let verification = crate::helpers::verify_chain(&first.store).await;
+    let verification = crate::helpers::verify_chain(&first).await;
     assert!(verification.broken.is_none(), "{}", verification.message());
     second.stop().await;
     first.stop().await;

@@ -515,7 +515,7 @@ async fn many_concurrent_reads_are_each_audited_in_one_chain(backend: Backend) {
         .await
         .expect("count");
     assert_eq!(after - before, 300, "one event per read");
-    let verification = crate::helpers::verify_chain(&app.store).await;
+    let verification = crate::helpers::verify_chain(&app).await;
     assert!(verification.broken.is_none(), "{}", verification.message());
 }
 

@@ -40,10 +40,11 @@ fn value(text: &str) -> SecretValue {
 }
 
 async fn project(vault: &Vault, name: &str) -> Scope {
-    let project = Projects::new(vault.store().clone(), vault.keyring().clone())
-        .create_project(&alice(), ProjectName::parse(name).expect("name"))
-        .await
-        .expect("the project is created");
+    let project =
+        Projects::new(vault.store().clone(), vault.audit().clone(), vault.keyring().clone())
+            .create_project(&alice(), ProjectName::parse(name).expect("name"))
+            .await
+            .expect("the project is created");
     Scope::Project(ProjectSlug::parse(&project.slug).expect("slug"))
 }
 
