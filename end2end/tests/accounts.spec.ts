@@ -1,4 +1,5 @@
-import { expect, test } from '@playwright/test';
+import { expect } from '@playwright/test';
+import { test } from './fixtures';
 import { ownerEmail as email, ownerPassword as password } from './helpers';
 
 // The sign-in page is plain HTML (no script, no wasm): its form posts to the server, which

@@ -1,4 +1,5 @@
-import { expect, test } from '@playwright/test';
+import { expect } from '@playwright/test';
+import { test } from './fixtures';
 import fs from 'node:fs';
 import { hydrated, ownerEmail, ownerPassword, signIn, uniqueEmail } from './helpers';
 

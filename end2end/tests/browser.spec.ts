@@ -1,4 +1,5 @@
-import { type Browser, type Page, expect, test } from '@playwright/test';
+import { type Browser, type Page, expect } from '@playwright/test';
+import { test } from './fixtures';
 import { hydrated, newProject, ownerEmail, ownerPassword, signIn, signedInPages } from './helpers';
 
 /** Whether the page scrolls sideways (it must not: only a wide table scrolls, in its own box). */

@@ -1,4 +1,5 @@
-import { expect, test } from '@playwright/test';
+import { expect } from '@playwright/test';
+import { test } from './fixtures';
 import { hydrated, ownerEmail, ownerPassword, signIn, uniqueEmail } from './helpers';
 
 test('the owner adds a member with a generated password, who signs in and cannot open Members', async ({

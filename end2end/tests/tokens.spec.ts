@@ -1,4 +1,5 @@
-import { expect, test } from '@playwright/test';
+import { expect } from '@playwright/test';
+import { test } from './fixtures';
 import { hydrated, ownerEmail, ownerPassword, signIn } from './helpers';
 
 test('an admin creates a token that is shown once and reads the env with it, then revokes it', async ({
