@@ -4,7 +4,9 @@ use leptos::prelude::*;
 
 use crate::{
     accounts::service::Accounts, audit::AuditLog, error::AppError, projects::service::Projects,
-    secrets::service::Vault, store::Store, tokens::service::Tokens,
+    secrets::{runtime::RunTime, service::Vault},
+    store::Store,
+    tokens::service::Tokens,
 };
 
 #[derive(Clone, FromRef)]
@@ -13,6 +15,7 @@ pub struct AppState {
     pub store: Store,
     pub audit: AuditLog,
     pub vault: Vault,
+    pub run_time: RunTime,
     pub accounts: Accounts,
     pub projects: Projects,
     pub tokens: Tokens,

@@ -4,7 +4,6 @@ pub use super::domain::User;
 use super::{
     domain::{DisplayName, Email, Password, Role},
     password::{self, HashError},
-    session::END_SESSIONS_OF,
 };
 use crate::{
     audit::{Actor, AuditAction, AuditLog, Event},
@@ -279,7 +278,10 @@ impl Accounts {
             // A new role or a deactivation signs them out at once on every server: their next
             // request has no session.
             if role != target.role || (target.active && !active) {
-                sqlx::query(END_SESSIONS_OF).bind(user_id).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
             }
             let (action, details) = match change {
                 Membership::Role(role) => (

@@ -5,7 +5,7 @@
 //! A session row is found by the SHA-256 of the cookie's id, never by the id itself: a copy of
 //! the database (or of its WAL, or a backup) holds no session that a cookie can use. Each row
 //! names its user, so a role change or a deactivation ends all of that person's sessions at once
-//! ([`END_SESSIONS_OF`]), on every server sharing the database.
+//! (`Accounts::change_role` and `set_active` delete their rows), on every server sharing the database.
 use serde::{Serialize, de::DeserializeOwned};
 use sha2::{Digest, Sha256};
 use tower_sessions::{
@@ -169,9 +169,6 @@ impl ExpiredDeletion for SessionBackend {
         Ok(())
     }
 }
-
-/// Ends every session of the user bound as `$1`; run within the transaction that changes them.
-pub(crate) const END_SESSIONS_OF: &str = "DELETE FROM sessions WHERE user_id = $1";
 
 /// How long something shown once may wait in the session for its page.
 const SHOWN_ONCE_MS: i64 = 5 * 60 * 1000;

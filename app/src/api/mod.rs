@@ -217,7 +217,7 @@ async fn environment(
         let caller = admit(holder, address, &slug, TokenScope::Read)?;
         let generation = (restarts < STALE_RETRIES).then_some(generation);
         let read = state
-            .vault
+            .run_time
             .run_time_environment(
                 &caller.actor,
                 caller.holder.project_id,

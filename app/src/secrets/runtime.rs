@@ -14,12 +14,15 @@ use crate::{
     audit::{Actor, AuditAction, Event, group::AppendError},
     crypto::{DataKey, Sealed, SecretAddress},
     projects::ProjectSlug,
-    store::{snapshot::Lookup, with_pool},
+    store::{
+        snapshot::{Lookup, SnapshotCache},
+        with_pool,
+    },
 };
 
 /// What a project's programs run with, as stored: variables in the clear, secrets sealed; in key
 /// order, one entry per key after the overrides.
-pub(super) struct StoredEnvironment {
+struct StoredEnvironment {
     entries: Vec<(String, StoredValue)>,
     /// The audit event's details: each secret delivered and its version.
     delivered: String,
@@ -30,14 +33,28 @@ enum StoredValue {
     Sealed { owner: i64, version: i64, generation: i64, sealed: Vec<u8> },
 }
 
-impl Vault {
-    /// [`Vault::run_time_environment`] for a project named by its slug.
+/// Run-time delivery over the [`Vault`], with this server's memory of the stored environments.
+/// Cheap to clone; the clones share the memory.
+#[derive(Clone)]
+pub struct RunTime {
+    vault: Vault,
+    /// Projects' run-time environments as stored (sealed), by project id, read at a run-time
+    /// generation (see [`crate::store::snapshot`]).
+    environments: Arc<SnapshotCache<i64, Arc<StoredEnvironment>>>,
+}
+
+impl RunTime {
+    pub fn new(vault: Vault) -> Self {
+        Self { vault, environments: Arc::default() }
+    }
+
+    /// [`RunTime::run_time_environment`] for a project named by its slug.
     pub async fn reveal_environment(
         &self,
         actor: &Actor,
         slug: &ProjectSlug,
     ) -> Result<BTreeMap<String, Zeroizing<String>>> {
-        let project = self.project(&Scope::Project(slug.clone())).await?;
+        let project = self.vault.project(&Scope::Project(slug.clone())).await?;
         self.run_time_environment(actor, project.id, slug.as_str(), None).await
     }
 
@@ -73,7 +90,7 @@ impl Vault {
         };
         match (read, generation) {
             (Err(error), Some(generation)) if !matches!(error, VaultError::Stale(_)) => {
-                match self.store.run_time_generation().await {
+                match self.vault.store.run_time_generation().await {
                     Ok(current) if current != generation => {
                         self.environments.saw(current);
                         Err(VaultError::Stale(current))
@@ -93,7 +110,7 @@ impl Vault {
         generation: Option<i64>,
     ) -> Result<BTreeMap<String, Zeroizing<String>>> {
         let stored = match generation {
-            None => Arc::new(self.stored_environment(project_id).await?),
+            None => Arc::new(self.vault.stored_environment(project_id).await?),
             Some(generation) => match self.environments.get(&project_id) {
                 Lookup::Hit(at, stored) if at == generation => stored,
                 _ => {
@@ -103,7 +120,7 @@ impl Vault {
                         return Err(VaultError::Stale(seen));
                     }
                     // Read after `generation` was: at least that new.
-                    let stored = Arc::new(self.stored_environment(project_id).await?);
+                    let stored = Arc::new(self.vault.stored_environment(project_id).await?);
                     self.environments.insert(generation, project_id, stored.clone());
                     stored
                 }
@@ -121,7 +138,7 @@ impl Vault {
                     let data_key = match held {
                         Some((_, _, data_key)) => data_key.clone(),
                         None => {
-                            let data_key = self.data_key_at(*owner, *generation).await?;
+                            let data_key = self.vault.data_key_at(*owner, *generation).await?;
                             keys.push((*owner, *generation, data_key.clone()));
                             data_key
                         }
@@ -139,8 +156,8 @@ impl Vault {
         audit.project_id = Some(project_id);
         audit.project_slug = Some(slug);
         match generation {
-            None => self.audit.record_alone(audit).await?,
-            Some(generation) => match self.audit.record_alone_at(audit, generation).await {
+            None => self.vault.audit.record_alone(audit).await?,
+            Some(generation) => match self.vault.audit.record_alone_at(audit, generation).await {
                 Ok(()) => {}
                 Err(AppendError::Stale { current }) => {
                     self.environments.saw(current);
@@ -157,7 +174,7 @@ impl Vault {
         // (rank, key, version, owner, variable value, data-key generation, sealed secret value),
         // rank 0 variables, 1 team secrets, 2 the project's secrets.
         type Row = (i64, String, i64, i64, Option<String>, i64, Option<Vec<u8>>);
-        let rows: Vec<Row> = with_pool!(self.store, |pool| {
+        let rows: Vec<Row> = with_pool!(self.vault.store, |pool| {
             sqlx::query_as(
                 "SELECT CAST(0 AS BIGINT), key, CAST(0 AS BIGINT), project_id, value, \
                  CAST(0 AS BIGINT), NULL FROM variables WHERE project_id = $1 \

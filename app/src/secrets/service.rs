@@ -14,7 +14,6 @@ pub use super::SecretMeta;
 use super::{
     domain::{Description, SecretKey, SecretType, SecretValue},
     repo::{NewSecretRow, SecretRows, VersionRow},
-    runtime::StoredEnvironment,
 };
 pub use crate::audit::Actor;
 use crate::{
@@ -24,7 +23,7 @@ use crate::{
     keyring::{Keyring, KeyringError, project_key_aad},
     not_found::NotFound,
     projects::ProjectSlug,
-    store::{Store, WritePool, now_millis, snapshot::SnapshotCache, with_pool},
+    store::{Store, WritePool, now_millis, with_pool},
     validation::FieldError,
 };
 
@@ -123,14 +122,11 @@ pub struct Vault {
     pub(super) store: Store,
     pub(super) audit: AuditLog,
     pub(super) keyring: Arc<Keyring>,
-    /// Projects' run-time environments as stored (sealed), by project id, read at a run-time
-    /// generation (see [`crate::store::snapshot`]).
-    pub(super) environments: Arc<SnapshotCache<i64, Arc<StoredEnvironment>>>,
 }
 
 impl Vault {
     pub fn new(store: Store, audit: AuditLog, keyring: Arc<Keyring>) -> Self {
-        Self { store, audit, keyring, environments: Arc::default() }
+        Self { store, audit, keyring }
     }
 
     pub fn audit(&self) -> &AuditLog {
