@@ -481,7 +481,7 @@ async fn audit_page(
     app: &TestApp,
     form: &[(&str, &str)],
 ) -> serde_json::Value {
-    let response = client.post(app.url("/rpc/audit_events")).form(form).send().await.expect("call");
+    let response = app.post_rpc(&client, "audit_events", form).await;
     assert_eq!(response.status(), 200);
     response.json().await.expect("JSON")
 }
@@ -510,8 +510,7 @@ async fn sixty_secrets(app: &TestApp) {
 async fn the_audit_page_pages_newest_first_and_filters(backend: Backend) {
     let app = spawn_app(backend).await;
     sixty_secrets(&app).await;
-    app.add_user("admin@example.com", Role::Admin).await;
-    let admin = app.signed_in("admin@example.com").await;
+    let admin = app.sign_in_as("admin@example.com", Role::Admin).await;
 
     let first = audit_page(&admin, &app, &[]).await;
     let rows = first["rows"].as_array().expect("rows");
@@ -539,21 +538,11 @@ async fn the_audit_page_pages_newest_first_and_filters(backend: Backend) {
     let none = audit_page(&admin, &app, &[("filter[to]", "2000-01-01")]).await;
     assert_eq!(none["rows"].as_array().map(Vec::len), Some(0));
 
-    let bad = admin
-        .post(app.url("/rpc/audit_events"))
-        .form(&[("filter[from]", "yesterday")])
-        .send()
-        .await
-        .expect("call");
+    let bad = app.post_rpc(&admin, "audit_events", &[("filter[from]", "yesterday")]).await;
     assert_eq!(bad.status(), 422);
     let bad: serde_json::Value = bad.json().await.expect("JSON");
     assert_eq!(bad["Invalid"]["field"], "from");
-    let forged = admin
-        .post(app.url("/rpc/audit_events"))
-        .form(&[("before", "12; DROP TABLE audit_events")])
-        .send()
-        .await
-        .expect("call");
+    let forged = app.post_rpc(&admin, "audit_events", &[("before", "12; DROP TABLE audit_events")]).await;
     assert_eq!(forged.status(), 422);
     let forged: serde_json::Value = forged.json().await.expect("JSON");
     assert_eq!(forged["Invalid"]["field"], "before");
@@ -562,8 +551,7 @@ async fn the_audit_page_pages_newest_first_and_filters(backend: Backend) {
 async fn the_csv_export_streams_the_filtered_events_and_never_a_value(backend: Backend) {
     let app = spawn_app(backend).await;
     sixty_secrets(&app).await;
-    app.add_user("admin@example.com", Role::Admin).await;
-    let admin = app.signed_in("admin@example.com").await;
+    let admin = app.sign_in_as("admin@example.com", Role::Admin).await;
 
     let response = admin.get(app.url("/settings/audit.csv?key=KEY_07")).send().await.expect("csv");
     assert_eq!(response.status(), 200);

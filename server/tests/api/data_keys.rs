@@ -211,8 +211,7 @@ async fn servers_keep_reading_and_writing_while_the_data_keys_rotate(backend: Ba
     let peer = app.peer().await;
     let bot = Scope::Project(ProjectSlug::parse("bot").expect("slug"));
     for n in 0..60 {
-        let new = new_secret(&format!("S_{n}"), format!("value-{n}"));
-        app.vault.create_secret(&actor(), &bot, new).await.expect("a secret");
+        app.create_secret(&bot, &format!("S_{n}"), &format!("value-{n}")).await;
     }
     let reader = token(&app, "bot", "reader", TokenScope::Read).await;
     let writer = token(&app, "bot", "writer", TokenScope::ReadWrite).await;

@@ -116,7 +116,7 @@ async fn fifty_parallel_wrong_passwords_get_at_most_five_guesses(backend: Backen
     assert_eq!(audit_count(&app, "user.sign_in_failed").await, refused as i64);
     // Even the right password waits for the window now.
     let right = [("email", "target@example.com"), ("password", PASSWORD)];
-    let response = app.client.post(app.url("/rpc/sign_in")).form(&right).send().await.expect("ok");
+    let response = app.post_rpc(&app.client, "sign_in", &right).await;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     app.stop().await;
 }
@@ -125,7 +125,7 @@ async fn throttled_attempts_make_one_audit_event_per_window_with_a_count(backend
     let app = spawn_app(backend).await;
     let wrong = [("email", "nobody@example.com"), ("password", "not the password")];
     for _ in 0..12 {
-        app.client.post(app.url("/rpc/sign_in")).form(&wrong).send().await.expect("answered");
+        app.post_rpc(&app.client, "sign_in", &wrong).await;
     }
     assert_eq!(audit_count(&app, "user.sign_in_failed").await, 5);
     assert_eq!(audit_count(&app, "user.sign_in_throttled").await, 0, "not one per request");
@@ -233,7 +233,7 @@ async fn a_copy_of_the_database_holds_no_usable_session_token_or_password(backen
         .cookie_store(true)
         .build()
         .expect("client");
-    let response = admin.post(app.url("/rpc/sign_in")).form(&sign_in).send().await.expect("in");
+    let response = app.post_rpc(&admin, "sign_in", &sign_in).await;
     let cookie = response
         .cookies()
         .find(|cookie| cookie.name() == "sealbox_session")
@@ -347,7 +347,7 @@ async fn a_set_up_link_expires_after_an_hour(backend: Backend) {
         ("password", PASSWORD),
     ];
     let response =
-        app.client.post(app.url("/rpc/create_first_owner")).form(&form).send().await.expect("ok");
+        app.post_rpc(&app.client, "create_first_owner", &form).await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body = response.text().await.expect("body");
     assert!(body.contains("has expired (a link lasts one hour)"), "{body}");
@@ -362,7 +362,7 @@ async fn a_set_up_link_expires_after_an_hour(backend: Backend) {
         ("password", PASSWORD),
     ];
     let response =
-        app.client.post(app.url("/rpc/create_first_owner")).form(&form).send().await.expect("ok");
+        app.post_rpc(&app.client, "create_first_owner", &form).await;
     assert_eq!(response.status(), StatusCode::OK);
     app.stop().await;
 }
@@ -395,8 +395,7 @@ async fn names_that_load_code_are_reserved_for_secrets_and_variables(backend: Ba
         let expected = format!("{name} is reserved: it changes how programs load code");
         assert_eq!(body["message"], expected.as_str(), "{name}");
     }
-    app.add_user("admin@example.com", Role::Admin).await;
-    let admin = app.signed_in("admin@example.com").await;
+    let admin = app.sign_in_as("admin@example.com", Role::Admin).await;
     let response = admin
         .post(app.url("/rpc/create_variable"))
         .form(&[("slug", "bot"), ("key", "PYTHONPATH"), ("value", "/tmp")])
@@ -438,8 +437,7 @@ async fn control_characters_get_the_fields_message(backend: Backend) {
     let (status, _) = api(&app, Method::GET, path, Some(&writer), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "nothing was written");
 
-    app.add_user("admin@example.com", Role::Admin).await;
-    let admin = app.signed_in("admin@example.com").await;
+    let admin = app.sign_in_as("admin@example.com", Role::Admin).await;
     type Call<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str);
     let calls: [Call; 4] = [
         (

@@ -12,7 +12,7 @@ use app::{
     projects::service::Projects,
     secrets::{
         domain::{Description, SecretKey, SecretValue},
-        service::NewSecret,
+        service::{NewSecret, Scope, SecretMeta},
     },
     store::Store,
     tokens::service::Tokens,
@@ -327,6 +327,35 @@ impl TestApp {
             )
             .await
             .expect("the user is created")
+    }
+
+    /// A new person with `role`, signed in on a client of their own (see [`TestApp::signed_in`]).
+    pub async fn sign_in_as(&self, email: &str, role: Role) -> reqwest::Client {
+        self.add_user(email, role).await;
+        self.signed_in(email).await
+    }
+
+    /// Calls the server function `/rpc/{name}` with `client`, as a hydrated page does: a form.
+    pub async fn post_rpc(
+        &self,
+        client: &reqwest::Client,
+        name: &str,
+        form: &(impl serde::Serialize + ?Sized),
+    ) -> reqwest::Response {
+        client
+            .post(self.url(&format!("/rpc/{name}")))
+            .form(form)
+            .send()
+            .await
+            .expect("the server function answers")
+    }
+
+    /// Creates the secret `key` = `value` in `scope` through the vault, as a test actor.
+    pub async fn create_secret(&self, scope: &Scope, key: &str, value: &str) -> SecretMeta {
+        self.vault
+            .create_secret(&Actor::new("test", None), scope, new_secret(key, value))
+            .await
+            .expect("the secret is created")
     }
 
     /// A client of its own (its own cookie jar) signed in as `email` through the sign-in

@@ -404,8 +404,7 @@ async fn an_admin_adds_a_member_with_a_generated_password_shown_once_who_can_sig
 ) {
     // Arrange
     let app = spawn_app(backend).await;
-    app.add_user("admin@example.com", Role::Admin).await;
-    let admin = app.signed_in("admin@example.com").await;
+    let admin = app.sign_in_as("admin@example.com", Role::Admin).await;
 
     // Act
     let response = admin
@@ -478,7 +477,7 @@ async fn an_admin_adds_a_member_with_a_generated_password_shown_once_who_can_sig
         let mut form = form.to_vec();
         form.push(("name", ""));
         let response =
-            admin.post(app.url("/rpc/add_member")).form(&form).send().await.expect("add_member");
+            app.post_rpc(&admin, "add_member", &form).await;
         let status = response.status();
         let body = response.text().await.unwrap_or_default();
         assert!(status == 422 || status == 409, "{form:?}: {status}");
@@ -491,8 +490,7 @@ async fn an_admin_adds_a_member_with_a_generated_password_shown_once_who_can_sig
 async fn an_admin_cannot_add_or_touch_an_owner_over_http(backend: Backend) {
     let app = spawn_app(backend).await;
     let owner = app.add_user("owner@example.com", Role::Owner).await;
-    app.add_user("admin@example.com", Role::Admin).await;
-    let admin = app.signed_in("admin@example.com").await;
+    let admin = app.sign_in_as("admin@example.com", Role::Admin).await;
 
     let add_owner = admin
         .post(app.url("/rpc/add_member"))
@@ -544,8 +542,7 @@ pub(crate) async fn plain_form_post(
 async fn a_failed_plain_form_post_returns_to_its_page_which_shows_the_error(backend: Backend) {
     // Arrange
     let app = spawn_app(backend).await;
-    app.add_user("admin@example.com", Role::Admin).await;
-    let admin = app.signed_in("admin@example.com").await;
+    let admin = app.sign_in_as("admin@example.com", Role::Admin).await;
 
     // Act
     let response = plain_form_post(
@@ -590,8 +587,7 @@ async fn a_failed_plain_form_post_returns_to_its_page_which_shows_the_error(back
 
 async fn a_failed_plain_form_post_keeps_what_was_typed_but_never_a_value(backend: Backend) {
     let app = spawn_app(backend).await;
-    app.add_user("admin@example.com", Role::Admin).await;
-    let admin = app.signed_in("admin@example.com").await;
+    let admin = app.sign_in_as("admin@example.com", Role::Admin).await;
     let actor = app::secrets::service::Actor::new("test", None);
     let name = app::projects::ProjectName::parse("Bot").expect("name");
     app.projects.create_project(&actor, name).await.expect("project");
@@ -651,8 +647,7 @@ async fn a_successful_plain_form_post_returns_to_its_page_which_shows_the_passwo
     backend: Backend,
 ) {
     let app = spawn_app(backend).await;
-    app.add_user("admin@example.com", Role::Admin).await;
-    let admin = app.signed_in("admin@example.com").await;
+    let admin = app.sign_in_as("admin@example.com", Role::Admin).await;
 
     let response = plain_form_post(
         &admin,

@@ -107,12 +107,7 @@ async fn a_server_function_called_with_missing_arguments_answers_422(backend: Ba
     let app = spawn_app(backend).await;
 
     let response = app
-        .client
-        .post(app.url("/rpc/create_secret"))
-        .form(&[("scope", "bot")])
-        .send()
-        .await
-        .expect("the call");
+        app.post_rpc(&.client, "create_secret", &[("scope", "bot")]).await;
 
     assert_eq!(response.status(), 422);
     let body = response.text().await.expect("body");

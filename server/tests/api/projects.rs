@@ -328,8 +328,7 @@ async fn no_page_or_server_function_ever_returns_a_saved_value(backend: Backend)
     // Arrange: a unique value saved through the server function the page uses.
     let app = spawn_app(backend).await;
     let admin = admin(&app).await;
-    app.add_user("member@example.com", Role::Member).await;
-    let member = app.signed_in("member@example.com").await;
+    let member = app.sign_in_as("member@example.com", Role::Member).await;
     let canary = format!("canary-{}", uuid::Uuid::new_v4().simple());
     new_project(&admin, &app, "Bot").await;
     add_secret(&admin, &app, "bot", "CANARY_TOKEN", &canary).await;

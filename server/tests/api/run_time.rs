@@ -100,8 +100,7 @@ async fn every_change_a_program_reads_moves_the_generation_and_nothing_else_does
         assert_eq!(api(&app, Method::DELETE, path, Some(&writer), None).await.0, 204);
     });
     moves!("a team secret created", {
-        let new = new_secret("TEAM_NEW", "team");
-        app.vault.create_secret(&actor, &Scope::Team, new).await.expect("team secret");
+        app.create_secret(&Scope::Team, "TEAM_NEW", "team").await;
     });
     moves!("a secret's description changed", {
         let update = SecretUpdate {

@@ -157,12 +157,7 @@ mod first_run {
         let created = create_owner(&app, &token, "olive@example.com").await;
         assert!(created.status().is_success() || created.status().is_redirection());
         let signed_in: Value = app
-            .client
-            .post(app.url("/rpc/current_user"))
-            .form(&[("", "")])
-            .send()
-            .await
-            .expect("current_user")
+            app.post_rpc(&.client, "current_user", &[("", "")]).await
             .json()
             .await
             .expect("JSON");
@@ -201,8 +196,7 @@ async fn current_email(client: &reqwest::Client, app: &TestApp) -> Value {
 async fn an_idle_session_expires_and_activity_extends_it(backend: Backend) {
     // Arrange
     let app = spawn_app(backend).await;
-    app.add_user("admin@example.com", Role::Admin).await;
-    let admin = app.signed_in("admin@example.com").await;
+    let admin = app.sign_in_as("admin@example.com", Role::Admin).await;
     // Pretend the session was last used almost 12 hours ago.
     sessions_sql(&app, "UPDATE sessions SET expires_at = {now} + 60000").await;
 
@@ -235,8 +229,7 @@ async fn an_idle_session_expires_and_activity_extends_it(backend: Backend) {
 
 async fn expired_sessions_are_deleted_from_the_database_periodically(backend: Backend) {
     let app = spawn_app(backend).await;
-    app.add_user("admin@example.com", Role::Admin).await;
-    let _admin = app.signed_in("admin@example.com").await;
+    let _admin = app.sign_in_as("admin@example.com", Role::Admin).await;
     let _other = app.signed_in("admin@example.com").await;
     assert_eq!(session_rows(&app).await, 2);
 

@@ -98,11 +98,10 @@ use reqwest::Method;
 async fn an_admin_creates_a_token_shown_once_stored_as_a_hash_and_revokes_it(backend: Backend) {
     let app = spawn_app(backend).await;
     project_with_secrets(&app).await;
-    app.add_user("admin@example.com", Role::Admin).await;
-    let admin = app.signed_in("admin@example.com").await;
+    let admin = app.sign_in_as("admin@example.com", Role::Admin).await;
     let form =
         [("slug", "bot"), ("name", "deploy-bot"), ("scope", "read"), ("expires_in_days", "30")];
-    let created = admin.post(app.url("/rpc/create_token")).form(&form).send().await.expect("call");
+    let created = app.post_rpc(&admin, "create_token", &form).await;
     assert_eq!(created.status(), 200);
     let created: Value = created.json().await.expect("JSON");
     let token = created["token"].as_str().expect("the token, once").to_string();
@@ -121,7 +120,7 @@ async fn an_admin_creates_a_token_shown_once_stored_as_a_hash_and_revokes_it(bac
 
     let (status, _) = api(&app, Method::GET, "/api/v1/projects/bot/env", Some(&token), None).await;
     assert_eq!(status, StatusCode::OK);
-    let again = admin.post(app.url("/rpc/create_token")).form(&form).send().await.expect("call");
+    let again = app.post_rpc(&admin, "create_token", &form).await;
     assert_eq!(again.status(), 422, "one live token of a name per project");
     let again: Value = again.json().await.expect("JSON");
     assert_eq!(again["Invalid"]["message"], "This project already has a token named deploy-bot");
@@ -137,7 +136,7 @@ async fn an_admin_creates_a_token_shown_once_stored_as_a_hash_and_revokes_it(bac
     assert_eq!(revoked_again.expect("call").status(), 404);
 
     let bad = [("slug", "bot"), ("name", "a/b"), ("scope", "admin"), ("expires_in_days", "0")];
-    let bad = admin.post(app.url("/rpc/create_token")).form(&bad).send().await.expect("call");
+    let bad = app.post_rpc(&admin, "create_token", &bad).await;
     assert_eq!(bad.status(), 422);
 }
 
