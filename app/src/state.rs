@@ -3,7 +3,10 @@ use axum::extract::FromRef;
 use leptos::prelude::*;
 
 use crate::{
-    accounts::service::Accounts, audit::AuditLog, error::AppError, projects::service::Projects,
+    accounts::service::Accounts,
+    audit::AuditLog,
+    error::AppError,
+    projects::service::Projects,
     secrets::{runtime::RunTime, service::Vault},
     store::Store,
     tokens::service::Tokens,

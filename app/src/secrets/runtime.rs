@@ -110,7 +110,7 @@ impl RunTime {
         generation: Option<i64>,
     ) -> Result<BTreeMap<String, Zeroizing<String>>> {
         let stored = match generation {
-            None => Arc::new(self.vault.stored_environment(project_id).await?),
+            None => Arc::new(self.stored_environment(project_id).await?),
             Some(generation) => match self.environments.get(&project_id) {
                 Lookup::Hit(at, stored) if at == generation => stored,
                 _ => {
@@ -120,7 +120,7 @@ impl RunTime {
                         return Err(VaultError::Stale(seen));
                     }
                     // Read after `generation` was: at least that new.
-                    let stored = Arc::new(self.vault.stored_environment(project_id).await?);
+                    let stored = Arc::new(self.stored_environment(project_id).await?);
                     self.environments.insert(generation, project_id, stored.clone());
                     stored
                 }

@@ -481,7 +481,7 @@ async fn audit_page(
     app: &TestApp,
     form: &[(&str, &str)],
 ) -> serde_json::Value {
-    let response = app.post_rpc(&client, "audit_events", form).await;
+    let response = app.post_rpc(client, "audit_events", form).await;
     assert_eq!(response.status(), 200);
     response.json().await.expect("JSON")
 }
@@ -542,7 +542,8 @@ async fn the_audit_page_pages_newest_first_and_filters(backend: Backend) {
     assert_eq!(bad.status(), 422);
     let bad: serde_json::Value = bad.json().await.expect("JSON");
     assert_eq!(bad["Invalid"]["field"], "from");
-    let forged = app.post_rpc(&admin, "audit_events", &[("before", "12; DROP TABLE audit_events")]).await;
+    let forged =
+        app.post_rpc(&admin, "audit_events", &[("before", "12; DROP TABLE audit_events")]).await;
     assert_eq!(forged.status(), 422);
     let forged: serde_json::Value = forged.json().await.expect("JSON");
     assert_eq!(forged["Invalid"]["field"], "before");

@@ -25,7 +25,7 @@ use serde_json::json;
 use sqlx::Row;
 
 use crate::{
-    helpers::{Backend, TestApp, key, new_secret, spawn_app, verify_chain},
+    helpers::{Backend, TestApp, key, spawn_app, verify_chain},
     on_both_backends,
     tokens::{CANARY, api, project_with_secrets, token},
 };

@@ -346,8 +346,7 @@ async fn a_set_up_link_expires_after_an_hour(backend: Backend) {
         ("name", ""),
         ("password", PASSWORD),
     ];
-    let response =
-        app.post_rpc(&app.client, "create_first_owner", &form).await;
+    let response = app.post_rpc(&app.client, "create_first_owner", &form).await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body = response.text().await.expect("body");
     assert!(body.contains("has expired (a link lasts one hour)"), "{body}");
@@ -361,8 +360,7 @@ async fn a_set_up_link_expires_after_an_hour(backend: Backend) {
         ("name", ""),
         ("password", PASSWORD),
     ];
-    let response =
-        app.post_rpc(&app.client, "create_first_owner", &form).await;
+    let response = app.post_rpc(&app.client, "create_first_owner", &form).await;
     assert_eq!(response.status(), StatusCode::OK);
     app.stop().await;
 }

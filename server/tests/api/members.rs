@@ -476,8 +476,7 @@ async fn an_admin_adds_a_member_with_a_generated_password_shown_once_who_can_sig
     ] {
         let mut form = form.to_vec();
         form.push(("name", ""));
-        let response =
-            app.post_rpc(&admin, "add_member", &form).await;
+        let response = app.post_rpc(&admin, "add_member", &form).await;
         let status = response.status();
         let body = response.text().await.unwrap_or_default();
         assert!(status == 422 || status == 409, "{form:?}: {status}");

@@ -106,8 +106,7 @@ async fn pages_are_compressed_for_browsers_that_accept_it_and_nothing_else_is(ba
 async fn a_server_function_called_with_missing_arguments_answers_422(backend: Backend) {
     let app = spawn_app(backend).await;
 
-    let response = app
-        app.post_rpc(&.client, "create_secret", &[("scope", "bot")]).await;
+    let response = app.post_rpc(&app.client, "create_secret", &[("scope", "bot")]).await;
 
     assert_eq!(response.status(), 422);
     let body = response.text().await.expect("body");

@@ -25,7 +25,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::{
-    helpers::{Backend, TestApp, TestDatabase, key, new_secret, spawn_app},
+    helpers::{Backend, TestApp, TestDatabase, key, spawn_app},
     on_both_backends,
     tokens::{CANARY, api, project_with_secrets, token},
 };

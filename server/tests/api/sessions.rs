@@ -157,7 +157,8 @@ mod first_run {
         let created = create_owner(&app, &token, "olive@example.com").await;
         assert!(created.status().is_success() || created.status().is_redirection());
         let signed_in: Value = app
-            app.post_rpc(&.client, "current_user", &[("", "")]).await
+            .post_rpc(&app.client, "current_user", &[("", "")])
+            .await
             .json()
             .await
             .expect("JSON");

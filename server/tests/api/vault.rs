@@ -381,7 +381,10 @@ async fn a_project_sees_team_secrets_overridden_by_its_own(backend: Backend) {
     create(&app.vault, &web, "WEB_ONLY", "web").await;
     let Scope::Project(slug) = &bot else { unreachable!() };
 
-    let environment = RunTime::new(app.vault.clone()).reveal_environment(&alice(), slug).await.expect("environment");
+    let environment = RunTime::new(app.vault.clone())
+        .reveal_environment(&alice(), slug)
+        .await
+        .expect("environment");
 
     let plain: Vec<(&str, &str)> =
         environment.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
