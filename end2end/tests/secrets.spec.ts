@@ -225,7 +225,7 @@ test.describe('as an admin', () => {
     const dialog = page.getByRole('dialog', { name: `Delete ${renamed}?` });
     await dialog.getByLabel(`Type ${renamed} to confirm`).fill('not the name');
     await dialog.getByRole('button', { name: 'Delete project' }).click();
-    await expect(dialog.locator('#delete-confirm-error')).toContainText('exactly');
+    await expect(dialog.locator('#delete-project-confirm-error')).toContainText('exactly');
     await dialog.getByLabel(`Type ${renamed} to confirm`).fill(renamed);
     await dialog.getByRole('button', { name: 'Delete project' }).click();
     await expect(page).toHaveURL(/\/projects$/);

@@ -1,10 +1,12 @@
 //! Building blocks shared by every page.
+mod confirm;
 mod dialog;
 mod error_page;
 mod forms;
 mod theme;
 mod time;
 
+pub use confirm::{CONFIRM_FIELD, ConfirmDialog};
 pub use dialog::{
     DIALOG_PARAM, UrlDialog, clear_on_open, close_dialog, dialog_error, dialog_href, open_dialog,
 };

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::ProjectSettings;
 use crate::{
     components::{
-        ReturnHere, UrlDialog, count_successes, dialog_error, dialog_href, open_dialog, page_error,
+        ConfirmDialog, ReturnHere, count_successes, dialog_href, open_dialog, page_error,
     },
     error::AppError,
     secrets::page::SecretsPanel,
@@ -158,6 +158,13 @@ pub fn use_slug() -> Signal<String> {
 /// again (and a token waiting to be shown once was taken by a pass whose output was dropped). A
 /// project that cannot be shown leaves the frame empty; the tab, whose data fails the same way,
 /// says why.
+/// The project the Delete dialog names.
+#[derive(Clone, PartialEq)]
+struct ProjectToDelete {
+    name: String,
+    slug: String,
+}
+
 #[component]
 pub fn ProjectLayout() -> impl IntoView {
     let slug = use_slug();
@@ -231,14 +238,13 @@ fn SettingsForms(
         }
     };
     let dialog = open_dialog();
-    let deleting = Signal::derive(move || dialog.get().as_deref() == Some("delete-project"));
-    let remove_error = dialog_error(deleting, remove.value());
+    let project = ProjectToDelete { name: settings.name.clone(), slug: settings.slug.clone() };
+    let deleting = Signal::derive(move || {
+        (dialog.get().as_deref() == Some("delete-project")).then(|| project.clone())
+    });
     let required_text = settings.required.join("\n");
     let max_age = settings.max_secret_age_days.map(|d| d.to_string()).unwrap_or_default();
     let disabled = !can_manage;
-    // Copyable handles: the dialog's content is rebuilt each time it opens.
-    let name = StoredValue::new(settings.name.clone());
-    let delete_slug = StoredValue::new(settings.slug.clone());
     view! {
         <h2>"Settings"</h2>
         <ActionForm action=save attr:novalidate=true attr:class="stack narrow">
@@ -284,28 +290,22 @@ fn SettingsForms(
             <h2>"Delete project"</h2>
             <p>"Deleting the project deletes all its secrets, their history and its variables."</p>
             <a class="button danger" href=dialog_href(Some("delete-project"))>"Delete project"</a>
-            <UrlDialog open=deleting title=format!("Delete {}?", name.get_value()) id="delete-project">
-                <p>
-                    "This permanently deletes the project "<strong>{name.get_value()}</strong>
+            <ConfirmDialog
+                item=deleting
+                title=|project: &ProjectToDelete| format!("Delete {}?", project.name)
+                id="delete-project"
+                action=remove
+                confirm="Delete project"
+                message=|project: &ProjectToDelete| view! {
+                    "This permanently deletes the project "<strong>{project.name.clone()}</strong>
                     " with all its secrets, their history and its variables. Programs that read them "
                     "will no longer get them. This cannot be undone."
-                </p>
-                <ActionForm action=remove attr:novalidate=true attr:class="stack">
-                    <ReturnHere/>
-                    <input type="hidden" name="slug" value=delete_slug.get_value()/>
-                    <label for="delete-confirm">{format!("Type {} to confirm", name.get_value())}</label>
-                    <input id="delete-confirm" name="confirm" autocomplete="off" required aria-describedby="delete-confirm-error"/>
-                    {move || remove_error().and_then(|e| e.field_message("confirm")).map(|m| view! {
-                        <p class="field-error" id="delete-confirm-error">{m}</p>
-                    })}
-                    {move || remove_error().and_then(|e| e.form_message()).map(|m| view! {
-                        <p class="form-error" role="alert">{m}</p>
-                    })}
-                    <div class="dialog-buttons">
-                        <button type="submit" class="primary danger">"Delete project"</button>
-                    </div>
-                </ActionForm>
-            </UrlDialog>
+                }
+                fields=|project: &ProjectToDelete| view! {
+                    <input type="hidden" name="slug" value=project.slug.clone()/>
+                }
+                type_to_confirm=|project: &ProjectToDelete| project.name.clone()
+            />
         })}
     }
 }

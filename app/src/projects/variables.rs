@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use super::{Variable, project::use_slug};
 use crate::{
     components::{
-        ReturnHere, Timestamp, UrlDialog, announce_successes, count_successes, dialog_error,
-        dialog_href, field_error, form_error, open_dialog, page_error, typed,
+        ConfirmDialog, ReturnHere, Timestamp, UrlDialog, announce_successes, count_successes,
+        dialog_error, dialog_href, field_error, form_error, open_dialog, page_error, typed,
     },
     error::AppError,
 };
@@ -261,8 +261,6 @@ fn VariableDialogs(
     let create_error = dialog_error(adding, create.value());
     let editing_open = Signal::from(Memo::new(move |_| editing.get().is_some()));
     let update_error = dialog_error(editing_open, update.value());
-    let deleting_open = Signal::from(Memo::new(move |_| deleting.get().is_some()));
-    let delete_error = dialog_error(deleting_open, delete.value());
     view! {
         <UrlDialog open=adding title="Add Variable".to_string() id="add-variable">
             <ActionForm action=create attr:novalidate=true attr:class="stack">
@@ -311,21 +309,19 @@ fn VariableDialogs(
                 </ActionForm>
             })}
         </UrlDialog>
-        <UrlDialog
-            open=Signal::from(Memo::new(move |_| deleting.get().is_some()))
-            title=Signal::derive(move || deleting.get().map(|v| format!("Delete {}?", v.key)).unwrap_or_default())
+        <ConfirmDialog
+            item=deleting
+            title=|variable: &Variable| format!("Delete {}?", variable.key)
             id="delete-variable"
-        >
-            {move || deleting.get().map(|variable| view! {
-                <p>"This permanently deletes the variable "<code>{variable.key.clone()}</code>"."</p>
-                <ActionForm action=delete attr:class="inline-form">
-                    <ReturnHere/>
-                    <input type="hidden" name="slug" value=move || slug.get()/>
-                    <input type="hidden" name="key" value=variable.key.clone()/>
-                    {form_error(delete_error)}
-                    <button type="submit" class="primary danger">"Delete"</button>
-                </ActionForm>
-            })}
-        </UrlDialog>
+            action=delete
+            confirm="Delete"
+            message=|variable: &Variable| view! {
+                "This permanently deletes the variable "<code>{variable.key.clone()}</code>"."
+            }
+            fields=move |variable: &Variable| view! {
+                <input type="hidden" name="slug" value=move || slug.get()/>
+                <input type="hidden" name="key" value=variable.key.clone()/>
+            }
+        />
     }
 }

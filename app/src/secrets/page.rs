@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::{SecretMeta, domain::SecretType};
 use crate::{
     components::{
-        ReturnHere, Timestamp, UrlDialog, announce_successes, count_successes, dialog_error,
-        dialog_href, field_error, form_error, open_dialog, page_error, typed,
+        ConfirmDialog, ReturnHere, Timestamp, UrlDialog, announce_successes, count_successes,
+        dialog_error, dialog_href, field_error, form_error, open_dialog, page_error, typed,
     },
     error::AppError,
 };
@@ -577,31 +577,24 @@ fn DeleteSecretDialog(
 ) -> impl IntoView {
     let dialog = open_dialog();
     let row = Memo::new(move |_| row_for(dialog.get(), "delete:", rows));
-    let open = Signal::from(Memo::new(move |_| row.get().is_some()));
-    let error = dialog_error(open, delete.value());
-    let title = Signal::derive(move || {
-        row.get().map(|row| format!("Delete {}?", row.meta.key)).unwrap_or_default()
-    });
     view! {
-        <UrlDialog open title id="delete-secret">
-            {move || row.get().map(|row| view! {
-                <p>
-                    "This permanently deletes "<code>{row.meta.key.clone()}</code>
-                    " and all its earlier values. Programs that read it will no longer get it. "
-                    "This cannot be undone."
-                </p>
-                <ActionForm action=delete attr:class="inline-form">
-                    <ReturnHere/>
-                    <input type="hidden" name="scope" value=move || scope.get()/>
-                    <input type="hidden" name="key" value=row.meta.key.clone()/>
-                    <input type="hidden" name="version" value=row.meta.version/>
-                    {form_error(error)}
-                    <button type="submit" class="primary danger" disabled=move || delete.pending().get()>
-                        "Delete"
-                    </button>
-                </ActionForm>
-            })}
-        </UrlDialog>
+        <ConfirmDialog
+            item=row
+            title=|row: &SecretRow| format!("Delete {}?", row.meta.key)
+            id="delete-secret"
+            action=delete
+            confirm="Delete"
+            message=|row: &SecretRow| view! {
+                "This permanently deletes "<code>{row.meta.key.clone()}</code>
+                " and all its earlier values. Programs that read it will no longer get it. "
+                "This cannot be undone."
+            }
+            fields=move |row: &SecretRow| view! {
+                <input type="hidden" name="scope" value=move || scope.get()/>
+                <input type="hidden" name="key" value=row.meta.key.clone()/>
+                <input type="hidden" name="version" value=row.meta.version/>
+            }
+        />
     }
 }
 

@@ -6,8 +6,9 @@ use serde::{Deserialize, Serialize};
 use super::{TokenInfo, TokenScope};
 use crate::{
     components::{
-        ReturnHere, Timestamp, UrlDialog, announce_successes, close_dialog, count_successes,
-        dialog_error, dialog_href, field_error, form_error, open_dialog, page_error, typed,
+        ConfirmDialog, ReturnHere, Timestamp, UrlDialog, announce_successes, close_dialog,
+        count_successes, dialog_error, dialog_href, field_error, form_error, open_dialog,
+        page_error, typed,
     },
     error::AppError,
     projects::project::use_slug,
@@ -254,8 +255,6 @@ fn TokenDialogs(
         tokens.with_value(|all| all.iter().find(|t| t.id == id).cloned())
     });
     let create_error = dialog_error(creating, create.value());
-    let revoking_open = Signal::from(Memo::new(move |_| revoking.get().is_some()));
-    let revoke_error = dialog_error(revoking_open, revoke.value());
     Effect::new(move |_| {
         if let Some(Ok(_)) = create.value().get() {
             close_dialog();
@@ -284,21 +283,19 @@ fn TokenDialogs(
                 </div>
             </ActionForm>
         </UrlDialog>
-        <UrlDialog
-            open=Signal::from(Memo::new(move |_| revoking.get().is_some()))
-            title=Signal::derive(move || revoking.get().map(|t| format!("Revoke {}?", t.name)).unwrap_or_default())
+        <ConfirmDialog
+            item=revoking
+            title=|token: &TokenInfo| format!("Revoke {}?", token.name)
             id="revoke-token"
-        >
-            {move || revoking.get().map(|token| view! {
-                <p>"Programs using the token "<strong>{token.name.clone()}</strong>" lose access at their next request."</p>
-                <ActionForm action=revoke attr:class="inline-form">
-                    <ReturnHere/>
-                    <input type="hidden" name="slug" value=move || slug.get()/>
-                    <input type="hidden" name="token_id" value=token.id/>
-                    {form_error(revoke_error)}
-                    <button type="submit" class="primary danger">"Revoke"</button>
-                </ActionForm>
-            })}
-        </UrlDialog>
+            action=revoke
+            confirm="Revoke"
+            message=|token: &TokenInfo| view! {
+                "Programs using the token "<strong>{token.name.clone()}</strong>" lose access at their next request."
+            }
+            fields=move |token: &TokenInfo| view! {
+                <input type="hidden" name="slug" value=move || slug.get()/>
+                <input type="hidden" name="token_id" value=token.id/>
+            }
+        />
     }
 }
