@@ -16,14 +16,15 @@ use std::{
 use app::{
     audit::{
         chain::{self, Canonical},
-        page::{AuditFilter, Cursor, ssr::page},
+        query::page,
+        view::{AuditFilter, Cursor},
     },
     store::Store,
 };
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use sqlx::{AnyPool, Connection, Executor, Row, any::AnyPoolOptions};
 
-const PAGE: i64 = app::audit::page::PAGE_SIZE + 1;
+const PAGE: i64 = app::audit::view::PAGE_SIZE + 1;
 /// Two years of events, ending now.
 const SPAN_MS: i64 = 2 * 365 * 86_400_000;
 const ROWS_PER_INSERT: usize = 500;

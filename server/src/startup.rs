@@ -8,7 +8,7 @@ use app::{
         service::Accounts,
         session::{COOKIE_NAME, SECURE_COOKIE_NAME, SessionBackend},
     },
-    audit::{AuditLog, page::export::export_csv},
+    audit::{AuditLog, export::export_csv},
     keyring::Keyring,
     projects::{service::Projects, variables::ssr::export_env},
     secrets::{runtime::RunTime, service::Vault},

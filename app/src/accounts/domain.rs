@@ -221,6 +221,8 @@ mod tests {
         assert_eq!(format!("{:?}", Password::attempt("hunter2".into())), "Password(***)");
     }
 
+    // Passwords are generated on the server only (`cargo test -p app` builds without it).
+    #[cfg(feature = "ssr")]
     #[test]
     fn generated_passwords_follow_the_rules_and_differ() {
         let a = Password::generate();

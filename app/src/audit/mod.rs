@@ -6,12 +6,17 @@ mod action;
 #[cfg(feature = "ssr")]
 pub mod chain;
 #[cfg(feature = "ssr")]
+pub mod export;
+#[cfg(feature = "ssr")]
 pub mod group;
 #[cfg(feature = "ssr")]
 mod log;
 pub mod page;
 #[cfg(feature = "ssr")]
+pub mod query;
+#[cfg(feature = "ssr")]
 pub(crate) mod repo;
+pub mod view;
 
 pub use action::AuditAction;
 #[cfg(feature = "ssr")]
