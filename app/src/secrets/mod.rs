@@ -4,10 +4,12 @@ use serde::{Deserialize, Serialize};
 
 use domain::SecretType;
 
+mod dialogs;
 pub mod domain;
 pub mod page;
 #[cfg(feature = "ssr")]
 pub mod repo;
+pub mod rpc;
 #[cfg(feature = "ssr")]
 pub mod runtime;
 #[cfg(feature = "ssr")]

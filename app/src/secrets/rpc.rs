@@ -1,0 +1,208 @@
+//! The secrets table's server functions and what they send: the rows (metadata only, never a
+//! value) and the outcome of a create, update or delete.
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::SecretMeta;
+use crate::error::AppError;
+
+/// The scope name of the team secrets (projects' slugs never start with `_`).
+pub const TEAM: &str = "_team";
+
+/// One row of the table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretRow {
+    pub meta: SecretMeta,
+    /// A team secret shown in a project (managed under Settings → Team secrets).
+    pub team: bool,
+    /// A project secret that takes the place of a team secret with the same key.
+    pub overrides_team: bool,
+    /// Older than the project's maximum secret age.
+    pub overdue: bool,
+}
+
+/// Everything the secrets table shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretsView {
+    pub can_manage: bool,
+    pub now: i64,
+    pub rows: Vec<SecretRow>,
+    /// Required keys set neither in the project nor for the team.
+    pub missing_required: Vec<String>,
+}
+
+/// The table's data; anyone signed in.
+#[server(prefix = "/rpc", endpoint = "list_secrets")]
+pub async fn list_secrets(scope: String) -> Result<SecretsView, AppError> {
+    crate::error::respond(ssr::list_secrets(scope).await)
+}
+
+/// Owners and admins: adds a secret. An empty type takes the one the value suggests.
+#[server(prefix = "/rpc", endpoint = "create_secret")]
+pub async fn create_secret(
+    scope: String,
+    key: String,
+    value: String,
+    description: String,
+    secret_type: String,
+) -> Result<String, AppError> {
+    crate::error::respond(ssr::create_secret(scope, key, value, description, secret_type).await)
+}
+
+/// Owners and admins: a new value (empty keeps the current one) and/or description.
+#[server(prefix = "/rpc", endpoint = "update_secret")]
+pub async fn update_secret(
+    scope: String,
+    key: String,
+    version: i64,
+    value: String,
+    description: String,
+) -> Result<String, AppError> {
+    crate::error::respond(ssr::update_secret(scope, key, version, value, description).await)
+}
+
+/// Owners and admins: deletes a secret and its history, if nobody changed it since `version`.
+#[server(prefix = "/rpc", endpoint = "delete_secret")]
+pub async fn delete_secret(scope: String, key: String, version: i64) -> Result<String, AppError> {
+    crate::error::respond(ssr::delete_secret(scope, key, version).await)
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use std::collections::BTreeMap;
+
+    use super::{SecretRow, SecretsView, TEAM};
+    use crate::{
+        accounts::auth::ssr::{manager, signed_in},
+        error::AppError,
+        projects::ProjectSlug,
+        secrets::{
+            domain::{Description, SecretKey, SecretType, SecretValue},
+            service::{NewSecret, Scope, SecretUpdate},
+        },
+        store::now_millis,
+    };
+
+    const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+    fn scope(text: &str) -> Result<Scope, AppError> {
+        if text == TEAM {
+            return Ok(Scope::Team);
+        }
+        let slug = ProjectSlug::parse(text)
+            .map_err(|_| AppError::NotFound(format!("There is no project at /projects/{text}")))?;
+        Ok(Scope::Project(slug))
+    }
+
+    pub async fn list_secrets(scope_text: String) -> Result<SecretsView, AppError> {
+        let caller = signed_in().await?;
+        let scope = scope(&scope_text)?;
+        let vault = &caller.state.vault;
+        let now = now_millis();
+        let own = vault.list_secrets(&scope).await?;
+        let (team, settings) = match &scope {
+            Scope::Team => (Vec::new(), None),
+            Scope::Project(slug) => (
+                vault.list_secrets(&Scope::Team).await?,
+                Some(caller.state.projects.settings(slug).await?),
+            ),
+        };
+        let max_age_ms = settings.as_ref().and_then(|s| s.max_secret_age_days).map(|d| d * DAY_MS);
+        let overdue = |meta: &crate::secrets::SecretMeta| {
+            max_age_ms.is_some_and(|max| now - meta.updated_at > max)
+        };
+        let team_keys: BTreeMap<String, ()> =
+            team.iter().map(|meta| (meta.key.clone(), ())).collect();
+        let own_keys: BTreeMap<String, ()> =
+            own.iter().map(|meta| (meta.key.clone(), ())).collect();
+        let mut rows: Vec<SecretRow> = own
+            .into_iter()
+            .map(|meta| SecretRow {
+                team: false,
+                overrides_team: team_keys.contains_key(&meta.key),
+                overdue: overdue(&meta),
+                meta,
+            })
+            .collect();
+        rows.extend(team.into_iter().filter(|meta| !own_keys.contains_key(&meta.key)).map(
+            |meta| SecretRow { team: true, overrides_team: false, overdue: overdue(&meta), meta },
+        ));
+        rows.sort_by(|a, b| a.meta.key.cmp(&b.meta.key));
+        let missing_required = settings
+            .map(|settings| {
+                settings
+                    .required
+                    .into_iter()
+                    .filter(|key| !rows.iter().any(|row| &row.meta.key == key))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(SecretsView { can_manage: caller.user.role.can_manage(), now, rows, missing_required })
+    }
+
+    pub async fn create_secret(
+        scope_text: String,
+        key: String,
+        value: String,
+        description: String,
+        secret_type: String,
+    ) -> Result<String, AppError> {
+        crate::bounds::gate(&crate::bounds::SecretInput {
+            scope: &scope_text,
+            key: &key,
+            value: &value,
+            description: &description,
+            secret_type: &secret_type,
+        })?;
+        let caller = manager().await?;
+        let scope = scope(&scope_text)?;
+        let secret = NewSecret {
+            key: SecretKey::parse(&key)?,
+            value: SecretValue::new(value)?,
+            description: Description::parse(Some(&description))?,
+            secret_type: match secret_type.trim() {
+                "" => None,
+                text => Some(SecretType::parse(text)?),
+            },
+        };
+        let meta = caller.state.vault.create_secret(&caller.actor, &scope, secret).await?;
+        Ok(format!("Secret {} created", meta.key))
+    }
+
+    pub async fn update_secret(
+        scope_text: String,
+        key: String,
+        version: i64,
+        value: String,
+        description: String,
+    ) -> Result<String, AppError> {
+        crate::bounds::gate(&crate::bounds::SecretInput {
+            value: &value,
+            description: &description,
+            ..crate::bounds::SecretInput::named(&scope_text, &key)
+        })?;
+        let caller = manager().await?;
+        let scope = scope(&scope_text)?;
+        let key = SecretKey::parse(&key)?;
+        let update = SecretUpdate {
+            expected_version: version,
+            value: if value.is_empty() { None } else { Some(SecretValue::new(value)?) },
+            description: Description::parse(Some(&description))?,
+        };
+        let meta = caller.state.vault.update_secret(&caller.actor, &scope, &key, update).await?;
+        Ok(format!("Secret {} updated", meta.key))
+    }
+
+    pub async fn delete_secret(
+        scope_text: String,
+        key: String,
+        version: i64,
+    ) -> Result<String, AppError> {
+        crate::bounds::gate(&crate::bounds::SecretInput::named(&scope_text, &key))?;
+        let caller = manager().await?;
+        let scope = scope(&scope_text)?;
+        let key = SecretKey::existing(&key)?;
+        caller.state.vault.delete_secret(&caller.actor, &scope, &key, Some(version)).await?;
+        Ok(format!("Secret {key} deleted"))
+    }
+}
