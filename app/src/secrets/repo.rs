@@ -42,7 +42,73 @@ pub struct WrappedKey {
     pub wrapped: Vec<u8>,
 }
 
+/// A secret's metadata as stored: never a value.
+#[derive(sqlx::FromRow)]
+pub struct MetaRow {
+    pub key: String,
+    pub description: Option<String>,
+    pub secret_type: String,
+    pub current_version: i64,
+    pub created_at: i64,
+    pub created_by: String,
+    pub updated_at: i64,
+    pub updated_by: String,
+}
+
+/// A secret's current version as a read opens it.
+#[derive(sqlx::FromRow)]
+pub struct CurrentSealed {
+    pub version: i64,
+    pub updated_at: i64,
+    pub key_generation: i64,
+    pub sealed: Vec<u8>,
+}
+
+/// A version whose value has a given fingerprint, with where it is.
+#[derive(sqlx::FromRow)]
+pub struct FingerprintMatch {
+    /// `project` or `team`.
+    pub kind: String,
+    pub slug: String,
+    pub key: String,
+    pub version: i64,
+    pub current_version: i64,
+}
+
+const METAS: &str = "SELECT key, description, secret_type, current_version, created_at, \
+     created_by, updated_at, updated_by FROM secrets WHERE project_id = $1 ORDER BY key";
+const META: &str = "SELECT key, description, secret_type, current_version, created_at, \
+     created_by, updated_at, updated_by FROM secrets WHERE project_id = $1 AND key = $2";
+
 pub(crate) trait SecretRows {
+    /// The scope's id and slug: the team scope, or the project `slug`.
+    fn scope(
+        &mut self,
+        project_slug: Option<&str>,
+    ) -> impl Future<Output = sqlx::Result<Option<(i64, String)>>> + Send;
+
+    /// Every secret of a project, by key.
+    fn metas(&mut self, project_id: i64)
+    -> impl Future<Output = sqlx::Result<Vec<MetaRow>>> + Send;
+
+    fn meta(
+        &mut self,
+        project_id: i64,
+        key: &str,
+    ) -> impl Future<Output = sqlx::Result<Option<MetaRow>>> + Send;
+
+    fn current_sealed(
+        &mut self,
+        project_id: i64,
+        key: &str,
+    ) -> impl Future<Output = sqlx::Result<Option<CurrentSealed>>> + Send;
+
+    /// Every version, of every scope, whose value has this fingerprint.
+    fn by_fingerprint(
+        &mut self,
+        fingerprint: &[u8],
+    ) -> impl Future<Output = sqlx::Result<Vec<FingerprintMatch>>> + Send;
+
     /// Inserts a secret's row; a unique violation means the key is taken.
     fn insert_secret(
         &mut self,
@@ -119,6 +185,69 @@ pub(crate) trait SecretRows {
 
 for_both_backends! {
     impl SecretRows {
+        async fn scope(&mut self, project_slug: Option<&str>) -> sqlx::Result<Option<(i64, String)>> {
+            match project_slug {
+                None => {
+                    sqlx::query_as("SELECT id, slug FROM projects WHERE kind = 'team'")
+                        .fetch_optional(&mut *self)
+                        .await
+                }
+                Some(slug) => {
+                    sqlx::query_as(
+                        "SELECT id, slug FROM projects WHERE kind = 'project' AND slug = $1",
+                    )
+                    .bind(slug)
+                    .fetch_optional(&mut *self)
+                    .await
+                }
+            }
+        }
+
+        async fn metas(&mut self, project_id: i64) -> sqlx::Result<Vec<MetaRow>> {
+            sqlx::query_as(METAS)
+            .bind(project_id)
+            .fetch_all(&mut *self)
+            .await
+        }
+
+        async fn meta(&mut self, project_id: i64, key: &str) -> sqlx::Result<Option<MetaRow>> {
+            sqlx::query_as(META)
+            .bind(project_id)
+            .bind(key)
+            .fetch_optional(&mut *self)
+            .await
+        }
+
+        async fn current_sealed(
+            &mut self,
+            project_id: i64,
+            key: &str,
+        ) -> sqlx::Result<Option<CurrentSealed>> {
+            sqlx::query_as(
+                "SELECT s.current_version AS version, s.updated_at, v.key_generation, \
+                 v.sealed_value AS sealed \
+                 FROM secrets s \
+                 JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version \
+                 WHERE s.project_id = $1 AND s.key = $2",
+            )
+            .bind(project_id)
+            .bind(key)
+            .fetch_optional(&mut *self)
+            .await
+        }
+
+        async fn by_fingerprint(&mut self, fingerprint: &[u8]) -> sqlx::Result<Vec<FingerprintMatch>> {
+            sqlx::query_as(
+                "SELECT p.kind, p.slug, s.key, v.version, s.current_version \
+                 FROM secret_versions v JOIN secrets s ON s.id = v.secret_id \
+                 JOIN projects p ON p.id = s.project_id \
+                 WHERE v.fingerprint = $1 ORDER BY p.slug, s.key, v.version",
+            )
+            .bind(fingerprint)
+            .fetch_all(&mut *self)
+            .await
+        }
+
         async fn insert_secret(&mut self, row: &NewSecretRow<'_>) -> sqlx::Result<i64> {
             sqlx::query_scalar(
                 "INSERT INTO secrets (project_id, key, description, secret_type, \

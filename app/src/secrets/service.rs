@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 pub use super::SecretMeta;
 use super::{
     domain::{Description, SecretKey, SecretType, SecretValue},
-    repo::{NewSecretRow, SecretRows, VersionRow},
+    repo::{CurrentSealed, FingerprintMatch, MetaRow, NewSecretRow, SecretRows, VersionRow},
 };
 pub use crate::audit::Actor;
 use crate::{
@@ -329,10 +329,8 @@ impl Vault {
     /// Every secret of a scope, by key: metadata only, never values.
     pub async fn list_secrets(&self, scope: &Scope) -> Result<Vec<SecretMeta>> {
         let project = self.project(scope).await?;
-        let rows: Vec<MetaRow> = with_pool!(self.store, |pool| {
-            sqlx::query_as(META_SELECT_ALL).bind(project.id).fetch_all(pool).await?
-        });
-        rows.into_iter().map(MetaRow::into_meta).collect()
+        let rows = with_pool!(self.store, |pool| pool.acquire().await?.metas(project.id).await?);
+        rows.into_iter().map(into_meta).collect()
     }
 
     /// Decrypts the current value for run-time delivery, and records that it was read.
@@ -356,20 +354,11 @@ impl Vault {
         project: &ProjectRef,
         key: &SecretKey,
     ) -> Result<Revealed> {
-        type Row = (i64, i64, i64, Vec<u8>);
-        let (version, updated_at, generation, sealed): Row = with_pool!(self.store, |pool| {
-            let row: Option<Row> = sqlx::query_as(
-                "SELECT s.current_version, s.updated_at, v.key_generation, v.sealed_value \
-                 FROM secrets s \
-                 JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version \
-                 WHERE s.project_id = $1 AND s.key = $2",
-            )
-            .bind(project.id)
-            .bind(key.as_str())
-            .fetch_optional(pool)
-            .await?;
-            row.ok_or_else(|| NotFound::secret(key))?
+        let current = with_pool!(self.store, |pool| {
+            pool.acquire().await?.current_sealed(project.id, key.as_str()).await?
         });
+        let CurrentSealed { version, updated_at, key_generation: generation, sealed } =
+            current.ok_or_else(|| NotFound::secret(key))?;
         // No audit row, no value. Recorded in a transaction that starts with its write, so that
         // SQLite never has to upgrade a read lock (which fails at once instead of waiting).
         let data_key = self.data_key_at(project.id, generation).await?;
@@ -444,7 +433,7 @@ impl Vault {
         value: &SecretValue,
     ) -> Result<Vec<ValueMatch>> {
         let fingerprint = self.keyring.fingerprint_key().fingerprint(value.expose().as_bytes());
-        let rows: Vec<(String, String, String, i64, i64)> = with_pool!(self.store, |pool| {
+        let rows: Vec<FingerprintMatch> = with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
             // The write first: SQLite cannot upgrade a read lock while another writer waits.
             self.audit
@@ -461,54 +450,34 @@ impl Vault {
                     },
                 )
                 .await?;
-            let rows = sqlx::query_as(
-                "SELECT p.kind, p.slug, s.key, v.version, s.current_version \
-                 FROM secret_versions v JOIN secrets s ON s.id = v.secret_id \
-                 JOIN projects p ON p.id = s.project_id \
-                 WHERE v.fingerprint = $1 ORDER BY p.slug, s.key, v.version",
-            )
-            .bind(&fingerprint.0[..])
-            .fetch_all(&mut *tx)
-            .await?;
+            let rows = tx.by_fingerprint(&fingerprint.0[..]).await?;
             tx.commit().await?;
             rows
         });
         Ok(rows
             .into_iter()
-            .map(|(kind, slug, key, version, current)| ValueMatch {
-                project_slug: (kind == "project").then_some(slug),
-                key,
-                version,
-                is_current: version == current,
+            .map(|row| ValueMatch {
+                project_slug: (row.kind == "project").then_some(row.slug),
+                key: row.key,
+                version: row.version,
+                is_current: row.version == row.current_version,
             })
             .collect())
     }
 
     async fn meta(&self, project: &ProjectRef, key: &SecretKey) -> Result<SecretMeta> {
-        let row: Option<MetaRow> = with_pool!(self.store, |pool| {
-            sqlx::query_as(META_SELECT_ONE)
-                .bind(project.id)
-                .bind(key.as_str())
-                .fetch_optional(pool)
-                .await?
+        let row = with_pool!(self.store, |pool| {
+            pool.acquire().await?.meta(project.id, key.as_str()).await?
         });
-        row.ok_or_else(|| NotFound::secret(key))?.into_meta()
+        into_meta(row.ok_or_else(|| NotFound::secret(key))?)
     }
 
     pub(super) async fn project(&self, scope: &Scope) -> Result<ProjectRef> {
-        let row: Option<(i64, String)> = with_pool!(self.store, |pool| match scope {
-            Scope::Team => {
-                sqlx::query_as("SELECT id, slug FROM projects WHERE kind = 'team'")
-                    .fetch_optional(pool)
-                    .await?
-            }
-            Scope::Project(slug) => {
-                sqlx::query_as("SELECT id, slug FROM projects WHERE kind = 'project' AND slug = $1")
-                    .bind(slug.as_str())
-                    .fetch_optional(pool)
-                    .await?
-            }
-        });
+        let slug = match scope {
+            Scope::Team => None,
+            Scope::Project(slug) => Some(slug.as_str()),
+        };
+        let row = with_pool!(self.store, |pool| pool.acquire().await?.scope(slug).await?);
         match (row, scope) {
             (Some((id, _)), Scope::Team) => Ok(ProjectRef { id, slug: None }),
             (Some((id, slug)), Scope::Project(_)) => Ok(ProjectRef { id, slug: Some(slug) }),
@@ -593,36 +562,17 @@ impl Vault {
     }
 }
 
-const META_SELECT_ALL: &str = "SELECT key, description, secret_type, current_version, created_at, \
-     created_by, updated_at, updated_by FROM secrets WHERE project_id = $1 ORDER BY key";
-const META_SELECT_ONE: &str = "SELECT key, description, secret_type, current_version, created_at, \
-     created_by, updated_at, updated_by FROM secrets WHERE project_id = $1 AND key = $2";
-
-#[derive(sqlx::FromRow)]
-struct MetaRow {
-    key: String,
-    description: Option<String>,
-    secret_type: String,
-    current_version: i64,
-    created_at: i64,
-    created_by: String,
-    updated_at: i64,
-    updated_by: String,
-}
-
-impl MetaRow {
-    fn into_meta(self) -> Result<SecretMeta> {
-        Ok(SecretMeta {
-            secret_type: SecretType::parse(&self.secret_type)?,
-            key: self.key,
-            description: self.description,
-            version: self.current_version,
-            created_at: self.created_at,
-            created_by: self.created_by,
-            updated_at: self.updated_at,
-            updated_by: self.updated_by,
-        })
-    }
+fn into_meta(row: MetaRow) -> Result<SecretMeta> {
+    Ok(SecretMeta {
+        secret_type: SecretType::parse(&row.secret_type)?,
+        key: row.key,
+        description: row.description,
+        version: row.current_version,
+        created_at: row.created_at,
+        created_by: row.created_by,
+        updated_at: row.updated_at,
+        updated_by: row.updated_by,
+    })
 }
 
 fn event<'a>(
