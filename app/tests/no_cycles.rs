@@ -1,7 +1,9 @@
 //! ARCHITECTURE.md's rule, checked: no two files of `app/src` depend on each other, directly or
-//! through others. A dependency is a `use crate::…`/`use super::…` item or a `crate::…` path
-//! outside the file's test module. A file's use of its own folder's `mod.rs` (the feature's shared
-//! types, which declares the file) is not counted: the folder owns the file.
+//! through others. A dependency is a `use` item (`crate::…`, `super::…`, `self::…` or a child
+//! module's name) or an inline `crate::…`/`super::…` path, outside the file's test module; a
+//! name that a module re-exports (`pub use log::AuditLog`) counts as the file it comes from. A
+//! file's use of its own folder's `mod.rs` itself (the feature's shared types, which declares the
+//! file) is not counted: the folder owns the file.
 use std::{
     collections::{BTreeMap, BTreeSet},
     fs,
@@ -10,25 +12,21 @@ use std::{
 
 type Module = Vec<String>;
 
+/// A path a file names, and the name it is known by there (its last segment or its alias).
+struct Named {
+    path: Module,
+    name: Option<String>,
+}
+
+/// Every file's module, its text, and what each module re-exports (name → absolute path).
+struct Crate {
+    modules: BTreeMap<Module, String>,
+    reexports: BTreeMap<Module, BTreeMap<String, Module>>,
+}
+
 #[test]
 fn no_two_files_depend_on_each_other() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    collect(&root, &mut files);
-    let modules: BTreeMap<Module, PathBuf> =
-        files.into_iter().map(|file| (module_of(&root, &file), file)).collect();
-    let graph: BTreeMap<Module, BTreeSet<Module>> = modules
-        .iter()
-        .map(|(module, file)| {
-            let text = fs::read_to_string(file).expect("a source file");
-            let deps = paths_used(without_tests(&strip_comments(&text)), module)
-                .into_iter()
-                .filter_map(|path| resolve(&modules, path))
-                .filter(|dep| dep != module && !module.starts_with(dep))
-                .collect();
-            (module.clone(), deps)
-        })
-        .collect();
+    let graph = dependency_graph(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
     let cycles: Vec<String> = strongly_connected(&graph)
         .into_iter()
         .filter(|component| component.len() > 1)
@@ -38,12 +36,72 @@ fn no_two_files_depend_on_each_other() {
         })
         .collect();
     assert!(cycles.is_empty(), "files that depend on each other: {cycles:#?}");
-    // The check itself finds dependencies (a parser that found none would pass any code).
-    let secrets_service = graph.get(&vec!["secrets".to_string(), "service".to_string()]);
+    // The check itself finds dependencies (a parser that found none would pass any code),
+    // through a plain path and through a re-export (`audit::AuditLog` is `audit::log`'s).
+    let edge = |from: &str, to: &str| {
+        let split = |text: &str| text.split("::").map(str::to_string).collect::<Module>();
+        graph.get(&split(from)).is_some_and(|deps| deps.contains(&split(to)))
+    };
+    assert!(edge("secrets::service", "crypto::keys"), "secrets::service uses crypto's keys");
+    assert!(edge("state", "audit::log"), "the state holds the AuditLog");
+}
+
+#[test]
+fn a_cycle_through_a_reexport_or_a_relative_path_is_found() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let write = |path: &str, text: &str| {
+        let file = dir.path().join(path);
+        fs::create_dir_all(file.parent().expect("a folder")).expect("the folder");
+        fs::write(file, text).expect("the file");
+    };
+    write("lib.rs", "mod audit;\nmod store;\n");
+    write("audit/mod.rs", "mod log;\npub use log::AuditLog;\n");
+    write("audit/log.rs", "use crate::store::Db;\npub struct AuditLog;\n");
+    write("store/mod.rs", "mod pool;\npub struct Db(crate::audit::AuditLog);\n");
+    write("store/pool.rs", "pub fn f() { super::super::audit::AuditLog; }\n");
+    let graph = dependency_graph(dir.path());
+    let cycles: Vec<usize> = strongly_connected(&graph).iter().map(Vec::len).collect();
+    assert!(cycles.contains(&2), "audit::log <-> store: {graph:?}");
+    let pool = graph.get(&vec!["store".to_string(), "pool".to_string()]);
     assert!(
-        secrets_service.is_some_and(|deps| deps.contains(&vec!["crypto".to_string()])),
-        "secrets::service uses crypto: {secrets_service:?}"
+        pool.is_some_and(|deps| deps.contains(&vec!["audit".to_string(), "log".to_string()])),
+        "an inline super::super:: path: {pool:?}"
     );
+}
+
+fn dependency_graph(root: &Path) -> BTreeMap<Module, BTreeSet<Module>> {
+    let mut files = Vec::new();
+    collect(root, &mut files);
+    let modules: BTreeMap<Module, String> = files
+        .into_iter()
+        .map(|file| {
+            let text = fs::read_to_string(&file).expect("a source file");
+            (module_of(root, &file), strip_comments(without_tests(&text)))
+        })
+        .collect();
+    let mut krate = Crate { modules, reexports: BTreeMap::new() };
+    for (module, text) in &krate.modules {
+        let exported: BTreeMap<String, Module> = uses(text, module, &krate, true)
+            .into_iter()
+            .filter_map(|named| Some((named.name?, named.path)))
+            .collect();
+        krate.reexports.insert(module.clone(), exported);
+    }
+    krate
+        .modules
+        .iter()
+        .map(|(module, text)| {
+            let mut paths: Vec<Module> =
+                uses(text, module, &krate, false).into_iter().map(|named| named.path).collect();
+            paths.extend(inline_paths(text, module));
+            let deps = paths
+                .into_iter()
+                .filter_map(|path| krate.resolve(path, 0))
+                .filter(|dep| dep != module && !module.starts_with(dep))
+                .collect();
+            (module.clone(), deps)
+        })
+        .collect()
 }
 
 fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
@@ -68,77 +126,126 @@ fn module_of(root: &Path, file: &Path) -> Module {
     parts
 }
 
+/// Line comments removed (a `//` inside a string literal, as in a URL, is kept).
 fn strip_comments(text: &str) -> String {
     text.lines()
-        .map(|line| match line.find("//") {
-            Some(at) => &line[..at],
-            None => line,
+        .map(|line| {
+            let mut quoted = false;
+            let bytes = line.as_bytes();
+            for i in 0..bytes.len() {
+                match bytes[i] {
+                    b'"' if i == 0 || bytes[i - 1] != b'\\' => quoted = !quoted,
+                    b'/' if !quoted && bytes.get(i + 1) == Some(&b'/') => return &line[..i],
+                    _ => {}
+                }
+            }
+            line
         })
         .collect::<Vec<_>>()
         .join("\n")
 }
 
-/// The file up to its `#[cfg(test)] mod …` (tests may use anything).
+/// The file without its inline test module (`#[cfg(test)] mod tests { … }`, which may use
+/// anything); a `#[cfg(test)] mod tests;` declaration is only that line.
 fn without_tests(text: &str) -> &str {
-    let mut rest = text;
     let mut offset = 0;
-    while let Some(at) = rest.find("#[cfg(test)]") {
-        let after = rest[at + "#[cfg(test)]".len()..].trim_start();
-        if after.starts_with("mod ") {
-            return &text[..offset + at];
+    while let Some(at) = text[offset..].find("#[cfg(test)]") {
+        let start = offset + at;
+        let after = text[start + "#[cfg(test)]".len()..].trim_start();
+        if after.starts_with("mod ")
+            && after
+                .split(['{', ';'])
+                .next()
+                .is_some_and(|head| after[head.len()..].starts_with('{'))
+        {
+            return &text[..start];
         }
-        offset += at + 1;
-        rest = &rest[at + 1..];
+        offset = start + 1;
     }
     text
 }
 
-/// Every module path the text names, absolute from the crate root (`super` resolved).
-fn paths_used(text: &str, module: &Module) -> Vec<Module> {
+/// The `use` items of a module's text (only its `pub` ones with `exported`), as absolute paths.
+fn uses(text: &str, module: &Module, krate: &Crate, exported: bool) -> Vec<Named> {
     let mut found = Vec::new();
     let mut rest = text;
     while let Some(at) = rest.find("use ") {
-        let before = rest[..at].chars().last();
+        let before = rest[..at].trim_end();
+        let previous = rest[..at].chars().last();
         rest = &rest[at + 4..];
-        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+        if previous.is_some_and(|c| c.is_alphanumeric() || c == '_') {
             continue;
         }
+        let public = before.ends_with("pub") || before.ends_with(')') && before.contains("pub(");
         let Some(end) = rest.find(';') else { break };
+        if exported && !public {
+            continue;
+        }
         // `a as b` becomes `a@b`, then every space goes.
         let words: Vec<&str> = rest[..end].split_whitespace().collect();
         let tree: String = words.join(" ").replace(" as ", "@").replace(' ', "");
-        let base: Option<(Module, &str)> = if let Some(tail) = tree.strip_prefix("crate::") {
-            Some((Vec::new(), tail))
-        } else {
-            tree.strip_prefix("super::").map(|tail| (parent(module), tail))
-        };
-        if let Some((base, tail)) = base {
+        if let Some((base, tail)) = start_of(&tree, module, krate) {
             expand(&base, tail, &mut found);
         }
-    }
-    let mut rest = text;
-    while let Some(at) = rest.find("crate::") {
-        rest = &rest[at + "crate::".len()..];
-        let path: Module = rest
-            .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
-            .next()
-            .unwrap_or_default()
-            .split("::")
-            .filter(|part| !part.is_empty())
-            .map(str::to_string)
-            .collect();
-        found.push(path);
     }
     found
 }
 
-/// The module a `super::` in `module`'s file names.
-fn parent(module: &Module) -> Module {
-    module[..module.len().saturating_sub(1)].to_vec()
+/// Where a path of `module`'s file starts: the crate root, an ancestor (`super::`, repeated),
+/// the module itself (`self::`, or a child module's name); `None` for another crate.
+fn start_of<'a>(path: &'a str, module: &Module, krate: &Crate) -> Option<(Module, &'a str)> {
+    if let Some(tail) = path.strip_prefix("crate::") {
+        return Some((Vec::new(), tail));
+    }
+    if let Some(tail) = path.strip_prefix("self::") {
+        return Some((module.clone(), tail));
+    }
+    if path.starts_with("super::") {
+        let mut base = module.clone();
+        let mut tail = path;
+        while let Some(rest) = tail.strip_prefix("super::") {
+            base.pop();
+            tail = rest;
+        }
+        return Some((base, tail));
+    }
+    let head = path.split([':', '{', '@']).next().unwrap_or_default();
+    let mut child = module.clone();
+    child.push(head.to_string());
+    krate.modules.contains_key(&child).then_some((module.clone(), path))
 }
 
-/// Expands a use tree (`a::{b, c::{d, e}}`) into its paths.
-fn expand(prefix: &Module, tree: &str, found: &mut Vec<Module>) {
+/// Inline `crate::a::b` and `super::a::b` paths.
+fn inline_paths(text: &str, module: &Module) -> Vec<Module> {
+    let mut found = Vec::new();
+    for (at, _) in text.match_indices("crate::").chain(text.match_indices("super::")) {
+        let previous = text[..at].chars().last();
+        if previous.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
+            continue;
+        }
+        let path = text[at..]
+            .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+            .next()
+            .unwrap_or_default();
+        let mut segments = path.split("::").filter(|part| !part.is_empty()).peekable();
+        let mut base = Vec::new();
+        if segments.peek() == Some(&"crate") {
+            segments.next();
+        } else {
+            base = module.clone();
+            while segments.peek() == Some(&"super") {
+                segments.next();
+                base.pop();
+            }
+        }
+        base.extend(segments.map(str::to_string));
+        found.push(base);
+    }
+    found
+}
+
+/// Expands a use tree (`a::{b, c::{d, e@f}}`) into its paths and the names they are known by.
+fn expand(prefix: &Module, tree: &str, found: &mut Vec<Named>) {
     if let Some(inner) = tree.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
         let mut depth = 0;
         let mut start = 0;
@@ -160,31 +267,48 @@ fn expand(prefix: &Module, tree: &str, found: &mut Vec<Module>) {
         return;
     }
     match tree.split_once("::") {
-        Some((head, tail)) => {
+        Some((head, tail)) if !head.contains('{') => {
             let mut next = prefix.clone();
             next.push(head.to_string());
             expand(&next, tail, found);
         }
-        None => {
-            let name = tree.split('@').next().unwrap_or(tree);
+        _ => {
+            let (item, alias) = tree.split_once('@').unwrap_or((tree, ""));
             let mut path = prefix.clone();
-            if name != "self" && name != "*" {
-                path.push(name.to_string());
-            }
-            found.push(path);
+            let name = match item {
+                "*" => None,
+                "self" => prefix.last().cloned(),
+                item => {
+                    path.push(item.to_string());
+                    Some(item.to_string())
+                }
+            };
+            let name = if alias.is_empty() { name } else { Some(alias.to_string()) };
+            found.push(Named { path, name });
         }
     }
 }
 
-/// The longest prefix of `path` that is a file's module.
-fn resolve(modules: &BTreeMap<Module, PathBuf>, mut path: Module) -> Option<Module> {
-    while !path.is_empty() {
-        if modules.contains_key(&path) {
-            return Some(path);
+impl Crate {
+    /// The file `path` names: the longest prefix that is a module, followed through the
+    /// module's re-export of the next segment, if it has one.
+    fn resolve(&self, mut path: Module, depth: usize) -> Option<Module> {
+        let mut rest = Vec::new();
+        while !path.is_empty() && !self.modules.contains_key(&path) {
+            rest.insert(0, path.pop()?);
         }
-        path.pop();
+        if path.is_empty() && !self.modules.contains_key(&path) {
+            return None;
+        }
+        if let (Some(next), true) = (rest.first(), depth < 8)
+            && let Some(target) = self.reexports.get(&path).and_then(|names| names.get(next))
+        {
+            let mut target = target.clone();
+            target.extend(rest.into_iter().skip(1));
+            return self.resolve(target, depth + 1).or(Some(path));
+        }
+        Some(path)
     }
-    None
 }
 
 /// Tarjan's algorithm: the graph's strongly connected components.

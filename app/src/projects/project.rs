@@ -151,13 +151,6 @@ pub fn use_slug() -> Signal<String> {
     Signal::derive(move || params.read().get("slug").unwrap_or_default())
 }
 
-/// The frame of every project tab: the project's name and the tab bar.
-///
-/// The tab (`Outlet`) stands outside the frame's `Suspense`, so that it is rendered once: inside,
-/// every pass of the suspense over the frame's own data made a new tab, which loaded its data
-/// again (and a token waiting to be shown once was taken by a pass whose output was dropped). A
-/// project that cannot be shown leaves the frame empty; the tab, whose data fails the same way,
-/// says why.
 /// The project the Delete dialog names.
 #[derive(Clone, PartialEq)]
 struct ProjectToDelete {
@@ -165,6 +158,13 @@ struct ProjectToDelete {
     slug: String,
 }
 
+/// The frame of every project tab: the project's name and the tab bar.
+///
+/// The tab (`Outlet`) stands outside the frame's `Suspense`, so that it is rendered once: inside,
+/// every pass of the suspense over the frame's own data made a new tab, which loaded its data
+/// again (and a token waiting to be shown once was taken by a pass whose output was dropped). A
+/// project that cannot be shown leaves the frame empty; the tab, whose data fails the same way,
+/// says why.
 #[component]
 pub fn ProjectLayout() -> impl IntoView {
     let slug = use_slug();
