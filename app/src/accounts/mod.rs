@@ -9,3 +9,5 @@ pub mod service;
 #[cfg(feature = "ssr")]
 pub mod session;
 pub mod setup;
+#[cfg(feature = "ssr")]
+mod sign_in;
