@@ -97,7 +97,7 @@ async fn seed(url: &str, key: MasterKey) -> String {
     let store = Store::connect(url).await.expect("the store opens");
     store.migrate().await.expect("migrations");
     let keyring = Keyring::load(&store, key, Vec::new()).await.expect("the keyring");
-    let audit = AuditLog::new(&store);
+    let audit = AuditLog::unkeyed(&store);
     let vault = Vault::new(store.clone(), audit.clone(), Arc::new(keyring));
     let actor = Actor::new("bench", None);
     let projects = Projects::new(store.clone(), audit.clone(), vault.keyring().clone());

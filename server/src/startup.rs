@@ -49,10 +49,8 @@ pub async fn open_vault(config: StoreConfig) -> anyhow::Result<(Store, Vault)> {
     tracing::info!(database = store.backend().name(), "database ready");
     let keyring = Keyring::load(&store, config.master_key, config.older_master_keys).await?;
     tracing::info!(master_key_id = keyring.current_id(), "master key checked");
-    let audit = AuditLog::new(&store);
-    audit.install_chain_key(
-        keyring.open_chain_key(&store).await.context("cannot open the audit chain")?,
-    );
+    let chain_key = keyring.open_chain_key(&store).await.context("cannot open the audit chain")?;
+    let audit = AuditLog::keyed(&store, chain_key);
     Ok((store.clone(), Vault::new(store, audit, Arc::new(keyring))))
 }
 

@@ -21,13 +21,19 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
-    pub fn new(store: &Store) -> Self {
-        Self { db: store.db().clone(), appender: Arc::default(), chain_key: Arc::default() }
+    /// The log of a database whose chain is keyed (every database a server has started on):
+    /// events are linked with `key` (from `Keyring::open_chain_key`).
+    pub fn keyed(store: &Store, key: ChainKey) -> Self {
+        let log = Self::unkeyed(store);
+        let _ = log.chain_key.set(key);
+        log
     }
 
-    /// Gives this log (and its clones) the chain's key; the first one given stays.
-    pub fn install_chain_key(&self, key: ChainKey) {
-        let _ = self.chain_key.set(key);
+    /// The log of a database whose chain is not keyed yet (as an earlier release left it):
+    /// events get plain links, which a keyed chain would count as a break. Only for tests and
+    /// tools that set up such a database.
+    pub fn unkeyed(store: &Store) -> Self {
+        Self { db: store.db().clone(), appender: Arc::default(), chain_key: Arc::default() }
     }
 
     /// The chain's key, once installed; events are linked with it.

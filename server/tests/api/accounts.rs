@@ -269,12 +269,20 @@ async fn the_admin_command_creates_a_user_from_a_password_on_stdin(backend: Back
     assert!(created.status.success(), "{created:?}");
     assert_eq!(String::from_utf8_lossy(&created.stdout).trim(), "✔ Created owner ops@example.com");
     let store = app::store::Store::connect(&database.url).await.expect("connect");
-    let accounts =
-        app::accounts::service::Accounts::new(store.clone(), app::audit::AuditLog::new(&store));
+    let master = app::crypto::MasterKey::from_base64(&key).expect("the master key");
+    let chain_key = app::keyring::Keyring::read_chain_key(&store, &[master])
+        .await
+        .expect("keyed by the command");
+    let audit = app::audit::AuditLog::keyed(&store, chain_key.clone());
+    let accounts = app::accounts::service::Accounts::new(store.clone(), audit.clone());
     let user = accounts
         .sign_in("ops@example.com", Password::attempt(PASSWORD.into()), None)
         .await
         .expect("the new owner signs in");
     assert_eq!(user.role, Role::Owner);
+    audit.flush().await;
+    let verification =
+        app::audit::chain::verify(&store, &chain_key, None).await.expect("the chain can be walked");
+    assert!(verification.broken.is_none(), "{}", verification.message());
     store.close().await;
 }

@@ -689,7 +689,7 @@ async fn an_existing_plain_chain_is_keyed_once_and_still_verifies(backend: Backe
     let store = app::store::Store::connect(&database.url).await.expect("the store");
     store.migrate().await.expect("migrations");
     let actor = Actor::new("old@example.com", None);
-    let audit = AuditLog::new(&store);
+    let audit = AuditLog::unkeyed(&store);
     for _ in 0..3 {
         audit
             .record_alone(Event::general(&actor, AuditAction::UserSignedIn, None))

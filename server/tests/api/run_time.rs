@@ -283,7 +283,7 @@ async fn flushing_the_audit_log_before_closing_commits_the_events_handed_over(ba
     let database = TestDatabase::create(backend).await;
     let store = app::store::Store::connect(&database.url).await.expect("the store");
     store.migrate().await.expect("migrations");
-    let audit = app::audit::AuditLog::new(&store);
+    let audit = app::audit::AuditLog::unkeyed(&store);
     // Hold the appender's lock from outside, so that the events queue up behind it.
     let mut holder = {
         use sqlx::Connection;
