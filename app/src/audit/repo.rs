@@ -1,5 +1,6 @@
-//! The one statement sequence that appends an event inside a caller's transaction: the chain's
-//! lock, the row, the previous row's link, the new link. Implemented for both sqlx connection
+//! The one statement sequence that appends an event inside a caller's transaction (the chain's
+//! lock, the row, the previous row's link, the new link), and the counts a chain's start reads.
+//! Implemented for both sqlx connection
 //! types by [`crate::store::for_both_backends!`], from one text.
 use super::{
     Event,
@@ -20,6 +21,14 @@ pub(crate) trait AuditRows: ChainLock {
         key: Option<&ChainKey>,
         event: &Event<'_>,
     ) -> impl Future<Output = sqlx::Result<()>> + Send;
+
+    /// How many events have the action `action`.
+    fn count_action(&mut self, action: &str) -> impl Future<Output = sqlx::Result<i64>> + Send;
+
+    /// How many events there are, and the newest one's link.
+    fn count_and_head(
+        &mut self,
+    ) -> impl Future<Output = sqlx::Result<(i64, Option<Vec<u8>>)>> + Send;
 }
 
 for_both_backends! {
@@ -77,6 +86,22 @@ for_both_backends! {
                 .execute(&mut *self)
                 .await?;
             Ok(())
+        }
+
+        async fn count_action(&mut self, action: &str) -> sqlx::Result<i64> {
+            sqlx::query_scalar("SELECT count(*) FROM audit_events WHERE action = $1")
+                .bind(action)
+                .fetch_one(&mut *self)
+                .await
+        }
+
+        async fn count_and_head(&mut self) -> sqlx::Result<(i64, Option<Vec<u8>>)> {
+            sqlx::query_as(
+                "SELECT (SELECT count(*) FROM audit_events), \
+                 (SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1)",
+            )
+            .fetch_one(&mut *self)
+            .await
         }
     }
 }

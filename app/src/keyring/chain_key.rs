@@ -1,7 +1,10 @@
 //! The audit chain's key: an instance key wrapped by the master key in `instance_keys`, from
 //! which [`ChainKey`] is derived. Opening it is the keyring's job (it holds the master keys); the
 //! audit log only uses the key it is given.
-use super::{Keyring, KeyringError};
+use super::{
+    Keyring, KeyringError,
+    repo::{InstanceKey, KeyRows},
+};
 use crate::{
     audit::{
         Actor, AuditAction, Event,
@@ -36,24 +39,20 @@ impl Keyring {
     pub async fn open_chain_key(&self, store: &Store) -> Result<ChainKey, OpenError> {
         let aad = crypto::data_key_aad(CHAIN_PURPOSE);
         let fresh = DataKey::generate();
-        let wrapped_fresh = self.wrap_key(&fresh, &aad);
+        let wrapped_fresh = InstanceKey {
+            purpose: CHAIN_PURPOSE.to_string(),
+            master_key_id: self.current_id().to_string(),
+            wrapped_key: self.wrap_key(&fresh, &aad),
+        };
         // Every start after the first finds both without taking a lock (which would make a
         // start, or an admin command, wait for writes in flight).
-        let (stored, started): (Option<(String, Vec<u8>)>, i64) = with_pool!(store, |pool| {
-            let stored = sqlx::query_as(
-                "SELECT master_key_id, wrapped_key FROM instance_keys WHERE purpose = $1",
-            )
-            .bind(CHAIN_PURPOSE)
-            .fetch_optional(pool)
-            .await?;
-            let started = sqlx::query_scalar("SELECT count(*) FROM audit_events WHERE action = $1")
-                .bind(KEYED_START)
-                .fetch_one(pool)
-                .await?;
-            (stored, started)
+        let (stored, started) = with_pool!(store, |pool| {
+            let mut connection = pool.acquire().await?;
+            let stored = connection.instance_key(CHAIN_PURPOSE).await?;
+            (stored, connection.count_action(KEYED_START).await?)
         });
-        if let (Some((master_key_id, wrapped)), 1..) = (stored, started) {
-            return Ok(ChainKey::derive(&self.unwrap_key(&master_key_id, &wrapped, &aad)?));
+        if let (Some(stored), 1..) = (stored, started) {
+            return Ok(ChainKey::derive(&self.unwrap(&stored, &aad)?));
         }
         let sealbox = Actor::new("sealbox", None);
         with_pool!(store, |pool| {
@@ -62,44 +61,18 @@ impl Keyring {
             if let Some(lock) = lock_statement(&*tx) {
                 sqlx::query(lock).execute(&mut *tx).await?;
             }
-            let stored: Option<(String, Vec<u8>)> = sqlx::query_as(
-                "SELECT master_key_id, wrapped_key FROM instance_keys WHERE purpose = $1",
-            )
-            .bind(CHAIN_PURPOSE)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let started: i64 =
-                sqlx::query_scalar("SELECT count(*) FROM audit_events WHERE action = $1")
-                    .bind(KEYED_START)
-                    .fetch_one(&mut *tx)
-                    .await?;
+            let stored = tx.instance_key(CHAIN_PURPOSE).await?;
+            let started = tx.count_action(KEYED_START).await?;
             let key = match (stored, started) {
-                (Some((master_key_id, wrapped)), 1..) => {
-                    ChainKey::derive(&self.unwrap_key(&master_key_id, &wrapped, &aad)?)
-                }
+                (Some(stored), 1..) => ChainKey::derive(&self.unwrap(&stored, &aad)?),
                 (Some(_), _) => {
                     return Err(OpenError::Tampered("the chain's keyed start is missing"));
                 }
                 (None, 1..) => return Err(OpenError::Tampered("the chain's key is missing")),
                 (None, _) => {
-                    sqlx::query(
-                        "INSERT INTO instance_keys \
-                         (purpose, master_key_id, wrapped_key, created_at) \
-                         VALUES ($1, $2, $3, $4)",
-                    )
-                    .bind(CHAIN_PURPOSE)
-                    .bind(self.current_id())
-                    .bind(&wrapped_fresh)
-                    .bind(now_millis())
-                    .execute(&mut *tx)
-                    .await?;
+                    tx.insert_instance_key(&wrapped_fresh, now_millis(), false).await?;
                     let key = ChainKey::derive(&fresh);
-                    let (before, head): (i64, Option<Vec<u8>>) = sqlx::query_as(
-                        "SELECT (SELECT count(*) FROM audit_events), \
-                         (SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1)",
-                    )
-                    .fetch_one(&mut *tx)
-                    .await?;
+                    let (before, head) = tx.count_and_head().await?;
                     let details = format!(
                         "Keyed chain from here on; before it {before} event(s) with plain links, \
                          head {}",
@@ -121,21 +94,19 @@ impl Keyring {
         store: &Store,
         keys: &[MasterKey],
     ) -> Result<ChainKey, KeyringError> {
-        let row: Option<(String, Vec<u8>)> = with_pool!(store, |pool| {
-            sqlx::query_as(
-                "SELECT master_key_id, wrapped_key FROM instance_keys WHERE purpose = $1",
-            )
-            .bind(CHAIN_PURPOSE)
-            .fetch_optional(pool)
-            .await?
-        });
-        let (master_key_id, wrapped) = row.ok_or(KeyringError::NoChainKey)?;
+        let stored =
+            with_pool!(store, |pool| pool.acquire().await?.instance_key(CHAIN_PURPOSE).await?);
+        let stored = stored.ok_or(KeyringError::NoChainKey)?;
         let master = keys
             .iter()
-            .find(|key| key.id() == master_key_id)
-            .ok_or_else(|| KeyringError::MissingMasterKey(master_key_id.clone()))?;
+            .find(|key| key.id() == stored.master_key_id)
+            .ok_or_else(|| KeyringError::MissingMasterKey(stored.master_key_id.clone()))?;
         let aad = crypto::data_key_aad(CHAIN_PURPOSE);
-        let root = master.unwrap_key(&wrapped, &aad).map_err(KeyringError::Unwrap)?;
+        let root = master.unwrap_key(&stored.wrapped_key, &aad).map_err(KeyringError::Unwrap)?;
         Ok(ChainKey::derive(&root))
+    }
+
+    fn unwrap(&self, stored: &InstanceKey, aad: &[u8]) -> Result<DataKey, KeyringError> {
+        self.unwrap_key(&stored.master_key_id, &stored.wrapped_key, aad)
     }
 }

@@ -1,6 +1,6 @@
 //! Master-key rotation: every key an older master key wrapped is re-wrapped with the current one,
 //! and the older keys are retired (`sealbox admin rotate-master-key`).
-use super::{Keyring, KeyringError, project_key_aad};
+use super::{Keyring, KeyringError, project_key_aad, repo::KeyRows};
 use crate::{
     audit::{Actor, AuditAction, AuditLog, Event},
     crypto,
@@ -42,54 +42,20 @@ pub async fn rotate_master_key(
     let now = now_millis();
     let report = with_pool!(store, |pool| {
         let mut tx = pool.begin_write().await?;
-        let retired: Vec<String> = sqlx::query_scalar(
-            "UPDATE master_keys SET retired_at = $1 WHERE id <> $2 AND retired_at IS NULL \
-             RETURNING id",
-        )
-        .bind(now)
-        .bind(&current)
-        .fetch_all(&mut *tx)
-        .await?;
-        let projects: Vec<(i64, i64, String, Vec<u8>)> = sqlx::query_as(
-            "SELECT project_id, generation, master_key_id, wrapped_key FROM project_keys \
-             WHERE master_key_id <> $1",
-        )
-        .bind(&current)
-        .fetch_all(&mut *tx)
-        .await?;
-        for (project_id, generation, master_key_id, wrapped) in &projects {
-            let aad = project_key_aad(*project_id, *generation);
-            let key = keyring.unwrap_key(master_key_id, wrapped, &aad)?;
-            sqlx::query(
-                "UPDATE project_keys SET master_key_id = $1, wrapped_key = $2 \
-                 WHERE project_id = $3 AND generation = $4",
-            )
-            .bind(&current)
-            .bind(keyring.wrap_key(&key, &aad))
-            .bind(project_id)
-            .bind(generation)
-            .execute(&mut *tx)
-            .await?;
+        let retired = tx.retire_master_keys_but(&current, now).await?;
+        let projects = tx.data_keys_not_wrapped_by(&current).await?;
+        for stale in &projects {
+            let aad = project_key_aad(stale.project_id, stale.generation);
+            let key = keyring.unwrap_key(&stale.master_key_id, &stale.wrapped_key, &aad)?;
+            let wrapped = keyring.wrap_key(&key, &aad);
+            tx.rewrap_data_key(stale.project_id, stale.generation, &current, &wrapped).await?;
         }
-        let instance: Vec<(String, String, Vec<u8>)> = sqlx::query_as(
-            "SELECT purpose, master_key_id, wrapped_key FROM instance_keys \
-             WHERE master_key_id <> $1",
-        )
-        .bind(&current)
-        .fetch_all(&mut *tx)
-        .await?;
-        for (purpose, master_key_id, wrapped) in &instance {
-            let aad = crypto::data_key_aad(purpose);
-            let key = keyring.unwrap_key(master_key_id, wrapped, &aad)?;
-            sqlx::query(
-                "UPDATE instance_keys SET master_key_id = $1, wrapped_key = $2 \
-                 WHERE purpose = $3",
-            )
-            .bind(&current)
-            .bind(keyring.wrap_key(&key, &aad))
-            .bind(purpose)
-            .execute(&mut *tx)
-            .await?;
+        let instance = tx.instance_keys_not_wrapped_by(&current).await?;
+        for stale in &instance {
+            let aad = crypto::data_key_aad(&stale.purpose);
+            let key = keyring.unwrap_key(&stale.master_key_id, &stale.wrapped_key, &aad)?;
+            let wrapped = keyring.wrap_key(&key, &aad);
+            tx.rewrap_instance_key(&stale.purpose, &current, &wrapped).await?;
         }
         let report = RotationReport {
             current: current.clone(),

@@ -7,11 +7,13 @@ use std::{
 };
 
 mod chain_key;
+pub(crate) mod repo;
 pub mod master;
 pub mod rotation;
 
 pub use chain_key::OpenError;
 
+use self::repo::{InstanceKey, KeyRows};
 use crate::{
     crypto::{self, CryptoError, DataKey, FingerprintKey, MasterKey},
     store::{Store, now_millis, with_pool},
@@ -78,11 +80,7 @@ impl Keyring {
     ) -> Result<Self, KeyringError> {
         let keys: Vec<(String, MasterKey)> =
             std::iter::once(current).chain(older).map(|key| (key.id(), key)).collect();
-        let known: Vec<(String, Vec<u8>)> = with_pool!(store, |pool| {
-            sqlx::query_as("SELECT id, key_check FROM master_keys WHERE retired_at IS NULL")
-                .fetch_all(pool)
-                .await?
-        });
+        let known = with_pool!(store, |pool| pool.acquire().await?.active_master_keys().await?);
         for (id, check) in &known {
             if let Some((_, key)) = keys.iter().find(|(configured, _)| configured == id)
                 && !key.made_key_check(check)
@@ -103,26 +101,12 @@ impl Keyring {
             }
             let check = current_key.key_check();
             with_pool!(store, |pool| {
-                sqlx::query(
-                    "INSERT INTO master_keys (id, key_check, created_at) VALUES ($1, $2, $3) \
-                     ON CONFLICT (id) DO NOTHING",
-                )
-                .bind(current_id)
-                .bind(check)
-                .bind(now_millis())
-                .execute(pool)
-                .await?;
+                pool.acquire().await?.insert_master_key(current_id, &check, now_millis()).await?;
             });
         }
-        let in_use: Vec<(String,)> = with_pool!(store, |pool| {
-            sqlx::query_as(
-                "SELECT master_key_id FROM project_keys UNION SELECT master_key_id FROM instance_keys",
-            )
-            .fetch_all(pool)
-            .await?
-        });
-        if let Some((missing,)) =
-            in_use.iter().find(|(id,)| !keys.iter().any(|(configured, _)| configured == id))
+        let in_use = with_pool!(store, |pool| pool.acquire().await?.master_keys_in_use().await?);
+        if let Some(missing) =
+            in_use.iter().find(|id| !keys.iter().any(|(configured, _)| configured == *id))
         {
             return Err(KeyringError::MissingMasterKey(missing.clone()));
         }
@@ -153,27 +137,19 @@ impl Keyring {
         purpose: &str,
     ) -> Result<DataKey, KeyringError> {
         let aad = crypto::data_key_aad(purpose);
-        let fresh = DataKey::generate();
-        let wrapped = self.wrap_key(&fresh, &aad);
-        let (master_key_id, wrapped): (String, Vec<u8>) = with_pool!(store, |pool| {
-            sqlx::query(
-                "INSERT INTO instance_keys (purpose, master_key_id, wrapped_key, created_at) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (purpose) DO NOTHING",
-            )
-            .bind(purpose)
-            .bind(self.current_id())
-            .bind(wrapped)
-            .bind(now_millis())
-            .execute(pool)
-            .await?;
-            sqlx::query_as(
-                "SELECT master_key_id, wrapped_key FROM instance_keys WHERE purpose = $1",
-            )
-            .bind(purpose)
-            .fetch_one(pool)
-            .await?
+        let fresh = InstanceKey {
+            purpose: purpose.to_string(),
+            master_key_id: self.current_id().to_string(),
+            wrapped_key: self.wrap_key(&DataKey::generate(), &aad),
+        };
+        let stored = with_pool!(store, |pool| {
+            let mut connection = pool.acquire().await?;
+            connection.insert_instance_key(&fresh, now_millis(), true).await?;
+            connection.instance_key(purpose).await?
         });
-        self.unwrap_key(&master_key_id, &wrapped, &aad)
+        // Just inserted, or kept because another server inserted it first.
+        let stored = stored.ok_or(sqlx::Error::RowNotFound)?;
+        self.unwrap_key(&stored.master_key_id, &stored.wrapped_key, &aad)
     }
 
     pub fn current_id(&self) -> &str {

@@ -5,7 +5,7 @@
 //! How it stays correct with servers writing and reading throughout:
 //! 1. **Start**: the new key is inserted as the next generation. From then on every write seals
 //!    with it, because a write reads the newest generation inside its transaction (see
-//!    `data_key_in!` in the secrets service).
+//!    `Vault::current_data_key`).
 //! 2. **Batches**: versions of an older generation are read without a lock, opened, sealed again
 //!    under the new key with the same associated data (project, key, version), and written back
 //!    only where they still name the old generation. Versions never change otherwise, so a
@@ -23,7 +23,10 @@
 use crate::{
     audit::{Actor, AuditAction, AuditLog, Event},
     crypto::{CryptoError, DataKey, Sealed, SecretAddress},
-    keyring::{Keyring, KeyringError, project_key_aad},
+    keyring::{
+        Keyring, KeyringError, project_key_aad,
+        repo::{KeyRows, LeaseRow, OldVersion, WrappedKey},
+    },
     store::{Store, WritePool, now_millis, with_pool},
 };
 
@@ -117,19 +120,15 @@ async fn rotate_scopes(
     batch: usize,
     lease: &Lease<'_>,
 ) -> Result<Vec<ScopeRotation>, RotationError> {
-    let scopes: Vec<(i64, String, String)> = with_pool!(store, |pool| {
-        sqlx::query_as("SELECT id, kind, slug FROM projects ORDER BY kind DESC, slug")
-            .fetch_all(pool)
-            .await?
-    });
+    let scopes = with_pool!(store, |pool| pool.acquire().await?.scopes().await?);
     let scopes: Vec<(i64, Option<String>)> = scopes
         .into_iter()
-        .filter(|(_, kind, slug)| match which {
+        .filter(|scope| match which {
             Which::All => true,
-            Which::Project(wanted) => kind == "project" && slug == wanted,
-            Which::Team => kind == "team",
+            Which::Project(wanted) => scope.kind == "project" && &scope.slug == wanted,
+            Which::Team => scope.kind == "team",
         })
-        .map(|(id, kind, slug)| (id, (kind == "project").then_some(slug)))
+        .map(|scope| (scope.id, (scope.kind == "project").then_some(scope.slug)))
         .collect();
     if let (Which::Project(wanted), true) = (which, scopes.is_empty()) {
         return Err(RotationError::UnknownProject(wanted.clone()));
@@ -161,48 +160,28 @@ impl<'a> Lease<'a> {
         rand::fill(&mut id);
         let lease = Self { store, holder: id.iter().map(|b| format!("{b:02x}")).collect() };
         let now = now_millis();
-        let taken = with_pool!(store, |pool| {
-            sqlx::query(
-                "INSERT INTO maintenance_leases (name, holder, expires_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, \
-                 expires_at = excluded.expires_at WHERE maintenance_leases.expires_at < $4",
-            )
-            .bind(LEASE_NAME)
-            .bind(&lease.holder)
-            .bind(now + lease_millis())
-            .bind(now)
-            .execute(pool)
-            .await?
-            .rows_affected()
-        });
-        if taken == 1 { Ok(lease) } else { Err(RotationError::Busy) }
+        let row = lease.row(now);
+        let taken = with_pool!(store, |pool| pool.acquire().await?.take_lease(&row, now).await?);
+        if taken { Ok(lease) } else { Err(RotationError::Busy) }
     }
 
     /// Extends the lease; fails if another run took it over meanwhile.
     async fn renew(&self) -> Result<(), RotationError> {
-        let renewed = with_pool!(self.store, |pool| {
-            sqlx::query(
-                "UPDATE maintenance_leases SET expires_at = $1 WHERE name = $2 AND holder = $3",
-            )
-            .bind(now_millis() + lease_millis())
-            .bind(LEASE_NAME)
-            .bind(&self.holder)
-            .execute(pool)
-            .await?
-            .rows_affected()
-        });
-        if renewed == 1 { Ok(()) } else { Err(RotationError::LeaseLost) }
+        let row = self.row(now_millis());
+        let renewed = with_pool!(self.store, |pool| pool.acquire().await?.renew_lease(&row).await?);
+        if renewed { Ok(()) } else { Err(RotationError::LeaseLost) }
     }
 
     async fn release(self) -> Result<(), RotationError> {
         with_pool!(self.store, |pool| {
-            sqlx::query("DELETE FROM maintenance_leases WHERE name = $1 AND holder = $2")
-                .bind(LEASE_NAME)
-                .bind(&self.holder)
-                .execute(pool)
-                .await?;
+            pool.acquire().await?.release_lease(LEASE_NAME, &self.holder).await?;
         });
         Ok(())
+    }
+
+    /// The lease's row, running out [`LEASE`] after `now`.
+    fn row(&self, now: i64) -> LeaseRow<'_> {
+        LeaseRow { name: LEASE_NAME, holder: &self.holder, expires_at: now + lease_millis() }
     }
 }
 
@@ -219,9 +198,6 @@ struct Rotation<'a> {
     project_id: i64,
     slug: Option<&'a str>,
 }
-
-/// A version sealed under an older key: (secret id, version, key generation, secret key, sealed).
-type OldVersion = (i64, i64, i64, String, Vec<u8>);
 
 impl Rotation<'_> {
     /// `None` when the scope has no data key yet (a team scope that was never used).
@@ -250,14 +226,8 @@ impl Rotation<'_> {
     /// The generation being rotated to: a new one, or the newest of an interrupted rotation
     /// (more than one generation stored), with `true` for resumed.
     async fn start(&self) -> Result<Option<(i64, bool)>, RotationError> {
-        let generations: Vec<i64> = with_pool!(self.store, |pool| {
-            sqlx::query_scalar(
-                "SELECT generation FROM project_keys WHERE project_id = $1 \
-                 ORDER BY generation DESC",
-            )
-            .bind(self.project_id)
-            .fetch_all(pool)
-            .await?
+        let generations = with_pool!(self.store, |pool| {
+            pool.acquire().await?.data_key_generations(self.project_id).await?
         });
         let newest = match generations.as_slice() {
             [] => return Ok(None),
@@ -265,22 +235,16 @@ impl Rotation<'_> {
             [newest] => *newest,
         };
         let next = newest + 1;
-        let wrapped =
-            self.keyring.wrap_key(&DataKey::generate(), &project_key_aad(self.project_id, next));
+        let key = WrappedKey {
+            generation: next,
+            master_key_id: self.keyring.current_id().to_string(),
+            wrapped: self
+                .keyring
+                .wrap_key(&DataKey::generate(), &project_key_aad(self.project_id, next)),
+        };
         with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
-            sqlx::query(
-                "INSERT INTO project_keys \
-                 (project_id, generation, master_key_id, wrapped_key, created_at) \
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(self.project_id)
-            .bind(next)
-            .bind(self.keyring.current_id())
-            .bind(wrapped)
-            .bind(now_millis())
-            .execute(&mut *tx)
-            .await?;
+            tx.insert_data_key(self.project_id, &key, now_millis()).await?;
             let details = format!("data key generation {newest} → {next}");
             self.audit
                 .record(&mut *tx, self.event(AuditAction::DataKeyRotationStarted, details))
@@ -292,13 +256,9 @@ impl Rotation<'_> {
 
     /// Whether the scope still exists (a project may be deleted while this runs).
     async fn exists(&self) -> Result<bool, RotationError> {
-        let found: Option<i64> = with_pool!(self.store, |pool| {
-            sqlx::query_scalar("SELECT id FROM projects WHERE id = $1")
-                .bind(self.project_id)
-                .fetch_optional(pool)
-                .await?
-        });
-        Ok(found.is_some())
+        Ok(with_pool!(self.store, |pool| {
+            pool.acquire().await?.scope_exists(self.project_id).await?
+        }))
     }
 
     /// Reseals versions of older generations under `generation`, at most `batch` of them and
@@ -310,17 +270,7 @@ impl Rotation<'_> {
     ) -> Result<Option<u64>, RotationError> {
         let limit = i64::try_from(batch).unwrap_or(i64::MAX);
         let old: Vec<OldVersion> = with_pool!(self.store, |pool| {
-            sqlx::query_as(
-                "SELECT v.secret_id, v.version, v.key_generation, s.key, v.sealed_value \
-                 FROM secret_versions v JOIN secrets s ON s.id = v.secret_id \
-                 WHERE s.project_id = $1 AND v.key_generation < $2 \
-                 ORDER BY v.secret_id, v.version LIMIT $3",
-            )
-            .bind(self.project_id)
-            .bind(generation)
-            .bind(limit)
-            .fetch_all(pool)
-            .await?
+            pool.acquire().await?.versions_sealed_before(self.project_id, generation, limit).await?
         });
         if old.is_empty() {
             return Ok(None);
@@ -329,7 +279,7 @@ impl Rotation<'_> {
         let fit = old
             .iter()
             .take_while(|version| {
-                bytes += version.4.len();
+                bytes += version.sealed_value.len();
                 bytes <= MAX_BATCH_BYTES
             })
             .count()
@@ -337,43 +287,32 @@ impl Rotation<'_> {
         let new_key = self.key(generation).await?;
         let mut old_keys: Vec<(i64, DataKey)> = Vec::new();
         let mut resealed = Vec::with_capacity(fit);
-        for (secret_id, version, old_generation, key, sealed) in &old[..fit] {
-            if !old_keys.iter().any(|(held, _)| held == old_generation) {
-                old_keys.push((*old_generation, self.key(*old_generation).await?));
+        for old in &old[..fit] {
+            let old_generation = old.key_generation;
+            if !old_keys.iter().any(|(held, _)| *held == old_generation) {
+                old_keys.push((old_generation, self.key(old_generation).await?));
             }
             let old_key = old_keys
                 .iter()
-                .find(|(held, _)| held == old_generation)
+                .find(|(held, _)| *held == old_generation)
                 .map(|(_, old_key)| old_key)
-                .ok_or_else(|| self.missing(*old_generation))?;
-            let at = SecretAddress::new(self.project_id, key, *version);
-            let opened = Sealed::from_bytes(sealed)
+                .ok_or_else(|| self.missing(old_generation))?;
+            let at = SecretAddress::new(self.project_id, &old.key, old.version);
+            let opened = Sealed::from_bytes(&old.sealed_value)
                 .and_then(|sealed| old_key.open_secret(&at, &sealed))
                 .map_err(|source| RotationError::Open {
                     scope: self.scope(),
-                    key: key.clone(),
-                    version: *version,
+                    key: old.key.clone(),
+                    version: old.version,
                     source,
                 })?;
-            let sealed = new_key.seal_secret(&at, &opened).to_bytes();
-            resealed.push((*secret_id, *version, *old_generation, sealed));
+            resealed.push((old, new_key.seal_secret(&at, &opened).to_bytes()));
         }
         let moved: Result<u64, sqlx::Error> = with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
             let mut moved = 0;
-            for (secret_id, version, old_generation, sealed) in &resealed {
-                moved += sqlx::query(
-                    "UPDATE secret_versions SET sealed_value = $1, key_generation = $2 \
-                     WHERE secret_id = $3 AND version = $4 AND key_generation = $5",
-                )
-                .bind(sealed)
-                .bind(generation)
-                .bind(secret_id)
-                .bind(version)
-                .bind(old_generation)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+            for (old, sealed) in &resealed {
+                moved += u64::from(tx.reseal_version(old, generation, sealed).await?);
             }
             tx.commit().await?;
             Ok(moved)
@@ -391,24 +330,10 @@ impl Rotation<'_> {
     ) -> Result<Option<Vec<i64>>, RotationError> {
         let finished: Result<Option<Vec<i64>>, sqlx::Error> = with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
-            let mut retired: Vec<i64> = sqlx::query_scalar(
-                "DELETE FROM project_keys WHERE project_id = $1 AND generation < $2 \
-                 RETURNING generation",
-            )
-            .bind(self.project_id)
-            .bind(generation)
-            .fetch_all(&mut *tx)
-            .await?;
+            let mut retired = tx.delete_data_keys_before(self.project_id, generation).await?;
             // A write that began before the new key existed and committed after the last batch
             // left a version sealed with a key just deleted: undo, and reseal it first.
-            let left: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM secret_versions v JOIN secrets s ON s.id = v.secret_id \
-                 WHERE s.project_id = $1 AND v.key_generation < $2",
-            )
-            .bind(self.project_id)
-            .bind(generation)
-            .fetch_one(&mut *tx)
-            .await?;
+            let left = tx.count_sealed_before(self.project_id, generation).await?;
             if left > 0 {
                 tx.rollback().await?;
                 tracing::info!(
@@ -436,19 +361,12 @@ impl Rotation<'_> {
     }
 
     async fn key(&self, generation: i64) -> Result<DataKey, RotationError> {
-        let row: Option<(String, Vec<u8>)> = with_pool!(self.store, |pool| {
-            sqlx::query_as(
-                "SELECT master_key_id, wrapped_key FROM project_keys \
-                 WHERE project_id = $1 AND generation = $2",
-            )
-            .bind(self.project_id)
-            .bind(generation)
-            .fetch_optional(pool)
-            .await?
+        let row = with_pool!(self.store, |pool| {
+            pool.acquire().await?.data_key(self.project_id, generation).await?
         });
-        let (master_key_id, wrapped) = row.ok_or_else(|| self.missing(generation))?;
+        let row = row.ok_or_else(|| self.missing(generation))?;
         let aad = project_key_aad(self.project_id, generation);
-        Ok(self.keyring.unwrap_key(&master_key_id, &wrapped, &aad)?)
+        Ok(self.keyring.unwrap_key(&row.master_key_id, &row.wrapped, &aad)?)
     }
 
     /// What errors name the scope by.

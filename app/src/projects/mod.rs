@@ -13,6 +13,8 @@ pub mod dotenv;
 pub mod list;
 pub mod project;
 #[cfg(feature = "ssr")]
+pub(crate) mod repo;
+#[cfg(feature = "ssr")]
 pub mod service;
 pub mod variables;
 
@@ -39,6 +41,7 @@ pub struct ProjectSettings {
 
 /// A plain environment variable: not secret, shown and edited as is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct Variable {
     pub key: String,
     pub value: String,

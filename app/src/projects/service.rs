@@ -4,12 +4,15 @@ use std::{collections::BTreeSet, sync::Arc};
 
 use serde::{Deserialize, Serialize};
 
-use super::{ProjectListItem, ProjectName, ProjectSettings, ProjectSlug, Variable, VariableValue};
+use super::{
+    ProjectListItem, ProjectName, ProjectSettings, ProjectSlug, Variable, VariableValue,
+    repo::{ProjectRow, ProjectRows, SettingsRow, VariableRow},
+};
 use crate::{
     audit::{Actor, AuditAction, AuditLog, Event},
     crypto::DataKey,
     error::AppError,
-    keyring::{Keyring, project_key_aad},
+    keyring::{Keyring, project_key_aad, repo::KeyRows},
     not_found::NotFound,
     secrets::domain::SecretKey,
     store::{Store, WritePool, now_millis, with_pool},
@@ -42,22 +45,6 @@ impl From<ProjectError> for AppError {
 
 type Result<T, E = ProjectError> = std::result::Result<T, E>;
 
-#[derive(sqlx::FromRow)]
-struct ListRow {
-    name: String,
-    slug: String,
-    updated_at: i64,
-    secrets: i64,
-    secret_change: Option<i64>,
-    variable_change: Option<i64>,
-}
-
-/// A project row as the other methods need it.
-struct ProjectRow {
-    id: i64,
-    slug: String,
-}
-
 #[derive(Clone)]
 pub struct Projects {
     store: Store,
@@ -86,32 +73,13 @@ impl Projects {
         let data_key = DataKey::generate();
         let inserted: std::result::Result<i64, sqlx::Error> = with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
-            let id: i64 = match sqlx::query_scalar(
-                "INSERT INTO projects (kind, name, slug, created_at, updated_at) \
-                 VALUES ('project', $1, $2, $3, $3) RETURNING id",
-            )
-            .bind(name.as_str())
-            .bind(slug.as_str())
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await
-            {
+            let id = match tx.insert_project(name.as_str(), slug.as_str(), now).await {
                 Ok(id) => id,
                 Err(error) if is_unique_violation(&error) => return Err(slug_taken(&slug)),
                 Err(error) => return Err(ProjectError::Database(error)),
             };
             let wrapped = self.keyring.wrap_key(&data_key, &project_key_aad(id, 1));
-            sqlx::query(
-                "INSERT INTO project_keys \
-                 (project_id, generation, master_key_id, wrapped_key, created_at) \
-                 VALUES ($1, 1, $2, $3, $4)",
-            )
-            .bind(id)
-            .bind(self.keyring.current_id())
-            .bind(wrapped)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            tx.insert_first_data_key(id, self.keyring.current_id(), &wrapped, now).await?;
             self.audit
                 .record(
                     &mut *tx,
@@ -135,12 +103,7 @@ impl Projects {
     pub async fn delete_project(&self, actor: &Actor, slug: &ProjectSlug) -> Result<()> {
         let id: Option<i64> = with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
-            let id: Option<i64> = sqlx::query_scalar(
-                "DELETE FROM projects WHERE slug = $1 AND kind = 'project' RETURNING id",
-            )
-            .bind(slug.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
+            let id = tx.delete_project(slug.as_str()).await?;
             if let Some(id) = id {
                 self.audit
                     .record(
@@ -159,19 +122,7 @@ impl Projects {
 
     /// Every project by name, with its number of secrets and when anything in it last changed.
     pub async fn list(&self) -> Result<Vec<ProjectListItem>> {
-        let rows: Vec<ListRow> = with_pool!(self.store, |pool| {
-            sqlx::query_as(
-                "SELECT p.name, p.slug, p.updated_at, \
-                 (SELECT count(*) FROM secrets s WHERE s.project_id = p.id) AS secrets, \
-                 (SELECT max(s.updated_at) FROM secrets s WHERE s.project_id = p.id) \
-                 AS secret_change, \
-                 (SELECT max(v.updated_at) FROM variables v WHERE v.project_id = p.id) \
-                 AS variable_change \
-                 FROM projects p WHERE p.kind = 'project' ORDER BY lower(p.name), p.slug",
-            )
-            .fetch_all(pool)
-            .await?
-        });
+        let rows = with_pool!(self.store, |pool| pool.acquire().await?.list_projects().await?);
         Ok(rows
             .into_iter()
             .map(|row| ProjectListItem {
@@ -188,16 +139,15 @@ impl Projects {
 
     /// A project's name and settings.
     pub async fn settings(&self, slug: &ProjectSlug) -> Result<ProjectSettings> {
-        let (row, name, max_age) = self.find(slug).await?;
-        let required: Vec<String> = with_pool!(self.store, |pool| {
-            sqlx::query_scalar(
-                "SELECT key FROM required_secrets WHERE project_id = $1 ORDER BY key",
-            )
-            .bind(row.id)
-            .fetch_all(pool)
-            .await?
-        });
-        Ok(ProjectSettings { name, slug: row.slug, required, max_secret_age_days: max_age })
+        let row = self.find(slug).await?;
+        let required =
+            with_pool!(self.store, |pool| pool.acquire().await?.required_secrets(row.id).await?);
+        Ok(ProjectSettings {
+            name: row.name,
+            slug: row.slug,
+            required,
+            max_secret_age_days: row.max_secret_age_days,
+        })
     }
 
     /// Renames a project (its URL stays) and replaces its required secrets and maximum age.
@@ -209,39 +159,21 @@ impl Projects {
         required: BTreeSet<SecretKey>,
         max_secret_age_days: Option<i64>,
     ) -> Result<ProjectSettings> {
-        let now = now_millis();
+        let row = SettingsRow {
+            slug: slug.as_str(),
+            name: name.as_str(),
+            max_secret_age_days,
+            at: now_millis(),
+        };
+        let keys: Vec<&str> = required.iter().map(SecretKey::as_str).collect();
         with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
-            let id: Option<i64> = sqlx::query_scalar(
-                "UPDATE projects SET name = $1, max_secret_age_days = $2, updated_at = $3 \
-                 WHERE slug = $4 AND kind = 'project' RETURNING id",
-            )
-            .bind(name.as_str())
-            .bind(max_secret_age_days)
-            .bind(now)
-            .bind(slug.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-            let id = id.ok_or_else(|| NotFound::project(slug))?;
-            sqlx::query("DELETE FROM required_secrets WHERE project_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            for key in &required {
-                sqlx::query("INSERT INTO required_secrets (project_id, key) VALUES ($1, $2)")
-                    .bind(id)
-                    .bind(key.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            let id = tx.update_settings(&row).await?.ok_or_else(|| NotFound::project(slug))?;
+            tx.replace_required_secrets(id, &keys).await?;
             let details = format!(
                 "name: {}; required: {}; maximum age: {}",
                 name.as_str(),
-                if required.is_empty() {
-                    "none".to_string()
-                } else {
-                    required.iter().map(SecretKey::as_str).collect::<Vec<_>>().join(", ")
-                },
+                if keys.is_empty() { "none".to_string() } else { keys.join(", ") },
                 max_secret_age_days.map_or("none".to_string(), |days| format!("{days} days")),
             );
             self.audit
@@ -263,26 +195,8 @@ impl Projects {
 
     /// The project's variables by key; values included (they are not secret).
     pub async fn variables(&self, slug: &ProjectSlug) -> Result<Vec<Variable>> {
-        let (row, _, _) = self.find(slug).await?;
-        let rows: Vec<(String, String, bool, i64, i64)> = with_pool!(self.store, |pool| {
-            sqlx::query_as(
-                "SELECT key, value, include_in_export, created_at, updated_at FROM variables \
-                 WHERE project_id = $1 ORDER BY key",
-            )
-            .bind(row.id)
-            .fetch_all(pool)
-            .await?
-        });
-        Ok(rows
-            .into_iter()
-            .map(|(key, value, include_in_export, created_at, updated_at)| Variable {
-                key,
-                value,
-                include_in_export,
-                created_at,
-                updated_at,
-            })
-            .collect())
+        let row = self.find(slug).await?;
+        Ok(with_pool!(self.store, |pool| pool.acquire().await?.variables(row.id).await?))
     }
 
     pub async fn create_variable(
@@ -293,28 +207,19 @@ impl Projects {
         value: VariableValue,
         include_in_export: bool,
     ) -> Result<()> {
-        let (row, _, _) = self.find(slug).await?;
-        let now = now_millis();
+        let row = self.find(slug).await?;
+        let variable = variable_row(actor, &row, key, &value, include_in_export);
         with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
-            sqlx::query(
-                "INSERT INTO variables (project_id, key, value, include_in_export, created_at, \
-                 created_by, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6, $5, $6)",
-            )
-            .bind(row.id)
-            .bind(key.as_str())
-            .bind(value.as_str())
-            .bind(include_in_export)
-            .bind(now)
-            .bind(&actor.name)
-            .execute(&mut *tx)
-            .await
-            .map_err(|error| match error.as_database_error() {
-                Some(db) if db.is_unique_violation() => ProjectError::Invalid(FieldError::new(
-                    "key",
-                    format!("A variable named {key} already exists in this project"),
-                )),
-                _ => ProjectError::Database(error),
+            tx.insert_variable(&variable).await.map_err(|error| {
+                if is_unique_violation(&error) {
+                    ProjectError::Invalid(FieldError::new(
+                        "key",
+                        format!("A variable named {key} already exists in this project"),
+                    ))
+                } else {
+                    ProjectError::Database(error)
+                }
             })?;
             self.audit
                 .record(&mut *tx, variable_event(actor, AuditAction::VariableCreated, &row, key))
@@ -332,34 +237,15 @@ impl Projects {
         value: VariableValue,
         include_in_export: bool,
     ) -> Result<()> {
-        let (row, _, _) = self.find(slug).await?;
+        let row = self.find(slug).await?;
+        let variable = variable_row(actor, &row, key, &value, include_in_export);
         with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
-            let changed = sqlx::query(
-                "UPDATE variables SET value = $1, include_in_export = $2, updated_at = $3, \
-                 updated_by = $4 WHERE project_id = $5 AND key = $6 \
-                 AND (value <> $1 OR include_in_export <> $2)",
-            )
-            .bind(value.as_str())
-            .bind(include_in_export)
-            .bind(now_millis())
-            .bind(&actor.name)
-            .bind(row.id)
-            .bind(key.as_str())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if changed == 0 {
-                let exists: Option<i64> = sqlx::query_scalar(
-                    "SELECT id FROM variables WHERE project_id = $1 AND key = $2",
-                )
-                .bind(row.id)
-                .bind(key.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-                return Err(match exists {
-                    Some(_) => ProjectError::NoChanges,
-                    None => NotFound::variable(key).into(),
+            if !tx.update_variable(&variable).await? {
+                return Err(if tx.variable_exists(row.id, key.as_str()).await? {
+                    ProjectError::NoChanges
+                } else {
+                    NotFound::variable(key).into()
                 });
             }
             self.audit
@@ -376,16 +262,10 @@ impl Projects {
         slug: &ProjectSlug,
         key: &SecretKey,
     ) -> Result<()> {
-        let (row, _, _) = self.find(slug).await?;
+        let row = self.find(slug).await?;
         with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
-            let deleted = sqlx::query("DELETE FROM variables WHERE project_id = $1 AND key = $2")
-                .bind(row.id)
-                .bind(key.as_str())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if deleted == 0 {
+            if !tx.delete_variable(row.id, key.as_str()).await? {
                 return Err(NotFound::variable(key).into());
             }
             self.audit
@@ -406,18 +286,9 @@ impl Projects {
             .collect())
     }
 
-    async fn find(&self, slug: &ProjectSlug) -> Result<(ProjectRow, String, Option<i64>)> {
-        let row: Option<(i64, String, String, Option<i64>)> = with_pool!(self.store, |pool| {
-            sqlx::query_as(
-                "SELECT id, slug, name, max_secret_age_days FROM projects \
-                 WHERE slug = $1 AND kind = 'project'",
-            )
-            .bind(slug.as_str())
-            .fetch_optional(pool)
-            .await?
-        });
-        let (id, slug_text, name, max_age) = row.ok_or_else(|| NotFound::project(slug))?;
-        Ok((ProjectRow { id, slug: slug_text }, name, max_age))
+    async fn find(&self, slug: &ProjectSlug) -> Result<ProjectRow> {
+        let row = with_pool!(self.store, |pool| pool.acquire().await?.project(slug.as_str()).await?);
+        Ok(row.ok_or_else(|| NotFound::project(slug))?)
     }
 }
 
@@ -430,6 +301,23 @@ fn slug_taken(slug: &ProjectSlug) -> ProjectError {
 
 fn is_unique_violation(error: &sqlx::Error) -> bool {
     error.as_database_error().is_some_and(|db| db.is_unique_violation())
+}
+
+fn variable_row<'a>(
+    actor: &'a Actor,
+    project: &ProjectRow,
+    key: &'a SecretKey,
+    value: &'a VariableValue,
+    include_in_export: bool,
+) -> VariableRow<'a> {
+    VariableRow {
+        project_id: project.id,
+        key: key.as_str(),
+        value: value.as_str(),
+        include_in_export,
+        at: now_millis(),
+        by: &actor.name,
+    }
 }
 
 fn variable_event<'a>(

@@ -1,6 +1,6 @@
-//! The SQL of secrets, their versions and their projects' data keys: one method per statement,
-//! run on the connection of the caller's transaction (`tx.claim(…)`), so that the service reads
-//! as its steps. Every statement is portable SQL, written once.
+//! The SQL of secrets and their versions: one method per statement, run on the connection of the
+//! caller's transaction (`tx.claim(…)`), so that the service reads as its steps. Every statement
+//! is portable SQL, written once. Data keys are the keyring's ([`crate::keyring::repo`]).
 //!
 //! [`SecretRows`] is implemented for both sqlx connection types by
 //! [`crate::store::for_both_backends!`], from one text.
@@ -33,13 +33,6 @@ pub struct StoredVersion {
     pub key_generation: i64,
     pub sealed: Vec<u8>,
     pub fingerprint: Vec<u8>,
-}
-
-/// A wrapped data key: its generation, the master key that wrapped it, and the wrapped bytes.
-pub struct WrappedKey {
-    pub generation: i64,
-    pub master_key_id: String,
-    pub wrapped: Vec<u8>,
 }
 
 /// A secret's metadata as stored: never a value.
@@ -159,28 +152,6 @@ pub(crate) trait SecretRows {
         key: &str,
         expected: Option<i64>,
     ) -> impl Future<Output = sqlx::Result<Option<i64>>> + Send;
-
-    /// The project's newest data key.
-    fn newest_data_key(
-        &mut self,
-        project_id: i64,
-    ) -> impl Future<Output = sqlx::Result<Option<WrappedKey>>> + Send;
-
-    /// Stores generation 1 of the project's data key unless one exists already.
-    fn insert_first_data_key(
-        &mut self,
-        project_id: i64,
-        master_key_id: &str,
-        wrapped: &[u8],
-        at: i64,
-    ) -> impl Future<Output = sqlx::Result<()>> + Send;
-
-    /// The project's data key of `generation`.
-    fn data_key(
-        &mut self,
-        project_id: i64,
-        generation: i64,
-    ) -> impl Future<Output = sqlx::Result<Option<WrappedKey>>> + Send;
 }
 
 for_both_backends! {
@@ -359,58 +330,6 @@ for_both_backends! {
             .bind(expected)
             .fetch_optional(&mut *self)
             .await
-        }
-
-        async fn newest_data_key(&mut self, project_id: i64) -> sqlx::Result<Option<WrappedKey>> {
-            let row: Option<(i64, String, Vec<u8>)> = sqlx::query_as(
-                "SELECT generation, master_key_id, wrapped_key FROM project_keys \
-                 WHERE project_id = $1 ORDER BY generation DESC LIMIT 1",
-            )
-            .bind(project_id)
-            .fetch_optional(&mut *self)
-            .await?;
-            Ok(row.map(|(generation, master_key_id, wrapped)| WrappedKey {
-                generation,
-                master_key_id,
-                wrapped,
-            }))
-        }
-
-        async fn insert_first_data_key(
-            &mut self,
-            project_id: i64,
-            master_key_id: &str,
-            wrapped: &[u8],
-            at: i64,
-        ) -> sqlx::Result<()> {
-            sqlx::query(
-                "INSERT INTO project_keys \
-                 (project_id, generation, master_key_id, wrapped_key, created_at) \
-                 VALUES ($1, 1, $2, $3, $4) ON CONFLICT (project_id, generation) DO NOTHING",
-            )
-            .bind(project_id)
-            .bind(master_key_id)
-            .bind(wrapped)
-            .bind(at)
-            .execute(&mut *self)
-            .await
-            .map(|_| ())
-        }
-
-        async fn data_key(
-            &mut self,
-            project_id: i64,
-            generation: i64,
-        ) -> sqlx::Result<Option<WrappedKey>> {
-            let row: Option<(String, Vec<u8>)> = sqlx::query_as(
-                "SELECT master_key_id, wrapped_key FROM project_keys \
-                 WHERE project_id = $1 AND generation = $2",
-            )
-            .bind(project_id)
-            .bind(generation)
-            .fetch_optional(&mut *self)
-            .await?;
-            Ok(row.map(|(master_key_id, wrapped)| WrappedKey { generation, master_key_id, wrapped }))
         }
     }
 }

@@ -20,7 +20,7 @@ use crate::{
     audit::{AuditAction, AuditLog, Event},
     crypto::{self, DataKey, Sealed, SecretAddress},
     error::AppError,
-    keyring::{Keyring, KeyringError, project_key_aad},
+    keyring::{Keyring, KeyringError, project_key_aad, repo::KeyRows},
     not_found::NotFound,
     projects::ProjectSlug,
     store::{Store, WritePool, now_millis, with_pool},
@@ -527,7 +527,7 @@ impl Vault {
     /// chain's lock (taken by the triggers of its first write), before it reads the current
     /// generation: a data-key rotation deletes an old key under the same lock, so it never
     /// deletes a key that a write still in flight seals with.
-    async fn current_data_key<C: SecretRows + Send>(
+    async fn current_data_key<C: KeyRows + Send>(
         &self,
         tx: &mut C,
         project_id: i64,
@@ -548,7 +548,7 @@ impl Vault {
 
     /// The project's data key of `generation` (one that sealed a stored version), read with the
     /// transaction's own connection when this server does not hold it.
-    async fn data_key_in<C: SecretRows + Send>(
+    async fn data_key_in<C: KeyRows + Send>(
         &self,
         tx: &mut C,
         project_id: i64,

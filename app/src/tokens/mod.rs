@@ -7,6 +7,8 @@ use crate::validation::FieldError;
 
 pub mod page;
 #[cfg(feature = "ssr")]
+pub(crate) mod repo;
+#[cfg(feature = "ssr")]
 pub mod service;
 
 /// Every token starts with this, so a leaked one is recognisable (and greppable) as Sealbox's.

@@ -11,11 +11,14 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use super::{TOKEN_PREFIX, TokenInfo, TokenName, TokenScope};
+use super::{
+    TOKEN_PREFIX, TokenInfo, TokenName, TokenScope,
+    repo::{NewTokenRow, TokenRow, TokenRows},
+};
 use crate::{
     audit::{Actor, AuditAction, AuditLog, Event},
     not_found::NotFound,
-    projects::{ProjectSlug, service::ProjectError},
+    projects::{ProjectSlug, repo::ProjectRows, service::ProjectError},
     store::{
         Store, WritePool, now_millis,
         snapshot::{Lookup, SnapshotCache},
@@ -80,41 +83,16 @@ impl TokenHolder {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct TokenRow {
-    id: i64,
-    name: String,
-    scope: String,
-    created_at: i64,
-    created_by: String,
-    expires_at: Option<i64>,
-    last_used_at: Option<i64>,
-}
-
-impl TokenRow {
-    fn into_info(self) -> TokenInfo {
-        TokenInfo {
-            id: self.id,
-            name: self.name,
-            scope: TokenScope::parse(&self.scope).unwrap_or(TokenScope::Read),
-            created_at: self.created_at,
-            created_by: self.created_by,
-            expires_at: self.expires_at,
-            last_used_at: self.last_used_at,
-        }
+fn token_info(row: TokenRow) -> TokenInfo {
+    TokenInfo {
+        id: row.id,
+        name: row.name,
+        scope: TokenScope::parse(&row.scope).unwrap_or(TokenScope::Read),
+        created_at: row.created_at,
+        created_by: row.created_by,
+        expires_at: row.expires_at,
+        last_used_at: row.last_used_at,
     }
-}
-
-#[derive(sqlx::FromRow)]
-struct HolderRow {
-    id: i64,
-    name: String,
-    scope: String,
-    expires_at: Option<i64>,
-    last_used_at: Option<i64>,
-    revoked_at: Option<i64>,
-    project_id: i64,
-    slug: String,
 }
 
 #[derive(Clone)]
@@ -141,29 +119,17 @@ impl Tokens {
     }
 
     async fn project_id(&self, slug: &ProjectSlug) -> Result<i64> {
-        let id: Option<i64> = with_pool!(self.store, |pool| {
-            sqlx::query_scalar("SELECT id FROM projects WHERE slug = $1 AND kind = 'project'")
-                .bind(slug.as_str())
-                .fetch_optional(pool)
-                .await?
-        });
+        let id =
+            with_pool!(self.store, |pool| pool.acquire().await?.project_id(slug.as_str()).await?);
         Ok(id.ok_or_else(|| NotFound::project(slug))?)
     }
 
     /// The project's live (not revoked) tokens, newest first.
     pub async fn list(&self, slug: &ProjectSlug) -> Result<Vec<TokenInfo>> {
         let project_id = self.project_id(slug).await?;
-        let rows: Vec<TokenRow> = with_pool!(self.store, |pool| {
-            sqlx::query_as(
-                "SELECT id, name, scope, created_at, created_by, expires_at, last_used_at \
-                 FROM service_tokens WHERE project_id = $1 AND revoked_at IS NULL \
-                 ORDER BY created_at DESC, id DESC",
-            )
-            .bind(project_id)
-            .fetch_all(pool)
-            .await?
-        });
-        Ok(rows.into_iter().map(TokenRow::into_info).collect())
+        let rows =
+            with_pool!(self.store, |pool| pool.acquire().await?.live_tokens(project_id).await?);
+        Ok(rows.into_iter().map(token_info).collect())
     }
 
     /// Makes a token for the project. The returned [`NewToken`] is the only copy there will
@@ -186,34 +152,22 @@ impl Tokens {
                 format!("This project already has a token named {}", name.as_str()),
             ))
         };
+        let hash = token_hash(token.expose());
+        let row = NewTokenRow {
+            project_id,
+            name: name.as_str(),
+            scope: scope.as_str(),
+            hash: &hash,
+            at: now,
+            by: &actor.name,
+            expires_at,
+        };
         let id: i64 = with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
-            let exists: Option<i64> = sqlx::query_scalar(
-                "SELECT id FROM service_tokens \
-                 WHERE project_id = $1 AND name = $2 AND revoked_at IS NULL",
-            )
-            .bind(project_id)
-            .bind(name.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-            if exists.is_some() {
+            if tx.live_name_taken(project_id, name.as_str()).await? {
                 return Err(taken());
             }
-            let inserted: std::result::Result<i64, sqlx::Error> = sqlx::query_scalar(
-                "INSERT INTO service_tokens \
-                 (project_id, name, scope, token_hash, created_at, created_by, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-            )
-            .bind(project_id)
-            .bind(name.as_str())
-            .bind(scope.as_str())
-            .bind(token_hash(token.expose()).to_vec())
-            .bind(now)
-            .bind(&actor.name)
-            .bind(expires_at)
-            .fetch_one(&mut *tx)
-            .await;
-            let id = match inserted {
+            let id = match tx.insert_token(&row).await {
                 Ok(id) => id,
                 // Two people creating the same name at once: the unique index decides.
                 Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
@@ -261,15 +215,7 @@ impl Tokens {
         let project_id = self.project_id(slug).await?;
         let name: String = with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
-            let name: Option<String> = sqlx::query_scalar(
-                "UPDATE service_tokens SET revoked_at = $1 \
-                 WHERE id = $2 AND project_id = $3 AND revoked_at IS NULL RETURNING name",
-            )
-            .bind(now_millis())
-            .bind(token_id)
-            .bind(project_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+            let name = tx.revoke_token(project_id, token_id, now_millis()).await?;
             let name = name.ok_or_else(NotFound::token)?;
             self.audit
                 .record(
@@ -330,16 +276,8 @@ impl Tokens {
     }
 
     async fn look_up(&self, hash: &[u8; 32]) -> Result<Known, AuthenticationError> {
-        let row: Option<HolderRow> = with_pool!(self.store, |pool| {
-            sqlx::query_as(
-                "SELECT t.id, t.name, t.scope, t.expires_at, t.last_used_at, t.revoked_at, \
-                 t.project_id, p.slug FROM service_tokens t \
-                 JOIN projects p ON p.id = t.project_id WHERE t.token_hash = $1",
-            )
-            .bind(hash.as_slice())
-            .fetch_optional(pool)
-            .await?
-        });
+        let row =
+            with_pool!(self.store, |pool| pool.acquire().await?.token_by_hash(hash).await?);
         let row = row.ok_or(TokenRejection::Invalid)?;
         let now = now_millis();
         if row.revoked_at.is_some() {
@@ -377,16 +315,9 @@ impl Tokens {
             return;
         }
         let written: std::result::Result<_, sqlx::Error> = async {
+            let (id, before) = (known.holder.token_id, now - LAST_USED_RESOLUTION_MS);
             with_pool!(self.store, |pool| {
-                sqlx::query(
-                    "UPDATE service_tokens SET last_used_at = $1 \
-                     WHERE id = $2 AND (last_used_at IS NULL OR last_used_at <= $3)",
-                )
-                .bind(now)
-                .bind(known.holder.token_id)
-                .bind(now - LAST_USED_RESOLUTION_MS)
-                .execute(pool)
-                .await?;
+                pool.acquire().await?.note_token_use(id, now, before).await?;
             });
             Ok(())
         }

@@ -1,0 +1,277 @@
+//! The SQL of projects, their settings and their variables: one method per statement, run on the
+//! connection of the caller's transaction (`tx.insert_project(…)`) or of a read
+//! (`pool.acquire().await?.project(…)`). Every statement is portable SQL, written once; the
+//! project's data key is the keyring's ([`crate::keyring::repo`]).
+
+use super::Variable;
+use crate::store::for_both_backends;
+
+/// A project as the services need it.
+#[derive(sqlx::FromRow)]
+pub struct ProjectRow {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub max_secret_age_days: Option<i64>,
+}
+
+/// A row of the projects list, before its last change is worked out.
+#[derive(sqlx::FromRow)]
+pub struct ListRow {
+    pub name: String,
+    pub slug: String,
+    pub updated_at: i64,
+    pub secrets: i64,
+    pub secret_change: Option<i64>,
+    pub variable_change: Option<i64>,
+}
+
+/// A project's new settings.
+pub struct SettingsRow<'a> {
+    pub slug: &'a str,
+    pub name: &'a str,
+    pub max_secret_age_days: Option<i64>,
+    pub at: i64,
+}
+
+/// A variable as written.
+pub struct VariableRow<'a> {
+    pub project_id: i64,
+    pub key: &'a str,
+    pub value: &'a str,
+    pub include_in_export: bool,
+    pub at: i64,
+    pub by: &'a str,
+}
+
+pub(crate) trait ProjectRows {
+    /// Inserts a project; a unique violation means its slug is taken.
+    fn insert_project(
+        &mut self,
+        name: &str,
+        slug: &str,
+        at: i64,
+    ) -> impl Future<Output = sqlx::Result<i64>> + Send;
+
+    /// Deletes a project (its secrets, versions, variables and keys go with it): its id, or
+    /// `None` when there was none.
+    fn delete_project(&mut self, slug: &str)
+    -> impl Future<Output = sqlx::Result<Option<i64>>> + Send;
+
+    /// Every project by name, with what its list row shows.
+    fn list_projects(&mut self) -> impl Future<Output = sqlx::Result<Vec<ListRow>>> + Send;
+
+    fn project(&mut self, slug: &str)
+    -> impl Future<Output = sqlx::Result<Option<ProjectRow>>> + Send;
+
+    /// The id of the project `slug`.
+    fn project_id(&mut self, slug: &str) -> impl Future<Output = sqlx::Result<Option<i64>>> + Send;
+
+    /// The project's required secrets, by key.
+    fn required_secrets(
+        &mut self,
+        project_id: i64,
+    ) -> impl Future<Output = sqlx::Result<Vec<String>>> + Send;
+
+    /// Renames the project and sets its maximum secret age: its id, or `None` when there is none.
+    fn update_settings(
+        &mut self,
+        row: &SettingsRow<'_>,
+    ) -> impl Future<Output = sqlx::Result<Option<i64>>> + Send;
+
+    /// Replaces the project's required secrets.
+    fn replace_required_secrets(
+        &mut self,
+        project_id: i64,
+        keys: &[&str],
+    ) -> impl Future<Output = sqlx::Result<()>> + Send;
+
+    fn variables(
+        &mut self,
+        project_id: i64,
+    ) -> impl Future<Output = sqlx::Result<Vec<Variable>>> + Send;
+
+    /// Inserts a variable; a unique violation means the key is taken.
+    fn insert_variable(
+        &mut self,
+        row: &VariableRow<'_>,
+    ) -> impl Future<Output = sqlx::Result<()>> + Send;
+
+    /// Changes a variable if its value or export flag differ: whether it did.
+    fn update_variable(
+        &mut self,
+        row: &VariableRow<'_>,
+    ) -> impl Future<Output = sqlx::Result<bool>> + Send;
+
+    fn variable_exists(
+        &mut self,
+        project_id: i64,
+        key: &str,
+    ) -> impl Future<Output = sqlx::Result<bool>> + Send;
+
+    /// Deletes a variable: whether there was one.
+    fn delete_variable(
+        &mut self,
+        project_id: i64,
+        key: &str,
+    ) -> impl Future<Output = sqlx::Result<bool>> + Send;
+}
+
+for_both_backends! {
+    impl ProjectRows {
+        async fn insert_project(&mut self, name: &str, slug: &str, at: i64) -> sqlx::Result<i64> {
+            sqlx::query_scalar(
+                "INSERT INTO projects (kind, name, slug, created_at, updated_at) \
+                 VALUES ('project', $1, $2, $3, $3) RETURNING id",
+            )
+            .bind(name)
+            .bind(slug)
+            .bind(at)
+            .fetch_one(&mut *self)
+            .await
+        }
+
+        async fn delete_project(&mut self, slug: &str) -> sqlx::Result<Option<i64>> {
+            sqlx::query_scalar(
+                "DELETE FROM projects WHERE slug = $1 AND kind = 'project' RETURNING id",
+            )
+            .bind(slug)
+            .fetch_optional(&mut *self)
+            .await
+        }
+
+        async fn list_projects(&mut self) -> sqlx::Result<Vec<ListRow>> {
+            sqlx::query_as(
+                "SELECT p.name, p.slug, p.updated_at, \
+                 (SELECT count(*) FROM secrets s WHERE s.project_id = p.id) AS secrets, \
+                 (SELECT max(s.updated_at) FROM secrets s WHERE s.project_id = p.id) \
+                 AS secret_change, \
+                 (SELECT max(v.updated_at) FROM variables v WHERE v.project_id = p.id) \
+                 AS variable_change \
+                 FROM projects p WHERE p.kind = 'project' ORDER BY lower(p.name), p.slug",
+            )
+            .fetch_all(&mut *self)
+            .await
+        }
+
+        async fn project(&mut self, slug: &str) -> sqlx::Result<Option<ProjectRow>> {
+            sqlx::query_as(
+                "SELECT id, slug, name, max_secret_age_days FROM projects \
+                 WHERE slug = $1 AND kind = 'project'",
+            )
+            .bind(slug)
+            .fetch_optional(&mut *self)
+            .await
+        }
+
+        async fn project_id(&mut self, slug: &str) -> sqlx::Result<Option<i64>> {
+            sqlx::query_scalar("SELECT id FROM projects WHERE slug = $1 AND kind = 'project'")
+                .bind(slug)
+                .fetch_optional(&mut *self)
+                .await
+        }
+
+        async fn required_secrets(&mut self, project_id: i64) -> sqlx::Result<Vec<String>> {
+            sqlx::query_scalar(
+                "SELECT key FROM required_secrets WHERE project_id = $1 ORDER BY key",
+            )
+            .bind(project_id)
+            .fetch_all(&mut *self)
+            .await
+        }
+
+        async fn update_settings(&mut self, row: &SettingsRow<'_>) -> sqlx::Result<Option<i64>> {
+            sqlx::query_scalar(
+                "UPDATE projects SET name = $1, max_secret_age_days = $2, updated_at = $3 \
+                 WHERE slug = $4 AND kind = 'project' RETURNING id",
+            )
+            .bind(row.name)
+            .bind(row.max_secret_age_days)
+            .bind(row.at)
+            .bind(row.slug)
+            .fetch_optional(&mut *self)
+            .await
+        }
+
+        async fn replace_required_secrets(
+            &mut self,
+            project_id: i64,
+            keys: &[&str],
+        ) -> sqlx::Result<()> {
+            sqlx::query("DELETE FROM required_secrets WHERE project_id = $1")
+                .bind(project_id)
+                .execute(&mut *self)
+                .await?;
+            for key in keys {
+                sqlx::query("INSERT INTO required_secrets (project_id, key) VALUES ($1, $2)")
+                    .bind(project_id)
+                    .bind(*key)
+                    .execute(&mut *self)
+                    .await?;
+            }
+            Ok(())
+        }
+
+        async fn variables(&mut self, project_id: i64) -> sqlx::Result<Vec<Variable>> {
+            sqlx::query_as(
+                "SELECT key, value, include_in_export, created_at, updated_at FROM variables \
+                 WHERE project_id = $1 ORDER BY key",
+            )
+            .bind(project_id)
+            .fetch_all(&mut *self)
+            .await
+        }
+
+        async fn insert_variable(&mut self, row: &VariableRow<'_>) -> sqlx::Result<()> {
+            sqlx::query(
+                "INSERT INTO variables (project_id, key, value, include_in_export, created_at, \
+                 created_by, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6, $5, $6)",
+            )
+            .bind(row.project_id)
+            .bind(row.key)
+            .bind(row.value)
+            .bind(row.include_in_export)
+            .bind(row.at)
+            .bind(row.by)
+            .execute(&mut *self)
+            .await
+            .map(|_| ())
+        }
+
+        async fn update_variable(&mut self, row: &VariableRow<'_>) -> sqlx::Result<bool> {
+            let changed = sqlx::query(
+                "UPDATE variables SET value = $1, include_in_export = $2, updated_at = $3, \
+                 updated_by = $4 WHERE project_id = $5 AND key = $6 \
+                 AND (value <> $1 OR include_in_export <> $2)",
+            )
+            .bind(row.value)
+            .bind(row.include_in_export)
+            .bind(row.at)
+            .bind(row.by)
+            .bind(row.project_id)
+            .bind(row.key)
+            .execute(&mut *self)
+            .await?;
+            Ok(changed.rows_affected() > 0)
+        }
+
+        async fn variable_exists(&mut self, project_id: i64, key: &str) -> sqlx::Result<bool> {
+            let found: Option<i64> =
+                sqlx::query_scalar("SELECT id FROM variables WHERE project_id = $1 AND key = $2")
+                    .bind(project_id)
+                    .bind(key)
+                    .fetch_optional(&mut *self)
+                    .await?;
+            Ok(found.is_some())
+        }
+
+        async fn delete_variable(&mut self, project_id: i64, key: &str) -> sqlx::Result<bool> {
+            let deleted = sqlx::query("DELETE FROM variables WHERE project_id = $1 AND key = $2")
+                .bind(project_id)
+                .bind(key)
+                .execute(&mut *self)
+                .await?;
+            Ok(deleted.rows_affected() > 0)
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! The SQL of service tokens: one method per statement, run on the caller's connection or
+//! transaction; portable SQL, written once for both backends by
+//! [`crate::store::for_both_backends!`]. Only a token's SHA-256 is ever bound or read.
+
+use crate::store::for_both_backends;
+
+/// A live token as the Tokens tab lists it.
+#[derive(sqlx::FromRow)]
+pub struct TokenRow {
+    pub id: i64,
+    pub name: String,
+    pub scope: String,
+    pub created_at: i64,
+    pub created_by: String,
+    pub expires_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+}
+
+/// A token found by its hash, with its project, as authentication reads it.
+#[derive(sqlx::FromRow)]
+pub struct HolderRow {
+    pub id: i64,
+    pub name: String,
+    pub scope: String,
+    pub expires_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub project_id: i64,
+    pub slug: String,
+}
+
+/// A token as created.
+pub struct NewTokenRow<'a> {
+    pub project_id: i64,
+    pub name: &'a str,
+    pub scope: &'a str,
+    pub hash: &'a [u8],
+    pub at: i64,
+    pub by: &'a str,
+    pub expires_at: Option<i64>,
+}
+
+pub(crate) trait TokenRows {
+    /// The project's live (not revoked) tokens, newest first.
+    fn live_tokens(
+        &mut self,
+        project_id: i64,
+    ) -> impl Future<Output = sqlx::Result<Vec<TokenRow>>> + Send;
+
+    /// Whether the project has a live token named `name`.
+    fn live_name_taken(
+        &mut self,
+        project_id: i64,
+        name: &str,
+    ) -> impl Future<Output = sqlx::Result<bool>> + Send;
+
+    /// Inserts a token; a unique violation means a live token has the name.
+    fn insert_token(
+        &mut self,
+        row: &NewTokenRow<'_>,
+    ) -> impl Future<Output = sqlx::Result<i64>> + Send;
+
+    /// Revokes one of the project's live tokens: its name, or `None` when there is none.
+    fn revoke_token(
+        &mut self,
+        project_id: i64,
+        token_id: i64,
+        at: i64,
+    ) -> impl Future<Output = sqlx::Result<Option<String>>> + Send;
+
+    fn token_by_hash(
+        &mut self,
+        hash: &[u8],
+    ) -> impl Future<Output = sqlx::Result<Option<HolderRow>>> + Send;
+
+    /// Sets `last_used_at` to `at` unless it is newer than `noted_before`.
+    fn note_token_use(
+        &mut self,
+        token_id: i64,
+        at: i64,
+        noted_before: i64,
+    ) -> impl Future<Output = sqlx::Result<()>> + Send;
+}
+
+for_both_backends! {
+    impl TokenRows {
+        async fn live_tokens(&mut self, project_id: i64) -> sqlx::Result<Vec<TokenRow>> {
+            sqlx::query_as(
+                "SELECT id, name, scope, created_at, created_by, expires_at, last_used_at \
+                 FROM service_tokens WHERE project_id = $1 AND revoked_at IS NULL \
+                 ORDER BY created_at DESC, id DESC",
+            )
+            .bind(project_id)
+            .fetch_all(&mut *self)
+            .await
+        }
+
+        async fn live_name_taken(&mut self, project_id: i64, name: &str) -> sqlx::Result<bool> {
+            let found: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM service_tokens \
+                 WHERE project_id = $1 AND name = $2 AND revoked_at IS NULL",
+            )
+            .bind(project_id)
+            .bind(name)
+            .fetch_optional(&mut *self)
+            .await?;
+            Ok(found.is_some())
+        }
+
+        async fn insert_token(&mut self, row: &NewTokenRow<'_>) -> sqlx::Result<i64> {
+            sqlx::query_scalar(
+                "INSERT INTO service_tokens \
+                 (project_id, name, scope, token_hash, created_at, created_by, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            )
+            .bind(row.project_id)
+            .bind(row.name)
+            .bind(row.scope)
+            .bind(row.hash)
+            .bind(row.at)
+            .bind(row.by)
+            .bind(row.expires_at)
+            .fetch_one(&mut *self)
+            .await
+        }
+
+        async fn revoke_token(
+            &mut self,
+            project_id: i64,
+            token_id: i64,
+            at: i64,
+        ) -> sqlx::Result<Option<String>> {
+            sqlx::query_scalar(
+                "UPDATE service_tokens SET revoked_at = $1 \
+                 WHERE id = $2 AND project_id = $3 AND revoked_at IS NULL RETURNING name",
+            )
+            .bind(at)
+            .bind(token_id)
+            .bind(project_id)
+            .fetch_optional(&mut *self)
+            .await
+        }
+
+        async fn token_by_hash(&mut self, hash: &[u8]) -> sqlx::Result<Option<HolderRow>> {
+            sqlx::query_as(
+                "SELECT t.id, t.name, t.scope, t.expires_at, t.last_used_at, t.revoked_at, \
+                 t.project_id, p.slug FROM service_tokens t \
+                 JOIN projects p ON p.id = t.project_id WHERE t.token_hash = $1",
+            )
+            .bind(hash)
+            .fetch_optional(&mut *self)
+            .await
+        }
+
+        async fn note_token_use(
+            &mut self,
+            token_id: i64,
+            at: i64,
+            noted_before: i64,
+        ) -> sqlx::Result<()> {
+            sqlx::query(
+                "UPDATE service_tokens SET last_used_at = $1 \
+                 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at <= $3)",
+            )
+            .bind(at)
+            .bind(token_id)
+            .bind(noted_before)
+            .execute(&mut *self)
+            .await
+            .map(|_| ())
+        }
+    }
+}
