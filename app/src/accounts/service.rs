@@ -4,6 +4,7 @@ pub use super::domain::User;
 use super::{
     domain::{DisplayName, Email, Password, Role},
     password::{self, HashError},
+    repo::{NewUserRow, UserRow, UserRows},
 };
 use crate::{
     audit::{Actor, AuditAction, AuditLog, Event},
@@ -71,29 +72,16 @@ impl From<HashError> for AccountError {
 
 pub(super) type Result<T, E = AccountError> = std::result::Result<T, E>;
 
-#[derive(sqlx::FromRow)]
-pub(super) struct UserRow {
-    id: i64,
-    email: String,
-    display_name: String,
-    role: String,
-    active: bool,
-    created_at: i64,
-    last_sign_in_at: Option<i64>,
-}
-
-impl UserRow {
-    pub(super) fn into_user(self) -> Result<User> {
-        Ok(User {
-            role: Role::parse(&self.role)?,
-            id: self.id,
-            email: self.email,
-            display_name: self.display_name,
-            active: self.active,
-            created_at: self.created_at,
-            last_sign_in_at: self.last_sign_in_at,
-        })
-    }
+pub(super) fn into_user(row: UserRow) -> Result<User> {
+    Ok(User {
+        role: Role::parse(&row.role)?,
+        id: row.id,
+        email: row.email,
+        display_name: row.display_name,
+        active: row.active,
+        created_at: row.created_at,
+        last_sign_in_at: row.last_sign_in_at,
+    })
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -116,13 +104,12 @@ fn require_may_assign(manager: &User, current: Option<Role>, new: Role) -> Resul
     Ok(())
 }
 
+/// One statement claims the set-up (see [`UserRows::claim_setup`]): of two concurrent attempts
+/// exactly one gets it.
 fn token_hash(token: &str) -> Vec<u8> {
     use sha2::{Digest, Sha256};
     Sha256::digest(token.as_bytes()).to_vec()
 }
-
-pub(super) const USER_COLUMNS: &str =
-    "id, email, display_name, role, active, created_at, last_sign_in_at";
 
 #[derive(Clone)]
 pub struct Accounts {
@@ -137,13 +124,8 @@ impl Accounts {
 
     /// The user with this id if they exist and are active.
     pub async fn find_active(&self, id: i64) -> Result<Option<User>> {
-        let row: Option<UserRow> = with_pool!(self.store, |pool| {
-            sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND active"))
-                .bind(id)
-                .fetch_optional(pool)
-                .await?
-        });
-        row.map(UserRow::into_user).transpose()
+        let row = with_pool!(self.store, |pool| pool.acquire().await?.active_user(id).await?);
+        row.map(into_user).transpose()
     }
 
     /// With no users yet, registers a fresh one-time set-up token and returns it (to be logged
@@ -155,12 +137,9 @@ impl Accounts {
         let mut bytes = [0u8; 32];
         rand::fill(&mut bytes);
         let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let hash = token_hash(&token);
         with_pool!(self.store, |pool| {
-            sqlx::query("INSERT INTO setup_tokens (token_hash, created_at) VALUES ($1, $2)")
-                .bind(token_hash(&token))
-                .bind(now_millis())
-                .execute(pool)
-                .await?;
+            pool.acquire().await?.insert_setup_token(&hash, now_millis()).await?;
         });
         Ok(Some(token))
     }
@@ -181,15 +160,8 @@ impl Accounts {
 
     /// Everyone, owners first, then by email.
     pub async fn list_users(&self) -> Result<Vec<User>> {
-        let rows: Vec<UserRow> = with_pool!(self.store, |pool| {
-            sqlx::query_as(&format!(
-                "SELECT {USER_COLUMNS} FROM users ORDER BY \
-                 CASE role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END, email"
-            ))
-            .fetch_all(pool)
-            .await?
-        });
-        rows.into_iter().map(UserRow::into_user).collect()
+        let rows = with_pool!(self.store, |pool| pool.acquire().await?.users().await?);
+        rows.into_iter().map(into_user).collect()
     }
 
     /// An owner or admin adds someone; only owners add owners.
@@ -238,15 +210,9 @@ impl Accounts {
         let now = now_millis();
         let row: UserRow = with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
-            // Serializes membership changes on both backends (a row lock on PostgreSQL, the
-            // write lock on SQLite), so two concurrent demotions cannot remove the last owner.
-            sqlx::query("UPDATE instance SET id = id WHERE id = 1").execute(&mut *tx).await?;
-            let target: Option<UserRow> =
-                sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
-                    .bind(user_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let target = target.ok_or(AccountError::NotFound)?.into_user()?;
+            // So that two concurrent demotions cannot remove the last owner.
+            tx.lock_membership().await?;
+            let target = into_user(tx.user(user_id).await?.ok_or(AccountError::NotFound)?)?;
             let (role, active) = match change {
                 Membership::Role(role) => (role, target.active),
                 Membership::Active(active) => (target.role, active),
@@ -255,32 +221,15 @@ impl Accounts {
             let loses_owner =
                 target.role == Role::Owner && target.active && (role != Role::Owner || !active);
             if loses_owner {
-                let owners: i64 = sqlx::query_scalar(
-                    "SELECT count(*) FROM users WHERE role = 'owner' AND active",
-                )
-                .fetch_one(&mut *tx)
-                .await?;
-                if owners <= 1 {
+                if tx.count_active_owners().await? <= 1 {
                     return Err(AccountError::LastOwner);
                 }
             }
-            let row: UserRow = sqlx::query_as(&format!(
-                "UPDATE users SET role = $1, active = $2, updated_at = $3 WHERE id = $4 \
-                 RETURNING {USER_COLUMNS}"
-            ))
-            .bind(role.as_str())
-            .bind(active)
-            .bind(now)
-            .bind(user_id)
-            .fetch_one(&mut *tx)
-            .await?;
+            let row = tx.set_membership(user_id, role.as_str(), active, now).await?;
             // A new role or a deactivation signs them out at once on every server: their next
             // request has no session.
             if role != target.role || (target.active && !active) {
-                sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-                    .bind(user_id)
-                    .execute(&mut *tx)
-                    .await?;
+                tx.delete_sessions_of(user_id).await?;
             }
             let (action, details) = match change {
                 Membership::Role(role) => (
@@ -294,13 +243,11 @@ impl Accounts {
             tx.commit().await?;
             row
         });
-        row.into_user()
+        into_user(row)
     }
 
     pub async fn count_users(&self) -> Result<i64> {
-        Ok(with_pool!(self.store, |pool| {
-            sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(pool).await?
-        }))
+        Ok(with_pool!(self.store, |pool| pool.acquire().await?.count_users().await?))
     }
 
     pub async fn create_user(
@@ -328,47 +275,33 @@ impl Accounts {
     ) -> Result<User> {
         let hash = password::hash(password).await?;
         let now = now_millis();
+        let row = NewUserRow {
+            email: email.as_str(),
+            display_name: name.as_str(),
+            password_hash: &hash,
+            role: role.as_str(),
+            at: now,
+        };
         let id: i64 = with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
-            if let Some(token) = setup_token {
-                // One statement claims the set-up: it deletes every token only if this one is
-                // valid and nobody exists yet, so of two concurrent attempts exactly one gets rows.
-                let claimed: Vec<Vec<u8>> = sqlx::query_scalar(
-                    "DELETE FROM setup_tokens WHERE NOT EXISTS (SELECT 1 FROM users) \
-                     AND EXISTS (SELECT 1 FROM setup_tokens WHERE token_hash = $1 \
-                     AND created_at > $2) RETURNING token_hash",
-                )
-                .bind(token_hash(token))
-                .bind(now - SETUP_TOKEN_LIFETIME_MS)
-                .fetch_all(&mut *tx)
-                .await?;
-                if claimed.is_empty() {
-                    return Err(AccountError::Invalid(FieldError::new(
-                        "token",
-                        "This set-up link is not valid or has expired (a link lasts one hour). \
-                         Use the newest one in the server log (restart the server for a new \
-                         one), or sign in if an owner already exists.",
-                    )));
-                }
+            if let Some(token) = setup_token
+                && !tx.claim_setup(&token_hash(token), now - SETUP_TOKEN_LIFETIME_MS).await?
+            {
+                return Err(AccountError::Invalid(FieldError::new(
+                    "token",
+                    "This set-up link is not valid or has expired (a link lasts one hour). Use \
+                     the newest one in the server log (restart the server for a new one), or \
+                     sign in if an owner already exists.",
+                )));
             }
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO users (email, display_name, password_hash, role, active, \
-                 created_at, updated_at) VALUES ($1, $2, $3, $4, TRUE, $5, $5) RETURNING id",
-            )
-            .bind(email.as_str())
-            .bind(name.as_str())
-            .bind(&hash)
-            .bind(role.as_str())
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(|error| match error.as_database_error() {
-                Some(db) if db.is_unique_violation() => AccountError::Invalid(FieldError::new(
-                    "email",
-                    "A user with this email already exists",
-                )),
-                _ => AccountError::Database(error),
-            })?;
+            let id =
+                tx.insert_user(&row).await.map_err(|error| match error.as_database_error() {
+                    Some(db) if db.is_unique_violation() => AccountError::Invalid(FieldError::new(
+                        "email",
+                        "A user with this email already exists",
+                    )),
+                    _ => AccountError::Database(error),
+                })?;
             self.audit
                 .record(
                     &mut *tx,
@@ -398,14 +331,9 @@ impl Accounts {
     pub async fn clean_up(&self, now: i64) -> Result<()> {
         self.close_throttle_windows(now).await?;
         with_pool!(self.store, |pool| {
-            sqlx::query("DELETE FROM sign_in_failures WHERE at <= $1")
-                .bind(now - THROTTLE_WINDOW_MS)
-                .execute(pool)
-                .await?;
-            sqlx::query("DELETE FROM setup_tokens WHERE created_at <= $1")
-                .bind(now - SETUP_TOKEN_LIFETIME_MS)
-                .execute(pool)
-                .await?;
+            let mut connection = pool.acquire().await?;
+            connection.delete_failures_before(now - THROTTLE_WINDOW_MS).await?;
+            connection.delete_setup_tokens_before(now - SETUP_TOKEN_LIFETIME_MS).await?;
         });
         Ok(())
     }

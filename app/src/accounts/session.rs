@@ -16,6 +16,7 @@ use tower_sessions::{
 
 use super::{
     domain::Role,
+    repo::{SessionRow, UserRows},
     service::{Accounts, User},
 };
 use crate::{
@@ -87,21 +88,12 @@ impl SessionStore for SessionBackend {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         loop {
             let (data, expires_at, user_id) = columns(record)?;
-            let inserted = with_pool!(self.store, |pool| {
-                sqlx::query(
-                    "INSERT INTO sessions (id_hash, user_id, data, expires_at) \
-                     VALUES ($1, $2, $3, $4) ON CONFLICT (id_hash) DO NOTHING",
-                )
-                .bind(&id_hash(&record.id)[..])
-                .bind(user_id)
-                .bind(data)
-                .bind(expires_at)
-                .execute(pool)
-                .await
-                .map_err(backend_error)?
-                .rows_affected()
+            let hash = id_hash(&record.id);
+            let row = SessionRow { id_hash: &hash, user_id, data: &data, expires_at };
+            let inserted: sqlx::Result<bool> = with_pool!(self.store, |pool| {
+                async { pool.acquire().await?.insert_session(&row).await }.await
             });
-            if inserted == 1 {
+            if inserted.map_err(backend_error)? {
                 return Ok(());
             }
             // A 128-bit collision: practically never, but never two browsers in one session.
@@ -113,31 +105,20 @@ impl SessionStore for SessionBackend {
     /// deactivated) stays ended even if a request that loaded it before still saves it.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let (data, expires_at, user_id) = columns(record)?;
-        with_pool!(self.store, |pool| {
-            sqlx::query(
-                "UPDATE sessions SET user_id = $2, data = $3, expires_at = $4 WHERE id_hash = $1",
-            )
-            .bind(&id_hash(&record.id)[..])
-            .bind(user_id)
-            .bind(data)
-            .bind(expires_at)
-            .execute(pool)
-            .await
-            .map_err(backend_error)?;
+        let hash = id_hash(&record.id);
+        let row = SessionRow { id_hash: &hash, user_id, data: &data, expires_at };
+        let saved: sqlx::Result<()> = with_pool!(self.store, |pool| {
+            async { pool.acquire().await?.update_session(&row).await }.await
         });
-        Ok(())
+        saved.map_err(backend_error)
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let data: Option<Vec<u8>> = with_pool!(self.store, |pool| {
-            sqlx::query_scalar("SELECT data FROM sessions WHERE id_hash = $1 AND expires_at > $2")
-                .bind(&id_hash(id)[..])
-                .bind(now_millis())
-                .fetch_optional(pool)
-                .await
-                .map_err(backend_error)?
+        let hash = id_hash(id);
+        let data: sqlx::Result<Option<Vec<u8>>> = with_pool!(self.store, |pool| {
+            async { pool.acquire().await?.session_data(&hash, now_millis()).await }.await
         });
-        let Some(data) = data else { return Ok(None) };
+        let Some(data) = data.map_err(backend_error)? else { return Ok(None) };
         let (data, expiry_date): Stored = serde_json::from_slice(&data)
             .map_err(|error| session_store::Error::Decode(error.to_string()))?;
         // The row is found by the hash; the record answers to the id the cookie carries.
@@ -145,28 +126,21 @@ impl SessionStore for SessionBackend {
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        with_pool!(self.store, |pool| {
-            sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
-                .bind(&id_hash(id)[..])
-                .execute(pool)
-                .await
-                .map_err(backend_error)?;
+        let hash = id_hash(id);
+        let deleted: sqlx::Result<()> = with_pool!(self.store, |pool| {
+            async { pool.acquire().await?.delete_session(&hash).await }.await
         });
-        Ok(())
+        deleted.map_err(backend_error)
     }
 }
 
 #[async_trait::async_trait]
 impl ExpiredDeletion for SessionBackend {
     async fn delete_expired(&self) -> session_store::Result<()> {
-        with_pool!(self.store, |pool| {
-            sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
-                .bind(now_millis())
-                .execute(pool)
-                .await
-                .map_err(backend_error)?;
+        let deleted: sqlx::Result<()> = with_pool!(self.store, |pool| {
+            async { pool.acquire().await?.delete_sessions_expired_by(now_millis()).await }.await
         });
-        Ok(())
+        deleted.map_err(backend_error)
     }
 }
 

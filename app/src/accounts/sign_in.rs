@@ -4,17 +4,13 @@
 use super::{
     domain::{Email, Password, User},
     password,
-    service::{
-        AccountError, Accounts, MAX_FAILURES, Result, THROTTLE_WINDOW_MS, USER_COLUMNS, UserRow,
-    },
+    repo::{AttemptRow, UserRows},
+    service::{AccountError, Accounts, MAX_FAILURES, Result, THROTTLE_WINDOW_MS, into_user},
 };
 use crate::{
     audit::{Actor, AuditAction, Event},
-    store::{Backend, WritePool, now_millis, with_pool},
+    store::{WritePool, now_millis, with_pool},
 };
-
-/// Serializes sign-in reservations on PostgreSQL (an arbitrary constant for "sign-in").
-const RESERVATION_LOCK: &str = "SELECT pg_advisory_xact_lock(7301190816)";
 
 impl Accounts {
     /// Checks an email and password. Every failure gives the same answer and costs the same
@@ -32,12 +28,8 @@ impl Accounts {
         let Some(attempt) = self.reserve_attempt(email_key, ip, now).await? else {
             return Err(self.refuse_throttled(email_key, ip, now).await?);
         };
-        let row: Option<(String, bool)> = with_pool!(self.store, |pool| {
-            sqlx::query_as("SELECT password_hash, active FROM users WHERE email = $1")
-                .bind(email_key)
-                .fetch_optional(pool)
-                .await?
-        });
+        let row =
+            with_pool!(self.store, |pool| pool.acquire().await?.password_of(email_key).await?);
         let active = row.as_ref().is_some_and(|(_, active)| *active);
         let verified = match password::verify(password, row.map(|(hash, _)| hash)).await {
             Ok(verified) => verified,
@@ -53,69 +45,45 @@ impl Accounts {
                 .await?;
             return Err(AccountError::InvalidCredentials);
         }
-        let user: UserRow = with_pool!(self.store, |pool| {
+        let user = with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
-            sqlx::query("DELETE FROM sign_in_failures WHERE id = $1")
-                .bind(attempt)
-                .execute(&mut *tx)
-                .await?;
-            let user: UserRow = sqlx::query_as(&format!(
-                "UPDATE users SET last_sign_in_at = $1 WHERE email = $2 RETURNING {USER_COLUMNS}"
-            ))
-            .bind(now)
-            .bind(email_key)
-            .fetch_one(&mut *tx)
-            .await?;
+            tx.delete_failure(attempt).await?;
+            let user = tx.mark_signed_in(email_key, now).await?;
             self.audit
                 .record(&mut *tx, Event::general(&actor, AuditAction::UserSignedIn, None))
                 .await?;
             tx.commit().await?;
             user
         });
-        user.into_user()
+        into_user(user)
     }
 
     /// Writes this attempt as a failure if the account and the IP are both under the limit, and
-    /// returns its id; `None` when either is throttled. Atomic on both backends: SQLite's insert
-    /// takes the write lock before it counts, and PostgreSQL serializes reservations with a
-    /// transaction-scoped advisory lock.
+    /// returns its id; `None` when either is throttled. Atomic on both backends (see
+    /// [`super::repo::ReservationLock`]).
     async fn reserve_attempt(
         &self,
         email: &str,
         ip: Option<&str>,
         now: i64,
     ) -> Result<Option<i64>> {
-        const RESERVE: &str = "INSERT INTO sign_in_failures (email, ip, at) SELECT $1, $2, $3 \
-             WHERE (SELECT count(*) FROM sign_in_failures WHERE email = $1 AND at > $4) < $5 \
-             AND (SELECT count(*) FROM sign_in_failures WHERE ip = $2 AND at > $4) < $5 \
-             RETURNING id";
-        let since = now - THROTTLE_WINDOW_MS;
-        let lock = (self.store.backend() == Backend::Postgres).then_some(RESERVATION_LOCK);
+        let attempt = AttemptRow {
+            email,
+            ip,
+            at: now,
+            since: now - THROTTLE_WINDOW_MS,
+            max_failures: MAX_FAILURES,
+        };
         Ok(with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
-            if let Some(lock) = lock {
-                sqlx::query(lock).execute(&mut *tx).await?;
-            }
-            let id: Option<i64> = sqlx::query_scalar(RESERVE)
-                .bind(email)
-                .bind(ip)
-                .bind(now)
-                .bind(since)
-                .bind(MAX_FAILURES)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let id = tx.reserve_attempt(&attempt).await?;
             tx.commit().await?;
             id
         }))
     }
 
     async fn release_attempt(&self, attempt: i64) -> Result<()> {
-        with_pool!(self.store, |pool| {
-            sqlx::query("DELETE FROM sign_in_failures WHERE id = $1")
-                .bind(attempt)
-                .execute(pool)
-                .await?;
-        });
+        with_pool!(self.store, |pool| pool.acquire().await?.delete_failure(attempt).await?);
         Ok(())
     }
 
@@ -128,16 +96,8 @@ impl Accounts {
         now: i64,
     ) -> Result<AccountError> {
         let since = now - THROTTLE_WINDOW_MS;
-        let (by_email, oldest): (i64, Option<i64>) = with_pool!(self.store, |pool| {
-            sqlx::query_as(
-                "SELECT (SELECT count(*) FROM sign_in_failures WHERE email = $1 AND at > $3), \
-                 (SELECT min(at) FROM sign_in_failures WHERE (email = $1 OR ip = $2) AND at > $3)",
-            )
-            .bind(email)
-            .bind(ip)
-            .bind(since)
-            .fetch_one(pool)
-            .await?
+        let (by_email, oldest) = with_pool!(self.store, |pool| {
+            pool.acquire().await?.failures_since(email, ip, since).await?
         });
         let subject = match ip {
             Some(ip) if by_email < MAX_FAILURES => format!("ip:{ip}"),
@@ -147,20 +107,9 @@ impl Accounts {
         // here first (its event written), so that no window outlasts its 15 minutes.
         for attempt in 0..2 {
             let counted = with_pool!(self.store, |pool| {
-                sqlx::query(
-                    "INSERT INTO sign_in_throttles (subject, first_at, refused) \
-                     VALUES ($1, $2, 1) ON CONFLICT (subject) DO UPDATE \
-                     SET refused = sign_in_throttles.refused + 1 \
-                     WHERE sign_in_throttles.first_at > $3",
-                )
-                .bind(&subject)
-                .bind(now)
-                .bind(since)
-                .execute(pool)
-                .await?
-                .rows_affected()
+                pool.acquire().await?.count_refusal(&subject, now, since).await?
             });
-            if counted > 0 || attempt > 0 {
+            if counted || attempt > 0 {
                 break;
             }
             self.close_throttle_windows(now).await?;
@@ -176,13 +125,7 @@ impl Accounts {
     pub async fn close_throttle_windows(&self, now: i64) -> Result<usize> {
         let closed = with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
-            let closed: Vec<(String, i64, i64)> = sqlx::query_as(
-                "DELETE FROM sign_in_throttles WHERE first_at <= $1 \
-                 RETURNING subject, first_at, refused",
-            )
-            .bind(now - THROTTLE_WINDOW_MS)
-            .fetch_all(&mut *tx)
-            .await?;
+            let closed = tx.close_windows(now - THROTTLE_WINDOW_MS).await?;
             for (subject, first_at, refused) in &closed {
                 let (name, ip) = match subject.split_once(':') {
                     Some(("ip", ip)) => (ip.to_string(), Some(ip.to_string())),

@@ -7,8 +7,8 @@ use std::{
 };
 
 mod chain_key;
-pub(crate) mod repo;
 pub mod master;
+pub(crate) mod repo;
 pub mod rotation;
 
 pub use chain_key::OpenError;

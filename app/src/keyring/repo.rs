@@ -75,6 +75,11 @@ pub(crate) trait KeyRows {
         project_id: i64,
     ) -> impl Future<Output = sqlx::Result<Vec<i64>>> + Send;
 
+    /// Every stored data key, as (project id, generation).
+    fn every_data_key_generation(
+        &mut self,
+    ) -> impl Future<Output = sqlx::Result<Vec<(i64, i64)>>> + Send;
+
     /// Stores a data key; a unique violation means the generation exists.
     fn insert_data_key(
         &mut self,
@@ -198,8 +203,10 @@ pub(crate) trait KeyRows {
     ) -> impl Future<Output = sqlx::Result<bool>> + Send;
 
     /// Extends the lease if `holder` still holds it: whether it did.
-    fn renew_lease(&mut self, lease: &LeaseRow<'_>)
-    -> impl Future<Output = sqlx::Result<bool>> + Send;
+    fn renew_lease(
+        &mut self,
+        lease: &LeaseRow<'_>,
+    ) -> impl Future<Output = sqlx::Result<bool>> + Send;
 
     fn release_lease(
         &mut self,
@@ -249,6 +256,12 @@ for_both_backends! {
             .bind(project_id)
             .fetch_all(&mut *self)
             .await
+        }
+
+        async fn every_data_key_generation(&mut self) -> sqlx::Result<Vec<(i64, i64)>> {
+            sqlx::query_as("SELECT project_id, generation FROM project_keys")
+                .fetch_all(&mut *self)
+                .await
         }
 
         async fn insert_data_key(

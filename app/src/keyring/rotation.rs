@@ -168,7 +168,8 @@ impl<'a> Lease<'a> {
     /// Extends the lease; fails if another run took it over meanwhile.
     async fn renew(&self) -> Result<(), RotationError> {
         let row = self.row(now_millis());
-        let renewed = with_pool!(self.store, |pool| pool.acquire().await?.renew_lease(&row).await?);
+        let renewed =
+            with_pool!(self.store, |pool| pool.acquire().await?.renew_lease(&row).await?);
         if renewed { Ok(()) } else { Err(RotationError::LeaseLost) }
     }
 

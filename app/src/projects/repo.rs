@@ -55,14 +55,18 @@ pub(crate) trait ProjectRows {
 
     /// Deletes a project (its secrets, versions, variables and keys go with it): its id, or
     /// `None` when there was none.
-    fn delete_project(&mut self, slug: &str)
-    -> impl Future<Output = sqlx::Result<Option<i64>>> + Send;
+    fn delete_project(
+        &mut self,
+        slug: &str,
+    ) -> impl Future<Output = sqlx::Result<Option<i64>>> + Send;
 
     /// Every project by name, with what its list row shows.
     fn list_projects(&mut self) -> impl Future<Output = sqlx::Result<Vec<ListRow>>> + Send;
 
-    fn project(&mut self, slug: &str)
-    -> impl Future<Output = sqlx::Result<Option<ProjectRow>>> + Send;
+    fn project(
+        &mut self,
+        slug: &str,
+    ) -> impl Future<Output = sqlx::Result<Option<ProjectRow>>> + Send;
 
     /// The id of the project `slug`.
     fn project_id(&mut self, slug: &str) -> impl Future<Output = sqlx::Result<Option<i64>>> + Send;

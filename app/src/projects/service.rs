@@ -287,7 +287,8 @@ impl Projects {
     }
 
     async fn find(&self, slug: &ProjectSlug) -> Result<ProjectRow> {
-        let row = with_pool!(self.store, |pool| pool.acquire().await?.project(slug.as_str()).await?);
+        let row =
+            with_pool!(self.store, |pool| pool.acquire().await?.project(slug.as_str()).await?);
         Ok(row.ok_or_else(|| NotFound::project(slug))?)
     }
 }

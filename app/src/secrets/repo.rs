@@ -68,6 +68,27 @@ pub struct FingerprintMatch {
     pub current_version: i64,
 }
 
+/// One entry of a project's run-time environment as stored: a variable (its `text`), a team
+/// secret or one of the project's secrets (sealed).
+#[derive(sqlx::FromRow)]
+pub struct RunTimeRow {
+    /// Which wins for a key: [`Self::VARIABLE`] < [`Self::TEAM`] < [`Self::PROJECT`].
+    pub rank: i64,
+    pub key: String,
+    pub version: i64,
+    /// The scope the secret belongs to (the data key that sealed it is that scope's).
+    pub owner: i64,
+    pub text: Option<String>,
+    pub generation: i64,
+    pub sealed: Option<Vec<u8>>,
+}
+
+impl RunTimeRow {
+    pub const VARIABLE: i64 = 0;
+    pub const TEAM: i64 = 1;
+    pub const PROJECT: i64 = 2;
+}
+
 const METAS: &str = "SELECT key, description, secret_type, current_version, created_at, \
      created_by, updated_at, updated_by FROM secrets WHERE project_id = $1 ORDER BY key";
 const META: &str = "SELECT key, description, secret_type, current_version, created_at, \
@@ -101,6 +122,13 @@ pub(crate) trait SecretRows {
         &mut self,
         fingerprint: &[u8],
     ) -> impl Future<Output = sqlx::Result<Vec<FingerprintMatch>>> + Send;
+
+    /// Everything a project's programs get: its variables, the team secrets and its own
+    /// secrets at their current versions. One query.
+    fn run_time_rows(
+        &mut self,
+        project_id: i64,
+    ) -> impl Future<Output = sqlx::Result<Vec<RunTimeRow>>> + Send;
 
     /// Inserts a secret's row; a unique violation means the key is taken.
     fn insert_secret(
@@ -215,6 +243,25 @@ for_both_backends! {
                  WHERE v.fingerprint = $1 ORDER BY p.slug, s.key, v.version",
             )
             .bind(fingerprint)
+            .fetch_all(&mut *self)
+            .await
+        }
+
+        async fn run_time_rows(&mut self, project_id: i64) -> sqlx::Result<Vec<RunTimeRow>> {
+            // The ranks are RunTimeRow's constants.
+            sqlx::query_as(
+                "SELECT CAST(0 AS BIGINT) AS rank, key, CAST(0 AS BIGINT) AS version, \
+                 project_id AS owner, value AS text, CAST(0 AS BIGINT) AS generation, \
+                 NULL AS sealed FROM variables WHERE project_id = $1 \
+                 UNION ALL \
+                 SELECT CASE WHEN s.project_id = $1 THEN CAST(2 AS BIGINT) \
+                 ELSE CAST(1 AS BIGINT) END, s.key, s.current_version, s.project_id, NULL, \
+                 v.key_generation, v.sealed_value FROM secrets s \
+                 JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version \
+                 WHERE s.project_id = $1 \
+                 OR s.project_id = (SELECT id FROM projects WHERE kind = 'team')",
+            )
+            .bind(project_id)
             .fetch_all(&mut *self)
             .await
         }

@@ -8,6 +8,7 @@ use zeroize::Zeroizing;
 
 use super::{
     domain::SecretValue,
+    repo::{RunTimeRow, SecretRows},
     service::{KEY_RETIRED_ATTEMPTS, Result, Scope, Vault, VaultError},
 };
 use crate::{
@@ -171,38 +172,23 @@ impl RunTime {
 
     /// A project's run-time environment as stored. One query.
     async fn stored_environment(&self, project_id: i64) -> Result<StoredEnvironment> {
-        // (rank, key, version, owner, variable value, data-key generation, sealed secret value),
-        // rank 0 variables, 1 team secrets, 2 the project's secrets.
-        type Row = (i64, String, i64, i64, Option<String>, i64, Option<Vec<u8>>);
-        let rows: Vec<Row> = with_pool!(self.vault.store, |pool| {
-            sqlx::query_as(
-                "SELECT CAST(0 AS BIGINT), key, CAST(0 AS BIGINT), project_id, value, \
-                 CAST(0 AS BIGINT), NULL FROM variables WHERE project_id = $1 \
-                 UNION ALL \
-                 SELECT CASE WHEN s.project_id = $1 THEN CAST(2 AS BIGINT) \
-                 ELSE CAST(1 AS BIGINT) END, s.key, s.current_version, s.project_id, NULL, \
-                 v.key_generation, v.sealed_value FROM secrets s \
-                 JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version \
-                 WHERE s.project_id = $1 \
-                 OR s.project_id = (SELECT id FROM projects WHERE kind = 'team')",
-            )
-            .bind(project_id)
-            .fetch_all(pool)
-            .await?
+        let rows = with_pool!(self.vault.store, |pool| {
+            pool.acquire().await?.run_time_rows(project_id).await?
         });
-        let mut chosen: BTreeMap<String, Row> = BTreeMap::new();
+        let mut chosen: BTreeMap<String, RunTimeRow> = BTreeMap::new();
         for row in rows {
-            if chosen.get(&row.1).is_none_or(|held| held.0 < row.0) {
-                chosen.insert(row.1.clone(), row);
+            if chosen.get(&row.key).is_none_or(|held| held.rank < row.rank) {
+                chosen.insert(row.key.clone(), row);
             }
         }
         let mut entries = Vec::with_capacity(chosen.len());
         let mut delivered = Vec::new();
-        for (key, (rank, _, version, owner, text, generation, sealed)) in chosen {
+        for (key, row) in chosen {
+            let RunTimeRow { rank, version, owner, text, generation, sealed, .. } = row;
             let value = match (text, sealed) {
                 (Some(text), _) => StoredValue::Plain(text),
                 (None, Some(sealed)) => {
-                    let team_mark = if rank == 1 { " (team)" } else { "" };
+                    let team_mark = if rank == RunTimeRow::TEAM { " (team)" } else { "" };
                     delivered.push(format!("{key} v{version}{team_mark}"));
                     StoredValue::Sealed { owner, version, generation, sealed }
                 }

@@ -149,11 +149,11 @@ impl Vault {
         if held.is_empty() {
             return Ok(0);
         }
-        let stored: Vec<(i64, i64)> = with_pool!(self.store, |pool| {
-            sqlx::query_as("SELECT project_id, generation FROM project_keys")
-                .fetch_all(pool)
-                .await?
-        });
+        let stored = with_pool!(self.store, |pool| pool
+            .acquire()
+            .await?
+            .every_data_key_generation()
+            .await?);
         let retired: Vec<(i64, i64)> =
             held.into_iter().filter(|held| !stored.contains(held)).collect();
         for (project_id, generation) in &retired {

@@ -276,8 +276,7 @@ impl Tokens {
     }
 
     async fn look_up(&self, hash: &[u8; 32]) -> Result<Known, AuthenticationError> {
-        let row =
-            with_pool!(self.store, |pool| pool.acquire().await?.token_by_hash(hash).await?);
+        let row = with_pool!(self.store, |pool| pool.acquire().await?.token_by_hash(hash).await?);
         let row = row.ok_or(TokenRejection::Invalid)?;
         let now = now_millis();
         if row.revoked_at.is_some() {
