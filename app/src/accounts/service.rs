@@ -220,10 +220,8 @@ impl Accounts {
             require_may_assign(manager, Some(target.role), role)?;
             let loses_owner =
                 target.role == Role::Owner && target.active && (role != Role::Owner || !active);
-            if loses_owner {
-                if tx.count_active_owners().await? <= 1 {
-                    return Err(AccountError::LastOwner);
-                }
+            if loses_owner && tx.count_active_owners().await? <= 1 {
+                return Err(AccountError::LastOwner);
             }
             let row = tx.set_membership(user_id, role.as_str(), active, now).await?;
             // A new role or a deactivation signs them out at once on every server: their next
