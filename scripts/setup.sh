@@ -5,7 +5,8 @@
 #
 #   scripts/setup.sh run    what building and running needs (scripts/run); on a fresh machine it
 #                           also compiles the server while the tools install
-#   scripts/setup.sh test   that, plus Chromium, wrk and the end2end npm packages (scripts/test)
+#   scripts/setup.sh test   that, plus Chromium, wrk, leptosfmt and the end2end npm packages
+#                           (scripts/test)
 #
 # The Rust tools are compiled with a quick profile (no LTO, 16 codegen units; cargo-leptos at
 # opt-level 0 but its compressors optimised, wasm-bindgen at 1): they only orchestrate the build,
@@ -105,6 +106,14 @@ if [[ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WASM_BIN
   start_job wasm-bindgen-cli quick_cargo_install 1 wasm-bindgen-cli --version "=$WASM_BINDGEN_VERSION" \
     --force --root "$SEALBOX_TOOLS_DIR" \
     --target-dir "$SEALBOX_CACHE_DIR/install-target/wasm-bindgen-cli"
+fi
+
+# leptosfmt formats the markup inside view! (scripts/test runs it in check mode).
+LEPTOSFMT_VERSION=0.1.33
+if [[ $mode == test && "$(leptosfmt --version 2>/dev/null || true)" != *"$LEPTOSFMT_VERSION"* ]]; then
+  start_job leptosfmt quick_cargo_install 1 leptosfmt --version "=$LEPTOSFMT_VERSION" \
+    --locked --root "$SEALBOX_TOOLS_DIR" \
+    --target-dir "$SEALBOX_CACHE_DIR/install-target/leptosfmt"
 fi
 
 # Debian's binaryen 108 emits a wasm that never hydrates; the npm build of binaryen works.

@@ -16,24 +16,30 @@ pub fn Layout(children: Children) -> impl IntoView {
         <header class="topbar">
             <nav class="topnav" aria-label="Main">
                 <A href="/" attr:class="brand">
-                    <span class="brand-mark" aria-hidden="true">"◆"</span>
+                    <span class="brand-mark" aria-hidden="true">
+                        "◆"
+                    </span>
                     "Sealbox"
                 </A>
                 <ul class="topnav-links">
-                    <li><A href="/projects">"Projects"</A></li>
-                    <li><A href="/settings">"Settings"</A></li>
+                    <li>
+                        <A href="/projects">"Projects"</A>
+                    </li>
+                    <li>
+                        <A href="/settings">"Settings"</A>
+                    </li>
                 </ul>
-                <ThemeToggle/>
-                <AccountMenu/>
+                <ThemeToggle />
+                <AccountMenu />
             </nav>
         </header>
         <main id="main" class="content">
-            <ErrorBoundary fallback=|errors| view! { <ErrorTemplate errors/> }>
-                {children()}
-            </ErrorBoundary>
+            <ErrorBoundary fallback=|errors| {
+                view! { <ErrorTemplate errors /> }
+            }>{children()}</ErrorBoundary>
         </main>
         <footer class="footer">
-            <ServerStatusLine/>
+            <ServerStatusLine />
         </footer>
     }
 }

@@ -72,20 +72,20 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         <!DOCTYPE html>
         <html lang="en" data-theme=theme>
             <head>
-                <meta charset="utf-8"/>
-                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta
                     name="description"
                     content="Sealbox: your team's self-hosted secrets manager for API keys, tokens and connection strings."
                 />
-                <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
-                <HashedStylesheet options=options.clone() id="leptos"/>
-                <AutoReload options=options.clone()/>
-                {(!plain).then(|| view! { <DeferredHydration options/> })}
-                <MetaTags/>
+                <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
+                <HashedStylesheet options=options.clone() id="leptos" />
+                <AutoReload options=options.clone() />
+                {(!plain).then(|| view! { <DeferredHydration options /> })}
+                <MetaTags />
             </head>
             <body>
-                <App/>
+                <App />
             </body>
         </html>
     }
@@ -119,7 +119,11 @@ fn DeferredHydration(options: LeptosOptions) -> impl IntoView {
            else addEventListener('load', afterPaint, {{ once: true }});\
          }})({js:?}, {wasm:?});"
     );
-    view! { <script type="module" nonce=use_nonce()>{loader}</script> }
+    view! {
+        <script type="module" nonce=use_nonce()>
+            {loader}
+        </script>
+    }
 }
 
 /// `/pkg/<name>.js` and `.wasm` of the bundle: with their content hashes from the build's
@@ -152,16 +156,16 @@ pub fn App() -> AnyView {
     view! {
         <Title formatter=|page: String| {
             if page.is_empty() { "Sealbox".to_string() } else { format!("{page} · Sealbox") }
-        }/>
+        } />
         <Router>
             <Layout>
                 // Every route renders completely before the response starts: pages read and work
                 // without JavaScript (out-of-order streaming needs a script to place its chunks),
                 // and a status set from loaded data (404, 403) reaches the response.
                 <Routes fallback=NotFound>
-                    <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
-                    <Route path=path!("/login") view={Lazy::<Login>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/setup") view={Lazy::<Setup>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/") view=HomePage ssr=SsrMode::Async />
+                    <Route path=path!("/login") view={Lazy::<Login>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/setup") view={Lazy::<Setup>::new()} ssr=SsrMode::Async />
                     <Route
                         path=path!("/settings")
                         view={Lazy::<Settings>::new()}
@@ -192,10 +196,10 @@ pub fn App() -> AnyView {
                         view={Lazy::<Project>::new()}
                         ssr=SsrMode::Async
                     >
-                        <Route path=path!("") view={Lazy::<Secrets>::new()}/>
-                        <Route path=path!("variables") view={Lazy::<Variables>::new()}/>
-                        <Route path=path!("tokens") view={Lazy::<Tokens>::new()}/>
-                        <Route path=path!("settings") view={Lazy::<ProjectSettings>::new()}/>
+                        <Route path=path!("") view={Lazy::<Secrets>::new()} />
+                        <Route path=path!("variables") view={Lazy::<Variables>::new()} />
+                        <Route path=path!("tokens") view={Lazy::<Tokens>::new()} />
+                        <Route path=path!("settings") view={Lazy::<ProjectSettings>::new()} />
                     </ParentRoute>
                 </Routes>
             </Layout>
@@ -245,7 +249,7 @@ lazy_pages! {
 #[component]
 fn HomePage() -> impl IntoView {
     view! {
-        <Title text=""/>
+        <Title text="" />
         <section class="page">
             <h1>"Sealbox"</h1>
             <p class="lead">

@@ -1,5 +1,9 @@
 //! Command-line and environment configuration, validated before anything starts. Every problem
 //! becomes one sentence that names the setting and says what is wrong with it.
+//!
+//! Over ~450 lines with its tests because every command's clap definition is here (the server's,
+//! the admin and audit commands', and the API client's at the end), so that what `sealbox --help`
+//! prints is read in one file.
 use std::{
     fs,
     io::{self, Write},
@@ -416,25 +420,6 @@ fn create_dev_key_file(path: &Path) -> Result<MasterKey, ConfigError> {
     Ok(key)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn both_key_sources_at_once_are_refused() {
-        let dir = std::env::temp_dir();
-        let error = load_master_keys(Some("x"), Some(Path::new("/k")), &dir, DevKey::MustExist)
-            .expect_err("refused");
-        assert!(matches!(error, ConfigError::TwoMasterKeys));
-    }
-
-    #[test]
-    fn a_public_url_must_be_http_or_https() {
-        assert!(parse_public_url("https://secrets.example.com").is_ok());
-        assert!(parse_public_url("ftp://secrets.example.com").is_err());
-        assert!(parse_public_url("secrets.example.com").is_err());
-    }
-}
 /// Where the run-time commands find the server, the project and the token.
 #[derive(Debug, Clone, Args)]
 #[command(after_long_help = "The token can also be given in the SEALBOX_TOKEN environment \
@@ -525,4 +510,24 @@ pub struct ImportArgs {
 
     #[command(flatten)]
     pub remote: RemoteArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_key_sources_at_once_are_refused() {
+        let dir = std::env::temp_dir();
+        let error = load_master_keys(Some("x"), Some(Path::new("/k")), &dir, DevKey::MustExist)
+            .expect_err("refused");
+        assert!(matches!(error, ConfigError::TwoMasterKeys));
+    }
+
+    #[test]
+    fn a_public_url_must_be_http_or_https() {
+        assert!(parse_public_url("https://secrets.example.com").is_ok());
+        assert!(parse_public_url("ftp://secrets.example.com").is_err());
+        assert!(parse_public_url("secrets.example.com").is_err());
+    }
 }

@@ -127,13 +127,20 @@ pub fn LoginPage() -> impl IntoView {
         _ => None,
     };
     view! {
-        <Title text="Sign in"/>
+        <Title text="Sign in" />
         <section class="page auth-card">
             <h1>"Sign in"</h1>
             <ActionForm action=sign_in attr:novalidate=true attr:class="stack">
-                <ReturnHere/>
+                <ReturnHere />
                 <label for="email">"Email"</label>
-                <input id="email" type="email" name="email" autocomplete="username" required value=move || typed("email").get()/>
+                <input
+                    id="email"
+                    type="email"
+                    name="email"
+                    autocomplete="username"
+                    required
+                    value=move || typed("email").get()
+                />
                 <label for="password">"Password"</label>
                 <input
                     id="password"
@@ -142,7 +149,16 @@ pub fn LoginPage() -> impl IntoView {
                     autocomplete="current-password"
                     required
                 />
-                {move || error().map(|message| view! { <p class="form-error" role="alert">{message}</p> })}
+                {move || {
+                    error()
+                        .map(|message| {
+                            view! {
+                                <p class="form-error" role="alert">
+                                    {message}
+                                </p>
+                            }
+                        })
+                }}
                 <button type="submit" class="primary" disabled=move || sign_in.pending().get()>
                     "Sign in"
                 </button>
@@ -162,14 +178,18 @@ pub fn AccountMenu() -> impl IntoView {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
                 match user.await {
-                    Ok(Some(user)) => view! {
-                        <span class="account">{user.email}</span>
-                        <ActionForm action=sign_out attr:class="inline-form">
-                            <ReturnHere/>
-                            <button type="submit" class="nav-button">"Sign out"</button>
-                        </ActionForm>
+                    Ok(Some(user)) => {
+                        view! {
+                            <span class="account">{user.email}</span>
+                            <ActionForm action=sign_out attr:class="inline-form">
+                                <ReturnHere />
+                                <button type="submit" class="nav-button">
+                                    "Sign out"
+                                </button>
+                            </ActionForm>
+                        }
+                            .into_any()
                     }
-                    .into_any(),
                     _ => view! { <A href="/login">"Sign in"</A> }.into_any(),
                 }
             })}

@@ -155,22 +155,36 @@ pub fn MembersPage() -> impl IntoView {
         .map(|error| error.to_string())
     };
     view! {
-        <Title text="Members"/>
-        <Transition fallback=|| view! { <p class="muted">"Loading members…"</p> }>
+        <Title text="Members" />
+        <Transition fallback=|| {
+            view! { <p class="muted">"Loading members…"</p> }
+        }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(page) => view! {
-                        <section class="page">
-                            <p class="breadcrumb"><a href="/settings">"Settings"</a>" / Members"</p>
-                            <h1>"Members"</h1>
-                            {move || row_error().map(|message| view! {
-                                <p class="form-error" role="alert">{message}</p>
-                            })}
-                            <MembersTable page=page.clone() change_role set_active/>
-                            <AddMemberForm add me=page.me.clone() flash=page.added.clone()/>
-                        </section>
+                    Ok(page) => {
+                        view! {
+                            <section class="page">
+                                <p class="breadcrumb">
+                                    <a href="/settings">"Settings"</a>
+                                    " / Members"
+                                </p>
+                                <h1>"Members"</h1>
+                                {move || {
+                                    row_error()
+                                        .map(|message| {
+                                            view! {
+                                                <p class="form-error" role="alert">
+                                                    {message}
+                                                </p>
+                                            }
+                                        })
+                                }}
+                                <MembersTable page=page.clone() change_role set_active />
+                                <AddMemberForm add me=page.me.clone() flash=page.added.clone() />
+                            </section>
+                        }
+                            .into_any()
                     }
-                    .into_any(),
                     Err(error) => page_error(error),
                 }
             })}
@@ -216,48 +230,74 @@ fn MembersTable(
                     </td>
                     <td>
                         {match user.last_sign_in_at {
-                            Some(at) => view! { <Timestamp at now/> }.into_any(),
+                            Some(at) => view! { <Timestamp at now /> }.into_any(),
                             None => view! { <span class="muted">"Never"</span> }.into_any(),
                         }}
                     </td>
                     <td class="actions">
-                        {may_touch.then(|| view! {
-                            <ActionForm action=change_role attr:class="inline-form">
-                                <ReturnHere/>
-                                <input type="hidden" name="user_id" value=user.id/>
-                                <label class="visually-hidden" for=select_id.clone()>
-                                    {role_label}
-                                </label>
-                                <select id=select_id name="role">
-                                    {assignable.iter().map(|role| view! {
-                                        <option value=role.as_str() selected=*role == user.role>
-                                            {role.label()}
-                                        </option>
-                                    }).collect_view()}
-                                </select>
-                                <button type="submit" class="secondary" aria-label=change_label>
-                                    "Change role"
-                                </button>
-                            </ActionForm>
-                            <ActionForm action=set_active attr:class="inline-form">
-                                <ReturnHere/>
-                                <input type="hidden" name="user_id" value=user.id/>
-                                <input type="hidden" name="active" value=(!user.active).to_string()/>
-                                {if user.active {
-                                    view! {
-                                        <button type="submit" class="secondary danger" aria-label=toggle_label.clone()>
-                                            "Deactivate"
+                        {may_touch
+                            .then(|| {
+                                view! {
+                                    <ActionForm action=change_role attr:class="inline-form">
+                                        <ReturnHere />
+                                        <input type="hidden" name="user_id" value=user.id />
+                                        <label class="visually-hidden" for=select_id.clone()>
+                                            {role_label}
+                                        </label>
+                                        <select id=select_id name="role">
+                                            {assignable
+                                                .iter()
+                                                .map(|role| {
+                                                    view! {
+                                                        <option value=role.as_str() selected=*role == user.role>
+                                                            {role.label()}
+                                                        </option>
+                                                    }
+                                                })
+                                                .collect_view()}
+                                        </select>
+                                        <button
+                                            type="submit"
+                                            class="secondary"
+                                            aria-label=change_label
+                                        >
+                                            "Change role"
                                         </button>
-                                    }.into_any()
-                                } else {
-                                    view! {
-                                        <button type="submit" class="secondary" aria-label=toggle_label>
-                                            "Reactivate"
-                                        </button>
-                                    }.into_any()
-                                }}
-                            </ActionForm>
-                        })}
+                                    </ActionForm>
+                                    <ActionForm action=set_active attr:class="inline-form">
+                                        <ReturnHere />
+                                        <input type="hidden" name="user_id" value=user.id />
+                                        <input
+                                            type="hidden"
+                                            name="active"
+                                            value=(!user.active).to_string()
+                                        />
+                                        {if user.active {
+                                            view! {
+                                                <button
+                                                    type="submit"
+                                                    class="secondary danger"
+                                                    aria-label=toggle_label.clone()
+                                                >
+                                                    "Deactivate"
+                                                </button>
+                                            }
+                                                .into_any()
+                                        } else {
+                                            view! {
+                                                <button
+                                                    type="submit"
+                                                    class="secondary"
+                                                    aria-label=toggle_label
+                                                >
+                                                    "Reactivate"
+                                                </button>
+                                            }
+                                                .into_any()
+                                        }}
+                                    </ActionForm>
+                                }
+                            })}
                     </td>
                 </tr>
             }
@@ -295,35 +335,71 @@ fn AddMemberForm(
     view! {
         <h2>"Add member"</h2>
         <div role="status" class="notice-region">
-            {move || added().map(|added| view! {
-                <div class="notice ok">
-                    <p>{format!("Added {}.", added.email)}</p>
-                    {added.generated_password.map(|password| view! {
-                        <p>
-                            "Their initial password, shown only this once: "
-                            <code class="generated-password">{password}</code>
-                        </p>
-                        <p class="muted">"Give it to them in person or through a password manager."</p>
-                    })}
-                </div>
-            })}
+            {move || {
+                added()
+                    .map(|added| {
+                        view! {
+                            <div class="notice ok">
+                                <p>{format!("Added {}.", added.email)}</p>
+                                {added
+                                    .generated_password
+                                    .map(|password| {
+                                        view! {
+                                            <p>
+                                                "Their initial password, shown only this once: "
+                                                <code class="generated-password">{password}</code>
+                                            </p>
+                                            <p class="muted">
+                                                "Give it to them in person or through a password manager."
+                                            </p>
+                                        }
+                                    })}
+                            </div>
+                        }
+                    })
+            }}
         </div>
         <ActionForm action=add attr:novalidate=true attr:class="stack narrow">
-            <ReturnHere/>
+            <ReturnHere />
             <label for="member-email">"Email"</label>
-            <input id="member-email" type="email" name="email" autocomplete="off" required value=move || typed("email").get()/>
+            <input
+                id="member-email"
+                type="email"
+                name="email"
+                autocomplete="off"
+                required
+                value=move || typed("email").get()
+            />
             <label for="member-name">"Name"</label>
-            <input id="member-name" type="text" name="name" autocomplete="off" value=move || typed("name").get()/>
+            <input
+                id="member-name"
+                type="text"
+                name="name"
+                autocomplete="off"
+                value=move || typed("name").get()
+            />
             <label for="member-role">"Role"</label>
             <select id="member-role" name="role">
-                {roles.into_iter().map(|role| view! {
-                    <option
-                        value=role.as_str()
-                        selected=move || typed("role").get().map_or(role == Role::Member, |typed| typed == role.as_str())
-                    >
-                        {role.label()}
-                    </option>
-                }).collect_view()}
+                {roles
+                    .into_iter()
+                    .map(|role| {
+                        view! {
+                            <option
+                                value=role.as_str()
+                                selected=move || {
+                                    typed("role")
+                                        .get()
+                                        .map_or(
+                                            role == Role::Member,
+                                            |typed| typed == role.as_str(),
+                                        )
+                                }
+                            >
+                                {role.label()}
+                            </option>
+                        }
+                    })
+                    .collect_view()}
             </select>
             <label for="member-password">"Initial password"</label>
             <input
@@ -336,8 +412,19 @@ fn AddMemberForm(
             <p id="member-password-help" class="muted">
                 "12 to 256 characters. Leave it empty and Sealbox generates one and shows it once."
             </p>
-            {move || error().map(|message| view! { <p class="form-error" role="alert">{message}</p> })}
-            <button type="submit" class="primary" disabled=move || add.pending().get()>"Add member"</button>
+            {move || {
+                error()
+                    .map(|message| {
+                        view! {
+                            <p class="form-error" role="alert">
+                                {message}
+                            </p>
+                        }
+                    })
+            }}
+            <button type="submit" class="primary" disabled=move || add.pending().get()>
+                "Add member"
+            </button>
         </ActionForm>
     }
 }

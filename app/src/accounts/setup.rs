@@ -80,34 +80,62 @@ pub fn SetupPage() -> impl IntoView {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
                 match open.await {
-                    Ok(true) => view! {
-                        <Title text="Set up Sealbox"/>
-                        <section class="page auth-card">
-                            <h1>"Set up Sealbox"</h1>
-                            <p class="muted">"Create the owner account. You can add more people later."</p>
-                            <ActionForm action=create attr:novalidate=true attr:class="stack">
-                                <ReturnHere/>
-                                <input type="hidden" name="token" value=token/>
-                                <label for="email">"Email"</label>
-                                <input id="email" type="email" name="email" autocomplete="username" required value=move || typed("email").get()/>
-                                <label for="name">"Name"</label>
-                                <input id="name" type="text" name="name" autocomplete="name" value=move || typed("name").get()/>
-                                <label for="password">"Password"</label>
-                                <input
-                                    id="password"
-                                    type="password"
-                                    name="password"
-                                    autocomplete="new-password"
-                                    minlength="12"
-                                    required
-                                />
-                                {move || error().map(|m| view! { <p class="form-error" role="alert">{m}</p> })}
-                                <button type="submit" class="primary">"Create owner"</button>
-                            </ActionForm>
-                        </section>
+                    Ok(true) => {
+                        view! {
+                            <Title text="Set up Sealbox" />
+                            <section class="page auth-card">
+                                <h1>"Set up Sealbox"</h1>
+                                <p class="muted">
+                                    "Create the owner account. You can add more people later."
+                                </p>
+                                <ActionForm action=create attr:novalidate=true attr:class="stack">
+                                    <ReturnHere />
+                                    <input type="hidden" name="token" value=token />
+                                    <label for="email">"Email"</label>
+                                    <input
+                                        id="email"
+                                        type="email"
+                                        name="email"
+                                        autocomplete="username"
+                                        required
+                                        value=move || typed("email").get()
+                                    />
+                                    <label for="name">"Name"</label>
+                                    <input
+                                        id="name"
+                                        type="text"
+                                        name="name"
+                                        autocomplete="name"
+                                        value=move || typed("name").get()
+                                    />
+                                    <label for="password">"Password"</label>
+                                    <input
+                                        id="password"
+                                        type="password"
+                                        name="password"
+                                        autocomplete="new-password"
+                                        minlength="12"
+                                        required
+                                    />
+                                    {move || {
+                                        error()
+                                            .map(|m| {
+                                                view! {
+                                                    <p class="form-error" role="alert">
+                                                        {m}
+                                                    </p>
+                                                }
+                                            })
+                                    }}
+                                    <button type="submit" class="primary">
+                                        "Create owner"
+                                    </button>
+                                </ActionForm>
+                            </section>
+                        }
+                            .into_any()
                     }
-                    .into_any(),
-                    _ => view! { <NotFound/> }.into_any(),
+                    _ => view! { <NotFound /> }.into_any(),
                 }
             })}
         </Suspense>

@@ -76,11 +76,15 @@ pub fn AuditPage() -> impl IntoView {
     let data =
         Resource::new(move || position.get(), |(filter, before)| audit_events(filter, before));
     view! {
-        <Title text="Audit"/>
-        <Transition fallback=|| view! { <p class="muted">"Loading the audit log…"</p> }>
+        <Title text="Audit" />
+        <Transition fallback=|| {
+            view! { <p class="muted">"Loading the audit log…"</p> }
+        }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(view) => view! { <AuditTable view filter=position.get_untracked().0/> }.into_any(),
+                    Ok(view) => {
+                        view! { <AuditTable view filter=position.get_untracked().0 /> }.into_any()
+                    }
                     Err(error) => page_error(error),
                 }
             })}
@@ -100,35 +104,82 @@ fn AuditTable(view: AuditView, filter: AuditFilter) -> impl IntoView {
     let empty = rows.is_empty();
     view! {
         <section class="page">
-            <p class="breadcrumb"><a href="/settings">"Settings"</a>" / Audit"</p>
+            <p class="breadcrumb">
+                <a href="/settings">"Settings"</a>
+                " / Audit"
+            </p>
             <div class="page-header">
                 <h1>"Audit"</h1>
-                <a class="button secondary" href=export download="">"Export CSV"</a>
+                <a class="button secondary" href=export download="">
+                    "Export CSV"
+                </a>
             </div>
             {match last_verification {
-                Some(last) => view! {
-                    <p class=if last.intact { "notice ok" } else { "notice warn" } role="status">
-                        {last.message}" — checked "<Timestamp at=last.at now/>
-                    </p>
-                }.into_any(),
-                None => view! {
-                    <p class="muted">"The chain has not been verified yet: run "<code>"sealbox audit verify"</code>"."</p>
-                }.into_any(),
+                Some(last) => {
+                    view! {
+                        <p
+                            class=if last.intact { "notice ok" } else { "notice warn" }
+                            role="status"
+                        >
+                            {last.message}
+                            " — checked "
+                            <Timestamp at=last.at now />
+                        </p>
+                    }
+                        .into_any()
+                }
+                None => {
+                    view! {
+                        <p class="muted">
+                            "The chain has not been verified yet: run "
+                            <code>"sealbox audit verify"</code>"."
+                        </p>
+                    }
+                        .into_any()
+                }
             }}
             <form method="get" action="/settings/audit" class="audit-filters" role="search">
-                <label>"Action"<input name="action" value=filter.action.clone() list="audit-actions" placeholder=AuditAction::SecretUpdated.as_str()/></label>
+                <label>
+                    "Action"
+                    <input
+                        name="action"
+                        value=filter.action.clone()
+                        list="audit-actions"
+                        placeholder=AuditAction::SecretUpdated.as_str()
+                    />
+                </label>
                 <datalist id="audit-actions">
-                    {AuditAction::ALL.iter().map(|action| view! { <option value=action.as_str()></option> }).collect_view()}
+                    {AuditAction::ALL
+                        .iter()
+                        .map(|action| view! { <option value=action.as_str()></option> })
+                        .collect_view()}
                 </datalist>
-                <label>"Actor"<input name="actor" value=filter.actor.clone() placeholder="alice@example.com"/></label>
-                <label>"Project"<input name="project" value=filter.project.clone() placeholder="discord-bot"/></label>
-                <label>"Key"<input name="key" value=filter.key.clone() class="mono" placeholder="API_KEY"/></label>
-                <label>"From"<input name="from" type="date" value=filter.from.clone()/></label>
-                <label>"To"<input name="to" type="date" value=filter.to.clone()/></label>
-                <button type="submit" class="primary">"Filter"</button>
+                <label>
+                    "Actor"
+                    <input
+                        name="actor"
+                        value=filter.actor.clone()
+                        placeholder="alice@example.com"
+                    />
+                </label>
+                <label>
+                    "Project"
+                    <input name="project" value=filter.project.clone() placeholder="discord-bot" />
+                </label>
+                <label>
+                    "Key"
+                    <input name="key" value=filter.key.clone() class="mono" placeholder="API_KEY" />
+                </label>
+                <label>"From"<input name="from" type="date" value=filter.from.clone() /></label>
+                <label>"To"<input name="to" type="date" value=filter.to.clone() /></label>
+                <button type="submit" class="primary">
+                    "Filter"
+                </button>
                 <a href="/settings/audit">"Clear"</a>
             </form>
-            <p class="empty-state" hidden=!empty>"No events match."</p>
+            <p class="empty-state" hidden=!empty>
+                "No events match."
+            </p>
             <table class="data-table" hidden=empty>
                 <thead>
                     <tr>
@@ -141,30 +192,48 @@ fn AuditTable(view: AuditView, filter: AuditFilter) -> impl IntoView {
                     </tr>
                 </thead>
                 <tbody>
-                    {rows.into_iter().map(|row| {
-                        let details = [
-                            row.ip.map(|ip| format!("IP {ip}")),
-                            row.version.map(|v| format!("version {v}")),
-                            row.details,
-                        ]
+                    {rows
                         .into_iter()
-                        .flatten()
-                        .collect::<Vec<_>>()
-                        .join(" · ");
-                        view! {
-                            <tr>
-                                <td><Timestamp at=row.at now/></td>
-                                <td>{row.actor}</td>
-                                <td><code>{row.action}</code></td>
-                                <td>{row.project.filter(|p| p != "_team").unwrap_or_default()}</td>
-                                <td><code>{row.key.unwrap_or_default()}</code></td>
-                                <td>{details}</td>
-                            </tr>
-                        }
-                    }).collect_view()}
+                        .map(|row| {
+                            let details = [
+                                row.ip.map(|ip| format!("IP {ip}")),
+                                row.version.map(|v| format!("version {v}")),
+                                row.details,
+                            ]
+                                .into_iter()
+                                .flatten()
+                                .collect::<Vec<_>>()
+                                .join(" · ");
+                            view! {
+                                <tr>
+                                    <td>
+                                        <Timestamp at=row.at now />
+                                    </td>
+                                    <td>{row.actor}</td>
+                                    <td>
+                                        <code>{row.action}</code>
+                                    </td>
+                                    <td>
+                                        {row.project.filter(|p| p != "_team").unwrap_or_default()}
+                                    </td>
+                                    <td>
+                                        <code>{row.key.unwrap_or_default()}</code>
+                                    </td>
+                                    <td>{details}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
                 </tbody>
             </table>
-            {next.map(|href| view! { <a class="button secondary" href=href>"Older events"</a> })}
+            {next
+                .map(|href| {
+                    view! {
+                        <a class="button secondary" href=href>
+                            "Older events"
+                        </a>
+                    }
+                })}
         </section>
     }
 }

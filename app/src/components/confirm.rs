@@ -70,25 +70,62 @@ where
     let (input_id, error_id) = (StoredValue::new(input_id), StoredValue::new(error_id));
     view! {
         <UrlDialog open title id>
-            {move || item.get().map(|item| {
-                let typed = type_to_confirm.map(|word| view! {
-                    <label for=input_id.get_value()>{format!("Type {} to confirm", word(&item))}</label>
-                    <input id=input_id.get_value() name=CONFIRM_FIELD autocomplete="off" required aria-describedby=error_id.get_value()/>
-                    {move || typed_error().map(|m| view! { <p class="field-error" id=error_id.get_value()>{m}</p> })}
-                });
-                view! {
-                    <p>{message.with_value(|message| message(&item))}</p>
-                    <ActionForm action attr:novalidate=true attr:class="inline-form">
-                        <ReturnHere/>
-                        {fields.with_value(|fields| fields(&item))}
-                        {typed}
-                        {move || form_message().map(|m| view! { <p class="form-error" role="alert">{m}</p> })}
-                        <button type="submit" class="primary danger" disabled=move || action.pending().get()>
-                            {confirm}
-                        </button>
-                    </ActionForm>
-                }
-            })}
+            {move || {
+                item.get()
+                    .map(|item| {
+                        let typed = type_to_confirm
+                            .map(|word| {
+                                view! {
+                                    <label for=input_id
+                                        .get_value()>
+                                        {format!("Type {} to confirm", word(&item))}
+                                    </label>
+                                    <input
+                                        id=input_id.get_value()
+                                        name=CONFIRM_FIELD
+                                        autocomplete="off"
+                                        required
+                                        aria-describedby=error_id.get_value()
+                                    />
+                                    {move || {
+                                        typed_error()
+                                            .map(|m| {
+                                                view! {
+                                                    <p class="field-error" id=error_id.get_value()>
+                                                        {m}
+                                                    </p>
+                                                }
+                                            })
+                                    }}
+                                }
+                            });
+                        view! {
+                            <p>{message.with_value(|message| message(&item))}</p>
+                            <ActionForm action attr:novalidate=true attr:class="inline-form">
+                                <ReturnHere />
+                                {fields.with_value(|fields| fields(&item))}
+                                {typed}
+                                {move || {
+                                    form_message()
+                                        .map(|m| {
+                                            view! {
+                                                <p class="form-error" role="alert">
+                                                    {m}
+                                                </p>
+                                            }
+                                        })
+                                }}
+                                <button
+                                    type="submit"
+                                    class="primary danger"
+                                    disabled=move || action.pending().get()
+                                >
+                                    {confirm}
+                                </button>
+                            </ActionForm>
+                        }
+                    })
+            }}
         </UrlDialog>
     }
 }

@@ -116,7 +116,9 @@ pub fn UrlDialog(
                         view! {
                             {children()}
                             <form method="dialog" class="dialog-cancel">
-                                <button type="submit" class="secondary">"Cancel"</button>
+                                <button type="submit" class="secondary">
+                                    "Cancel"
+                                </button>
                             </form>
                         }
                     })

@@ -15,12 +15,14 @@ pub fn ErrorPage(error: AppError) -> impl IntoView {
     }
     let title = error.title();
     view! {
-        <Title text=title/>
+        <Title text=title />
         <section class="page error-page" role="alert">
             <p class="error-code">{error.status()}</p>
             <h1>{title}</h1>
             <p>{error.to_string()}</p>
-            <p><A href="/">"Back to the start page"</A></p>
+            <p>
+                <A href="/">"Back to the start page"</A>
+            </p>
         </section>
     }
 }
@@ -29,8 +31,8 @@ pub fn ErrorPage(error: AppError) -> impl IntoView {
 /// (a 302 on the server-rendered response), everyone else sees the error with its status.
 pub fn page_error(error: AppError) -> AnyView {
     match error {
-        AppError::Unauthorized => view! { <Redirect path="/login"/> }.into_any(),
-        error => view! { <ErrorPage error/> }.into_any(),
+        AppError::Unauthorized => view! { <Redirect path="/login" /> }.into_any(),
+        error => view! { <ErrorPage error /> }.into_any(),
     }
 }
 
@@ -41,7 +43,7 @@ pub fn NotFound() -> impl IntoView {
         <ErrorPage error=AppError::NotFound(
             "There is nothing at this address. It may have moved, or the link may be mistyped."
                 .into(),
-        )/>
+        ) />
     }
 }
 
@@ -61,6 +63,6 @@ pub fn ErrorTemplate(errors: ArcRwSignal<Errors>) -> impl IntoView {
                     .unwrap_or_else(|| AppError::Internal("unexpected".into()))
             })
             .unwrap_or_else(|| AppError::Internal("unknown".into()));
-        view! { <ErrorPage error/> }
+        view! { <ErrorPage error /> }
     }
 }

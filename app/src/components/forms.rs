@@ -18,7 +18,7 @@ pub fn ReturnHere() -> impl IntoView {
         let pairs = query.into_iter().map(|(name, value)| (name.to_string(), value.to_string()));
         super::dialog::href(&location.pathname.get(), pairs)
     };
-    view! { <input type="hidden" name=RETURN_FIELD value=here/> }
+    view! { <input type="hidden" name=RETURN_FIELD value=here /> }
 }
 
 /// After a failed plain form post (no JavaScript), the server sends the browser back with what was
@@ -43,18 +43,26 @@ pub fn field_error(
     id: &'static str,
 ) -> impl IntoView {
     move || {
-        error()
-            .and_then(|error| error.field_message(field))
-            .map(|message| view! { <p class="field-error" id=id>{message}</p> })
+        error().and_then(|error| error.field_message(field)).map(|message| {
+            view! {
+                <p class="field-error" id=id>
+                    {message}
+                </p>
+            }
+        })
     }
 }
 
 /// The error for the form as a whole (conflicts, "No changes to save", permissions).
 pub fn form_error(error: impl Fn() -> Option<AppError> + Send + Sync + 'static) -> impl IntoView {
     move || {
-        error()
-            .and_then(|error| error.form_message())
-            .map(|message| view! { <p class="form-error" role="alert">{message}</p> })
+        error().and_then(|error| error.form_message()).map(|message| {
+            view! {
+                <p class="form-error" role="alert">
+                    {message}
+                </p>
+            }
+        })
     }
 }
 
@@ -90,5 +98,9 @@ where
             }
         });
     }
-    view! { <p class="sr-status" role="status" aria-live="polite">{move || announcement.get()}</p> }
+    view! {
+        <p class="sr-status" role="status" aria-live="polite">
+            {move || announcement.get()}
+        </p>
+    }
 }

@@ -109,8 +109,8 @@ pub fn ThemeToggle() -> impl IntoView {
                 apply(next);
             }
         >
-            <ReturnHere/>
-            <input type="hidden" name="theme" value=move || theme.get().other().as_str()/>
+            <ReturnHere />
+            <input type="hidden" name="theme" value=move || theme.get().other().as_str() />
             <button
                 type="submit"
                 class="theme-toggle"

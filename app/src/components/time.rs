@@ -8,5 +8,9 @@ use crate::time::{iso, relative, utc};
 #[component]
 pub fn Timestamp(at: i64, now: i64) -> impl IntoView {
     let exact = utc(at);
-    view! { <time datetime=iso(at) title=exact>{relative(at, now)}</time> }
+    view! {
+        <time datetime=iso(at) title=exact>
+            {relative(at, now)}
+        </time>
+    }
 }

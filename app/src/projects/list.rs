@@ -66,40 +66,87 @@ pub fn ProjectsPage() -> impl IntoView {
     let open = Signal::derive(move || dialog.get().as_deref() == Some("new-project"));
     let error = dialog_error(open, create.value());
     view! {
-        <Title text="Projects"/>
-        <Suspense fallback=|| view! { <p class="muted">"Loading projects…"</p> }>
+        <Title text="Projects" />
+        <Suspense fallback=|| {
+            view! { <p class="muted">"Loading projects…"</p> }
+        }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(view) => view! {
-                        <section class="page">
-                            <div class="page-header">
-                                <h1>"Projects"</h1>
-                                {view.can_manage.then(|| view! {
-                                    <a class="button" href=dialog_href(Some("new-project"))>"New project"</a>
-                                })}
-                            </div>
-                            <ProjectsTable view=view.clone()/>
-                            {view.can_manage.then(|| view! {
-                                <UrlDialog open title="New project".to_string() id="new-project">
-                                    <ActionForm action=create attr:novalidate=true attr:class="stack">
-                                        <ReturnHere/>
-                                        <label for="project-name">"Project name"</label>
-                                        <input id="project-name" name="name" required autocomplete="off" value=move || typed("name").get() aria-describedby="project-name-error"/>
-                                        {move || error().and_then(|e| e.field_message("name")).map(|m| view! {
-                                            <p class="field-error" id="project-name-error">{m}</p>
+                    Ok(view) => {
+                        view! {
+                            <section class="page">
+                                <div class="page-header">
+                                    <h1>"Projects"</h1>
+                                    {view
+                                        .can_manage
+                                        .then(|| {
+                                            view! {
+                                                <a class="button" href=dialog_href(Some("new-project"))>
+                                                    "New project"
+                                                </a>
+                                            }
                                         })}
-                                        {move || error().and_then(|e| e.form_message()).map(|m| view! {
-                                            <p class="form-error" role="alert">{m}</p>
-                                        })}
-                                        <div class="dialog-buttons">
-                                            <button type="submit" class="primary">"Create project"</button>
-                                        </div>
-                                    </ActionForm>
-                                </UrlDialog>
-                            })}
-                        </section>
+                                </div>
+                                <ProjectsTable view=view.clone() />
+                                {view
+                                    .can_manage
+                                    .then(|| {
+                                        view! {
+                                            <UrlDialog
+                                                open
+                                                title="New project".to_string()
+                                                id="new-project"
+                                            >
+                                                <ActionForm
+                                                    action=create
+                                                    attr:novalidate=true
+                                                    attr:class="stack"
+                                                >
+                                                    <ReturnHere />
+                                                    <label for="project-name">"Project name"</label>
+                                                    <input
+                                                        id="project-name"
+                                                        name="name"
+                                                        required
+                                                        autocomplete="off"
+                                                        value=move || typed("name").get()
+                                                        aria-describedby="project-name-error"
+                                                    />
+                                                    {move || {
+                                                        error()
+                                                            .and_then(|e| e.field_message("name"))
+                                                            .map(|m| {
+                                                                view! {
+                                                                    <p class="field-error" id="project-name-error">
+                                                                        {m}
+                                                                    </p>
+                                                                }
+                                                            })
+                                                    }}
+                                                    {move || {
+                                                        error()
+                                                            .and_then(|e| e.form_message())
+                                                            .map(|m| {
+                                                                view! {
+                                                                    <p class="form-error" role="alert">
+                                                                        {m}
+                                                                    </p>
+                                                                }
+                                                            })
+                                                    }}
+                                                    <div class="dialog-buttons">
+                                                        <button type="submit" class="primary">
+                                                            "Create project"
+                                                        </button>
+                                                    </div>
+                                                </ActionForm>
+                                            </UrlDialog>
+                                        }
+                                    })}
+                            </section>
+                        }
+                            .into_any()
                     }
-                    .into_any(),
                     Err(error) => page_error(error),
                 }
             })}
@@ -137,13 +184,23 @@ fn ProjectsTable(view: ProjectsView) -> impl IntoView {
                 </tr>
             </thead>
             <tbody>
-                {view.projects.into_iter().map(|project| view! {
-                    <tr>
-                        <td><a href=format!("/projects/{}", project.slug)>{project.name}</a></td>
-                        <td>{project.secrets}</td>
-                        <td><Timestamp at=project.last_change now/></td>
-                    </tr>
-                }).collect_view()}
+                {view
+                    .projects
+                    .into_iter()
+                    .map(|project| {
+                        view! {
+                            <tr>
+                                <td>
+                                    <a href=format!("/projects/{}", project.slug)>{project.name}</a>
+                                </td>
+                                <td>{project.secrets}</td>
+                                <td>
+                                    <Timestamp at=project.last_change now />
+                                </td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
             </tbody>
         </table>
     }

@@ -173,32 +173,41 @@ pub fn ProjectLayout() -> impl IntoView {
         <section class="page">
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
-                    data.await.ok().map(|view| {
-                        let base = format!("/projects/{}", view.settings.slug);
-                        view! {
-                            <Title text=view.settings.name.clone()/>
-                            <p class="breadcrumb"><a href="/projects">"Projects"</a>" /"</p>
-                            <h1>{view.settings.name.clone()}</h1>
-                            <nav class="tabs" aria-label="Project">
-                                <A href=base.clone() exact=true>"Secrets"</A>
-                                <A href=format!("{base}/variables")>"Variables"</A>
-                                {view.can_manage.then(|| view! {
-                                    <A href=format!("{base}/tokens")>"Tokens"</A>
-                                })}
-                                <A href=format!("{base}/settings")>"Settings"</A>
-                            </nav>
-                        }
-                    })
+                    data.await
+                        .ok()
+                        .map(|view| {
+                            let base = format!("/projects/{}", view.settings.slug);
+                            view! {
+                                <Title text=view.settings.name.clone() />
+                                <p class="breadcrumb">
+                                    <a href="/projects">"Projects"</a>
+                                    " /"
+                                </p>
+                                <h1>{view.settings.name.clone()}</h1>
+                                <nav class="tabs" aria-label="Project">
+                                    <A href=base.clone() exact=true>
+                                        "Secrets"
+                                    </A>
+                                    <A href=format!("{base}/variables")>"Variables"</A>
+                                    {view
+                                        .can_manage
+                                        .then(|| {
+                                            view! { <A href=format!("{base}/tokens")>"Tokens"</A> }
+                                        })}
+                                    <A href=format!("{base}/settings")>"Settings"</A>
+                                </nav>
+                            }
+                        })
                 })}
             </Suspense>
-            <Outlet/>
+            <Outlet />
         </section>
     }
 }
 
 #[component]
 pub fn SecretsTab() -> impl IntoView {
-    view! { <SecretsPanel scope=use_slug()/> }
+    view! { <SecretsPanel scope=use_slug() /> }
 }
 
 #[component]
@@ -213,7 +222,7 @@ pub fn SettingsTab() -> impl IntoView {
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(view) => view! { <SettingsForms view save remove/> }.into_any(),
+                    Ok(view) => view! { <SettingsForms view save remove /> }.into_any(),
                     Err(error) => page_error(error),
                 }
             })}
@@ -232,9 +241,13 @@ fn SettingsForms(
     let error = move || save.value().get().and_then(Result::err);
     let field = move |name: &'static str, id: &'static str| {
         move || {
-            error()
-                .and_then(|e| e.field_message(name))
-                .map(|m| view! { <p class="field-error" id=id>{m}</p> })
+            error().and_then(|e| e.field_message(name)).map(|m| {
+                view! {
+                    <p class="field-error" id=id>
+                        {m}
+                    </p>
+                }
+            })
         }
     };
     let dialog = open_dialog();
@@ -248,10 +261,17 @@ fn SettingsForms(
     view! {
         <h2>"Settings"</h2>
         <ActionForm action=save attr:novalidate=true attr:class="stack narrow">
-            <ReturnHere/>
-            <input type="hidden" name="slug" value=settings.slug.clone()/>
+            <ReturnHere />
+            <input type="hidden" name="slug" value=settings.slug.clone() />
             <label for="settings-name">"Project name"</label>
-            <input id="settings-name" name="name" required value=settings.name.clone() disabled=disabled aria-describedby="settings-name-error"/>
+            <input
+                id="settings-name"
+                name="name"
+                required
+                value=settings.name.clone()
+                disabled=disabled
+                aria-describedby="settings-name-error"
+            />
             {field("name", "settings-name-error")}
             <label for="settings-required">"Required secrets"</label>
             <textarea
@@ -282,30 +302,59 @@ fn SettingsForms(
                 "Secrets not changed for longer are marked \"Overdue for rotation\". Empty: no limit."
             </p>
             {field("max_secret_age_days", "settings-max-age-error")}
-            {move || error().and_then(|e| e.form_message()).map(|m| view! { <p class="form-error" role="alert">{m}</p> })}
-            <p role="status" class="form-ok">{move || saved()}</p>
-            {can_manage.then(|| view! { <button type="submit" class="primary">"Save settings"</button> })}
+            {move || {
+                error()
+                    .and_then(|e| e.form_message())
+                    .map(|m| {
+                        view! {
+                            <p class="form-error" role="alert">
+                                {m}
+                            </p>
+                        }
+                    })
+            }}
+            <p role="status" class="form-ok">
+                {move || saved()}
+            </p>
+            {can_manage
+                .then(|| {
+                    view! {
+                        <button type="submit" class="primary">
+                            "Save settings"
+                        </button>
+                    }
+                })}
         </ActionForm>
-        {can_manage.then(|| view! {
-            <h2>"Delete project"</h2>
-            <p>"Deleting the project deletes all its secrets, their history and its variables."</p>
-            <a class="button danger" href=dialog_href(Some("delete-project"))>"Delete project"</a>
-            <ConfirmDialog
-                item=deleting
-                title=|project: &ProjectToDelete| format!("Delete {}?", project.name)
-                id="delete-project"
-                action=remove
-                confirm="Delete project"
-                message=|project: &ProjectToDelete| view! {
-                    "This permanently deletes the project "<strong>{project.name.clone()}</strong>
-                    " with all its secrets, their history and its variables. Programs that read them "
-                    "will no longer get them. This cannot be undone."
+        {can_manage
+            .then(|| {
+                view! {
+                    <h2>"Delete project"</h2>
+                    <p>
+                        "Deleting the project deletes all its secrets, their history and its variables."
+                    </p>
+                    <a class="button danger" href=dialog_href(Some("delete-project"))>
+                        "Delete project"
+                    </a>
+                    <ConfirmDialog
+                        item=deleting
+                        title=|project: &ProjectToDelete| format!("Delete {}?", project.name)
+                        id="delete-project"
+                        action=remove
+                        confirm="Delete project"
+                        message=|project: &ProjectToDelete| {
+                            view! {
+                                "This permanently deletes the project "
+                                <strong>{project.name.clone()}</strong>
+                                " with all its secrets, their history and its variables. Programs that read them "
+                                "will no longer get them. This cannot be undone."
+                            }
+                        }
+                        fields=|project: &ProjectToDelete| {
+                            view! { <input type="hidden" name="slug" value=project.slug.clone() /> }
+                        }
+                        type_to_confirm=|project: &ProjectToDelete| project.name.clone()
+                    />
                 }
-                fields=|project: &ProjectToDelete| view! {
-                    <input type="hidden" name="slug" value=project.slug.clone()/>
-                }
-                type_to_confirm=|project: &ProjectToDelete| project.name.clone()
-            />
-        })}
+            })}
     }
 }

@@ -169,10 +169,14 @@ pub fn VariablesTab() -> impl IntoView {
     let status = announce_successes([create.value(), update.value(), delete.value()]);
     view! {
         {status}
-        <Transition fallback=|| view! { <p class="muted">"Loading variables…"</p> }>
+        <Transition fallback=|| {
+            view! { <p class="muted">"Loading variables…"</p> }
+        }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(view) => view! { <VariablesTable view slug create update delete/> }.into_any(),
+                    Ok(view) => {
+                        view! { <VariablesTable view slug create update delete /> }.into_any()
+                    }
                     Err(error) => page_error(error),
                 }
             })}
@@ -197,15 +201,36 @@ fn VariablesTable(
             let key = variable.key.clone();
             view! {
                 <tr>
-                    <td><code>{variable.key.clone()}</code></td>
-                    <td class="variable-value"><code>{variable.value.clone()}</code></td>
+                    <td>
+                        <code>{variable.key.clone()}</code>
+                    </td>
+                    <td class="variable-value">
+                        <code>{variable.value.clone()}</code>
+                    </td>
                     <td>{if variable.include_in_export { "Yes" } else { "No" }}</td>
-                    <td><Timestamp at=variable.updated_at now/></td>
+                    <td>
+                        <Timestamp at=variable.updated_at now />
+                    </td>
                     <td class="actions">
-                        {can_manage.then(|| view! {
-                            <a class="button small secondary" href=dialog_href(Some(&format!("edit-variable:{key}"))) aria-label=format!("Edit {key}")>"Edit"</a>
-                            <a class="button small secondary danger" href=dialog_href(Some(&format!("delete-variable:{key}"))) aria-label=format!("Delete {key}")>"Delete"</a>
-                        })}
+                        {can_manage
+                            .then(|| {
+                                view! {
+                                    <a
+                                        class="button small secondary"
+                                        href=dialog_href(Some(&format!("edit-variable:{key}")))
+                                        aria-label=format!("Edit {key}")
+                                    >
+                                        "Edit"
+                                    </a>
+                                    <a
+                                        class="button small secondary danger"
+                                        href=dialog_href(Some(&format!("delete-variable:{key}")))
+                                        aria-label=format!("Delete {key}")
+                                    >
+                                        "Delete"
+                                    </a>
+                                }
+                            })}
                     </td>
                 </tr>
             }
@@ -217,15 +242,26 @@ fn VariablesTable(
             <p class="muted">
                 "Plain settings such as LOG_LEVEL or PORT. They are not secret: everyone in the project sees them."
             </p>
-            <a class="button secondary" href=move || format!("/projects/{}/variables.env", slug.get()) download="">
+            <a
+                class="button secondary"
+                href=move || format!("/projects/{}/variables.env", slug.get())
+                download=""
+            >
                 "Export .env"
             </a>
-            {can_manage.then(|| view! {
-                <a class="button" href=dialog_href(Some("add-variable"))>"Add Variable"</a>
-            })}
+            {can_manage
+                .then(|| {
+                    view! {
+                        <a class="button" href=dialog_href(Some("add-variable"))>
+                            "Add Variable"
+                        </a>
+                    }
+                })}
         </div>
         // Both rendered, one hidden (see the secrets table).
-        <p class="empty-state" hidden=!empty>"No variables yet."</p>
+        <p class="empty-state" hidden=!empty>
+            "No variables yet."
+        </p>
         <table class="data-table" hidden=empty>
             <thead>
                 <tr>
@@ -238,7 +274,7 @@ fn VariablesTable(
             </thead>
             <tbody>{rows}</tbody>
         </table>
-        {can_manage.then(|| view! { <VariableDialogs slug variables create update delete/> })}
+        {can_manage.then(|| view! { <VariableDialogs slug variables create update delete /> })}
     }
 }
 
@@ -264,50 +300,93 @@ fn VariableDialogs(
     view! {
         <UrlDialog open=adding title="Add Variable".to_string() id="add-variable">
             <ActionForm action=create attr:novalidate=true attr:class="stack">
-                <ReturnHere/>
-                <input type="hidden" name="slug" value=move || slug.get()/>
+                <ReturnHere />
+                <input type="hidden" name="slug" value=move || slug.get() />
                 <label for="variable-key">"Variable Key"</label>
-                <input id="variable-key" name="key" class="mono" required autocomplete="off" value=move || typed("key").get() aria-describedby="variable-key-error"/>
+                <input
+                    id="variable-key"
+                    name="key"
+                    class="mono"
+                    required
+                    autocomplete="off"
+                    value=move || typed("key").get()
+                    aria-describedby="variable-key-error"
+                />
                 {field_error(create_error, "key", "variable-key-error")}
                 <label for="variable-value">"Value"</label>
-                <textarea id="variable-value" name="value" class="mono" rows="3" aria-describedby="variable-value-error"></textarea>
+                <textarea
+                    id="variable-value"
+                    name="value"
+                    class="mono"
+                    rows="3"
+                    aria-describedby="variable-value-error"
+                ></textarea>
                 {field_error(create_error, "value", "variable-value-error")}
                 <label class="checkbox">
-                    <input type="checkbox" name="include_in_export" value="true"/>
+                    <input type="checkbox" name="include_in_export" value="true" />
                     "Include in export"
                 </label>
                 {form_error(create_error)}
                 <div class="dialog-buttons">
-                    <button type="submit" class="primary">"Create Variable"</button>
+                    <button type="submit" class="primary">
+                        "Create Variable"
+                    </button>
                 </div>
             </ActionForm>
         </UrlDialog>
         <UrlDialog
             open=Signal::from(Memo::new(move |_| editing.get().is_some()))
-            title=Signal::derive(move || editing.get().map(|v| format!("Edit {}", v.key)).unwrap_or_default())
+            title=Signal::derive(move || {
+                editing.get().map(|v| format!("Edit {}", v.key)).unwrap_or_default()
+            })
             id="edit-variable"
         >
-            {move || editing.get().map(|variable| view! {
-                <ActionForm action=update attr:novalidate=true attr:class="stack">
-                    <ReturnHere/>
-                    <input type="hidden" name="slug" value=move || slug.get()/>
-                    <label for="edit-variable-key">"Variable Key"</label>
-                    <input id="edit-variable-key" name="key" class="mono" readonly value=variable.key.clone()/>
-                    <label for="edit-variable-value">"Value"</label>
-                    <textarea id="edit-variable-value" name="value" class="mono" rows="3" aria-describedby="edit-variable-value-error">
-                        {variable.value.clone()}
-                    </textarea>
-                    {field_error(update_error, "value", "edit-variable-value-error")}
-                    <label class="checkbox">
-                        <input type="checkbox" name="include_in_export" value="true" checked=variable.include_in_export/>
-                        "Include in export"
-                    </label>
-                    {form_error(update_error)}
-                    <div class="dialog-buttons">
-                        <button type="submit" class="primary">"Update Variable"</button>
-                    </div>
-                </ActionForm>
-            })}
+            {move || {
+                editing
+                    .get()
+                    .map(|variable| {
+                        view! {
+                            <ActionForm action=update attr:novalidate=true attr:class="stack">
+                                <ReturnHere />
+                                <input type="hidden" name="slug" value=move || slug.get() />
+                                <label for="edit-variable-key">"Variable Key"</label>
+                                <input
+                                    id="edit-variable-key"
+                                    name="key"
+                                    class="mono"
+                                    readonly
+                                    value=variable.key.clone()
+                                />
+                                <label for="edit-variable-value">"Value"</label>
+                                <textarea
+                                    id="edit-variable-value"
+                                    name="value"
+                                    class="mono"
+                                    rows="3"
+                                    aria-describedby="edit-variable-value-error"
+                                >
+                                    {variable.value.clone()}
+                                </textarea>
+                                {field_error(update_error, "value", "edit-variable-value-error")}
+                                <label class="checkbox">
+                                    <input
+                                        type="checkbox"
+                                        name="include_in_export"
+                                        value="true"
+                                        checked=variable.include_in_export
+                                    />
+                                    "Include in export"
+                                </label>
+                                {form_error(update_error)}
+                                <div class="dialog-buttons">
+                                    <button type="submit" class="primary">
+                                        "Update Variable"
+                                    </button>
+                                </div>
+                            </ActionForm>
+                        }
+                    })
+            }}
         </UrlDialog>
         <ConfirmDialog
             item=deleting
@@ -315,12 +394,18 @@ fn VariableDialogs(
             id="delete-variable"
             action=delete
             confirm="Delete"
-            message=|variable: &Variable| view! {
-                "This permanently deletes the variable "<code>{variable.key.clone()}</code>"."
+            message=|variable: &Variable| {
+                view! {
+                    "This permanently deletes the variable "
+                    <code>{variable.key.clone()}</code>
+                    "."
+                }
             }
-            fields=move |variable: &Variable| view! {
-                <input type="hidden" name="slug" value=move || slug.get()/>
-                <input type="hidden" name="key" value=variable.key.clone()/>
+            fields=move |variable: &Variable| {
+                view! {
+                    <input type="hidden" name="slug" value=move || slug.get() />
+                    <input type="hidden" name="key" value=variable.key.clone() />
+                }
             }
         />
     }

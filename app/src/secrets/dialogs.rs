@@ -50,8 +50,8 @@ pub(super) fn AddSecretDialog(
     view! {
         <UrlDialog open title=title.to_string() id="add-secret">
             <ActionForm action=create attr:novalidate=true attr:class="stack">
-                <ReturnHere/>
-                <input type="hidden" name="scope" value=move || scope.get()/>
+                <ReturnHere />
+                <input type="hidden" name="scope" value=move || scope.get() />
                 <label for="add-key">"Secret Key"</label>
                 <input
                     id="add-key"
@@ -86,12 +86,16 @@ pub(super) fn AddSecretDialog(
                     >
                         {move || if shown.get() { "Hide" } else { "Show" }}
                     </button>
-                    <button type="button" class="secondary" on:click=move |_| {
-                        if let Some(generated) = generate_value() {
-                            value.set(generated);
-                            shown.set(true);
+                    <button
+                        type="button"
+                        class="secondary"
+                        on:click=move |_| {
+                            if let Some(generated) = generate_value() {
+                                value.set(generated);
+                                shown.set(true);
+                            }
                         }
-                    }>
+                    >
                         "Generate"
                     </button>
                 </div>
@@ -107,12 +111,22 @@ pub(super) fn AddSecretDialog(
                 {field_error(error, "description", "add-description-error")}
                 <label for="add-type">"Type"</label>
                 <select id="add-type" name="secret_type">
-                    <option value="" selected=move || chosen_type.get().is_none()>"Detect from the value"</option>
-                    {SecretType::ALL.into_iter().map(|kind| view! {
-                        <option value=kind.as_str() selected=move || chosen_type.get() == Some(kind)>
-                            {kind.label()}
-                        </option>
-                    }).collect_view()}
+                    <option value="" selected=move || chosen_type.get().is_none()>
+                        "Detect from the value"
+                    </option>
+                    {SecretType::ALL
+                        .into_iter()
+                        .map(|kind| {
+                            view! {
+                                <option
+                                    value=kind.as_str()
+                                    selected=move || chosen_type.get() == Some(kind)
+                                >
+                                    {kind.label()}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
                 </select>
                 {field_error(error, "type", "add-type-error")}
                 {form_error(error)}
@@ -151,43 +165,60 @@ pub(super) fn EditSecretDialog(
     });
     view! {
         <UrlDialog open title id="edit-secret">
-            {move || row.get().map(|row| view! {
-                <ActionForm action=update attr:novalidate=true attr:class="stack">
-                    <ReturnHere/>
-                    <input type="hidden" name="scope" value=move || scope.get()/>
-                    <input type="hidden" name="version" value=row.meta.version/>
-                    <label for="edit-key">"Secret Key"</label>
-                    <input id="edit-key" name="key" class="mono" readonly value=row.meta.key.clone()/>
-                    <label for="edit-value">"New Value"</label>
-                    <input
-                        id="edit-value"
-                        name="value"
-                        type="password"
-                        autocomplete="off"
-                        aria-describedby="edit-value-help edit-value-error"
-                    />
-                    <p class="muted" id="edit-value-help">"Leave empty to keep the current value."</p>
-                    {field_error(error, "value", "edit-value-error")}
-                    <label for="edit-description">"Description"</label>
-                    <input
-                        id="edit-description"
-                        name="description"
-                        autocomplete="off"
-                        value=typed("description")
-                            .get_untracked()
-                            .or(row.meta.description.clone())
-                            .unwrap_or_default()
-                        aria-describedby="edit-description-error"
-                    />
-                    {field_error(error, "description", "edit-description-error")}
-                    {form_error(error)}
-                    <div class="dialog-buttons">
-                        <button type="submit" class="primary" disabled=move || update.pending().get()>
-                            "Update Secret"
-                        </button>
-                    </div>
-                </ActionForm>
-            })}
+            {move || {
+                row.get()
+                    .map(|row| {
+                        view! {
+                            <ActionForm action=update attr:novalidate=true attr:class="stack">
+                                <ReturnHere />
+                                <input type="hidden" name="scope" value=move || scope.get() />
+                                <input type="hidden" name="version" value=row.meta.version />
+                                <label for="edit-key">"Secret Key"</label>
+                                <input
+                                    id="edit-key"
+                                    name="key"
+                                    class="mono"
+                                    readonly
+                                    value=row.meta.key.clone()
+                                />
+                                <label for="edit-value">"New Value"</label>
+                                <input
+                                    id="edit-value"
+                                    name="value"
+                                    type="password"
+                                    autocomplete="off"
+                                    aria-describedby="edit-value-help edit-value-error"
+                                />
+                                <p class="muted" id="edit-value-help">
+                                    "Leave empty to keep the current value."
+                                </p>
+                                {field_error(error, "value", "edit-value-error")}
+                                <label for="edit-description">"Description"</label>
+                                <input
+                                    id="edit-description"
+                                    name="description"
+                                    autocomplete="off"
+                                    value=typed("description")
+                                        .get_untracked()
+                                        .or(row.meta.description.clone())
+                                        .unwrap_or_default()
+                                    aria-describedby="edit-description-error"
+                                />
+                                {field_error(error, "description", "edit-description-error")}
+                                {form_error(error)}
+                                <div class="dialog-buttons">
+                                    <button
+                                        type="submit"
+                                        class="primary"
+                                        disabled=move || update.pending().get()
+                                    >
+                                        "Update Secret"
+                                    </button>
+                                </div>
+                            </ActionForm>
+                        }
+                    })
+            }}
         </UrlDialog>
     }
 }
@@ -207,15 +238,20 @@ pub(super) fn DeleteSecretDialog(
             id="delete-secret"
             action=delete
             confirm="Delete"
-            message=|row: &SecretRow| view! {
-                "This permanently deletes "<code>{row.meta.key.clone()}</code>
-                " and all its earlier values. Programs that read it will no longer get it. "
-                "This cannot be undone."
+            message=|row: &SecretRow| {
+                view! {
+                    "This permanently deletes "
+                    <code>{row.meta.key.clone()}</code>
+                    " and all its earlier values. Programs that read it will no longer get it. "
+                    "This cannot be undone."
+                }
             }
-            fields=move |row: &SecretRow| view! {
-                <input type="hidden" name="scope" value=move || scope.get()/>
-                <input type="hidden" name="key" value=row.meta.key.clone()/>
-                <input type="hidden" name="version" value=row.meta.version/>
+            fields=move |row: &SecretRow| {
+                view! {
+                    <input type="hidden" name="scope" value=move || scope.get() />
+                    <input type="hidden" name="key" value=row.meta.key.clone() />
+                    <input type="hidden" name="version" value=row.meta.version />
+                }
             }
         />
     }

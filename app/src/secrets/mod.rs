@@ -4,9 +4,13 @@ use serde::{Deserialize, Serialize};
 
 use domain::SecretType;
 
+#[cfg(feature = "ssr")]
+mod data_keys;
 mod dialogs;
 pub mod domain;
 pub mod page;
+#[cfg(feature = "ssr")]
+mod reads;
 #[cfg(feature = "ssr")]
 pub mod repo;
 pub mod rpc;

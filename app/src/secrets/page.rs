@@ -26,11 +26,13 @@ pub fn SecretsPanel(#[prop(into)] scope: Signal<String>) -> impl IntoView {
     let status = announce_successes([create.value(), update.value(), delete.value()]);
     view! {
         {status}
-        <Transition fallback=|| view! { <p class="muted">"Loading secrets…"</p> }>
+        <Transition fallback=|| {
+            view! { <p class="muted">"Loading secrets…"</p> }
+        }>
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(view) => {
-                        view! { <SecretsTable view scope create update delete/> }.into_any()
+                        view! { <SecretsTable view scope create update delete /> }.into_any()
                     }
                     Err(error) => page_error(error),
                 }
@@ -77,9 +79,14 @@ fn SecretsTable(
             view! {
                 <div class="notice warn" role="alert">
                     <span>{format!("Required secret {key} is not set")}</span>
-                    {can_manage.then(|| view! {
-                        <a class="button small" href=href aria-label=format!("Add {key}")>"Add Secret"</a>
-                    })}
+                    {can_manage
+                        .then(|| {
+                            view! {
+                                <a class="button small" href=href aria-label=format!("Add {key}")>
+                                    "Add Secret"
+                                </a>
+                            }
+                        })}
                 </div>
             }
         })
@@ -88,7 +95,9 @@ fn SecretsTable(
         {warnings}
         <div class="toolbar">
             <Form method="GET" action="" attr:class="filter" attr:role="search">
-                <label class="visually-hidden" for="secret-filter">"Filter secrets"</label>
+                <label class="visually-hidden" for="secret-filter">
+                    "Filter secrets"
+                </label>
                 <input
                     id="secret-filter"
                     type="search"
@@ -99,9 +108,14 @@ fn SecretsTable(
                     on:input=move |event| filter.set(event_target_value(&event))
                 />
             </Form>
-            {can_manage.then(|| view! {
-                <a class="button" href=dialog_href(Some("add"))>"Add Secret"</a>
-            })}
+            {can_manage
+                .then(|| {
+                    view! {
+                        <a class="button" href=dialog_href(Some("add"))>
+                            "Add Secret"
+                        </a>
+                    }
+                })}
         </div>
         // Both are always rendered and one is hidden: switching between two different views
         // here when the last secret was deleted left the stale table on screen.
@@ -112,9 +126,14 @@ fn SecretsTable(
                 "a bot token, a webhook URL or a database connection string. Sealbox encrypts it, "
                 "and after you save it nobody can read it back here — programs receive it at run time."
             </p>
-            {can_manage.then(|| view! {
-                <a class="button" href=dialog_href(Some("add"))>"Add Secret"</a>
-            })}
+            {can_manage
+                .then(|| {
+                    view! {
+                        <a class="button" href=dialog_href(Some("add"))>
+                            "Add Secret"
+                        </a>
+                    }
+                })}
         </div>
         <table class="data-table secrets-table" hidden=empty>
             <thead>
@@ -128,8 +147,12 @@ fn SecretsTable(
                 </tr>
             </thead>
             <tbody>
-                <For each=visible key=|row| (row.meta.key.clone(), row.meta.version, row.team) let:row>
-                    <SecretTableRow row now can_manage in_team_page=is_team()/>
+                <For
+                    each=visible
+                    key=|row| (row.meta.key.clone(), row.meta.version, row.team)
+                    let:row
+                >
+                    <SecretTableRow row now can_manage in_team_page=is_team() />
                 </For>
             </tbody>
         </table>
@@ -140,11 +163,14 @@ fn SecretsTable(
                 if shown == all { String::new() } else { format!("{shown} of {all} secrets match") }
             }}
         </p>
-        {can_manage.then(|| view! {
-            <AddSecretDialog scope create/>
-            <EditSecretDialog scope update rows/>
-            <DeleteSecretDialog scope delete rows/>
-        })}
+        {can_manage
+            .then(|| {
+                view! {
+                    <AddSecretDialog scope create />
+                    <EditSecretDialog scope update rows />
+                    <DeleteSecretDialog scope delete rows />
+                }
+            })}
     }
 }
 
@@ -159,29 +185,55 @@ fn SecretTableRow(row: SecretRow, now: i64, can_manage: bool, in_team_page: bool
             <td>
                 <code class="secret-key">{meta.key.clone()}</code>
                 {(team && !in_team_page).then(|| view! { <span class="badge info">"Team"</span> })}
-                {overrides_team.then(|| view! {
-                    <span class="badge subtle" title="This project's value is used instead of the team secret">
-                        "Overrides team secret"
-                    </span>
-                })}
+                {overrides_team
+                    .then(|| {
+                        view! {
+                            <span
+                                class="badge subtle"
+                                title="This project's value is used instead of the team secret"
+                            >
+                                "Overrides team secret"
+                            </span>
+                        }
+                    })}
                 {overdue.then(|| view! { <span class="badge warn">"Overdue for rotation"</span> })}
             </td>
             <td>{meta.description.clone().unwrap_or_default()}</td>
             <td>{meta.secret_type.label()}</td>
-            <td><Timestamp at=meta.created_at now/></td>
-            <td><Timestamp at=meta.updated_at now/></td>
+            <td>
+                <Timestamp at=meta.created_at now />
+            </td>
+            <td>
+                <Timestamp at=meta.updated_at now />
+            </td>
             <td class="actions">
-                {editable.then(|| view! {
-                    <a class="button small secondary" href=dialog_href(Some(&format!("edit:{key}"))) aria-label=format!("Edit {key}")>
-                        "Edit"
-                    </a>
-                    <a class="button small secondary danger" href=dialog_href(Some(&format!("delete:{key}"))) aria-label=format!("Delete {key}")>
-                        "Delete"
-                    </a>
-                })}
-                {(team && !in_team_page && can_manage).then(|| view! {
-                    <a class="muted" href="/settings/team-secrets">"Managed in Team secrets"</a>
-                })}
+                {editable
+                    .then(|| {
+                        view! {
+                            <a
+                                class="button small secondary"
+                                href=dialog_href(Some(&format!("edit:{key}")))
+                                aria-label=format!("Edit {key}")
+                            >
+                                "Edit"
+                            </a>
+                            <a
+                                class="button small secondary danger"
+                                href=dialog_href(Some(&format!("delete:{key}")))
+                                aria-label=format!("Delete {key}")
+                            >
+                                "Delete"
+                            </a>
+                        }
+                    })}
+                {(team && !in_team_page && can_manage)
+                    .then(|| {
+                        view! {
+                            <a class="muted" href="/settings/team-secrets">
+                                "Managed in Team secrets"
+                            </a>
+                        }
+                    })}
             </td>
         </tr>
     }

@@ -13,14 +13,14 @@ use serde::{Deserialize, Serialize};
 pub use super::SecretMeta;
 use super::{
     domain::{Description, SecretKey, SecretType, SecretValue},
-    repo::{CurrentSealed, FingerprintMatch, MetaRow, NewSecretRow, SecretRows, VersionRow},
+    repo::{MetaRow, NewSecretRow, SecretRows, VersionRow},
 };
 pub use crate::audit::Actor;
 use crate::{
     audit::{AuditAction, AuditLog, Event},
-    crypto::{self, DataKey, Sealed, SecretAddress},
+    crypto::{self, Sealed, SecretAddress},
     error::AppError,
-    keyring::{Keyring, KeyringError, project_key_aad, repo::KeyRows},
+    keyring::{Keyring, KeyringError},
     not_found::NotFound,
     projects::ProjectSlug,
     store::{Store, WritePool, now_millis, with_pool},
@@ -139,27 +139,6 @@ impl Vault {
 
     pub fn store(&self) -> &Store {
         &self.store
-    }
-
-    /// Drops the remembered data keys that a rotation (run by another process) has deleted, so
-    /// that a retired key does not live on in this server's memory; how many. The periodic
-    /// clean-up calls it.
-    pub async fn forget_retired_keys(&self) -> Result<usize> {
-        let held = self.keyring.remembered_data_keys();
-        if held.is_empty() {
-            return Ok(0);
-        }
-        let stored = with_pool!(self.store, |pool| pool
-            .acquire()
-            .await?
-            .every_data_key_generation()
-            .await?);
-        let retired: Vec<(i64, i64)> =
-            held.into_iter().filter(|held| !stored.contains(held)).collect();
-        for (project_id, generation) in &retired {
-            self.keyring.forget_data_key(*project_id, *generation);
-        }
-        Ok(retired.len())
     }
 
     pub async fn create_secret(
@@ -326,50 +305,6 @@ impl Vault {
         Ok(())
     }
 
-    /// Every secret of a scope, by key: metadata only, never values.
-    pub async fn list_secrets(&self, scope: &Scope) -> Result<Vec<SecretMeta>> {
-        let project = self.project(scope).await?;
-        let rows = with_pool!(self.store, |pool| pool.acquire().await?.metas(project.id).await?);
-        rows.into_iter().map(into_meta).collect()
-    }
-
-    /// Decrypts the current value for run-time delivery, and records that it was read.
-    pub async fn reveal(&self, actor: &Actor, scope: &Scope, key: &SecretKey) -> Result<Revealed> {
-        let project = self.project(scope).await?;
-        // A rotation that retires the key between the read and the key's lookup has resealed
-        // the row first: another read finds it under the new key.
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            match self.reveal_in(actor, &project, key).await {
-                Err(VaultError::KeyRetired) if attempts < KEY_RETIRED_ATTEMPTS => {}
-                revealed => return revealed,
-            }
-        }
-    }
-
-    async fn reveal_in(
-        &self,
-        actor: &Actor,
-        project: &ProjectRef,
-        key: &SecretKey,
-    ) -> Result<Revealed> {
-        let current = with_pool!(self.store, |pool| {
-            pool.acquire().await?.current_sealed(project.id, key.as_str()).await?
-        });
-        let CurrentSealed { version, updated_at, key_generation: generation, sealed } =
-            current.ok_or_else(|| NotFound::secret(key))?;
-        // No audit row, no value. Recorded in a transaction that starts with its write, so that
-        // SQLite never has to upgrade a read lock (which fails at once instead of waiting).
-        let data_key = self.data_key_at(project.id, generation).await?;
-        let read = event(actor, AuditAction::SecretRead, project, key.as_str(), version);
-        self.audit.record_alone(read).await?;
-        let at = SecretAddress::new(project.id, key.as_str(), version);
-        let plain = data_key.open_secret(&at, &Sealed::from_bytes(&sealed)?)?;
-        let value = SecretValue::from_bytes(plain.to_vec())?;
-        Ok(Revealed { value, version, updated_at })
-    }
-
     /// Makes the value of an earlier version current again, as a new version.
     pub async fn rollback(
         &self,
@@ -425,47 +360,7 @@ impl Vault {
         self.meta(&project, key).await
     }
 
-    /// Which secrets hold (or held) this value, found by keyed fingerprint without decrypting
-    /// anything. The search is audited; the value is not.
-    pub async fn find_by_value(
-        &self,
-        actor: &Actor,
-        value: &SecretValue,
-    ) -> Result<Vec<ValueMatch>> {
-        let fingerprint = self.keyring.fingerprint_key().fingerprint(value.expose().as_bytes());
-        let rows: Vec<FingerprintMatch> = with_pool!(self.store, |pool| {
-            let mut tx = pool.begin_write().await?;
-            // The write first: SQLite cannot upgrade a read lock while another writer waits.
-            self.audit
-                .record(
-                    &mut *tx,
-                    Event {
-                        actor,
-                        action: AuditAction::SecretSearchedByValue,
-                        project_id: None,
-                        project_slug: None,
-                        secret_key: None,
-                        version: None,
-                        details: None,
-                    },
-                )
-                .await?;
-            let rows = tx.by_fingerprint(&fingerprint.0[..]).await?;
-            tx.commit().await?;
-            rows
-        });
-        Ok(rows
-            .into_iter()
-            .map(|row| ValueMatch {
-                project_slug: (row.kind == "project").then_some(row.slug),
-                key: row.key,
-                version: row.version,
-                is_current: row.version == row.current_version,
-            })
-            .collect())
-    }
-
-    async fn meta(&self, project: &ProjectRef, key: &SecretKey) -> Result<SecretMeta> {
+    pub(super) async fn meta(&self, project: &ProjectRef, key: &SecretKey) -> Result<SecretMeta> {
         let row = with_pool!(self.store, |pool| {
             pool.acquire().await?.meta(project.id, key.as_str()).await?
         });
@@ -485,84 +380,9 @@ impl Vault {
             (None, Scope::Team) => Err(NotFound::team_scope().into()),
         }
     }
-
-    /// The project's data key of `generation`, which sealed a stored version: from the cache,
-    /// else unwrapped from the database.
-    pub(super) async fn data_key_at(
-        &self,
-        project_id: i64,
-        generation: i64,
-    ) -> Result<Arc<DataKey>> {
-        if let Some(key) = self.keyring.cached_data_key(project_id, generation) {
-            return Ok(key);
-        }
-        with_pool!(self.store, |pool| {
-            let mut connection = pool.acquire().await?;
-            self.data_key_in(&mut *connection, project_id, generation).await
-        })
-    }
-
-    /// A wrapped data key, unwrapped (or found in the cache) and remembered.
-    fn unwrapped(
-        &self,
-        project_id: i64,
-        generation: i64,
-        master_key_id: &str,
-        wrapped: &[u8],
-    ) -> Result<Arc<DataKey>> {
-        if let Some(key) = self.keyring.cached_data_key(project_id, generation) {
-            return Ok(key);
-        }
-        let aad = project_key_aad(project_id, generation);
-        let key = self.keyring.unwrap_key(master_key_id, wrapped, &aad)?;
-        Ok(self.keyring.remember_data_key(project_id, generation, key))
-    }
-
-    /// The project's newest data key, which seals what is written (created at first use for the
-    /// team scope), read with the transaction's own connection: a second connection taken from
-    /// the pool while a write transaction holds one could wait on a pool that writers have
-    /// exhausted.
-    ///
-    /// On SQLite the caller's transaction holds the write lock, and on PostgreSQL the audit
-    /// chain's lock (taken by the triggers of its first write), before it reads the current
-    /// generation: a data-key rotation deletes an old key under the same lock, so it never
-    /// deletes a key that a write still in flight seals with.
-    async fn current_data_key<C: KeyRows + Send>(
-        &self,
-        tx: &mut C,
-        project_id: i64,
-    ) -> Result<(i64, Arc<DataKey>)> {
-        let mut newest = tx.newest_data_key(project_id).await?;
-        if newest.is_none() {
-            let fresh =
-                self.keyring.wrap_key(&DataKey::generate(), &project_key_aad(project_id, 1));
-            let current = self.keyring.current_id();
-            tx.insert_first_data_key(project_id, current, &fresh, now_millis()).await?;
-            newest = tx.newest_data_key(project_id).await?;
-        }
-        let key = newest.ok_or(VaultError::KeyRetired)?;
-        let unwrapped =
-            self.unwrapped(project_id, key.generation, &key.master_key_id, &key.wrapped)?;
-        Ok((key.generation, unwrapped))
-    }
-
-    /// The project's data key of `generation` (one that sealed a stored version), read with the
-    /// transaction's own connection when this server does not hold it.
-    async fn data_key_in<C: KeyRows + Send>(
-        &self,
-        tx: &mut C,
-        project_id: i64,
-        generation: i64,
-    ) -> Result<Arc<DataKey>> {
-        if let Some(key) = self.keyring.cached_data_key(project_id, generation) {
-            return Ok(key);
-        }
-        let key = tx.data_key(project_id, generation).await?.ok_or(VaultError::KeyRetired)?;
-        self.unwrapped(project_id, generation, &key.master_key_id, &key.wrapped)
-    }
 }
 
-fn into_meta(row: MetaRow) -> Result<SecretMeta> {
+pub(super) fn into_meta(row: MetaRow) -> Result<SecretMeta> {
     Ok(SecretMeta {
         secret_type: SecretType::parse(&row.secret_type)?,
         key: row.key,
@@ -575,7 +395,7 @@ fn into_meta(row: MetaRow) -> Result<SecretMeta> {
     })
 }
 
-fn event<'a>(
+pub(super) fn event<'a>(
     actor: &'a Actor,
     action: AuditAction,
     project: &'a ProjectRef,

@@ -13,43 +13,55 @@ use crate::{
 pub fn SettingsPage() -> impl IntoView {
     let user = Resource::new(|| (), |_| current_user());
     view! {
-        <Title text="Settings"/>
+        <Title text="Settings" />
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
                 match user.await.and_then(|user| user.ok_or(AppError::Unauthorized)) {
-                    Ok(user) => view! {
-                        <section class="page">
-                            <h1>"Settings"</h1>
-                            <p class="muted">
-                                {format!("You are signed in as {} ({}).", user.email, user.role.label())}
-                            </p>
-                            {if user.role >= Role::Admin {
-                                view! {
-                                    <ul class="settings-links">
-                                        <li>
-                                            <a href="/settings/members">"Members"</a>
-                                            <span class="muted">" — who can sign in, and their roles"</span>
-                                        </li>
-                                        <li>
-                                            <a href="/settings/audit">"Audit"</a>
-                                            <span class="muted">" — who changed what, when"</span>
-                                        </li>
-                                        <li>
-                                            <a href="/settings/team-secrets">"Team secrets"</a>
-                                            <span class="muted">" — secrets every project receives"</span>
-                                        </li>
-                                    </ul>
-                                }
-                                .into_any()
-                            } else {
-                                view! {
-                                    <p>"Owners and admins manage members and settings. Ask one of them if you need a change."</p>
-                                }
-                                .into_any()
-                            }}
-                        </section>
+                    Ok(user) => {
+                        view! {
+                            <section class="page">
+                                <h1>"Settings"</h1>
+                                <p class="muted">
+                                    {format!(
+                                        "You are signed in as {} ({}).",
+                                        user.email,
+                                        user.role.label(),
+                                    )}
+                                </p>
+                                {if user.role >= Role::Admin {
+                                    view! {
+                                        <ul class="settings-links">
+                                            <li>
+                                                <a href="/settings/members">"Members"</a>
+                                                <span class="muted">
+                                                    " — who can sign in, and their roles"
+                                                </span>
+                                            </li>
+                                            <li>
+                                                <a href="/settings/audit">"Audit"</a>
+                                                <span class="muted">" — who changed what, when"</span>
+                                            </li>
+                                            <li>
+                                                <a href="/settings/team-secrets">"Team secrets"</a>
+                                                <span class="muted">
+                                                    " — secrets every project receives"
+                                                </span>
+                                            </li>
+                                        </ul>
+                                    }
+                                        .into_any()
+                                } else {
+                                    view! {
+                                        <p>
+                                            "Owners and admins manage members and settings. Ask one of them if you need a change."
+                                        </p>
+                                    }
+                                        .into_any()
+                                }}
+                            </section>
+                        }
+                            .into_any()
                     }
-                    .into_any(),
                     Err(error) => page_error(error),
                 }
             })}
@@ -63,25 +75,34 @@ pub fn SettingsPage() -> impl IntoView {
 pub fn TeamSecretsPage() -> impl IntoView {
     let user = Resource::new(|| (), |_| current_user());
     view! {
-        <Title text="Team secrets"/>
+        <Title text="Team secrets" />
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
                 match user.await.and_then(|user| user.ok_or(AppError::Unauthorized)) {
-                    Ok(user) if user.role.can_manage() => view! {
-                        <section class="page">
-                            <p class="breadcrumb"><a href="/settings">"Settings"</a>" / Team secrets"</p>
-                            <h1>"Team secrets"</h1>
-                            <p class="muted">
-                                "Every project receives these at run time. A project secret with the same key takes their place in that project."
-                            </p>
-                            <SecretsPanel scope=TEAM.to_string()/>
-                        </section>
+                    Ok(user) if user.role.can_manage() => {
+                        view! {
+                            <section class="page">
+                                <p class="breadcrumb">
+                                    <a href="/settings">"Settings"</a>
+                                    " / Team secrets"
+                                </p>
+                                <h1>"Team secrets"</h1>
+                                <p class="muted">
+                                    "Every project receives these at run time. A project secret with the same key takes their place in that project."
+                                </p>
+                                <SecretsPanel scope=TEAM.to_string() />
+                            </section>
+                        }
+                            .into_any()
                     }
-                    .into_any(),
-                    Ok(_) => view! {
-                        <ErrorPage error=AppError::Forbidden("Only owners and admins can do this.".into())/>
+                    Ok(_) => {
+                        view! {
+                            <ErrorPage error=AppError::Forbidden(
+                                "Only owners and admins can do this.".into(),
+                            ) />
+                        }
+                            .into_any()
                     }
-                    .into_any(),
                     Err(error) => page_error(error),
                 }
             })}

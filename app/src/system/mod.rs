@@ -38,12 +38,14 @@ pub fn ServerStatusLine() -> impl IntoView {
 
     view! {
         <span class="status-result" role="status" aria-live="polite">
-            <Suspense fallback=|| view! { <span class="muted">"Sealbox"</span> }>
+            <Suspense fallback=|| {
+                view! { <span class="muted">"Sealbox"</span> }
+            }>
                 {move || Suspend::new(async move {
                     let initial = initial.await;
                     move || {
                         let status = check.value().get().unwrap_or_else(|| initial.clone());
-                        view! { <StatusText status/> }
+                        view! { <StatusText status /> }
                     }
                 })}
             </Suspense>
@@ -51,7 +53,7 @@ pub fn ServerStatusLine() -> impl IntoView {
         // A form, so it works without JavaScript too: the server sends the browser back to the
         // page, rendered with a fresh status.
         <ActionForm action=check attr:class="inline-form">
-            <ReturnHere/>
+            <ReturnHere />
             <button type="submit" class="link-button" disabled=move || check.pending().get()>
                 {move || if check.pending().get() { "Checking…" } else { "Check status" }}
             </button>
@@ -64,9 +66,11 @@ fn StatusText(status: Result<ServerStatus, AppError>) -> impl IntoView {
     match status {
         Ok(ServerStatus { version, database_ready }) => view! {
             <span class="server-version">{format!("Sealbox {version}")}</span>
-            <span class=if database_ready { "badge ok" } else { "badge warn" }>
-                {if database_ready { "Database ready" } else { "Database unavailable" }}
-            </span>
+            <span class=if database_ready {
+                "badge ok"
+            } else {
+                "badge warn"
+            }>{if database_ready { "Database ready" } else { "Database unavailable" }}</span>
         }
         .into_any(),
         Err(error) => view! { <span class="badge warn">{error.to_string()}</span> }.into_any(),

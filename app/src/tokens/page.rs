@@ -125,10 +125,12 @@ pub fn TokensTab() -> impl IntoView {
     let status = announce_successes([revoke.value()]);
     view! {
         {status}
-        <Transition fallback=|| view! { <p class="muted">"Loading tokens…"</p> }>
+        <Transition fallback=|| {
+            view! { <p class="muted">"Loading tokens…"</p> }
+        }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(view) => view! { <TokensTable view slug create revoke/> }.into_any(),
+                    Ok(view) => view! { <TokensTable view slug create revoke /> }.into_any(),
                     Err(error) => page_error(error),
                 }
             })}
@@ -153,24 +155,39 @@ fn TokensTable(
             view! {
                 <tr>
                     <td>{token.name.clone()}</td>
-                    <td><span class="badge">{token.scope.as_str()}</span></td>
-                    <td><Timestamp at=token.created_at now/>" by "{token.created_by.clone()}</td>
+                    <td>
+                        <span class="badge">{token.scope.as_str()}</span>
+                    </td>
+                    <td>
+                        <Timestamp at=token.created_at now />
+                        " by "
+                        {token.created_by.clone()}
+                    </td>
                     <td>
                         {match token.last_used_at {
-                            Some(at) => view! { <Timestamp at now/> }.into_any(),
+                            Some(at) => view! { <Timestamp at now /> }.into_any(),
                             None => view! { <span class="muted">"Never"</span> }.into_any(),
                         }}
                     </td>
                     <td>
                         {match token.expires_at {
-                            Some(at) if at <= now => view! { <span class="badge warn">"Expired"</span> }.into_any(),
-                            // A moment ahead: the date, not "just now".
-                            Some(at) => view! { <time datetime=time::iso(at)>{time::utc(at)}</time> }.into_any(),
+                            Some(at) if at <= now => {
+                                view! { <span class="badge warn">"Expired"</span> }.into_any()
+                            }
+                            Some(at) => {
+                                // A moment ahead: the date, not "just now".
+                                view! { <time datetime=time::iso(at)>{time::utc(at)}</time> }
+                                    .into_any()
+                            }
                             None => view! { <span class="muted">"Never"</span> }.into_any(),
                         }}
                     </td>
                     <td class="actions">
-                        <a class="button small secondary danger" href=revoke_href aria-label=format!("Revoke {}", token.name)>
+                        <a
+                            class="button small secondary danger"
+                            href=revoke_href
+                            aria-label=format!("Revoke {}", token.name)
+                        >
                             "Revoke"
                         </a>
                     </td>
@@ -187,12 +204,16 @@ fn TokensTable(
                 "Programs read this project's secrets with a token: the JSON API under "
                 <code>"/api/v1"</code>" or "<code>"sealbox run"</code>"."
             </p>
-            <a class="button" href=dialog_href(Some("create-token"))>"Create token"</a>
+            <a class="button" href=dialog_href(Some("create-token"))>
+                "Create token"
+            </a>
         </div>
         <div role="status" class="notice-region">
-            {move || shown().map(|created| view! { <NewTokenNotice created/> })}
+            {move || shown().map(|created| view! { <NewTokenNotice created /> })}
         </div>
-        <p class="empty-state" hidden=!empty>"No tokens yet."</p>
+        <p class="empty-state" hidden=!empty>
+            "No tokens yet."
+        </p>
         <table class="data-table" hidden=empty>
             <thead>
                 <tr>
@@ -206,7 +227,7 @@ fn TokensTable(
             </thead>
             <tbody>{rows}</tbody>
         </table>
-        <TokenDialogs slug tokens create revoke/>
+        <TokenDialogs slug tokens create revoke />
     }
 }
 
@@ -228,9 +249,16 @@ fn NewTokenNotice(created: CreatedToken) -> impl IntoView {
     };
     view! {
         <div class="notice ok">
-            <p>{format!("Token {} created. Copy it now: it is shown only this once.", created.name)}</p>
             <p>
-                <code class="new-token" data-testid="new-token">{created.token.clone()}</code>
+                {format!(
+                    "Token {} created. Copy it now: it is shown only this once.",
+                    created.name,
+                )}
+            </p>
+            <p>
+                <code class="new-token" data-testid="new-token">
+                    {created.token.clone()}
+                </code>
                 " "
                 <button type="button" class="secondary small" on:click=copy>
                     {move || if copied.get() { "Copied" } else { "Copy" }}
@@ -263,23 +291,55 @@ fn TokenDialogs(
     view! {
         <UrlDialog open=creating title="Create token".to_string() id="create-token">
             <ActionForm action=create attr:novalidate=true attr:class="stack">
-                <ReturnHere/>
-                <input type="hidden" name="slug" value=move || slug.get()/>
+                <ReturnHere />
+                <input type="hidden" name="slug" value=move || slug.get() />
                 <label for="token-name">"Name"</label>
-                <input id="token-name" name="name" required autocomplete="off" placeholder="deploy-bot" value=move || typed("name").get() aria-describedby="token-name-error"/>
+                <input
+                    id="token-name"
+                    name="name"
+                    required
+                    autocomplete="off"
+                    placeholder="deploy-bot"
+                    value=move || typed("name").get()
+                    aria-describedby="token-name-error"
+                />
                 {field_error(create_error, "name", "token-name-error")}
                 <label for="token-scope">"Scope"</label>
                 <select id="token-scope" name="scope">
-                    <option value=TokenScope::Read.as_str() selected=move || typed("scope").get().as_deref() != Some(TokenScope::ReadWrite.as_str())>"read: values and environment"</option>
-                    <option value=TokenScope::ReadWrite.as_str() selected=move || typed("scope").get().as_deref() == Some(TokenScope::ReadWrite.as_str())>"read-write: also set and delete secrets"</option>
+                    <option
+                        value=TokenScope::Read.as_str()
+                        selected=move || {
+                            typed("scope").get().as_deref() != Some(TokenScope::ReadWrite.as_str())
+                        }
+                    >
+                        "read: values and environment"
+                    </option>
+                    <option
+                        value=TokenScope::ReadWrite.as_str()
+                        selected=move || {
+                            typed("scope").get().as_deref() == Some(TokenScope::ReadWrite.as_str())
+                        }
+                    >
+                        "read-write: also set and delete secrets"
+                    </option>
                 </select>
                 {field_error(create_error, "scope", "token-scope-error")}
                 <label for="token-expiry">"Expires in (days)"</label>
-                <input id="token-expiry" name="expires_in_days" type="text" inputmode="numeric" placeholder="never" value=move || typed("expires_in_days").get() aria-describedby="token-expiry-error"/>
+                <input
+                    id="token-expiry"
+                    name="expires_in_days"
+                    type="text"
+                    inputmode="numeric"
+                    placeholder="never"
+                    value=move || typed("expires_in_days").get()
+                    aria-describedby="token-expiry-error"
+                />
                 {field_error(create_error, "expires_in_days", "token-expiry-error")}
                 {form_error(create_error)}
                 <div class="dialog-buttons">
-                    <button type="submit" class="primary">"Create token"</button>
+                    <button type="submit" class="primary">
+                        "Create token"
+                    </button>
                 </div>
             </ActionForm>
         </UrlDialog>
@@ -289,12 +349,18 @@ fn TokenDialogs(
             id="revoke-token"
             action=revoke
             confirm="Revoke"
-            message=|token: &TokenInfo| view! {
-                "Programs using the token "<strong>{token.name.clone()}</strong>" lose access at their next request."
+            message=|token: &TokenInfo| {
+                view! {
+                    "Programs using the token "
+                    <strong>{token.name.clone()}</strong>
+                    " lose access at their next request."
+                }
             }
-            fields=move |token: &TokenInfo| view! {
-                <input type="hidden" name="slug" value=move || slug.get()/>
-                <input type="hidden" name="token_id" value=token.id/>
+            fields=move |token: &TokenInfo| {
+                view! {
+                    <input type="hidden" name="slug" value=move || slug.get() />
+                    <input type="hidden" name="token_id" value=token.id />
+                }
             }
         />
     }
