@@ -42,7 +42,7 @@ fn no_two_files_depend_on_each_other() {
         let split = |text: &str| text.split("::").map(str::to_string).collect::<Module>();
         graph.get(&split(from)).is_some_and(|deps| deps.contains(&split(to)))
     };
-    assert!(edge("secrets::service", "crypto::keys"), "secrets::service uses crypto's keys");
+    assert!(edge("secrets::data_keys", "crypto::keys"), "secrets::data_keys uses crypto's keys");
     assert!(edge("state", "audit::log"), "the state holds the AuditLog");
 }
 
