@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod audit;
 pub mod components;
 pub mod error;
+pub mod ids;
 pub mod layout;
 pub mod projects;
 pub mod secrets;

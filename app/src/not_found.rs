@@ -2,7 +2,7 @@
 //! and a message written for people that names it.
 use std::fmt;
 
-use crate::error::AppError;
+use crate::{error::AppError, ids::Version};
 
 /// What was looked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +37,7 @@ impl NotFound {
         Self { what: Missing::Variable, message: format!("There is no variable named {key}") }
     }
 
-    pub fn version(key: impl fmt::Display, version: i64) -> Self {
+    pub fn version(key: impl fmt::Display, version: Version) -> Self {
         Self {
             what: Missing::Version,
             message: format!("{key} has no version {version} to roll back to"),

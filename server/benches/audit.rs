@@ -190,7 +190,7 @@ async fn seed(name: &str, url: &str, count: i64) {
          hash) {overriding} VALUES {}",
         (0..ROWS_PER_INSERT).map(row_sql).collect::<Vec<_>>().join(", ")
     );
-    let now = app::store::now_millis();
+    let now = app::time::Millis::now().0;
     let step = (SPAN_MS / count.max(1)).max(1);
     let mut random = Random(0x5EA1_B0C5);
     let mut id = last_id;
@@ -210,13 +210,13 @@ async fn seed(name: &str, url: &str, count: i64) {
                 previous.as_deref(),
                 &Canonical {
                     id,
-                    at: event.at,
+                    at: app::time::Millis(event.at),
                     actor: &event.actor,
                     action: event.action,
                     project_id: None,
                     project_slug: event.project.as_deref(),
                     secret_key: event.key.as_deref(),
-                    version: event.version,
+                    version: event.version.map(app::ids::Version),
                     ip: event.ip.as_deref(),
                     details: None,
                 },
@@ -299,7 +299,7 @@ fn filter_queries(c: &mut Criterion) {
     let count = event_count();
     let benches = runtime.block_on(databases(count));
     let day = |days_ago: i64| {
-        let millis = app::store::now_millis() - days_ago * 86_400_000;
+        let millis = app::time::Millis::now().0 - days_ago * 86_400_000;
         chrono::DateTime::from_timestamp_millis(millis)
             .map(|at| at.format("%Y-%m-%d").to_string())
             .unwrap_or_default()

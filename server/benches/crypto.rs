@@ -1,11 +1,14 @@
 //! Seal and open with AES-256-GCM for typical value sizes: `cargo bench --bench crypto`.
 #![allow(clippy::unwrap_used)]
-use app::crypto::{DataKey, Sealed, SecretAddress};
+use app::{
+    crypto::{DataKey, Sealed, SecretAddress},
+    ids::{ProjectId, Version},
+};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 fn seal_and_open(c: &mut Criterion) {
     let key = DataKey::generate();
-    let at = SecretAddress::new(42, "DISCORD_BOT_TOKEN", 7);
+    let at = SecretAddress::new(ProjectId(42), "DISCORD_BOT_TOKEN", Version(7));
     let mut group = c.benchmark_group("aes-256-gcm");
     for size in [100usize, 4 * 1024, 64 * 1024] {
         let value = vec![b'x'; size];

@@ -38,11 +38,11 @@ pub async fn secrets(args: SecretsArgs) -> anyhow::Result<ExitCode> {
             if secrets.is_empty() {
                 eprintln!("No secrets in this project yet.");
             }
-            let now = app::store::now_millis();
+            let now = app::time::Millis::now();
             let width = secrets.iter().map(|s| s.key.len()).max().unwrap_or(0);
             for secret in secrets {
                 let set = chrono::DateTime::parse_from_rfc3339(&secret.updated_at)
-                    .map(|at| app::time::relative(at.timestamp_millis(), now))
+                    .map(|at| app::time::relative(app::time::Millis(at.timestamp_millis()), now))
                     .unwrap_or(secret.updated_at);
                 println!("{:width$}  set {set}", secret.key);
             }

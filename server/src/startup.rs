@@ -350,7 +350,7 @@ fn spawn_cleanup(
                 Ok(()) => tracing::debug!("expired sessions deleted"),
                 Err(error) => tracing::warn!(error = %error, "could not delete expired sessions"),
             }
-            if let Err(error) = accounts.clean_up(app::store::now_millis()).await {
+            if let Err(error) = accounts.clean_up(app::time::Millis::now()).await {
                 tracing::warn!(error = %error, "could not clean up sign-in records");
             }
             match vault.forget_retired_keys().await {

@@ -1,10 +1,15 @@
 //! People who sign in: their email, name, password and role, each validated on construction.
+
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use crate::validation::{FieldError, has_control};
+use crate::{
+    ids::UserId,
+    time::Millis,
+    validation::{FieldError, has_control},
+};
 
 pub const MIN_PASSWORD_CHARS: usize = 12;
 pub const MAX_PASSWORD_CHARS: usize = 256;
@@ -183,13 +188,13 @@ impl Role {
 /// What the members page and the session know about a person; never the password hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
-    pub id: i64,
+    pub id: UserId,
     pub email: String,
     pub display_name: String,
     pub role: Role,
     pub active: bool,
-    pub created_at: i64,
-    pub last_sign_in_at: Option<i64>,
+    pub created_at: Millis,
+    pub last_sign_in_at: Option<Millis>,
 }
 
 #[cfg(test)]

@@ -9,6 +9,8 @@ use super::domain::{Role, User};
 use crate::{
     components::{ReturnHere, Timestamp, count_successes, page_error, typed},
     error::AppError,
+    ids::UserId,
+    time::Millis,
 };
 
 /// Everything the members page shows.
@@ -17,7 +19,7 @@ pub struct MembersView {
     pub me: User,
     pub users: Vec<User>,
     /// The server's clock, so relative times read the same on the server and in the browser.
-    pub now: i64,
+    pub now: Millis,
     /// A member just added by a plain form post (no JavaScript), shown once.
     pub added: Option<AddedMember>,
 }
@@ -49,13 +51,13 @@ pub async fn add_member(
 
 /// Gives someone another role.
 #[server(prefix = "/rpc", endpoint = "change_member_role")]
-pub async fn change_member_role(user_id: i64, role: String) -> Result<(), AppError> {
+pub async fn change_member_role(user_id: UserId, role: String) -> Result<(), AppError> {
     crate::error::respond(ssr::change_member_role(user_id, role).await)
 }
 
 /// Deactivates (`active = false`, signed out at their next request) or reactivates someone.
 #[server(prefix = "/rpc", endpoint = "set_member_active")]
-pub async fn set_member_active(user_id: i64, active: bool) -> Result<(), AppError> {
+pub async fn set_member_active(user_id: UserId, active: bool) -> Result<(), AppError> {
     crate::error::respond(ssr::set_member_active(user_id, active).await)
 }
 
@@ -69,7 +71,8 @@ mod ssr {
             session::{put_shown_once, take_shown_once},
         },
         error::{AppError, is_form_post},
-        store::now_millis,
+        ids::UserId,
+        time::Millis,
     };
 
     /// Where a member added by a plain form post waits to be shown once.
@@ -80,7 +83,7 @@ mod ssr {
         let users = caller.state.accounts.list_users().await?;
         let key = caller.state.vault.keyring().shown_once_key();
         let added = take_shown_once(&caller.session, key, ADDED_MEMBER).await?;
-        Ok(MembersView { me: caller.user, users, now: now_millis(), added })
+        Ok(MembersView { me: caller.user, users, now: Millis::now(), added })
     }
 
     pub async fn add_member(
@@ -119,14 +122,14 @@ mod ssr {
         Ok(added)
     }
 
-    pub async fn change_member_role(user_id: i64, role: String) -> Result<(), AppError> {
+    pub async fn change_member_role(user_id: UserId, role: String) -> Result<(), AppError> {
         let caller = manager().await?;
         let role = Role::parse(&role)?;
         caller.state.accounts.change_role(&caller.user, &caller.actor, user_id, role).await?;
         Ok(())
     }
 
-    pub async fn set_member_active(user_id: i64, active: bool) -> Result<(), AppError> {
+    pub async fn set_member_active(user_id: UserId, active: bool) -> Result<(), AppError> {
         let caller = manager().await?;
         caller.state.accounts.set_active(&caller.user, &caller.actor, user_id, active).await?;
         Ok(())
@@ -240,7 +243,11 @@ fn MembersTable(
                                 view! {
                                     <ActionForm action=change_role attr:class="inline-form">
                                         <ReturnHere />
-                                        <input type="hidden" name="user_id" value=user.id />
+                                        <input
+                                            type="hidden"
+                                            name="user_id"
+                                            value=user.id.to_string()
+                                        />
                                         <label class="visually-hidden" for=select_id.clone()>
                                             {role_label}
                                         </label>
@@ -266,7 +273,11 @@ fn MembersTable(
                                     </ActionForm>
                                     <ActionForm action=set_active attr:class="inline-form">
                                         <ReturnHere />
-                                        <input type="hidden" name="user_id" value=user.id />
+                                        <input
+                                            type="hidden"
+                                            name="user_id"
+                                            value=user.id.to_string()
+                                        />
                                         <input
                                             type="hidden"
                                             name="active"

@@ -3,18 +3,22 @@
 //! by [`crate::store::for_both_backends!`]. Password hashes and session ids are bound as hashes
 //! only.
 
-use crate::store::for_both_backends;
+use crate::{
+    ids::UserId,
+    store::{RepoResult, for_both_backends},
+    time::Millis,
+};
 
 /// A person as stored.
 #[derive(sqlx::FromRow)]
 pub struct UserRow {
-    pub id: i64,
+    pub id: UserId,
     pub email: String,
     pub display_name: String,
     pub role: String,
     pub active: bool,
-    pub created_at: i64,
-    pub last_sign_in_at: Option<i64>,
+    pub created_at: Millis,
+    pub last_sign_in_at: Option<Millis>,
 }
 
 /// A person as created.
@@ -23,25 +27,25 @@ pub struct NewUserRow<'a> {
     pub display_name: &'a str,
     pub password_hash: &'a str,
     pub role: &'a str,
-    pub at: i64,
+    pub at: Millis,
 }
 
 /// A sign-in attempt as reserved: counted against its account and its address.
 pub struct AttemptRow<'a> {
     pub email: &'a str,
     pub ip: Option<&'a str>,
-    pub at: i64,
+    pub at: Millis,
     /// Failures at or before this no longer count.
-    pub since: i64,
+    pub since: Millis,
     pub max_failures: i64,
 }
 
 /// A session row: its data and expiry, found by the hash of its id.
 pub struct SessionRow<'a> {
     pub id_hash: &'a [u8],
-    pub user_id: Option<i64>,
+    pub user_id: Option<UserId>,
     pub data: &'a [u8],
-    pub expires_at: i64,
+    pub expires_at: Millis,
 }
 
 const USER_COLUMNS: &str = "id, email, display_name, role, active, created_at, last_sign_in_at";
@@ -65,78 +69,79 @@ pub(crate) trait UserRows: ReservationLock {
     /// The person with this id if they exist and are active.
     fn active_user(
         &mut self,
-        id: i64,
-    ) -> impl Future<Output = sqlx::Result<Option<UserRow>>> + Send;
+        id: UserId,
+    ) -> impl Future<Output = RepoResult<Option<UserRow>>> + Send;
 
-    fn user(&mut self, id: i64) -> impl Future<Output = sqlx::Result<Option<UserRow>>> + Send;
+    fn user(&mut self, id: UserId) -> impl Future<Output = RepoResult<Option<UserRow>>> + Send;
 
     /// Everyone, owners first, then admins, then members, each by email.
-    fn users(&mut self) -> impl Future<Output = sqlx::Result<Vec<UserRow>>> + Send;
+    fn users(&mut self) -> impl Future<Output = RepoResult<Vec<UserRow>>> + Send;
 
-    fn count_users(&mut self) -> impl Future<Output = sqlx::Result<i64>> + Send;
+    fn count_users(&mut self) -> impl Future<Output = RepoResult<i64>> + Send;
 
-    fn count_active_owners(&mut self) -> impl Future<Output = sqlx::Result<i64>> + Send;
+    fn count_active_owners(&mut self) -> impl Future<Output = RepoResult<i64>> + Send;
 
     /// Serializes membership changes on both backends (a row lock on PostgreSQL, the write lock
     /// on SQLite) for the rest of the transaction.
-    fn lock_membership(&mut self) -> impl Future<Output = sqlx::Result<()>> + Send;
+    fn lock_membership(&mut self) -> impl Future<Output = RepoResult<()>> + Send;
 
     fn set_membership(
         &mut self,
-        id: i64,
+        id: UserId,
         role: &str,
         active: bool,
-        at: i64,
-    ) -> impl Future<Output = sqlx::Result<UserRow>> + Send;
+        at: Millis,
+    ) -> impl Future<Output = RepoResult<UserRow>> + Send;
 
     /// Inserts a person; a unique violation means the email is taken.
     fn insert_user(
         &mut self,
         row: &NewUserRow<'_>,
-    ) -> impl Future<Output = sqlx::Result<i64>> + Send;
+    ) -> impl Future<Output = RepoResult<UserId>> + Send;
 
     /// The password hash and active flag of the person with this email.
     fn password_of(
         &mut self,
         email: &str,
-    ) -> impl Future<Output = sqlx::Result<Option<(String, bool)>>> + Send;
+    ) -> impl Future<Output = RepoResult<Option<(String, bool)>>> + Send;
 
     /// Notes a sign-in: the person as they are now.
     fn mark_signed_in(
         &mut self,
         email: &str,
-        at: i64,
-    ) -> impl Future<Output = sqlx::Result<UserRow>> + Send;
+        at: Millis,
+    ) -> impl Future<Output = RepoResult<UserRow>> + Send;
 
     fn insert_setup_token(
         &mut self,
         hash: &[u8],
-        at: i64,
-    ) -> impl Future<Output = sqlx::Result<()>> + Send;
+        at: Millis,
+    ) -> impl Future<Output = RepoResult<()>> + Send;
 
     /// Deletes every set-up token if `hash` is one made after `valid_after` and nobody exists
     /// yet: whether it did (of two concurrent claims, exactly one does).
     fn claim_setup(
         &mut self,
         hash: &[u8],
-        valid_after: i64,
-    ) -> impl Future<Output = sqlx::Result<bool>> + Send;
+        valid_after: Millis,
+    ) -> impl Future<Output = RepoResult<bool>> + Send;
 
     fn delete_setup_tokens_before(
         &mut self,
-        at: i64,
-    ) -> impl Future<Output = sqlx::Result<()>> + Send;
+        at: Millis,
+    ) -> impl Future<Output = RepoResult<()>> + Send;
 
     /// Writes the attempt as a failure (under the backend's [`ReservationLock`]) if its account
     /// and its address are both under the limit: its id, or `None` when either is throttled.
     fn reserve_attempt(
         &mut self,
         attempt: &AttemptRow<'_>,
-    ) -> impl Future<Output = sqlx::Result<Option<i64>>> + Send;
+    ) -> impl Future<Output = RepoResult<Option<i64>>> + Send;
 
-    fn delete_failure(&mut self, id: i64) -> impl Future<Output = sqlx::Result<()>> + Send;
+    fn delete_failure(&mut self, id: i64) -> impl Future<Output = RepoResult<()>> + Send;
 
-    fn delete_failures_before(&mut self, at: i64) -> impl Future<Output = sqlx::Result<()>> + Send;
+    fn delete_failures_before(&mut self, at: Millis)
+    -> impl Future<Output = RepoResult<()>> + Send;
 
     /// The account's failures since `since`, and the oldest failure of the account or the
     /// address since then.
@@ -144,65 +149,67 @@ pub(crate) trait UserRows: ReservationLock {
         &mut self,
         email: &str,
         ip: Option<&str>,
-        since: i64,
-    ) -> impl Future<Output = sqlx::Result<(i64, Option<i64>)>> + Send;
+        since: Millis,
+    ) -> impl Future<Output = RepoResult<(i64, Option<Millis>)>> + Send;
 
     /// Counts a refusal in the subject's throttling window, opening one at `at` if there is
     /// none: whether it was counted (not when the open window began at or before `since`).
     fn count_refusal(
         &mut self,
         subject: &str,
-        at: i64,
-        since: i64,
-    ) -> impl Future<Output = sqlx::Result<bool>> + Send;
+        at: Millis,
+        since: Millis,
+    ) -> impl Future<Output = RepoResult<bool>> + Send;
 
     /// Deletes the windows that began at or before `before`: (subject, first_at, refused).
     fn close_windows(
         &mut self,
-        before: i64,
-    ) -> impl Future<Output = sqlx::Result<Vec<(String, i64, i64)>>> + Send;
+        before: Millis,
+    ) -> impl Future<Output = RepoResult<Vec<(String, Millis, i64)>>> + Send;
 
     /// Ends every session of the person.
-    fn delete_sessions_of(&mut self, user_id: i64)
-    -> impl Future<Output = sqlx::Result<()>> + Send;
+    fn delete_sessions_of(
+        &mut self,
+        user_id: UserId,
+    ) -> impl Future<Output = RepoResult<()>> + Send;
 
     /// Inserts a session unless its id hash exists: whether it did.
     fn insert_session(
         &mut self,
         row: &SessionRow<'_>,
-    ) -> impl Future<Output = sqlx::Result<bool>> + Send;
+    ) -> impl Future<Output = RepoResult<bool>> + Send;
 
     /// Updates a session's row if it still exists.
     fn update_session(
         &mut self,
         row: &SessionRow<'_>,
-    ) -> impl Future<Output = sqlx::Result<()>> + Send;
+    ) -> impl Future<Output = RepoResult<()>> + Send;
 
     /// A session's data unless it expired by `now`.
     fn session_data(
         &mut self,
         id_hash: &[u8],
-        now: i64,
-    ) -> impl Future<Output = sqlx::Result<Option<Vec<u8>>>> + Send;
+        now: Millis,
+    ) -> impl Future<Output = RepoResult<Option<Vec<u8>>>> + Send;
 
-    fn delete_session(&mut self, id_hash: &[u8]) -> impl Future<Output = sqlx::Result<()>> + Send;
+    fn delete_session(&mut self, id_hash: &[u8]) -> impl Future<Output = RepoResult<()>> + Send;
 
     fn delete_sessions_expired_by(
         &mut self,
-        now: i64,
-    ) -> impl Future<Output = sqlx::Result<()>> + Send;
+        now: Millis,
+    ) -> impl Future<Output = RepoResult<()>> + Send;
 }
 
 for_both_backends! {
     impl UserRows {
-        async fn active_user(&mut self, id: i64) -> sqlx::Result<Option<UserRow>> {
+        async fn active_user(&mut self, id: UserId) -> sqlx::Result<Option<UserRow>> {
             sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND active"))
                 .bind(id)
                 .fetch_optional(&mut *self)
                 .await
         }
 
-        async fn user(&mut self, id: i64) -> sqlx::Result<Option<UserRow>> {
+        async fn user(&mut self, id: UserId) -> sqlx::Result<Option<UserRow>> {
             sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
                 .bind(id)
                 .fetch_optional(&mut *self)
@@ -237,10 +244,10 @@ for_both_backends! {
 
         async fn set_membership(
             &mut self,
-            id: i64,
+            id: UserId,
             role: &str,
             active: bool,
-            at: i64,
+            at: Millis,
         ) -> sqlx::Result<UserRow> {
             sqlx::query_as(&format!(
                 "UPDATE users SET role = $1, active = $2, updated_at = $3 WHERE id = $4 \
@@ -254,7 +261,7 @@ for_both_backends! {
             .await
         }
 
-        async fn insert_user(&mut self, row: &NewUserRow<'_>) -> sqlx::Result<i64> {
+        async fn insert_user(&mut self, row: &NewUserRow<'_>) -> sqlx::Result<UserId> {
             sqlx::query_scalar(
                 "INSERT INTO users (email, display_name, password_hash, role, active, \
                  created_at, updated_at) VALUES ($1, $2, $3, $4, TRUE, $5, $5) RETURNING id",
@@ -275,7 +282,7 @@ for_both_backends! {
                 .await
         }
 
-        async fn mark_signed_in(&mut self, email: &str, at: i64) -> sqlx::Result<UserRow> {
+        async fn mark_signed_in(&mut self, email: &str, at: Millis) -> sqlx::Result<UserRow> {
             sqlx::query_as(&format!(
                 "UPDATE users SET last_sign_in_at = $1 WHERE email = $2 RETURNING {USER_COLUMNS}"
             ))
@@ -285,7 +292,7 @@ for_both_backends! {
             .await
         }
 
-        async fn insert_setup_token(&mut self, hash: &[u8], at: i64) -> sqlx::Result<()> {
+        async fn insert_setup_token(&mut self, hash: &[u8], at: Millis) -> sqlx::Result<()> {
             sqlx::query("INSERT INTO setup_tokens (token_hash, created_at) VALUES ($1, $2)")
                 .bind(hash)
                 .bind(at)
@@ -294,7 +301,7 @@ for_both_backends! {
                 .map(|_| ())
         }
 
-        async fn claim_setup(&mut self, hash: &[u8], valid_after: i64) -> sqlx::Result<bool> {
+        async fn claim_setup(&mut self, hash: &[u8], valid_after: Millis) -> sqlx::Result<bool> {
             let claimed: Vec<Vec<u8>> = sqlx::query_scalar(
                 "DELETE FROM setup_tokens WHERE NOT EXISTS (SELECT 1 FROM users) \
                  AND EXISTS (SELECT 1 FROM setup_tokens WHERE token_hash = $1 \
@@ -307,7 +314,7 @@ for_both_backends! {
             Ok(!claimed.is_empty())
         }
 
-        async fn delete_setup_tokens_before(&mut self, at: i64) -> sqlx::Result<()> {
+        async fn delete_setup_tokens_before(&mut self, at: Millis) -> sqlx::Result<()> {
             sqlx::query("DELETE FROM setup_tokens WHERE created_at <= $1")
                 .bind(at)
                 .execute(&mut *self)
@@ -342,7 +349,7 @@ for_both_backends! {
                 .map(|_| ())
         }
 
-        async fn delete_failures_before(&mut self, at: i64) -> sqlx::Result<()> {
+        async fn delete_failures_before(&mut self, at: Millis) -> sqlx::Result<()> {
             sqlx::query("DELETE FROM sign_in_failures WHERE at <= $1")
                 .bind(at)
                 .execute(&mut *self)
@@ -354,8 +361,8 @@ for_both_backends! {
             &mut self,
             email: &str,
             ip: Option<&str>,
-            since: i64,
-        ) -> sqlx::Result<(i64, Option<i64>)> {
+            since: Millis,
+        ) -> sqlx::Result<(i64, Option<Millis>)> {
             sqlx::query_as(
                 "SELECT (SELECT count(*) FROM sign_in_failures WHERE email = $1 AND at > $3), \
                  (SELECT min(at) FROM sign_in_failures WHERE (email = $1 OR ip = $2) AND at > $3)",
@@ -367,7 +374,7 @@ for_both_backends! {
             .await
         }
 
-        async fn count_refusal(&mut self, subject: &str, at: i64, since: i64) -> sqlx::Result<bool> {
+        async fn count_refusal(&mut self, subject: &str, at: Millis, since: Millis) -> sqlx::Result<bool> {
             let counted = sqlx::query(
                 "INSERT INTO sign_in_throttles (subject, first_at, refused) \
                  VALUES ($1, $2, 1) ON CONFLICT (subject) DO UPDATE \
@@ -382,7 +389,7 @@ for_both_backends! {
             Ok(counted.rows_affected() > 0)
         }
 
-        async fn close_windows(&mut self, before: i64) -> sqlx::Result<Vec<(String, i64, i64)>> {
+        async fn close_windows(&mut self, before: Millis) -> sqlx::Result<Vec<(String, Millis, i64)>> {
             sqlx::query_as(
                 "DELETE FROM sign_in_throttles WHERE first_at <= $1 \
                  RETURNING subject, first_at, refused",
@@ -392,7 +399,7 @@ for_both_backends! {
             .await
         }
 
-        async fn delete_sessions_of(&mut self, user_id: i64) -> sqlx::Result<()> {
+        async fn delete_sessions_of(&mut self, user_id: UserId) -> sqlx::Result<()> {
             sqlx::query("DELETE FROM sessions WHERE user_id = $1")
                 .bind(user_id)
                 .execute(&mut *self)
@@ -427,7 +434,7 @@ for_both_backends! {
             .map(|_| ())
         }
 
-        async fn session_data(&mut self, id_hash: &[u8], now: i64) -> sqlx::Result<Option<Vec<u8>>> {
+        async fn session_data(&mut self, id_hash: &[u8], now: Millis) -> sqlx::Result<Option<Vec<u8>>> {
             sqlx::query_scalar("SELECT data FROM sessions WHERE id_hash = $1 AND expires_at > $2")
                 .bind(id_hash)
                 .bind(now)
@@ -443,7 +450,7 @@ for_both_backends! {
                 .map(|_| ())
         }
 
-        async fn delete_sessions_expired_by(&mut self, now: i64) -> sqlx::Result<()> {
+        async fn delete_sessions_expired_by(&mut self, now: Millis) -> sqlx::Result<()> {
             sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
                 .bind(now)
                 .execute(&mut *self)

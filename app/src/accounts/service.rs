@@ -9,7 +9,9 @@ use super::{
 use crate::{
     audit::{Actor, AuditAction, AuditLog, Event},
     error::AppError,
-    store::{Store, WritePool, now_millis, with_pool},
+    ids::UserId,
+    store::{Store, WritePool, with_pool},
+    time::{HOUR_MS, Millis},
     validation::FieldError,
 };
 
@@ -18,7 +20,7 @@ pub const MAX_FAILURES: i64 = 5;
 pub const THROTTLE_WINDOW_MS: i64 = 15 * 60 * 1000;
 pub const INVALID_CREDENTIALS: &str = "Invalid email or password";
 /// How long a first-run set-up link works; a server started later logs a new one.
-pub const SETUP_TOKEN_LIFETIME_MS: i64 = 60 * 60 * 1000;
+pub const SETUP_TOKEN_LIFETIME_MS: i64 = HOUR_MS;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -42,6 +44,9 @@ pub enum AccountError {
     Busy,
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// A repository statement failed: the error names it.
+    #[error(transparent)]
+    Repo(#[from] crate::store::RepoError),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -123,7 +128,7 @@ impl Accounts {
     }
 
     /// The user with this id if they exist and are active.
-    pub async fn find_active(&self, id: i64) -> Result<Option<User>> {
+    pub async fn find_active(&self, id: UserId) -> Result<Option<User>> {
         let row = with_pool!(self.store, |pool| pool.acquire().await?.active_user(id).await?);
         row.map(into_user).transpose()
     }
@@ -139,7 +144,7 @@ impl Accounts {
         let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         let hash = token_hash(&token);
         with_pool!(self.store, |pool| {
-            pool.acquire().await?.insert_setup_token(&hash, now_millis()).await?;
+            pool.acquire().await?.insert_setup_token(&hash, Millis::now()).await?;
         });
         Ok(Some(token))
     }
@@ -183,7 +188,7 @@ impl Accounts {
         &self,
         manager: &User,
         actor: &Actor,
-        user_id: i64,
+        user_id: UserId,
         role: Role,
     ) -> Result<User> {
         self.change_membership(manager, actor, user_id, Membership::Role(role)).await
@@ -194,7 +199,7 @@ impl Accounts {
         &self,
         manager: &User,
         actor: &Actor,
-        user_id: i64,
+        user_id: UserId,
         active: bool,
     ) -> Result<User> {
         self.change_membership(manager, actor, user_id, Membership::Active(active)).await
@@ -204,10 +209,10 @@ impl Accounts {
         &self,
         manager: &User,
         actor: &Actor,
-        user_id: i64,
+        user_id: UserId,
         change: Membership,
     ) -> Result<User> {
-        let now = now_millis();
+        let now = Millis::now();
         let row: UserRow = with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
             // So that two concurrent demotions cannot remove the last owner.
@@ -272,7 +277,7 @@ impl Accounts {
         setup_token: Option<&str>,
     ) -> Result<User> {
         let hash = password::hash(password).await?;
-        let now = now_millis();
+        let now = Millis::now();
         let row = NewUserRow {
             email: email.as_str(),
             display_name: name.as_str(),
@@ -280,7 +285,7 @@ impl Accounts {
             role: role.as_str(),
             at: now,
         };
-        let id: i64 = with_pool!(self.store, |pool| {
+        let id: UserId = with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
             if let Some(token) = setup_token
                 && !tx.claim_setup(&token_hash(token), now - SETUP_TOKEN_LIFETIME_MS).await?
@@ -293,12 +298,12 @@ impl Accounts {
                 )));
             }
             let id =
-                tx.insert_user(&row).await.map_err(|error| match error.as_database_error() {
-                    Some(db) if db.is_unique_violation() => AccountError::Invalid(FieldError::new(
+                tx.insert_user(&row).await.map_err(|error| match error.is_unique_violation() {
+                    true => AccountError::Invalid(FieldError::new(
                         "email",
                         "A user with this email already exists",
                     )),
-                    _ => AccountError::Database(error),
+                    false => AccountError::Repo(error),
                 })?;
             self.audit
                 .record(
@@ -326,7 +331,7 @@ impl Accounts {
 
     /// The periodic clean-up: closes throttling windows, forgets failures older than the
     /// window, and removes set-up links that have expired.
-    pub async fn clean_up(&self, now: i64) -> Result<()> {
+    pub async fn clean_up(&self, now: Millis) -> Result<()> {
         self.close_throttle_windows(now).await?;
         with_pool!(self.store, |pool| {
             let mut connection = pool.acquire().await?;

@@ -22,7 +22,9 @@ use super::{
 use crate::{
     crypto::{DataKey, Sealed},
     error::AppError,
-    store::{Store, now_millis, with_pool},
+    ids::UserId,
+    store::{Store, with_pool},
+    time::Millis,
 };
 
 /// The session key holding the signed-in user's id. Nothing else about the user is kept in the
@@ -57,7 +59,7 @@ impl std::fmt::Debug for SessionBackend {
     }
 }
 
-fn backend_error(error: sqlx::Error) -> session_store::Error {
+fn backend_error(error: impl std::fmt::Display) -> session_store::Error {
     session_store::Error::Backend(error.to_string())
 }
 
@@ -68,12 +70,12 @@ type Stored = (
 );
 
 /// The row's columns for `record`: its data, its expiry in milliseconds and its user.
-fn columns(record: &Record) -> session_store::Result<(Vec<u8>, i64, Option<i64>)> {
+fn columns(record: &Record) -> session_store::Result<(Vec<u8>, Millis, Option<UserId>)> {
     let stored = (&record.data, record.expiry_date);
     let data = serde_json::to_vec(&stored)
         .map_err(|error| session_store::Error::Encode(error.to_string()))?;
-    let expires_at = record.expiry_date.unix_timestamp().saturating_mul(1000);
-    let user_id = record.data.get(USER_ID).and_then(serde_json::Value::as_i64);
+    let expires_at = Millis(record.expiry_date.unix_timestamp().saturating_mul(1000));
+    let user_id = record.data.get(USER_ID).and_then(serde_json::Value::as_i64).map(UserId);
     Ok((data, expires_at, user_id))
 }
 
@@ -90,10 +92,14 @@ impl SessionStore for SessionBackend {
             let (data, expires_at, user_id) = columns(record)?;
             let hash = id_hash(&record.id);
             let row = SessionRow { id_hash: &hash, user_id, data: &data, expires_at };
-            let inserted: sqlx::Result<bool> = with_pool!(self.store, |pool| {
-                async { pool.acquire().await?.insert_session(&row).await }.await
+            let inserted: session_store::Result<bool> = with_pool!(self.store, |pool| {
+                async {
+                    let mut connection = pool.acquire().await.map_err(backend_error)?;
+                    connection.insert_session(&row).await.map_err(backend_error)
+                }
+                .await
             });
-            if inserted.map_err(backend_error)? {
+            if inserted? {
                 return Ok(());
             }
             // A 128-bit collision: practically never, but never two browsers in one session.
@@ -107,18 +113,26 @@ impl SessionStore for SessionBackend {
         let (data, expires_at, user_id) = columns(record)?;
         let hash = id_hash(&record.id);
         let row = SessionRow { id_hash: &hash, user_id, data: &data, expires_at };
-        let saved: sqlx::Result<()> = with_pool!(self.store, |pool| {
-            async { pool.acquire().await?.update_session(&row).await }.await
+        let saved: session_store::Result<()> = with_pool!(self.store, |pool| {
+            async {
+                let mut connection = pool.acquire().await.map_err(backend_error)?;
+                connection.update_session(&row).await.map_err(backend_error)
+            }
+            .await
         });
-        saved.map_err(backend_error)
+        saved
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         let hash = id_hash(id);
-        let data: sqlx::Result<Option<Vec<u8>>> = with_pool!(self.store, |pool| {
-            async { pool.acquire().await?.session_data(&hash, now_millis()).await }.await
+        let data: session_store::Result<Option<Vec<u8>>> = with_pool!(self.store, |pool| {
+            async {
+                let mut connection = pool.acquire().await.map_err(backend_error)?;
+                connection.session_data(&hash, Millis::now()).await.map_err(backend_error)
+            }
+            .await
         });
-        let Some(data) = data.map_err(backend_error)? else { return Ok(None) };
+        let Some(data) = data? else { return Ok(None) };
         let (data, expiry_date): Stored = serde_json::from_slice(&data)
             .map_err(|error| session_store::Error::Decode(error.to_string()))?;
         // The row is found by the hash; the record answers to the id the cookie carries.
@@ -127,20 +141,28 @@ impl SessionStore for SessionBackend {
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         let hash = id_hash(id);
-        let deleted: sqlx::Result<()> = with_pool!(self.store, |pool| {
-            async { pool.acquire().await?.delete_session(&hash).await }.await
+        let deleted: session_store::Result<()> = with_pool!(self.store, |pool| {
+            async {
+                let mut connection = pool.acquire().await.map_err(backend_error)?;
+                connection.delete_session(&hash).await.map_err(backend_error)
+            }
+            .await
         });
-        deleted.map_err(backend_error)
+        deleted
     }
 }
 
 #[async_trait::async_trait]
 impl ExpiredDeletion for SessionBackend {
     async fn delete_expired(&self) -> session_store::Result<()> {
-        let deleted: sqlx::Result<()> = with_pool!(self.store, |pool| {
-            async { pool.acquire().await?.delete_sessions_expired_by(now_millis()).await }.await
+        let deleted: session_store::Result<()> = with_pool!(self.store, |pool| {
+            async {
+                let mut connection = pool.acquire().await.map_err(backend_error)?;
+                connection.delete_sessions_expired_by(Millis::now()).await.map_err(backend_error)
+            }
+            .await
         });
-        deleted.map_err(backend_error)
+        deleted
     }
 }
 
@@ -160,7 +182,7 @@ pub async fn put_shown_once<T: Serialize>(
     value: &T,
 ) -> Result<(), AppError> {
     let plain = zeroize::Zeroizing::new(serde_json::to_vec(value).map_err(AppError::internal)?);
-    let expires_at = now_millis() + SHOWN_ONCE_MS;
+    let expires_at = Millis::now() + SHOWN_ONCE_MS;
     let sealed = key.seal(&plain, &shown_once_aad(name, expires_at));
     let stored = (expires_at, base64_encode(&sealed.to_bytes()));
     session.insert(name, stored).await.map_err(AppError::internal)
@@ -172,9 +194,10 @@ pub async fn take_shown_once<T: DeserializeOwned>(
     key: &DataKey,
     name: &'static str,
 ) -> Result<Option<T>, AppError> {
-    let stored: Option<(i64, String)> = session.remove(name).await.map_err(AppError::internal)?;
+    let stored: Option<(Millis, String)> =
+        session.remove(name).await.map_err(AppError::internal)?;
     let Some((expires_at, text)) = stored else { return Ok(None) };
-    if expires_at <= now_millis() {
+    if expires_at <= Millis::now() {
         return Ok(None);
     }
     let opened = base64_decode(&text)
@@ -185,11 +208,11 @@ pub async fn take_shown_once<T: DeserializeOwned>(
     serde_json::from_slice(&plain).map(Some).map_err(AppError::internal)
 }
 
-fn shown_once_aad(name: &str, expires_at: i64) -> Vec<u8> {
+fn shown_once_aad(name: &str, expires_at: Millis) -> Vec<u8> {
     let mut aad = b"sealbox/shown-once/".to_vec();
     aad.extend_from_slice(name.as_bytes());
     aad.push(0);
-    aad.extend_from_slice(&expires_at.to_be_bytes());
+    aad.extend_from_slice(&expires_at.0.to_be_bytes());
     aad
 }
 
@@ -215,7 +238,7 @@ pub async fn session_user(
     session: &Session,
     accounts: &Accounts,
 ) -> Result<Option<User>, AppError> {
-    let id: Option<i64> = session.get(USER_ID).await.map_err(AppError::internal)?;
+    let id: Option<UserId> = session.get(USER_ID).await.map_err(AppError::internal)?;
     let Some(id) = id else { return Ok(None) };
     let user = accounts.find_active(id).await.map_err(AppError::from)?;
     if user.is_none() {
@@ -223,8 +246,8 @@ pub async fn session_user(
         session.flush().await.map_err(AppError::internal)?;
         return Ok(None);
     }
-    let now = now_millis();
-    let touched: Option<i64> = session.get(TOUCHED_AT).await.map_err(AppError::internal)?;
+    let now = Millis::now();
+    let touched: Option<Millis> = session.get(TOUCHED_AT).await.map_err(AppError::internal)?;
     if touched.is_none_or(|touched| now - touched >= TOUCH_EVERY_MS) {
         session.insert(TOUCHED_AT, now).await.map_err(AppError::internal)?;
     }

@@ -9,7 +9,8 @@ use super::{
 };
 use crate::{
     audit::{Actor, AuditAction, Event},
-    store::{WritePool, now_millis, with_pool},
+    store::{WritePool, with_pool},
+    time::{MINUTE_MS, Millis},
 };
 
 impl Accounts {
@@ -23,7 +24,7 @@ impl Accounts {
     pub async fn sign_in(&self, email: &str, password: Password, ip: Option<&str>) -> Result<User> {
         let email = Email::parse(email)?;
         let email_key = email.as_str();
-        let now = now_millis();
+        let now = Millis::now();
         let actor = Actor::new(email_key, ip.map(str::to_string));
         let Some(attempt) = self.reserve_attempt(email_key, ip, now).await? else {
             return Err(self.refuse_throttled(email_key, ip, now).await?);
@@ -65,7 +66,7 @@ impl Accounts {
         &self,
         email: &str,
         ip: Option<&str>,
-        now: i64,
+        now: Millis,
     ) -> Result<Option<i64>> {
         let attempt = AttemptRow {
             email,
@@ -93,7 +94,7 @@ impl Accounts {
         &self,
         email: &str,
         ip: Option<&str>,
-        now: i64,
+        now: Millis,
     ) -> Result<AccountError> {
         let since = now - THROTTLE_WINDOW_MS;
         let (by_email, oldest) = with_pool!(self.store, |pool| {
@@ -115,14 +116,14 @@ impl Accounts {
             self.close_throttle_windows(now).await?;
         }
         let wait_ms = oldest.map_or(THROTTLE_WINDOW_MS, |at| at + THROTTLE_WINDOW_MS - now);
-        let minutes = (wait_ms + 59_999) / 60_000;
+        let minutes = (wait_ms + MINUTE_MS - 1) / MINUTE_MS;
         Ok(AccountError::Throttled { minutes: minutes.max(1) })
     }
 
     /// Closes every throttling window that began a whole window before `now`: one
     /// `user.sign_in_throttled` event each, naming the account or address and how many attempts
     /// were refused. Several servers may run this at once: each window is claimed by one.
-    pub async fn close_throttle_windows(&self, now: i64) -> Result<usize> {
+    pub async fn close_throttle_windows(&self, now: Millis) -> Result<usize> {
         let closed = with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
             let closed = tx.close_windows(now - THROTTLE_WINDOW_MS).await?;
@@ -135,7 +136,7 @@ impl Accounts {
                 let actor = Actor::new(name, ip);
                 let details = format!(
                     "{refused} sign-in attempt(s) refused in the {} minutes from {}",
-                    THROTTLE_WINDOW_MS / 60_000,
+                    THROTTLE_WINDOW_MS / MINUTE_MS,
                     crate::time::iso(*first_at)
                 );
                 self.audit

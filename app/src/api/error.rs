@@ -159,6 +159,7 @@ impl From<ProjectError> for ApiError {
             ProjectError::NotFound(missing) => missing.into(),
             ProjectError::NoChanges => Self::new(ApiCode::NoChanges, "No changes to save"),
             ProjectError::Database(error) => Self::internal(error),
+            ProjectError::Repo(error) => Self::internal(error),
         }
     }
 }
@@ -176,6 +177,7 @@ impl From<AuthenticationError> for ApiError {
                 rejection.to_string(),
             ),
             AuthenticationError::Database(error) => Self::internal(error),
+            AuthenticationError::Repo(error) => Self::internal(error),
         }
     }
 }

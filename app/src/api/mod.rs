@@ -21,6 +21,7 @@ use serde_json::json;
 
 use crate::{
     audit::{AuditAction, Event},
+    ids::Version,
     projects::ProjectSlug,
     secrets::{
         SecretMeta,
@@ -137,7 +138,7 @@ pub struct SecretInfo {
     pub description: Option<String>,
     #[serde(rename = "type")]
     pub secret_type: String,
-    pub version: i64,
+    pub version: Version,
     pub created_at: String,
     pub updated_at: String,
 }

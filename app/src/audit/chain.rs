@@ -12,7 +12,11 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::store::{Store, WritePool, now_millis, with_pool};
+use crate::{
+    ids::{ProjectId, Version},
+    store::{Store, WritePool, with_pool},
+    time::Millis,
+};
 
 /// The action of the event that starts the keyed chain.
 pub const KEYED_START: &str = super::AuditAction::ChainKeyed.as_str();
@@ -43,13 +47,13 @@ impl std::fmt::Debug for ChainKey {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Canonical<'a> {
     pub id: i64,
-    pub at: i64,
+    pub at: Millis,
     pub actor: &'a str,
     pub action: &'a str,
-    pub project_id: Option<i64>,
+    pub project_id: Option<ProjectId>,
     pub project_slug: Option<&'a str>,
     pub secret_key: Option<&'a str>,
-    pub version: Option<i64>,
+    pub version: Option<Version>,
     pub ip: Option<&'a str>,
     pub details: Option<&'a str>,
 }
@@ -71,15 +75,18 @@ impl Canonical<'_> {
         }
         let mut out = Vec::with_capacity(128);
         out.extend_from_slice(LABEL);
-        for number in [Some(self.id), Some(self.at)] {
+        for number in [Some(self.id), Some(self.at.0)] {
             field(&mut out, number.map(i64::to_be_bytes).as_ref().map(|b| &b[..]));
         }
         field(&mut out, Some(self.actor.as_bytes()));
         field(&mut out, Some(self.action.as_bytes()));
-        field(&mut out, self.project_id.map(i64::to_be_bytes).as_ref().map(|b| &b[..]));
+        field(&mut out, self.project_id.map(|id| id.0.to_be_bytes()).as_ref().map(|b| &b[..]));
         field(&mut out, self.project_slug.map(str::as_bytes));
         field(&mut out, self.secret_key.map(str::as_bytes));
-        field(&mut out, self.version.map(i64::to_be_bytes).as_ref().map(|b| &b[..]));
+        field(
+            &mut out,
+            self.version.map(|version| version.0.to_be_bytes()).as_ref().map(|b| &b[..]),
+        );
         field(&mut out, self.ip.map(str::as_bytes));
         field(&mut out, self.details.map(str::as_bytes));
         out
@@ -149,13 +156,13 @@ impl Verification {
 #[derive(sqlx::FromRow)]
 pub(super) struct StoredEvent {
     pub(super) id: i64,
-    at: i64,
+    at: Millis,
     actor: String,
     action: String,
-    project_id: Option<i64>,
+    project_id: Option<ProjectId>,
     project_slug: Option<String>,
     secret_key: Option<String>,
-    version: Option<i64>,
+    version: Option<Version>,
     ip: Option<String>,
     details: Option<String>,
     hash: Option<Vec<u8>>,
@@ -387,7 +394,7 @@ pub async fn record_verification(
             "INSERT INTO audit_verifications (at, events, intact, first_broken, message) \
              VALUES ($1, $2, $3, $4, $5)",
         )
-        .bind(now_millis())
+        .bind(Millis::now())
         .bind(verification.events)
         .bind(verification.broken.is_none())
         .bind(verification.broken.as_ref().map(|(id, _)| *id))
@@ -405,13 +412,13 @@ mod tests {
     fn event(id: i64, details: Option<&str>) -> Canonical<'_> {
         Canonical {
             id,
-            at: 1_700_000_000_000,
+            at: Millis(1_700_000_000_000),
             actor: "alice@example.com",
             action: "secret.updated",
-            project_id: Some(2),
+            project_id: Some(ProjectId(2)),
             project_slug: Some("bot"),
             secret_key: Some("API_KEY"),
-            version: Some(3),
+            version: Some(Version(3)),
             ip: None,
             details,
         }

@@ -13,7 +13,11 @@ use std::sync::{Arc, OnceLock};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Event, chain};
-use crate::store::{Db, WritePool, now_millis};
+use crate::{
+    ids::{ProjectId, Version},
+    store::{Db, WritePool},
+    time::Millis,
+};
 
 /// The most events one transaction appends.
 const MAX_BATCH: usize = 1_024;
@@ -28,10 +32,10 @@ const BATCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 struct Pending {
     actor: String,
     action: &'static str,
-    project_id: Option<i64>,
+    project_id: Option<ProjectId>,
     project_slug: Option<String>,
     secret_key: Option<String>,
-    version: Option<i64>,
+    version: Option<Version>,
     ip: Option<String>,
     details: Option<String>,
     /// Append only while `run_time_generation` is still this.
@@ -175,7 +179,7 @@ async fn append(
     events: &[&Pending],
 ) -> Result<Option<i64>, sqlx::Error> {
     const COLUMNS: usize = 9;
-    let at = now_millis();
+    let at = Millis::now();
     let insert = |count: usize| {
         let values = (0..count)
             .map(|row| {

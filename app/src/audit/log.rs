@@ -9,7 +9,7 @@ use super::{
     group::{AppendError, GroupCommit},
     repo::AuditRows,
 };
-use crate::store::{Db, Store};
+use crate::store::{Db, RepoResult, Store};
 
 /// The audit log of one database. Cheap to clone; the appender stops when the last clone is
 /// dropped.
@@ -47,7 +47,7 @@ impl AuditLog {
         &self,
         transaction: &mut C,
         event: Event<'_>,
-    ) -> sqlx::Result<()> {
+    ) -> RepoResult<()> {
         transaction.append_event(self.chain_key(), &event).await
     }
 

@@ -22,6 +22,8 @@ pub use action::AuditAction;
 #[cfg(feature = "ssr")]
 pub use log::AuditLog;
 
+use crate::ids::{ProjectId, Version};
+
 /// Who is acting: a person's email, a token's name, or a command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
@@ -40,10 +42,10 @@ impl Actor {
 pub struct Event<'a> {
     pub actor: &'a Actor,
     pub action: AuditAction,
-    pub project_id: Option<i64>,
+    pub project_id: Option<ProjectId>,
     pub project_slug: Option<&'a str>,
     pub secret_key: Option<&'a str>,
-    pub version: Option<i64>,
+    pub version: Option<Version>,
     pub details: Option<String>,
 }
 
@@ -65,7 +67,7 @@ impl<'a> Event<'a> {
     pub fn about_project(
         actor: &'a Actor,
         action: AuditAction,
-        project_id: i64,
+        project_id: ProjectId,
         slug: &'a str,
     ) -> Self {
         Self {
@@ -79,7 +81,7 @@ impl<'a> Event<'a> {
     pub fn project(
         actor: &'a Actor,
         action: AuditAction,
-        project_id: i64,
+        project_id: ProjectId,
         slug: &'a str,
         details: String,
     ) -> Self {

@@ -31,7 +31,7 @@ pub mod ssr {
             view::{AuditFilter, AuditView, Cursor, PAGE_SIZE},
         },
         error::AppError,
-        store::now_millis,
+        time::Millis,
     };
 
     pub async fn audit_events(
@@ -49,7 +49,7 @@ pub mod ssr {
             None
         };
         let last_verification = last_verification(store).await?;
-        Ok(AuditView { rows, next_before, now: now_millis(), last_verification })
+        Ok(AuditView { rows, next_before, now: Millis::now(), last_verification })
     }
 }
 

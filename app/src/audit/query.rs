@@ -3,21 +3,21 @@
 use super::view::{AuditFilter, AuditRow, Cursor, LastVerification, parse_date};
 use crate::{
     error::AppError,
+    ids::Version,
     store::{Store, with_pool},
+    time::{DAY_MS, Millis},
     validation::FieldError,
 };
-
-const DAY_MS: i64 = 86_400_000;
 
 #[derive(sqlx::FromRow)]
 struct Row {
     id: i64,
-    at: i64,
+    at: Millis,
     actor: String,
     action: String,
     project_slug: Option<String>,
     secret_key: Option<String>,
-    version: Option<i64>,
+    version: Option<Version>,
     ip: Option<String>,
     details: Option<String>,
 }
@@ -58,22 +58,22 @@ fn query(
             add(&format!("{column} = ?"), vec![Bind::Text(value.to_string())]);
         }
     }
-    let date = |text: &str, field: &str| -> Result<Option<i64>, FieldError> {
+    let date = |text: &str, field: &str| -> Result<Option<Millis>, FieldError> {
         if text.trim().is_empty() {
             return Ok(None);
         }
-        parse_date(text).map(|days| Some(days * DAY_MS)).ok_or_else(|| {
+        parse_date(text).map(|days| Some(Millis(days * DAY_MS))).ok_or_else(|| {
             FieldError::new(field, "Dates look like 2026-11-23 (year-month-day, UTC)")
         })
     };
     if let Some(from) = date(&filter.from, "from")? {
-        add("at >= ?", vec![Bind::Number(from)]);
+        add("at >= ?", vec![Bind::Number(from.0)]);
     }
     if let Some(to) = date(&filter.to, "to")? {
-        add("at < ?", vec![Bind::Number(to + DAY_MS)]);
+        add("at < ?", vec![Bind::Number((to + DAY_MS).0)]);
     }
     if let Some(Cursor { at, id }) = before {
-        add("(at, id) < (?, ?)", vec![Bind::Number(at), Bind::Number(id)]);
+        add("(at, id) < (?, ?)", vec![Bind::Number(at.0), Bind::Number(id)]);
     }
     let clause = if conditions.is_empty() {
         String::new()
@@ -140,7 +140,7 @@ pub fn parse_cursor(text: Option<&str>) -> Result<Option<Cursor>, FieldError> {
 
 /// The result of the last `sealbox audit verify --record`, if there was one.
 pub async fn last_verification(store: &Store) -> Result<Option<LastVerification>, AppError> {
-    let last: Result<Option<(i64, bool, String)>, sqlx::Error> = async {
+    let last: Result<Option<(Millis, bool, String)>, sqlx::Error> = async {
         Ok(with_pool!(store, |pool| {
             sqlx::query_as(
                 "SELECT at, intact, message FROM audit_verifications ORDER BY id DESC LIMIT 1",

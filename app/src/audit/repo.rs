@@ -6,7 +6,10 @@ use super::{
     Event,
     chain::{self, Canonical, ChainKey, ChainLock},
 };
-use crate::store::{for_both_backends, now_millis};
+use crate::{
+    store::{RepoResult, for_both_backends},
+    time::Millis,
+};
 
 pub(crate) trait AuditRows: ChainLock {
     /// Appends `event` to the chain on this connection, which must be the mutation's own
@@ -20,15 +23,14 @@ pub(crate) trait AuditRows: ChainLock {
         &mut self,
         key: Option<&ChainKey>,
         event: &Event<'_>,
-    ) -> impl Future<Output = sqlx::Result<()>> + Send;
+    ) -> impl Future<Output = RepoResult<()>> + Send;
 
     /// How many events have the action `action`.
-    fn count_action(&mut self, action: &str) -> impl Future<Output = sqlx::Result<i64>> + Send;
+    fn count_action(&mut self, action: &str) -> impl Future<Output = RepoResult<i64>> + Send;
 
     /// How many events there are, and the newest one's link.
-    fn count_and_head(
-        &mut self,
-    ) -> impl Future<Output = sqlx::Result<(i64, Option<Vec<u8>>)>> + Send;
+    fn count_and_head(&mut self)
+    -> impl Future<Output = RepoResult<(i64, Option<Vec<u8>>)>> + Send;
 }
 
 for_both_backends! {
@@ -41,7 +43,7 @@ for_both_backends! {
             if let Some(lock) = <Self as ChainLock>::LOCK {
                 sqlx::query(lock).execute(&mut *self).await?;
             }
-            let at = now_millis();
+            let at = Millis::now();
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO audit_events \
                  (at, actor, action, project_id, project_slug, secret_key, version, ip, details) \

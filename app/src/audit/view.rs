@@ -2,6 +2,8 @@
 //! row, the page. Shared by the page, its query and the CSV export.
 use serde::{Deserialize, Serialize};
 
+use crate::{ids::Version, time::Millis};
+
 /// Events per page.
 pub const PAGE_SIZE: i64 = 50;
 
@@ -23,14 +25,14 @@ pub struct AuditFilter {
 /// in the URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {
-    pub at: i64,
+    pub at: Millis,
     pub id: i64,
 }
 
 impl Cursor {
     pub fn parse(text: &str) -> Option<Self> {
         let (at, id) = text.trim().split_once('.')?;
-        Some(Self { at: at.parse().ok()?, id: id.parse().ok()? })
+        Some(Self { at: Millis(at.parse().ok()?), id: id.parse().ok()? })
     }
 
     /// The position just after (older than) `row`.
@@ -41,26 +43,26 @@ impl Cursor {
 
 impl std::fmt::Display for Cursor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}.{}", self.at, self.id)
+        write!(f, "{}.{}", self.at.0, self.id)
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditRow {
     pub id: i64,
-    pub at: i64,
+    pub at: Millis,
     pub actor: String,
     pub action: String,
     pub project: Option<String>,
     pub key: Option<String>,
-    pub version: Option<i64>,
+    pub version: Option<Version>,
     pub ip: Option<String>,
     pub details: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LastVerification {
-    pub at: i64,
+    pub at: Millis,
     pub intact: bool,
     pub message: String,
 }
@@ -70,7 +72,7 @@ pub struct AuditView {
     pub rows: Vec<AuditRow>,
     /// Where the next (older) page starts ([`Cursor`]), if there is one.
     pub next_before: Option<String>,
-    pub now: i64,
+    pub now: Millis,
     pub last_verification: Option<LastVerification>,
 }
 

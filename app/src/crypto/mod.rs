@@ -10,6 +10,7 @@
 //!   [`data_key_aad`]), so a ciphertext copied onto another row, project or version fails to open.
 //! - Every failure to open is the one opaque [`CryptoError::Open`]: callers cannot tell a wrong
 //!   key from a flipped bit, and neither can an attacker.
+
 mod aead;
 mod fingerprint;
 mod keys;
@@ -17,6 +18,8 @@ mod keys;
 pub use aead::Sealed;
 pub use fingerprint::{FINGERPRINT_LEN, Fingerprint, FingerprintKey};
 pub use keys::{DataKey, MASTER_KEY_LEN, MasterKey, MasterKeyError};
+
+use crate::ids::{ProjectId, Version};
 
 /// Length of a data key in bytes (AES-256).
 pub const DATA_KEY_LEN: usize = 32;
@@ -44,13 +47,13 @@ pub enum CryptoError {
 /// to it ([`DataKey::seal_secret`]), so a ciphertext copied to another row does not open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SecretAddress<'a> {
-    pub project_id: i64,
+    pub project_id: ProjectId,
     pub key: &'a str,
-    pub version: i64,
+    pub version: Version,
 }
 
 impl<'a> SecretAddress<'a> {
-    pub fn new(project_id: i64, key: &'a str, version: i64) -> Self {
+    pub fn new(project_id: ProjectId, key: &'a str, version: Version) -> Self {
         Self { project_id, key, version }
     }
 
@@ -60,8 +63,8 @@ impl<'a> SecretAddress<'a> {
         let mut aad = Vec::with_capacity(SECRET_AAD_LABEL.len() + 17 + self.key.len());
         aad.extend_from_slice(SECRET_AAD_LABEL);
         aad.push(0);
-        aad.extend_from_slice(&self.project_id.to_be_bytes());
-        aad.extend_from_slice(&self.version.to_be_bytes());
+        aad.extend_from_slice(&self.project_id.0.to_be_bytes());
+        aad.extend_from_slice(&self.version.0.to_be_bytes());
         aad.extend_from_slice(self.key.as_bytes());
         aad
     }

@@ -34,13 +34,13 @@ fn sealing_the_same_value_twice_gives_different_nonces_and_ciphertexts() {
 #[test]
 fn a_ciphertext_moved_to_another_project_key_or_version_does_not_open() {
     let key = DataKey::generate();
-    let at = SecretAddress::new(1, "API_KEY", 3);
+    let at = SecretAddress::new(ProjectId(1), "API_KEY", Version(3));
     let sealed = key.seal_secret(&at, b"hunter2");
     assert_eq!(key.open_secret(&at, &sealed).expect("opens").as_slice(), b"hunter2");
     for other in [
-        SecretAddress::new(2, "API_KEY", 3),
-        SecretAddress::new(1, "OTHER", 3),
-        SecretAddress::new(1, "API_KEY", 2),
+        SecretAddress::new(ProjectId(2), "API_KEY", Version(3)),
+        SecretAddress::new(ProjectId(1), "OTHER", Version(3)),
+        SecretAddress::new(ProjectId(1), "API_KEY", Version(2)),
     ] {
         assert_eq!(key.open_secret(&other, &sealed), Err(CryptoError::Open));
     }
@@ -95,7 +95,7 @@ proptest! {
     fn any_value_round_trips(value in proptest::collection::vec(any::<u8>(), 0..4096),
                              project in any::<i64>(), version in 1i64..1000) {
         let key = DataKey::generate();
-        let at = SecretAddress::new(project, "KEY", version);
+        let at = SecretAddress::new(ProjectId(project), "KEY", Version(version));
         let sealed = Sealed::from_bytes(&key.seal_secret(&at, &value).to_bytes()).expect("parses");
         let opened = key.open_secret(&at, &sealed).expect("opens");
         prop_assert_eq!(opened.as_slice(), value.as_slice());
@@ -140,7 +140,7 @@ fn a_secret_address_binds_label_project_version_and_key_in_that_layout() {
     expected.extend_from_slice(&7i64.to_be_bytes());
     expected.extend_from_slice(&3i64.to_be_bytes());
     expected.extend_from_slice(b"API_KEY");
-    assert_eq!(SecretAddress::new(7, "API_KEY", 3).aad(), expected);
+    assert_eq!(SecretAddress::new(ProjectId(7), "API_KEY", Version(3)).aad(), expected);
 }
 
 #[test]

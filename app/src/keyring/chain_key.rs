@@ -12,7 +12,8 @@ use crate::{
         repo::AuditRows,
     },
     crypto::{self, DataKey, MasterKey},
-    store::{Store, WritePool, now_millis, with_pool},
+    store::{Store, WritePool, with_pool},
+    time::Millis,
 };
 
 /// Why the audit chain could not be opened at start.
@@ -20,6 +21,9 @@ use crate::{
 pub enum OpenError {
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// A repository statement failed: the error names it.
+    #[error(transparent)]
+    Repo(#[from] crate::store::RepoError),
     #[error(transparent)]
     Keyring(#[from] KeyringError),
     /// The key and the keyed start exist only together; one without the other means someone
@@ -70,7 +74,7 @@ impl Keyring {
                 }
                 (None, 1..) => return Err(OpenError::Tampered("the chain's key is missing")),
                 (None, _) => {
-                    tx.insert_instance_key(&wrapped_fresh, now_millis(), false).await?;
+                    tx.insert_instance_key(&wrapped_fresh, Millis::now(), false).await?;
                     let key = ChainKey::derive(&fresh);
                     let (before, head) = tx.count_and_head().await?;
                     let details = format!(

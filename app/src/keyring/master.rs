@@ -4,7 +4,8 @@ use super::{Keyring, KeyringError, project_key_aad, repo::KeyRows};
 use crate::{
     audit::{Actor, AuditAction, AuditLog, Event},
     crypto,
-    store::{Store, WritePool, now_millis, with_pool},
+    store::{Store, WritePool, with_pool},
+    time::Millis,
 };
 
 /// What a master-key rotation did.
@@ -39,7 +40,7 @@ pub async fn rotate_master_key(
     actor: &Actor,
 ) -> Result<RotationReport, KeyringError> {
     let current = keyring.current_id().to_string();
-    let now = now_millis();
+    let now = Millis::now();
     let report = with_pool!(store, |pool| {
         let mut tx = pool.begin_write().await?;
         let retired = tx.retire_master_keys_but(&current, now).await?;

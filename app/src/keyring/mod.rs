@@ -16,7 +16,9 @@ pub use chain_key::OpenError;
 use self::repo::{InstanceKey, KeyRows};
 use crate::{
     crypto::{self, CryptoError, DataKey, FingerprintKey, MasterKey},
-    store::{Store, now_millis, with_pool},
+    ids::ProjectId,
+    store::{Store, with_pool},
+    time::Millis,
 };
 
 const FINGERPRINT_PURPOSE: &str = "fingerprint";
@@ -46,6 +48,9 @@ pub enum KeyringError {
     NoChainKey,
     #[error("database error while loading the keyring: {0}")]
     Database(#[from] sqlx::Error),
+    /// A repository statement failed: the error names it.
+    #[error(transparent)]
+    Repo(#[from] crate::store::RepoError),
 }
 
 /// The master keys, the fingerprint key, and a cache of unwrapped project data keys.
@@ -60,7 +65,7 @@ pub struct Keyring {
     /// session for the page; derived from an instance key that the master key wraps.
     shown_once: DataKey,
     /// Per project, the newest data key this server has met and its generation.
-    data_keys: Mutex<HashMap<i64, (i64, Arc<DataKey>)>>,
+    data_keys: Mutex<HashMap<ProjectId, (i64, Arc<DataKey>)>>,
 }
 
 impl std::fmt::Debug for Keyring {
@@ -101,7 +106,7 @@ impl Keyring {
             }
             let check = current_key.key_check();
             with_pool!(store, |pool| {
-                pool.acquire().await?.insert_master_key(current_id, &check, now_millis()).await?;
+                pool.acquire().await?.insert_master_key(current_id, &check, Millis::now()).await?;
             });
         }
         let in_use = with_pool!(store, |pool| pool.acquire().await?.master_keys_in_use().await?);
@@ -144,7 +149,7 @@ impl Keyring {
         };
         let stored = with_pool!(store, |pool| {
             let mut connection = pool.acquire().await?;
-            connection.insert_instance_key(&fresh, now_millis(), true).await?;
+            connection.insert_instance_key(&fresh, Millis::now(), true).await?;
             connection.instance_key(purpose).await?
         });
         // Just inserted, or kept because another server inserted it first.
@@ -186,7 +191,7 @@ impl Keyring {
     }
 
     /// The project's data key of `generation`, if this server holds it.
-    pub fn cached_data_key(&self, project_id: i64, generation: i64) -> Option<Arc<DataKey>> {
+    pub fn cached_data_key(&self, project_id: ProjectId, generation: i64) -> Option<Arc<DataKey>> {
         let cache = self.data_keys.lock().ok()?;
         cache.get(&project_id).filter(|(held, _)| *held == generation).map(|(_, key)| key.clone())
     }
@@ -196,7 +201,7 @@ impl Keyring {
     /// that a rotation then deletes is dropped by `Vault::forget_retired_keys`.
     pub fn remember_data_key(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         generation: i64,
         key: DataKey,
     ) -> Arc<DataKey> {
@@ -210,7 +215,7 @@ impl Keyring {
     }
 
     /// The (project, generation) of every data key held in memory.
-    pub fn remembered_data_keys(&self) -> Vec<(i64, i64)> {
+    pub fn remembered_data_keys(&self) -> Vec<(ProjectId, i64)> {
         self.data_keys.lock().map_or_else(
             |_| Vec::new(),
             |cache| {
@@ -220,7 +225,7 @@ impl Keyring {
     }
 
     /// Drops the project's data key of `generation` if that is the one held.
-    pub fn forget_data_key(&self, project_id: i64, generation: i64) {
+    pub fn forget_data_key(&self, project_id: ProjectId, generation: i64) {
         if let Ok(mut cache) = self.data_keys.lock()
             && cache.get(&project_id).is_some_and(|(held, _)| *held == generation)
         {
@@ -229,7 +234,7 @@ impl Keyring {
     }
 
     /// Drops a cached key (zeroized once the last user lets go of it).
-    pub fn evict(&self, project_id: i64) {
+    pub fn evict(&self, project_id: ProjectId) {
         if let Ok(mut cache) = self.data_keys.lock() {
             cache.remove(&project_id);
         }
@@ -240,7 +245,7 @@ impl Keyring {
 /// project or generation does not unwrap as another's, so a row copied from an older database
 /// copy cannot bring a retired data key back into use. Generation 1 keeps the label it had
 /// before rotation existed.
-pub fn project_key_aad(project_id: i64, generation: i64) -> Vec<u8> {
+pub fn project_key_aad(project_id: ProjectId, generation: i64) -> Vec<u8> {
     if generation == 1 {
         crypto::data_key_aad(&format!("project:{project_id}"))
     } else {
@@ -254,14 +259,18 @@ mod tests {
 
     #[test]
     fn wrapped_data_keys_are_bound_to_their_project_and_generation() {
-        let first = project_key_aad(7, 1);
+        let first = project_key_aad(ProjectId(7), 1);
         assert_eq!(first, crypto::data_key_aad("project:7"), "generation 1 kept its label");
-        for other in [project_key_aad(7, 2), project_key_aad(8, 1), project_key_aad(70, 1)] {
+        for other in [
+            project_key_aad(ProjectId(7), 2),
+            project_key_aad(ProjectId(8), 1),
+            project_key_aad(ProjectId(70), 1),
+        ] {
             assert_ne!(first, other);
         }
         let master = MasterKey::generate();
-        let wrapped = master.wrap_key(&DataKey::generate(), &project_key_aad(7, 1));
-        assert!(master.unwrap_key(&wrapped, &project_key_aad(7, 2)).is_err());
+        let wrapped = master.wrap_key(&DataKey::generate(), &project_key_aad(ProjectId(7), 1));
+        assert!(master.unwrap_key(&wrapped, &project_key_aad(ProjectId(7), 2)).is_err());
     }
 
     #[test]
@@ -272,12 +281,15 @@ mod tests {
             shown_once: DataKey::generate(),
             data_keys: Mutex::new(HashMap::new()),
         };
-        keyring.remember_data_key(1, 2, DataKey::generate());
-        keyring.remember_data_key(1, 1, DataKey::generate());
-        assert!(keyring.cached_data_key(1, 1).is_none(), "an older generation is not kept");
-        assert!(keyring.cached_data_key(1, 2).is_some());
-        keyring.remember_data_key(1, 3, DataKey::generate());
-        assert!(keyring.cached_data_key(1, 2).is_none(), "a newer one replaces it");
-        assert!(keyring.cached_data_key(1, 3).is_some());
+        keyring.remember_data_key(ProjectId(1), 2, DataKey::generate());
+        keyring.remember_data_key(ProjectId(1), 1, DataKey::generate());
+        assert!(
+            keyring.cached_data_key(ProjectId(1), 1).is_none(),
+            "an older generation is not kept"
+        );
+        assert!(keyring.cached_data_key(ProjectId(1), 2).is_some());
+        keyring.remember_data_key(ProjectId(1), 3, DataKey::generate());
+        assert!(keyring.cached_data_key(ProjectId(1), 2).is_none(), "a newer one replaces it");
+        assert!(keyring.cached_data_key(ProjectId(1), 3).is_some());
     }
 }

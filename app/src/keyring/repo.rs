@@ -7,7 +7,11 @@
 //! statement a few lines; split by table, rotation would import the three traits together for
 //! every step, which reads worse than one trait whose methods are grouped by table below.
 
-use crate::store::for_both_backends;
+use crate::{
+    ids::{ProjectId, Version},
+    store::{RepoResult, for_both_backends},
+    time::Millis,
+};
 
 /// A wrapped data key: its generation, the master key that wrapped it, and the wrapped bytes.
 pub struct WrappedKey {
@@ -19,7 +23,7 @@ pub struct WrappedKey {
 /// A data key wrapped by a master key other than the current one.
 #[derive(sqlx::FromRow)]
 pub struct StaleDataKey {
-    pub project_id: i64,
+    pub project_id: ProjectId,
     pub generation: i64,
     pub master_key_id: String,
     pub wrapped_key: Vec<u8>,
@@ -37,7 +41,7 @@ pub struct InstanceKey {
 #[derive(sqlx::FromRow)]
 pub struct OldVersion {
     pub secret_id: i64,
-    pub version: i64,
+    pub version: Version,
     pub key_generation: i64,
     pub key: String,
     pub sealed_value: Vec<u8>,
@@ -46,7 +50,7 @@ pub struct OldVersion {
 /// A scope as rotation walks them: the team scope and every project.
 #[derive(sqlx::FromRow)]
 pub struct ScopeRow {
-    pub id: i64,
+    pub id: ProjectId,
     /// `project` or `team`.
     pub kind: String,
     pub slug: String,
@@ -56,86 +60,86 @@ pub struct ScopeRow {
 pub struct LeaseRow<'a> {
     pub name: &'a str,
     pub holder: &'a str,
-    pub expires_at: i64,
+    pub expires_at: Millis,
 }
 
 pub(crate) trait KeyRows {
     /// The project's newest data key.
     fn newest_data_key(
         &mut self,
-        project_id: i64,
-    ) -> impl Future<Output = sqlx::Result<Option<WrappedKey>>> + Send;
+        project_id: ProjectId,
+    ) -> impl Future<Output = RepoResult<Option<WrappedKey>>> + Send;
 
     /// The project's data key of `generation`.
     fn data_key(
         &mut self,
-        project_id: i64,
+        project_id: ProjectId,
         generation: i64,
-    ) -> impl Future<Output = sqlx::Result<Option<WrappedKey>>> + Send;
+    ) -> impl Future<Output = RepoResult<Option<WrappedKey>>> + Send;
 
     /// The project's data-key generations, newest first.
     fn data_key_generations(
         &mut self,
-        project_id: i64,
-    ) -> impl Future<Output = sqlx::Result<Vec<i64>>> + Send;
+        project_id: ProjectId,
+    ) -> impl Future<Output = RepoResult<Vec<i64>>> + Send;
 
     /// Every stored data key, as (project id, generation).
     fn every_data_key_generation(
         &mut self,
-    ) -> impl Future<Output = sqlx::Result<Vec<(i64, i64)>>> + Send;
+    ) -> impl Future<Output = RepoResult<Vec<(ProjectId, i64)>>> + Send;
 
     /// Stores a data key; a unique violation means the generation exists.
     fn insert_data_key(
         &mut self,
-        project_id: i64,
+        project_id: ProjectId,
         key: &WrappedKey,
-        at: i64,
-    ) -> impl Future<Output = sqlx::Result<()>> + Send;
+        at: Millis,
+    ) -> impl Future<Output = RepoResult<()>> + Send;
 
     /// Stores generation 1 of the project's data key unless one exists already.
     fn insert_first_data_key(
         &mut self,
-        project_id: i64,
+        project_id: ProjectId,
         master_key_id: &str,
         wrapped: &[u8],
-        at: i64,
-    ) -> impl Future<Output = sqlx::Result<()>> + Send;
+        at: Millis,
+    ) -> impl Future<Output = RepoResult<()>> + Send;
 
     /// Deletes the project's data keys older than `generation`: the generations deleted.
     fn delete_data_keys_before(
         &mut self,
-        project_id: i64,
+        project_id: ProjectId,
         generation: i64,
-    ) -> impl Future<Output = sqlx::Result<Vec<i64>>> + Send;
+    ) -> impl Future<Output = RepoResult<Vec<i64>>> + Send;
 
     /// Every data key that a master key other than `current` wrapped.
     fn data_keys_not_wrapped_by(
         &mut self,
         current: &str,
-    ) -> impl Future<Output = sqlx::Result<Vec<StaleDataKey>>> + Send;
+    ) -> impl Future<Output = RepoResult<Vec<StaleDataKey>>> + Send;
 
     fn rewrap_data_key(
         &mut self,
-        project_id: i64,
+        project_id: ProjectId,
         generation: i64,
         master_key_id: &str,
         wrapped: &[u8],
-    ) -> impl Future<Output = sqlx::Result<()>> + Send;
+    ) -> impl Future<Output = RepoResult<()>> + Send;
 
     /// Up to `limit` of the project's versions sealed under a generation older than `generation`.
     fn versions_sealed_before(
         &mut self,
-        project_id: i64,
+        project_id: ProjectId,
         generation: i64,
         limit: i64,
-    ) -> impl Future<Output = sqlx::Result<Vec<OldVersion>>> + Send;
+    ) -> impl Future<Output = RepoResult<Vec<OldVersion>>> + Send;
 
     /// How many of the project's versions are sealed under a generation older than `generation`.
     fn count_sealed_before(
         &mut self,
-        project_id: i64,
+        project_id: ProjectId,
         generation: i64,
-    ) -> impl Future<Output = sqlx::Result<i64>> + Send;
+    ) -> impl Future<Output = RepoResult<i64>> + Send;
 
     /// Replaces a version's sealed value if it is still under `old_generation`: whether it was.
     fn reseal_version(
@@ -143,85 +147,88 @@ pub(crate) trait KeyRows {
         version: &OldVersion,
         generation: i64,
         sealed: &[u8],
-    ) -> impl Future<Output = sqlx::Result<bool>> + Send;
+    ) -> impl Future<Output = RepoResult<bool>> + Send;
 
     /// The team scope first, then every project by slug.
-    fn scopes(&mut self) -> impl Future<Output = sqlx::Result<Vec<ScopeRow>>> + Send;
+    fn scopes(&mut self) -> impl Future<Output = RepoResult<Vec<ScopeRow>>> + Send;
 
-    fn scope_exists(&mut self, project_id: i64) -> impl Future<Output = sqlx::Result<bool>> + Send;
+    fn scope_exists(
+        &mut self,
+        project_id: ProjectId,
+    ) -> impl Future<Output = RepoResult<bool>> + Send;
 
     /// The master keys not retired: their ids and key checks.
     fn active_master_keys(
         &mut self,
-    ) -> impl Future<Output = sqlx::Result<Vec<(String, Vec<u8>)>>> + Send;
+    ) -> impl Future<Output = RepoResult<Vec<(String, Vec<u8>)>>> + Send;
 
     /// Records a master key by its check, unless it is recorded already.
     fn insert_master_key(
         &mut self,
         id: &str,
         check: &[u8],
-        at: i64,
-    ) -> impl Future<Output = sqlx::Result<()>> + Send;
+        at: Millis,
+    ) -> impl Future<Output = RepoResult<()>> + Send;
 
     /// Retires every master key but `current`: the ids retired.
     fn retire_master_keys_but(
         &mut self,
         current: &str,
-        at: i64,
-    ) -> impl Future<Output = sqlx::Result<Vec<String>>> + Send;
+        at: Millis,
+    ) -> impl Future<Output = RepoResult<Vec<String>>> + Send;
 
     /// Every master key id that wraps a stored key.
-    fn master_keys_in_use(&mut self) -> impl Future<Output = sqlx::Result<Vec<String>>> + Send;
+    fn master_keys_in_use(&mut self) -> impl Future<Output = RepoResult<Vec<String>>> + Send;
 
     fn instance_key(
         &mut self,
         purpose: &str,
-    ) -> impl Future<Output = sqlx::Result<Option<InstanceKey>>> + Send;
+    ) -> impl Future<Output = RepoResult<Option<InstanceKey>>> + Send;
 
     /// Stores an instance key; with `if_absent`, keeps one already stored instead of failing.
     fn insert_instance_key(
         &mut self,
         key: &InstanceKey,
-        at: i64,
+        at: Millis,
         if_absent: bool,
-    ) -> impl Future<Output = sqlx::Result<()>> + Send;
+    ) -> impl Future<Output = RepoResult<()>> + Send;
 
     /// Every instance key that a master key other than `current` wrapped.
     fn instance_keys_not_wrapped_by(
         &mut self,
         current: &str,
-    ) -> impl Future<Output = sqlx::Result<Vec<InstanceKey>>> + Send;
+    ) -> impl Future<Output = RepoResult<Vec<InstanceKey>>> + Send;
 
     fn rewrap_instance_key(
         &mut self,
         purpose: &str,
         master_key_id: &str,
         wrapped: &[u8],
-    ) -> impl Future<Output = sqlx::Result<()>> + Send;
+    ) -> impl Future<Output = RepoResult<()>> + Send;
 
     /// Takes the lease if nobody holds it or its holder's time ran out: whether it was taken.
     fn take_lease(
         &mut self,
         lease: &LeaseRow<'_>,
-        now: i64,
-    ) -> impl Future<Output = sqlx::Result<bool>> + Send;
+        now: Millis,
+    ) -> impl Future<Output = RepoResult<bool>> + Send;
 
     /// Extends the lease if `holder` still holds it: whether it did.
     fn renew_lease(
         &mut self,
         lease: &LeaseRow<'_>,
-    ) -> impl Future<Output = sqlx::Result<bool>> + Send;
+    ) -> impl Future<Output = RepoResult<bool>> + Send;
 
     fn release_lease(
         &mut self,
         name: &str,
         holder: &str,
-    ) -> impl Future<Output = sqlx::Result<()>> + Send;
+    ) -> impl Future<Output = RepoResult<()>> + Send;
 }
 
 for_both_backends! {
     impl KeyRows {
-        async fn newest_data_key(&mut self, project_id: i64) -> sqlx::Result<Option<WrappedKey>> {
+        async fn newest_data_key(&mut self, project_id: ProjectId) -> sqlx::Result<Option<WrappedKey>> {
             let row: Option<(i64, String, Vec<u8>)> = sqlx::query_as(
                 "SELECT generation, master_key_id, wrapped_key FROM project_keys \
                  WHERE project_id = $1 ORDER BY generation DESC LIMIT 1",
@@ -238,7 +245,7 @@ for_both_backends! {
 
         async fn data_key(
             &mut self,
-            project_id: i64,
+            project_id: ProjectId,
             generation: i64,
         ) -> sqlx::Result<Option<WrappedKey>> {
             let row: Option<(String, Vec<u8>)> = sqlx::query_as(
@@ -252,7 +259,7 @@ for_both_backends! {
             Ok(row.map(|(master_key_id, wrapped)| WrappedKey { generation, master_key_id, wrapped }))
         }
 
-        async fn data_key_generations(&mut self, project_id: i64) -> sqlx::Result<Vec<i64>> {
+        async fn data_key_generations(&mut self, project_id: ProjectId) -> sqlx::Result<Vec<i64>> {
             sqlx::query_scalar(
                 "SELECT generation FROM project_keys WHERE project_id = $1 \
                  ORDER BY generation DESC",
@@ -262,7 +269,7 @@ for_both_backends! {
             .await
         }
 
-        async fn every_data_key_generation(&mut self) -> sqlx::Result<Vec<(i64, i64)>> {
+        async fn every_data_key_generation(&mut self) -> sqlx::Result<Vec<(ProjectId, i64)>> {
             sqlx::query_as("SELECT project_id, generation FROM project_keys")
                 .fetch_all(&mut *self)
                 .await
@@ -270,9 +277,9 @@ for_both_backends! {
 
         async fn insert_data_key(
             &mut self,
-            project_id: i64,
+            project_id: ProjectId,
             key: &WrappedKey,
-            at: i64,
+            at: Millis,
         ) -> sqlx::Result<()> {
             sqlx::query(
                 "INSERT INTO project_keys \
@@ -291,10 +298,10 @@ for_both_backends! {
 
         async fn insert_first_data_key(
             &mut self,
-            project_id: i64,
+            project_id: ProjectId,
             master_key_id: &str,
             wrapped: &[u8],
-            at: i64,
+            at: Millis,
         ) -> sqlx::Result<()> {
             sqlx::query(
                 "INSERT INTO project_keys \
@@ -312,7 +319,7 @@ for_both_backends! {
 
         async fn delete_data_keys_before(
             &mut self,
-            project_id: i64,
+            project_id: ProjectId,
             generation: i64,
         ) -> sqlx::Result<Vec<i64>> {
             sqlx::query_scalar(
@@ -337,7 +344,7 @@ for_both_backends! {
 
         async fn rewrap_data_key(
             &mut self,
-            project_id: i64,
+            project_id: ProjectId,
             generation: i64,
             master_key_id: &str,
             wrapped: &[u8],
@@ -357,7 +364,7 @@ for_both_backends! {
 
         async fn versions_sealed_before(
             &mut self,
-            project_id: i64,
+            project_id: ProjectId,
             generation: i64,
             limit: i64,
         ) -> sqlx::Result<Vec<OldVersion>> {
@@ -374,7 +381,7 @@ for_both_backends! {
             .await
         }
 
-        async fn count_sealed_before(&mut self, project_id: i64, generation: i64) -> sqlx::Result<i64> {
+        async fn count_sealed_before(&mut self, project_id: ProjectId, generation: i64) -> sqlx::Result<i64> {
             sqlx::query_scalar(
                 "SELECT count(*) FROM secret_versions v JOIN secrets s ON s.id = v.secret_id \
                  WHERE s.project_id = $1 AND v.key_generation < $2",
@@ -411,7 +418,7 @@ for_both_backends! {
                 .await
         }
 
-        async fn scope_exists(&mut self, project_id: i64) -> sqlx::Result<bool> {
+        async fn scope_exists(&mut self, project_id: ProjectId) -> sqlx::Result<bool> {
             let found: Option<i64> = sqlx::query_scalar("SELECT id FROM projects WHERE id = $1")
                 .bind(project_id)
                 .fetch_optional(&mut *self)
@@ -425,7 +432,7 @@ for_both_backends! {
                 .await
         }
 
-        async fn insert_master_key(&mut self, id: &str, check: &[u8], at: i64) -> sqlx::Result<()> {
+        async fn insert_master_key(&mut self, id: &str, check: &[u8], at: Millis) -> sqlx::Result<()> {
             sqlx::query(
                 "INSERT INTO master_keys (id, key_check, created_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (id) DO NOTHING",
@@ -438,7 +445,7 @@ for_both_backends! {
             .map(|_| ())
         }
 
-        async fn retire_master_keys_but(&mut self, current: &str, at: i64) -> sqlx::Result<Vec<String>> {
+        async fn retire_master_keys_but(&mut self, current: &str, at: Millis) -> sqlx::Result<Vec<String>> {
             sqlx::query_scalar(
                 "UPDATE master_keys SET retired_at = $1 WHERE id <> $2 AND retired_at IS NULL \
                  RETURNING id",
@@ -469,7 +476,7 @@ for_both_backends! {
         async fn insert_instance_key(
             &mut self,
             key: &InstanceKey,
-            at: i64,
+            at: Millis,
             if_absent: bool,
         ) -> sqlx::Result<()> {
             let statement = if if_absent {
@@ -516,7 +523,7 @@ for_both_backends! {
             .map(|_| ())
         }
 
-        async fn take_lease(&mut self, lease: &LeaseRow<'_>, now: i64) -> sqlx::Result<bool> {
+        async fn take_lease(&mut self, lease: &LeaseRow<'_>, now: Millis) -> sqlx::Result<bool> {
             let taken = sqlx::query(
                 "INSERT INTO maintenance_leases (name, holder, expires_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, \

@@ -23,11 +23,13 @@
 use crate::{
     audit::{Actor, AuditAction, AuditLog, Event},
     crypto::{CryptoError, DataKey, Sealed, SecretAddress},
+    ids::{ProjectId, Version},
     keyring::{
         Keyring, KeyringError, project_key_aad,
         repo::{KeyRows, LeaseRow, OldVersion, WrappedKey},
     },
-    store::{Store, WritePool, now_millis, with_pool},
+    store::{Store, WritePool, with_pool},
+    time::Millis,
 };
 
 /// Versions re-encrypted per transaction unless the caller says otherwise.
@@ -75,11 +77,14 @@ pub enum RotationError {
     #[error("keyring: {0}")]
     Keyring(#[from] KeyringError),
     #[error("{scope}: the stored value of {key} v{version} does not decrypt: {source}")]
-    Open { scope: String, key: String, version: i64, source: CryptoError },
+    Open { scope: String, key: String, version: Version, source: CryptoError },
     #[error("{scope}: versions are sealed with data key generation {generation}, which is missing")]
     MissingKey { scope: String, generation: i64 },
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// A repository statement failed: the error names it.
+    #[error(transparent)]
+    Repo(#[from] crate::store::RepoError),
 }
 
 /// The scopes to rotate: every project and the team scope, one project, or the team scope.
@@ -121,7 +126,7 @@ async fn rotate_scopes(
     lease: &Lease<'_>,
 ) -> Result<Vec<ScopeRotation>, RotationError> {
     let scopes = with_pool!(store, |pool| pool.acquire().await?.scopes().await?);
-    let scopes: Vec<(i64, Option<String>)> = scopes
+    let scopes: Vec<(ProjectId, Option<String>)> = scopes
         .into_iter()
         .filter(|scope| match which {
             Which::All => true,
@@ -159,7 +164,7 @@ impl<'a> Lease<'a> {
         let mut id = [0u8; 16];
         rand::fill(&mut id);
         let lease = Self { store, holder: id.iter().map(|b| format!("{b:02x}")).collect() };
-        let now = now_millis();
+        let now = Millis::now();
         let row = lease.row(now);
         let taken = with_pool!(store, |pool| pool.acquire().await?.take_lease(&row, now).await?);
         if taken { Ok(lease) } else { Err(RotationError::Busy) }
@@ -167,7 +172,7 @@ impl<'a> Lease<'a> {
 
     /// Extends the lease; fails if another run took it over meanwhile.
     async fn renew(&self) -> Result<(), RotationError> {
-        let row = self.row(now_millis());
+        let row = self.row(Millis::now());
         let renewed =
             with_pool!(self.store, |pool| pool.acquire().await?.renew_lease(&row).await?);
         if renewed { Ok(()) } else { Err(RotationError::LeaseLost) }
@@ -181,7 +186,7 @@ impl<'a> Lease<'a> {
     }
 
     /// The lease's row, running out [`LEASE`] after `now`.
-    fn row(&self, now: i64) -> LeaseRow<'_> {
+    fn row(&self, now: Millis) -> LeaseRow<'_> {
         LeaseRow { name: LEASE_NAME, holder: &self.holder, expires_at: now + lease_millis() }
     }
 }
@@ -196,7 +201,7 @@ struct Rotation<'a> {
     keyring: &'a Keyring,
     actor: &'a Actor,
     lease: &'a Lease<'a>,
-    project_id: i64,
+    project_id: ProjectId,
     slug: Option<&'a str>,
 }
 
@@ -245,7 +250,7 @@ impl Rotation<'_> {
         };
         with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
-            tx.insert_data_key(self.project_id, &key, now_millis()).await?;
+            tx.insert_data_key(self.project_id, &key, Millis::now()).await?;
             let details = format!("data key generation {newest} → {next}");
             self.audit
                 .record(&mut *tx, self.event(AuditAction::DataKeyRotationStarted, details))

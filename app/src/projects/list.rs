@@ -9,12 +9,13 @@ use crate::{
         ReturnHere, Timestamp, UrlDialog, dialog_error, dialog_href, open_dialog, page_error, typed,
     },
     error::AppError,
+    time::Millis,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProjectsView {
     pub can_manage: bool,
-    pub now: i64,
+    pub now: Millis,
     pub projects: Vec<ProjectListItem>,
 }
 
@@ -37,13 +38,13 @@ mod ssr {
         accounts::auth::ssr::{manager, signed_in},
         error::AppError,
         projects::ProjectName,
-        store::now_millis,
+        time::Millis,
     };
 
     pub async fn list_projects() -> Result<ProjectsView, AppError> {
         let caller = signed_in().await?;
         let projects = caller.state.projects.list().await?;
-        Ok(ProjectsView { can_manage: caller.user.role.can_manage(), now: now_millis(), projects })
+        Ok(ProjectsView { can_manage: caller.user.role.can_manage(), now: Millis::now(), projects })
     }
 
     pub async fn create_project(name: String) -> Result<(), AppError> {

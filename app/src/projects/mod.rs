@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     secrets::domain::SecretKey,
+    time::Millis,
     validation::{FieldError, has_control},
 };
 
@@ -25,7 +26,7 @@ pub struct ProjectListItem {
     pub slug: String,
     pub secrets: i64,
     /// The latest change to the project, its secrets or its variables (ms since the epoch).
-    pub last_change: i64,
+    pub last_change: Millis,
 }
 
 /// What the project's Settings tab edits.
@@ -46,8 +47,8 @@ pub struct Variable {
     pub key: String,
     pub value: String,
     pub include_in_export: bool,
-    pub created_at: i64,
-    pub updated_at: i64,
+    pub created_at: Millis,
+    pub updated_at: Millis,
 }
 
 /// A variable's value: any text up to 64 KiB, possibly empty, without NUL bytes.

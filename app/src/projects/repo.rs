@@ -4,12 +4,16 @@
 //! project's data key is the keyring's ([`crate::keyring::repo`]).
 
 use super::Variable;
-use crate::store::for_both_backends;
+use crate::{
+    ids::ProjectId,
+    store::{RepoResult, for_both_backends},
+    time::Millis,
+};
 
 /// A project as the services need it.
 #[derive(sqlx::FromRow)]
 pub struct ProjectRow {
-    pub id: i64,
+    pub id: ProjectId,
     pub slug: String,
     pub name: String,
     pub max_secret_age_days: Option<i64>,
@@ -20,10 +24,10 @@ pub struct ProjectRow {
 pub struct ListRow {
     pub name: String,
     pub slug: String,
-    pub updated_at: i64,
+    pub updated_at: Millis,
     pub secrets: i64,
-    pub secret_change: Option<i64>,
-    pub variable_change: Option<i64>,
+    pub secret_change: Option<Millis>,
+    pub variable_change: Option<Millis>,
 }
 
 /// A project's new settings.
@@ -31,16 +35,16 @@ pub struct SettingsRow<'a> {
     pub slug: &'a str,
     pub name: &'a str,
     pub max_secret_age_days: Option<i64>,
-    pub at: i64,
+    pub at: Millis,
 }
 
 /// A variable as written.
 pub struct VariableRow<'a> {
-    pub project_id: i64,
+    pub project_id: ProjectId,
     pub key: &'a str,
     pub value: &'a str,
     pub include_in_export: bool,
-    pub at: i64,
+    pub at: Millis,
     pub by: &'a str,
 }
 
@@ -50,80 +54,83 @@ pub(crate) trait ProjectRows {
         &mut self,
         name: &str,
         slug: &str,
-        at: i64,
-    ) -> impl Future<Output = sqlx::Result<i64>> + Send;
+        at: Millis,
+    ) -> impl Future<Output = RepoResult<ProjectId>> + Send;
 
     /// Deletes a project (its secrets, versions, variables and keys go with it): its id, or
     /// `None` when there was none.
     fn delete_project(
         &mut self,
         slug: &str,
-    ) -> impl Future<Output = sqlx::Result<Option<i64>>> + Send;
+    ) -> impl Future<Output = RepoResult<Option<ProjectId>>> + Send;
 
     /// Every project by name, with what its list row shows.
-    fn list_projects(&mut self) -> impl Future<Output = sqlx::Result<Vec<ListRow>>> + Send;
+    fn list_projects(&mut self) -> impl Future<Output = RepoResult<Vec<ListRow>>> + Send;
 
     fn project(
         &mut self,
         slug: &str,
-    ) -> impl Future<Output = sqlx::Result<Option<ProjectRow>>> + Send;
+    ) -> impl Future<Output = RepoResult<Option<ProjectRow>>> + Send;
 
     /// The id of the project `slug`.
-    fn project_id(&mut self, slug: &str) -> impl Future<Output = sqlx::Result<Option<i64>>> + Send;
+    fn project_id(
+        &mut self,
+        slug: &str,
+    ) -> impl Future<Output = RepoResult<Option<ProjectId>>> + Send;
 
     /// The project's required secrets, by key.
     fn required_secrets(
         &mut self,
-        project_id: i64,
-    ) -> impl Future<Output = sqlx::Result<Vec<String>>> + Send;
+        project_id: ProjectId,
+    ) -> impl Future<Output = RepoResult<Vec<String>>> + Send;
 
     /// Renames the project and sets its maximum secret age: its id, or `None` when there is none.
     fn update_settings(
         &mut self,
         row: &SettingsRow<'_>,
-    ) -> impl Future<Output = sqlx::Result<Option<i64>>> + Send;
+    ) -> impl Future<Output = RepoResult<Option<ProjectId>>> + Send;
 
     /// Replaces the project's required secrets.
     fn replace_required_secrets(
         &mut self,
-        project_id: i64,
+        project_id: ProjectId,
         keys: &[&str],
-    ) -> impl Future<Output = sqlx::Result<()>> + Send;
+    ) -> impl Future<Output = RepoResult<()>> + Send;
 
     fn variables(
         &mut self,
-        project_id: i64,
-    ) -> impl Future<Output = sqlx::Result<Vec<Variable>>> + Send;
+        project_id: ProjectId,
+    ) -> impl Future<Output = RepoResult<Vec<Variable>>> + Send;
 
     /// Inserts a variable; a unique violation means the key is taken.
     fn insert_variable(
         &mut self,
         row: &VariableRow<'_>,
-    ) -> impl Future<Output = sqlx::Result<()>> + Send;
+    ) -> impl Future<Output = RepoResult<()>> + Send;
 
     /// Changes a variable if its value or export flag differ: whether it did.
     fn update_variable(
         &mut self,
         row: &VariableRow<'_>,
-    ) -> impl Future<Output = sqlx::Result<bool>> + Send;
+    ) -> impl Future<Output = RepoResult<bool>> + Send;
 
     fn variable_exists(
         &mut self,
-        project_id: i64,
+        project_id: ProjectId,
         key: &str,
-    ) -> impl Future<Output = sqlx::Result<bool>> + Send;
+    ) -> impl Future<Output = RepoResult<bool>> + Send;
 
     /// Deletes a variable: whether there was one.
     fn delete_variable(
         &mut self,
-        project_id: i64,
+        project_id: ProjectId,
         key: &str,
-    ) -> impl Future<Output = sqlx::Result<bool>> + Send;
+    ) -> impl Future<Output = RepoResult<bool>> + Send;
 }
 
 for_both_backends! {
     impl ProjectRows {
-        async fn insert_project(&mut self, name: &str, slug: &str, at: i64) -> sqlx::Result<i64> {
+        async fn insert_project(&mut self, name: &str, slug: &str, at: Millis) -> sqlx::Result<ProjectId> {
             sqlx::query_scalar(
                 "INSERT INTO projects (kind, name, slug, created_at, updated_at) \
                  VALUES ('project', $1, $2, $3, $3) RETURNING id",
@@ -135,7 +142,7 @@ for_both_backends! {
             .await
         }
 
-        async fn delete_project(&mut self, slug: &str) -> sqlx::Result<Option<i64>> {
+        async fn delete_project(&mut self, slug: &str) -> sqlx::Result<Option<ProjectId>> {
             sqlx::query_scalar(
                 "DELETE FROM projects WHERE slug = $1 AND kind = 'project' RETURNING id",
             )
@@ -168,14 +175,14 @@ for_both_backends! {
             .await
         }
 
-        async fn project_id(&mut self, slug: &str) -> sqlx::Result<Option<i64>> {
+        async fn project_id(&mut self, slug: &str) -> sqlx::Result<Option<ProjectId>> {
             sqlx::query_scalar("SELECT id FROM projects WHERE slug = $1 AND kind = 'project'")
                 .bind(slug)
                 .fetch_optional(&mut *self)
                 .await
         }
 
-        async fn required_secrets(&mut self, project_id: i64) -> sqlx::Result<Vec<String>> {
+        async fn required_secrets(&mut self, project_id: ProjectId) -> sqlx::Result<Vec<String>> {
             sqlx::query_scalar(
                 "SELECT key FROM required_secrets WHERE project_id = $1 ORDER BY key",
             )
@@ -184,7 +191,7 @@ for_both_backends! {
             .await
         }
 
-        async fn update_settings(&mut self, row: &SettingsRow<'_>) -> sqlx::Result<Option<i64>> {
+        async fn update_settings(&mut self, row: &SettingsRow<'_>) -> sqlx::Result<Option<ProjectId>> {
             sqlx::query_scalar(
                 "UPDATE projects SET name = $1, max_secret_age_days = $2, updated_at = $3 \
                  WHERE slug = $4 AND kind = 'project' RETURNING id",
@@ -199,7 +206,7 @@ for_both_backends! {
 
         async fn replace_required_secrets(
             &mut self,
-            project_id: i64,
+            project_id: ProjectId,
             keys: &[&str],
         ) -> sqlx::Result<()> {
             sqlx::query("DELETE FROM required_secrets WHERE project_id = $1")
@@ -216,7 +223,7 @@ for_both_backends! {
             Ok(())
         }
 
-        async fn variables(&mut self, project_id: i64) -> sqlx::Result<Vec<Variable>> {
+        async fn variables(&mut self, project_id: ProjectId) -> sqlx::Result<Vec<Variable>> {
             sqlx::query_as(
                 "SELECT key, value, include_in_export, created_at, updated_at FROM variables \
                  WHERE project_id = $1 ORDER BY key",
@@ -259,7 +266,7 @@ for_both_backends! {
             Ok(changed.rows_affected() > 0)
         }
 
-        async fn variable_exists(&mut self, project_id: i64, key: &str) -> sqlx::Result<bool> {
+        async fn variable_exists(&mut self, project_id: ProjectId, key: &str) -> sqlx::Result<bool> {
             let found: Option<i64> =
                 sqlx::query_scalar("SELECT id FROM variables WHERE project_id = $1 AND key = $2")
                     .bind(project_id)
@@ -269,7 +276,7 @@ for_both_backends! {
             Ok(found.is_some())
         }
 
-        async fn delete_variable(&mut self, project_id: i64, key: &str) -> sqlx::Result<bool> {
+        async fn delete_variable(&mut self, project_id: ProjectId, key: &str) -> sqlx::Result<bool> {
             let deleted = sqlx::query("DELETE FROM variables WHERE project_id = $1 AND key = $2")
                 .bind(project_id)
                 .bind(key)

@@ -12,10 +12,12 @@ use crate::{
     audit::{Actor, AuditAction, AuditLog, Event},
     crypto::DataKey,
     error::AppError,
+    ids::ProjectId,
     keyring::{Keyring, project_key_aad, repo::KeyRows},
     not_found::NotFound,
     secrets::domain::SecretKey,
-    store::{Store, WritePool, now_millis, with_pool},
+    store::{Store, WritePool, with_pool},
+    time::Millis,
     validation::FieldError,
 };
 
@@ -30,6 +32,9 @@ pub enum ProjectError {
     NoChanges,
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// A repository statement failed: the error names it.
+    #[error(transparent)]
+    Repo(#[from] crate::store::RepoError),
 }
 
 impl From<ProjectError> for AppError {
@@ -39,6 +44,7 @@ impl From<ProjectError> for AppError {
             ProjectError::NotFound(missing) => missing.into(),
             ProjectError::NoChanges => Self::Validation(ProjectError::NoChanges.to_string()),
             ProjectError::Database(error) => Self::internal(error),
+            ProjectError::Repo(error) => Self::internal(error),
         }
     }
 }
@@ -55,10 +61,10 @@ pub struct Projects {
 /// A project just created.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProjectSummary {
-    pub id: i64,
+    pub id: ProjectId,
     pub name: String,
     pub slug: String,
-    pub created_at: i64,
+    pub created_at: Millis,
 }
 
 impl Projects {
@@ -69,26 +75,27 @@ impl Projects {
     /// Creates a project and its first data key, wrapped by the current master key.
     pub async fn create_project(&self, actor: &Actor, name: ProjectName) -> Result<ProjectSummary> {
         let slug = ProjectSlug::from_name(&name)?;
-        let now = now_millis();
+        let now = Millis::now();
         let data_key = DataKey::generate();
-        let inserted: std::result::Result<i64, sqlx::Error> = with_pool!(self.store, |pool| {
-            let mut tx = pool.begin_write().await?;
-            let id = match tx.insert_project(name.as_str(), slug.as_str(), now).await {
-                Ok(id) => id,
-                Err(error) if is_unique_violation(&error) => return Err(slug_taken(&slug)),
-                Err(error) => return Err(ProjectError::Database(error)),
-            };
-            let wrapped = self.keyring.wrap_key(&data_key, &project_key_aad(id, 1));
-            tx.insert_first_data_key(id, self.keyring.current_id(), &wrapped, now).await?;
-            self.audit
-                .record(
-                    &mut *tx,
-                    Event::about_project(actor, AuditAction::ProjectCreated, id, slug.as_str()),
-                )
-                .await?;
-            tx.commit().await?;
-            Ok(id)
-        });
+        let inserted: std::result::Result<ProjectId, sqlx::Error> =
+            with_pool!(self.store, |pool| {
+                let mut tx = pool.begin_write().await?;
+                let id = match tx.insert_project(name.as_str(), slug.as_str(), now).await {
+                    Ok(id) => id,
+                    Err(error) if error.is_unique_violation() => return Err(slug_taken(&slug)),
+                    Err(error) => return Err(ProjectError::Repo(error)),
+                };
+                let wrapped = self.keyring.wrap_key(&data_key, &project_key_aad(id, 1));
+                tx.insert_first_data_key(id, self.keyring.current_id(), &wrapped, now).await?;
+                self.audit
+                    .record(
+                        &mut *tx,
+                        Event::about_project(actor, AuditAction::ProjectCreated, id, slug.as_str()),
+                    )
+                    .await?;
+                tx.commit().await?;
+                Ok(id)
+            });
         let id = inserted?;
         self.keyring.remember_data_key(id, 1, data_key);
         Ok(ProjectSummary {
@@ -101,7 +108,7 @@ impl Projects {
 
     /// Deletes a project with its secrets, versions, variables and data key.
     pub async fn delete_project(&self, actor: &Actor, slug: &ProjectSlug) -> Result<()> {
-        let id: Option<i64> = with_pool!(self.store, |pool| {
+        let id: Option<ProjectId> = with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
             let id = tx.delete_project(slug.as_str()).await?;
             if let Some(id) = id {
@@ -128,8 +135,8 @@ impl Projects {
             .map(|row| ProjectListItem {
                 last_change: row
                     .updated_at
-                    .max(row.secret_change.unwrap_or(0))
-                    .max(row.variable_change.unwrap_or(0)),
+                    .max(row.secret_change.unwrap_or(Millis(0)))
+                    .max(row.variable_change.unwrap_or(Millis(0))),
                 name: row.name,
                 slug: row.slug,
                 secrets: row.secrets,
@@ -163,7 +170,7 @@ impl Projects {
             slug: slug.as_str(),
             name: name.as_str(),
             max_secret_age_days,
-            at: now_millis(),
+            at: Millis::now(),
         };
         let keys: Vec<&str> = required.iter().map(SecretKey::as_str).collect();
         with_pool!(self.store, |pool| {
@@ -212,13 +219,13 @@ impl Projects {
         with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
             tx.insert_variable(&variable).await.map_err(|error| {
-                if is_unique_violation(&error) {
+                if error.is_unique_violation() {
                     ProjectError::Invalid(FieldError::new(
                         "key",
                         format!("A variable named {key} already exists in this project"),
                     ))
                 } else {
-                    ProjectError::Database(error)
+                    ProjectError::Repo(error)
                 }
             })?;
             self.audit
@@ -300,10 +307,6 @@ fn slug_taken(slug: &ProjectSlug) -> ProjectError {
     ))
 }
 
-fn is_unique_violation(error: &sqlx::Error) -> bool {
-    error.as_database_error().is_some_and(|db| db.is_unique_violation())
-}
-
 fn variable_row<'a>(
     actor: &'a Actor,
     project: &ProjectRow,
@@ -316,7 +319,7 @@ fn variable_row<'a>(
         key: key.as_str(),
         value: value.as_str(),
         include_in_export,
-        at: now_millis(),
+        at: Millis::now(),
         by: &actor.name,
     }
 }

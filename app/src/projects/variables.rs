@@ -10,12 +10,13 @@ use crate::{
         dialog_error, dialog_href, field_error, form_error, open_dialog, page_error, typed,
     },
     error::AppError,
+    time::Millis,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VariablesView {
     pub can_manage: bool,
-    pub now: i64,
+    pub now: Millis,
     pub variables: Vec<Variable>,
 }
 
@@ -71,7 +72,7 @@ pub mod ssr {
         error::AppError,
         projects::{VariableValue, project::ssr::slug, variable_key},
         state::AppState,
-        store::now_millis,
+        time::Millis,
     };
 
     pub async fn list_variables(slug_text: String) -> Result<VariablesView, AppError> {
@@ -79,7 +80,7 @@ pub mod ssr {
         let variables = caller.state.projects.variables(&slug(&slug_text)?).await?;
         Ok(VariablesView {
             can_manage: caller.user.role.can_manage(),
-            now: now_millis(),
+            now: Millis::now(),
             variables,
         })
     }

@@ -7,8 +7,10 @@ use std::sync::Arc;
 use super::service::{Result, Vault, VaultError};
 use crate::{
     crypto::DataKey,
+    ids::ProjectId,
     keyring::{project_key_aad, repo::KeyRows},
-    store::{now_millis, with_pool},
+    store::with_pool,
+    time::Millis,
 };
 
 impl Vault {
@@ -25,7 +27,7 @@ impl Vault {
             .await?
             .every_data_key_generation()
             .await?);
-        let retired: Vec<(i64, i64)> =
+        let retired: Vec<(ProjectId, i64)> =
             held.into_iter().filter(|held| !stored.contains(held)).collect();
         for (project_id, generation) in &retired {
             self.keyring.forget_data_key(*project_id, *generation);
@@ -37,7 +39,7 @@ impl Vault {
     /// else unwrapped from the database.
     pub(super) async fn data_key_at(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         generation: i64,
     ) -> Result<Arc<DataKey>> {
         if let Some(key) = self.keyring.cached_data_key(project_id, generation) {
@@ -52,7 +54,7 @@ impl Vault {
     /// A wrapped data key, unwrapped (or found in the cache) and remembered.
     pub(super) fn unwrapped(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         generation: i64,
         master_key_id: &str,
         wrapped: &[u8],
@@ -77,14 +79,14 @@ impl Vault {
     pub(super) async fn current_data_key<C: KeyRows + Send>(
         &self,
         tx: &mut C,
-        project_id: i64,
+        project_id: ProjectId,
     ) -> Result<(i64, Arc<DataKey>)> {
         let mut newest = tx.newest_data_key(project_id).await?;
         if newest.is_none() {
             let fresh =
                 self.keyring.wrap_key(&DataKey::generate(), &project_key_aad(project_id, 1));
             let current = self.keyring.current_id();
-            tx.insert_first_data_key(project_id, current, &fresh, now_millis()).await?;
+            tx.insert_first_data_key(project_id, current, &fresh, Millis::now()).await?;
             newest = tx.newest_data_key(project_id).await?;
         }
         let key = newest.ok_or(VaultError::KeyRetired)?;
@@ -98,7 +100,7 @@ impl Vault {
     pub(super) async fn data_key_in<C: KeyRows + Send>(
         &self,
         tx: &mut C,
-        project_id: i64,
+        project_id: ProjectId,
         generation: i64,
     ) -> Result<Arc<DataKey>> {
         if let Some(key) = self.keyring.cached_data_key(project_id, generation) {

@@ -172,7 +172,11 @@ pub(super) fn EditSecretDialog(
                             <ActionForm action=update attr:novalidate=true attr:class="stack">
                                 <ReturnHere />
                                 <input type="hidden" name="scope" value=move || scope.get() />
-                                <input type="hidden" name="version" value=row.meta.version />
+                                <input
+                                    type="hidden"
+                                    name="version"
+                                    value=row.meta.version.to_string()
+                                />
                                 <label for="edit-key">"Secret Key"</label>
                                 <input
                                     id="edit-key"
@@ -250,7 +254,7 @@ pub(super) fn DeleteSecretDialog(
                 view! {
                     <input type="hidden" name="scope" value=move || scope.get() />
                     <input type="hidden" name="key" value=row.meta.key.clone() />
-                    <input type="hidden" name="version" value=row.meta.version />
+                    <input type="hidden" name="version" value=row.meta.version.to_string() />
                 }
             }
         />

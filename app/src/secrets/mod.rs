@@ -4,6 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use domain::SecretType;
 
+use crate::{ids::Version, time::Millis};
+
 #[cfg(feature = "ssr")]
 mod data_keys;
 mod dialogs;
@@ -25,9 +27,9 @@ pub struct SecretMeta {
     pub key: String,
     pub description: Option<String>,
     pub secret_type: SecretType,
-    pub version: i64,
-    pub created_at: i64,
+    pub version: Version,
+    pub created_at: Millis,
     pub created_by: String,
-    pub updated_at: i64,
+    pub updated_at: Millis,
     pub updated_by: String,
 }

@@ -9,7 +9,10 @@ use super::{
     dialogs::{AddSecretDialog, DeleteSecretDialog, EditSecretDialog},
     rpc::{CreateSecret, DeleteSecret, SecretRow, SecretsView, UpdateSecret, list_secrets},
 };
-use crate::components::{Timestamp, announce_successes, count_successes, dialog_href, page_error};
+use crate::{
+    components::{Timestamp, announce_successes, count_successes, dialog_href, page_error},
+    time::Millis,
+};
 
 /// The secrets of `scope` (a project's slug, or [`TEAM`]) with everything people do to them.
 #[component]
@@ -175,7 +178,12 @@ fn SecretsTable(
 }
 
 #[component]
-fn SecretTableRow(row: SecretRow, now: i64, can_manage: bool, in_team_page: bool) -> impl IntoView {
+fn SecretTableRow(
+    row: SecretRow,
+    now: Millis,
+    can_manage: bool,
+    in_team_page: bool,
+) -> impl IntoView {
     let SecretRow { meta, team, overrides_team, overdue } = row;
     let key = meta.key.clone();
     // Team secrets are changed on their own page, not from inside a project.

@@ -5,26 +5,30 @@
 //! [`SecretRows`] is implemented for both sqlx connection types by
 //! [`crate::store::for_both_backends!`], from one text.
 
-use crate::store::for_both_backends;
+use crate::{
+    ids::{ProjectId, Version},
+    store::{RepoResult, for_both_backends},
+    time::Millis,
+};
 
 /// A new secret's row (its current version is 1).
 pub struct NewSecretRow<'a> {
-    pub project_id: i64,
+    pub project_id: ProjectId,
     pub key: &'a str,
     pub description: Option<&'a str>,
     pub secret_type: &'a str,
-    pub at: i64,
+    pub at: Millis,
     pub by: &'a str,
 }
 
 /// One sealed version of a secret.
 pub struct VersionRow<'a> {
     pub secret_id: i64,
-    pub version: i64,
+    pub version: Version,
     pub key_generation: i64,
     pub sealed: &'a [u8],
     pub fingerprint: &'a [u8],
-    pub at: i64,
+    pub at: Millis,
     pub by: &'a str,
 }
 
@@ -41,18 +45,18 @@ pub struct MetaRow {
     pub key: String,
     pub description: Option<String>,
     pub secret_type: String,
-    pub current_version: i64,
-    pub created_at: i64,
+    pub current_version: Version,
+    pub created_at: Millis,
     pub created_by: String,
-    pub updated_at: i64,
+    pub updated_at: Millis,
     pub updated_by: String,
 }
 
 /// A secret's current version as a read opens it.
 #[derive(sqlx::FromRow)]
 pub struct CurrentSealed {
-    pub version: i64,
-    pub updated_at: i64,
+    pub version: Version,
+    pub updated_at: Millis,
     pub key_generation: i64,
     pub sealed: Vec<u8>,
 }
@@ -64,8 +68,8 @@ pub struct FingerprintMatch {
     pub kind: String,
     pub slug: String,
     pub key: String,
-    pub version: i64,
-    pub current_version: i64,
+    pub version: Version,
+    pub current_version: Version,
 }
 
 /// One entry of a project's run-time environment as stored: a variable (its `text`), a team
@@ -75,9 +79,9 @@ pub struct RunTimeRow {
     /// Which wins for a key: [`Self::VARIABLE`] < [`Self::TEAM`] < [`Self::PROJECT`].
     pub rank: i64,
     pub key: String,
-    pub version: i64,
+    pub version: Version,
     /// The scope the secret belongs to (the data key that sealed it is that scope's).
-    pub owner: i64,
+    pub owner: ProjectId,
     pub text: Option<String>,
     pub generation: i64,
     pub sealed: Option<Vec<u8>>,
@@ -99,92 +103,94 @@ pub(crate) trait SecretRows {
     fn scope(
         &mut self,
         project_slug: Option<&str>,
-    ) -> impl Future<Output = sqlx::Result<Option<(i64, String)>>> + Send;
+    ) -> impl Future<Output = RepoResult<Option<(ProjectId, String)>>> + Send;
 
     /// Every secret of a project, by key.
-    fn metas(&mut self, project_id: i64)
-    -> impl Future<Output = sqlx::Result<Vec<MetaRow>>> + Send;
+    fn metas(
+        &mut self,
+        project_id: ProjectId,
+    ) -> impl Future<Output = RepoResult<Vec<MetaRow>>> + Send;
 
     fn meta(
         &mut self,
-        project_id: i64,
+        project_id: ProjectId,
         key: &str,
-    ) -> impl Future<Output = sqlx::Result<Option<MetaRow>>> + Send;
+    ) -> impl Future<Output = RepoResult<Option<MetaRow>>> + Send;
 
     fn current_sealed(
         &mut self,
-        project_id: i64,
+        project_id: ProjectId,
         key: &str,
-    ) -> impl Future<Output = sqlx::Result<Option<CurrentSealed>>> + Send;
+    ) -> impl Future<Output = RepoResult<Option<CurrentSealed>>> + Send;
 
     /// Every version, of every scope, whose value has this fingerprint.
     fn by_fingerprint(
         &mut self,
         fingerprint: &[u8],
-    ) -> impl Future<Output = sqlx::Result<Vec<FingerprintMatch>>> + Send;
+    ) -> impl Future<Output = RepoResult<Vec<FingerprintMatch>>> + Send;
 
     /// Everything a project's programs get: its variables, the team secrets and its own
     /// secrets at their current versions. One query.
     fn run_time_rows(
         &mut self,
-        project_id: i64,
-    ) -> impl Future<Output = sqlx::Result<Vec<RunTimeRow>>> + Send;
+        project_id: ProjectId,
+    ) -> impl Future<Output = RepoResult<Vec<RunTimeRow>>> + Send;
 
     /// Inserts a secret's row; a unique violation means the key is taken.
     fn insert_secret(
         &mut self,
         row: &NewSecretRow<'_>,
-    ) -> impl Future<Output = sqlx::Result<i64>> + Send;
+    ) -> impl Future<Output = RepoResult<i64>> + Send;
 
     /// The id of the scope's secret `key`, if there is one.
     fn secret_id(
         &mut self,
-        project_id: i64,
+        project_id: ProjectId,
         key: &str,
-    ) -> impl Future<Output = sqlx::Result<Option<i64>>> + Send;
+    ) -> impl Future<Output = RepoResult<Option<i64>>> + Send;
 
     /// Moves the secret to its next version if it is still at `expected`: its id and description,
     /// or `None` when it is gone or someone changed it first. The write comes first in its
     /// transaction, so it takes the row (PostgreSQL) or database (SQLite) write lock.
     fn claim(
         &mut self,
-        project_id: i64,
+        project_id: ProjectId,
         key: &str,
-        expected: i64,
-        at: i64,
+        expected: Version,
+        at: Millis,
         by: &str,
-    ) -> impl Future<Output = sqlx::Result<Option<(i64, Option<String>)>>> + Send;
+    ) -> impl Future<Output = RepoResult<Option<(i64, Option<String>)>>> + Send;
 
     fn version(
         &mut self,
         secret_id: i64,
-        version: i64,
-    ) -> impl Future<Output = sqlx::Result<Option<StoredVersion>>> + Send;
+        version: Version,
+    ) -> impl Future<Output = RepoResult<Option<StoredVersion>>> + Send;
 
     fn insert_version(
         &mut self,
         row: &VersionRow<'_>,
-    ) -> impl Future<Output = sqlx::Result<()>> + Send;
+    ) -> impl Future<Output = RepoResult<()>> + Send;
 
     fn set_description(
         &mut self,
         secret_id: i64,
         description: Option<&str>,
-    ) -> impl Future<Output = sqlx::Result<()>> + Send;
+    ) -> impl Future<Output = RepoResult<()>> + Send;
 
     /// Deletes the secret with its versions (at `expected` only, when given): the version it
     /// had, or `None` when it is gone or someone changed it first.
     fn delete_secret(
         &mut self,
-        project_id: i64,
+        project_id: ProjectId,
         key: &str,
-        expected: Option<i64>,
-    ) -> impl Future<Output = sqlx::Result<Option<i64>>> + Send;
+        expected: Option<Version>,
+    ) -> impl Future<Output = RepoResult<Option<Version>>> + Send;
 }
 
 for_both_backends! {
     impl SecretRows {
-        async fn scope(&mut self, project_slug: Option<&str>) -> sqlx::Result<Option<(i64, String)>> {
+        async fn scope(&mut self, project_slug: Option<&str>) -> sqlx::Result<Option<(ProjectId, String)>> {
             match project_slug {
                 None => {
                     sqlx::query_as("SELECT id, slug FROM projects WHERE kind = 'team'")
@@ -202,14 +208,14 @@ for_both_backends! {
             }
         }
 
-        async fn metas(&mut self, project_id: i64) -> sqlx::Result<Vec<MetaRow>> {
+        async fn metas(&mut self, project_id: ProjectId) -> sqlx::Result<Vec<MetaRow>> {
             sqlx::query_as(METAS)
             .bind(project_id)
             .fetch_all(&mut *self)
             .await
         }
 
-        async fn meta(&mut self, project_id: i64, key: &str) -> sqlx::Result<Option<MetaRow>> {
+        async fn meta(&mut self, project_id: ProjectId, key: &str) -> sqlx::Result<Option<MetaRow>> {
             sqlx::query_as(META)
             .bind(project_id)
             .bind(key)
@@ -219,7 +225,7 @@ for_both_backends! {
 
         async fn current_sealed(
             &mut self,
-            project_id: i64,
+            project_id: ProjectId,
             key: &str,
         ) -> sqlx::Result<Option<CurrentSealed>> {
             sqlx::query_as(
@@ -247,7 +253,7 @@ for_both_backends! {
             .await
         }
 
-        async fn run_time_rows(&mut self, project_id: i64) -> sqlx::Result<Vec<RunTimeRow>> {
+        async fn run_time_rows(&mut self, project_id: ProjectId) -> sqlx::Result<Vec<RunTimeRow>> {
             // The ranks are RunTimeRow's constants.
             sqlx::query_as(
                 "SELECT CAST(0 AS BIGINT) AS rank, key, CAST(0 AS BIGINT) AS version, \
@@ -282,7 +288,7 @@ for_both_backends! {
             .await
         }
 
-        async fn secret_id(&mut self, project_id: i64, key: &str) -> sqlx::Result<Option<i64>> {
+        async fn secret_id(&mut self, project_id: ProjectId, key: &str) -> sqlx::Result<Option<i64>> {
             sqlx::query_scalar("SELECT id FROM secrets WHERE project_id = $1 AND key = $2")
                 .bind(project_id)
                 .bind(key)
@@ -292,10 +298,10 @@ for_both_backends! {
 
         async fn claim(
             &mut self,
-            project_id: i64,
+            project_id: ProjectId,
             key: &str,
-            expected: i64,
-            at: i64,
+            expected: Version,
+            at: Millis,
             by: &str,
         ) -> sqlx::Result<Option<(i64, Option<String>)>> {
             sqlx::query_as(
@@ -315,7 +321,7 @@ for_both_backends! {
         async fn version(
             &mut self,
             secret_id: i64,
-            version: i64,
+            version: Version,
         ) -> sqlx::Result<Option<StoredVersion>> {
             let row: Option<(i64, Vec<u8>, Vec<u8>)> = sqlx::query_as(
                 "SELECT key_generation, sealed_value, fingerprint FROM secret_versions \
@@ -364,10 +370,10 @@ for_both_backends! {
 
         async fn delete_secret(
             &mut self,
-            project_id: i64,
+            project_id: ProjectId,
             key: &str,
-            expected: Option<i64>,
-        ) -> sqlx::Result<Option<i64>> {
+            expected: Option<Version>,
+        ) -> sqlx::Result<Option<Version>> {
             sqlx::query_scalar(
                 "DELETE FROM secrets WHERE project_id = $1 AND key = $2 \
                  AND ($3 IS NULL OR current_version = $3) RETURNING current_version",

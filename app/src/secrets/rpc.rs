@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::SecretMeta;
-use crate::error::AppError;
+use crate::{error::AppError, ids::Version, time::Millis};
 
 /// The scope name of the team secrets (projects' slugs never start with `_`).
 pub const TEAM: &str = "_team";
@@ -25,7 +25,7 @@ pub struct SecretRow {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecretsView {
     pub can_manage: bool,
-    pub now: i64,
+    pub now: Millis,
     pub rows: Vec<SecretRow>,
     /// Required keys set neither in the project nor for the team.
     pub missing_required: Vec<String>,
@@ -54,7 +54,7 @@ pub async fn create_secret(
 pub async fn update_secret(
     scope: String,
     key: String,
-    version: i64,
+    version: Version,
     value: String,
     description: String,
 ) -> Result<String, AppError> {
@@ -63,7 +63,11 @@ pub async fn update_secret(
 
 /// Owners and admins: deletes a secret and its history, if nobody changed it since `version`.
 #[server(prefix = "/rpc", endpoint = "delete_secret")]
-pub async fn delete_secret(scope: String, key: String, version: i64) -> Result<String, AppError> {
+pub async fn delete_secret(
+    scope: String,
+    key: String,
+    version: Version,
+) -> Result<String, AppError> {
     crate::error::respond(ssr::delete_secret(scope, key, version).await)
 }
 
@@ -75,15 +79,14 @@ mod ssr {
     use crate::{
         accounts::auth::ssr::{manager, signed_in},
         error::AppError,
+        ids::Version,
         projects::ProjectSlug,
         secrets::{
             domain::{Description, SecretKey, SecretType, SecretValue},
             service::{NewSecret, Scope, SecretUpdate},
         },
-        store::now_millis,
+        time::{DAY_MS, Millis},
     };
-
-    const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
     fn scope(text: &str) -> Result<Scope, AppError> {
         if text == TEAM {
@@ -98,7 +101,7 @@ mod ssr {
         let caller = signed_in().await?;
         let scope = scope(&scope_text)?;
         let vault = &caller.state.vault;
-        let now = now_millis();
+        let now = Millis::now();
         let own = vault.list_secrets(&scope).await?;
         let (team, settings) = match &scope {
             Scope::Team => (Vec::new(), None),
@@ -172,7 +175,7 @@ mod ssr {
     pub async fn update_secret(
         scope_text: String,
         key: String,
-        version: i64,
+        version: Version,
         value: String,
         description: String,
     ) -> Result<String, AppError> {
@@ -196,7 +199,7 @@ mod ssr {
     pub async fn delete_secret(
         scope_text: String,
         key: String,
-        version: i64,
+        version: Version,
     ) -> Result<String, AppError> {
         crate::bounds::gate(&crate::bounds::SecretInput::named(&scope_text, &key))?;
         let caller = manager().await?;

@@ -14,6 +14,7 @@ use super::{
 use crate::{
     audit::{Actor, AuditAction, Event, group::AppendError},
     crypto::{DataKey, Sealed, SecretAddress},
+    ids::{ProjectId, Version},
     projects::ProjectSlug,
     store::{
         snapshot::{Lookup, SnapshotCache},
@@ -31,7 +32,7 @@ struct StoredEnvironment {
 
 enum StoredValue {
     Plain(String),
-    Sealed { owner: i64, version: i64, generation: i64, sealed: Vec<u8> },
+    Sealed { owner: ProjectId, version: Version, generation: i64, sealed: Vec<u8> },
 }
 
 /// Run-time delivery over the [`Vault`], with this server's memory of the stored environments.
@@ -41,7 +42,7 @@ pub struct RunTime {
     vault: Vault,
     /// Projects' run-time environments as stored (sealed), by project id, read at a run-time
     /// generation (see [`crate::store::snapshot`]).
-    environments: Arc<SnapshotCache<i64, Arc<StoredEnvironment>>>,
+    environments: Arc<SnapshotCache<ProjectId, Arc<StoredEnvironment>>>,
 }
 
 impl RunTime {
@@ -73,7 +74,7 @@ impl RunTime {
     pub async fn run_time_environment(
         &self,
         actor: &Actor,
-        project_id: i64,
+        project_id: ProjectId,
         slug: &str,
         generation: Option<i64>,
     ) -> Result<BTreeMap<String, Zeroizing<String>>> {
@@ -106,7 +107,7 @@ impl RunTime {
     async fn deliver_environment(
         &self,
         actor: &Actor,
-        project_id: i64,
+        project_id: ProjectId,
         slug: &str,
         generation: Option<i64>,
     ) -> Result<BTreeMap<String, Zeroizing<String>>> {
@@ -130,7 +131,7 @@ impl RunTime {
         let mut environment = BTreeMap::new();
         // At most two owners, the project and the team, each with one generation (two while a
         // rotation runs).
-        let mut keys: Vec<(i64, i64, Arc<DataKey>)> = Vec::with_capacity(2);
+        let mut keys: Vec<(ProjectId, i64, Arc<DataKey>)> = Vec::with_capacity(2);
         for (key, value) in &stored.entries {
             let value = match value {
                 StoredValue::Plain(text) => Zeroizing::new(text.clone()),
@@ -171,7 +172,7 @@ impl RunTime {
     }
 
     /// A project's run-time environment as stored. One query.
-    async fn stored_environment(&self, project_id: i64) -> Result<StoredEnvironment> {
+    async fn stored_environment(&self, project_id: ProjectId) -> Result<StoredEnvironment> {
         let rows = with_pool!(self.vault.store, |pool| {
             pool.acquire().await?.run_time_rows(project_id).await?
         });

@@ -20,10 +20,12 @@ use crate::{
     audit::{AuditAction, AuditLog, Event},
     crypto::{self, Sealed, SecretAddress},
     error::AppError,
+    ids::{ProjectId, Version},
     keyring::{Keyring, KeyringError},
     not_found::NotFound,
     projects::ProjectSlug,
-    store::{Store, WritePool, now_millis, with_pool},
+    store::{RepoError, Store, WritePool, with_pool},
+    time::Millis,
     validation::FieldError,
 };
 
@@ -44,7 +46,7 @@ pub struct NewSecret {
 
 pub struct SecretUpdate {
     /// The version the caller saw; a newer one in the database is a conflict.
-    pub expected_version: i64,
+    pub expected_version: Version,
     /// `None` keeps the current value.
     pub value: Option<SecretValue>,
     pub description: Description,
@@ -54,8 +56,8 @@ pub struct SecretUpdate {
 #[derive(Debug)]
 pub struct Revealed {
     pub value: SecretValue,
-    pub version: i64,
-    pub updated_at: i64,
+    pub version: Version,
+    pub updated_at: Millis,
 }
 
 /// A secret version holding a searched-for value.
@@ -63,7 +65,7 @@ pub struct Revealed {
 pub struct ValueMatch {
     pub project_slug: Option<String>,
     pub key: String,
-    pub version: i64,
+    pub version: Version,
     pub is_current: bool,
 }
 
@@ -84,6 +86,9 @@ pub enum VaultError {
     Crypto(#[from] crypto::CryptoError),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// A repository statement failed: the error names it.
+    #[error(transparent)]
+    Repo(#[from] crate::store::RepoError),
     /// A rotation deleted the data key that sealed what was read, in the moment between the read
     /// and the key's lookup: read again (the new row is sealed with the new key).
     #[error("a data key was retired while this was read; read it again")]
@@ -113,7 +118,7 @@ pub(super) const KEY_RETIRED_ATTEMPTS: u32 = 4;
 /// A project row: its id and, for a real project, its slug (the team scope has none).
 #[derive(Debug, Clone)]
 pub(super) struct ProjectRef {
-    pub(super) id: i64,
+    pub(super) id: ProjectId,
     pub(super) slug: Option<String>,
 }
 
@@ -153,7 +158,7 @@ impl Vault {
         let key = secret.key.as_str();
         let fingerprint =
             self.keyring.fingerprint_key().fingerprint(secret.value.expose().as_bytes());
-        let now = now_millis();
+        let now = Millis::now();
         let row = NewSecretRow {
             project_id: project.id,
             key,
@@ -169,11 +174,11 @@ impl Vault {
                 .await
                 .map_err(|error| unique_or(error, || secret_exists(scope, key)))?;
             let (generation, data_key) = self.current_data_key(&mut *tx, project.id).await?;
-            let at = SecretAddress::new(project.id, key, 1);
+            let at = SecretAddress::new(project.id, key, Version::FIRST);
             let sealed = data_key.seal_secret(&at, secret.value.expose().as_bytes()).to_bytes();
             tx.insert_version(&VersionRow {
                 secret_id,
-                version: 1,
+                version: Version::FIRST,
                 key_generation: generation,
                 sealed: &sealed,
                 fingerprint: &fingerprint.0,
@@ -182,7 +187,10 @@ impl Vault {
             })
             .await?;
             self.audit
-                .record(&mut *tx, event(actor, AuditAction::SecretCreated, &project, key, 1))
+                .record(
+                    &mut *tx,
+                    event(actor, AuditAction::SecretCreated, &project, key, Version::FIRST),
+                )
                 .await?;
             tx.commit().await?;
         });
@@ -190,7 +198,7 @@ impl Vault {
             key: key.to_string(),
             description: secret.description.as_deref().map(str::to_string),
             secret_type,
-            version: 1,
+            version: Version::FIRST,
             created_at: now,
             created_by: actor.name.clone(),
             updated_at: now,
@@ -209,9 +217,9 @@ impl Vault {
     ) -> Result<SecretMeta> {
         let project = self.project(scope).await?;
         let fingerprints = self.keyring.fingerprint_key();
-        let now = now_millis();
+        let now = Millis::now();
         let expected = update.expected_version;
-        let new_version = expected + 1;
+        let new_version = expected.next();
         with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
             let claimed = tx.claim(project.id, key.as_str(), expected, now, &actor.name).await?;
@@ -285,7 +293,7 @@ impl Vault {
         actor: &Actor,
         scope: &Scope,
         key: &SecretKey,
-        expected_version: Option<i64>,
+        expected_version: Option<Version>,
     ) -> Result<()> {
         let project = self.project(scope).await?;
         with_pool!(self.store, |pool| {
@@ -311,12 +319,12 @@ impl Vault {
         actor: &Actor,
         scope: &Scope,
         key: &SecretKey,
-        to_version: i64,
-        expected_version: i64,
+        to_version: Version,
+        expected_version: Version,
     ) -> Result<SecretMeta> {
         let project = self.project(scope).await?;
-        let now = now_millis();
-        let new_version = expected_version + 1;
+        let now = Millis::now();
+        let new_version = expected_version.next();
         with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
             let claimed =
@@ -400,7 +408,7 @@ pub(super) fn event<'a>(
     action: AuditAction,
     project: &'a ProjectRef,
     key: &'a str,
-    version: i64,
+    version: Version,
 ) -> Event<'a> {
     Event {
         actor,
@@ -423,14 +431,14 @@ async fn missing_or_conflict<C: SecretRows + Send>(
     match tx.secret_id(project.id, key.as_str()).await {
         Ok(Some(_)) => VaultError::Conflict,
         Ok(None) => VaultError::from(NotFound::secret(key)),
-        Err(error) => VaultError::Database(error),
+        Err(error) => VaultError::Repo(error),
     }
 }
 
-fn unique_or(error: sqlx::Error, conflict: impl FnOnce() -> VaultError) -> VaultError {
-    match error.as_database_error() {
-        Some(db) if db.is_unique_violation() => conflict(),
-        _ => VaultError::Database(error),
+fn unique_or(error: RepoError, conflict: impl FnOnce() -> VaultError) -> VaultError {
+    match error.is_unique_violation() {
+        true => conflict(),
+        false => VaultError::Repo(error),
     }
 }
 

@@ -86,17 +86,57 @@ pub(crate) use with_pool;
 /// bodies (portable SQL), so that a service calls it on its transaction inside [`with_pool!`]
 /// (`tx.claim(…)`). A macro because the two connection types share no trait that one generic
 /// function could bound the encoding of every value it binds by.
+///
+/// Each method is written as `async fn name(…) -> sqlx::Result<T>`; what is implemented returns
+/// a [`RepoResult<T>`] whose error names the statement (`SecretRows::claim`), so that a log line
+/// of a failure says which step failed, not only what the database said.
 macro_rules! for_both_backends {
-    (impl $trait:ident { $($body:tt)* }) => {
-        impl $trait for sqlx::SqliteConnection {
-            $($body)*
-        }
-        impl $trait for sqlx::PgConnection {
-            $($body)*
+    (impl $trait:ident {
+        $(
+            async fn $name:ident(&mut $self:ident $(, $arg:ident: $ty:ty)* $(,)?) -> sqlx::Result<$ret:ty>
+            $body:block
+        )*
+    }) => {
+        $crate::store::for_both_backends!(@one $trait, sqlx::SqliteConnection, $(
+            ($name, $self, ($($arg: $ty),*), $ret, $body)
+        )*);
+        $crate::store::for_both_backends!(@one $trait, sqlx::PgConnection, $(
+            ($name, $self, ($($arg: $ty),*), $ret, $body)
+        )*);
+    };
+    (@one $trait:ident, $connection:ty, $(($name:ident, $self:ident, ($($arg:ident: $ty:ty),*), $ret:ty, $body:block))*) => {
+        impl $trait for $connection {
+            $(
+                async fn $name(&mut $self $(, $arg: $ty)*) -> $crate::store::RepoResult<$ret> {
+                    let done: sqlx::Result<$ret> = async { $body }.await;
+                    done.map_err(|cause| $crate::store::RepoError {
+                        step: concat!(stringify!($trait), "::", stringify!($name)),
+                        cause,
+                    })
+                }
+            )*
         }
     };
 }
 pub(crate) use for_both_backends;
+
+/// A repository statement that failed: which one (`SecretRows::claim`) and the database's error.
+#[derive(Debug, thiserror::Error)]
+#[error("{step}: {cause}")]
+pub struct RepoError {
+    pub step: &'static str,
+    pub cause: sqlx::Error,
+}
+
+impl RepoError {
+    /// Whether a unique index refused the row (a name or key that is taken).
+    pub fn is_unique_violation(&self) -> bool {
+        self.cause.as_database_error().is_some_and(|db| db.is_unique_violation())
+    }
+}
+
+/// What a repository method returns.
+pub type RepoResult<T> = Result<T, RepoError>;
 
 /// Opening a transaction that writes. On SQLite it takes the write lock at once
 /// (`BEGIN IMMEDIATE`): a deferred transaction that reads and then writes fails at once with
@@ -130,14 +170,6 @@ impl WritePool for PgPool {
     {
         self.begin()
     }
-}
-
-/// The current time as Unix milliseconds, the unit every table stores.
-pub fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 impl Store {

@@ -3,7 +3,7 @@
 //! hash; the Tokens tab lists, creates and revokes them.
 use serde::{Deserialize, Serialize};
 
-use crate::validation::FieldError;
+use crate::{ids::TokenId, time::Millis, validation::FieldError};
 
 pub mod page;
 #[cfg(feature = "ssr")]
@@ -91,13 +91,13 @@ pub fn parse_expiry_days(text: &str) -> Result<Option<i64>, FieldError> {
 /// A token as the Tokens tab lists it: never the token, never its hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenInfo {
-    pub id: i64,
+    pub id: TokenId,
     pub name: String,
     pub scope: TokenScope,
-    pub created_at: i64,
+    pub created_at: Millis,
     pub created_by: String,
-    pub expires_at: Option<i64>,
-    pub last_used_at: Option<i64>,
+    pub expires_at: Option<Millis>,
+    pub last_used_at: Option<Millis>,
 }
 
 #[cfg(test)]

@@ -11,14 +11,16 @@ use crate::{
         page_error, typed,
     },
     error::AppError,
+    ids::TokenId,
     projects::project::use_slug,
     time,
+    time::Millis,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokensView {
     pub tokens: Vec<TokenInfo>,
-    pub now: i64,
+    pub now: Millis,
     /// A token created by a plain form post, shown on this one page load.
     pub created: Option<CreatedToken>,
 }
@@ -50,7 +52,7 @@ pub async fn create_token(
 
 /// Owners and admins: revokes a token; programs using it get 401 from their next request.
 #[server(prefix = "/rpc", endpoint = "revoke_token")]
-pub async fn revoke_token(slug: String, token_id: i64) -> Result<String, AppError> {
+pub async fn revoke_token(slug: String, token_id: TokenId) -> Result<String, AppError> {
     crate::error::respond(ssr::revoke_token(slug, token_id).await)
 }
 
@@ -63,8 +65,9 @@ mod ssr {
             session::{put_shown_once, take_shown_once},
         },
         error::{AppError, is_form_post},
+        ids::TokenId,
         projects::project::ssr::slug,
-        store::now_millis,
+        time::Millis,
         tokens::{TokenName, TokenScope, parse_expiry_days},
     };
 
@@ -76,7 +79,7 @@ mod ssr {
         let tokens = caller.state.tokens.list(&slug(&slug_text)?).await?;
         let key = caller.state.vault.keyring().shown_once_key();
         let created = take_shown_once(&caller.session, key, CREATED_TOKEN).await?;
-        Ok(TokensView { tokens, now: now_millis(), created })
+        Ok(TokensView { tokens, now: Millis::now(), created })
     }
 
     pub async fn create_token(
@@ -106,7 +109,7 @@ mod ssr {
         Ok(created)
     }
 
-    pub async fn revoke_token(slug_text: String, token_id: i64) -> Result<String, AppError> {
+    pub async fn revoke_token(slug_text: String, token_id: TokenId) -> Result<String, AppError> {
         let caller = manager().await?;
         let name = caller.state.tokens.revoke(&caller.actor, &slug(&slug_text)?, token_id).await?;
         Ok(format!("Token {name} revoked"))
@@ -279,7 +282,7 @@ fn TokenDialogs(
     let creating =
         Signal::from(Memo::new(move |_| dialog.get().as_deref() == Some("create-token")));
     let revoking = Memo::new(move |_| {
-        let id: i64 = dialog.get()?.strip_prefix("revoke-token:")?.parse().ok()?;
+        let id: TokenId = dialog.get()?.strip_prefix("revoke-token:")?.parse().ok()?;
         tokens.with_value(|all| all.iter().find(|t| t.id == id).cloned())
     });
     let create_error = dialog_error(creating, create.value());
@@ -359,7 +362,7 @@ fn TokenDialogs(
             fields=move |token: &TokenInfo| {
                 view! {
                     <input type="hidden" name="slug" value=move || slug.get() />
-                    <input type="hidden" name="token_id" value=token.id />
+                    <input type="hidden" name="token_id" value=token.id.to_string() />
                 }
             }
         />

@@ -2,89 +2,93 @@
 //! transaction; portable SQL, written once for both backends by
 //! [`crate::store::for_both_backends!`]. Only a token's SHA-256 is ever bound or read.
 
-use crate::store::for_both_backends;
+use crate::{
+    ids::{ProjectId, TokenId},
+    store::{RepoResult, for_both_backends},
+    time::Millis,
+};
 
 /// A live token as the Tokens tab lists it.
 #[derive(sqlx::FromRow)]
 pub struct TokenRow {
-    pub id: i64,
+    pub id: TokenId,
     pub name: String,
     pub scope: String,
-    pub created_at: i64,
+    pub created_at: Millis,
     pub created_by: String,
-    pub expires_at: Option<i64>,
-    pub last_used_at: Option<i64>,
+    pub expires_at: Option<Millis>,
+    pub last_used_at: Option<Millis>,
 }
 
 /// A token found by its hash, with its project, as authentication reads it.
 #[derive(sqlx::FromRow)]
 pub struct HolderRow {
-    pub id: i64,
+    pub id: TokenId,
     pub name: String,
     pub scope: String,
-    pub expires_at: Option<i64>,
-    pub last_used_at: Option<i64>,
-    pub revoked_at: Option<i64>,
-    pub project_id: i64,
+    pub expires_at: Option<Millis>,
+    pub last_used_at: Option<Millis>,
+    pub revoked_at: Option<Millis>,
+    pub project_id: ProjectId,
     pub slug: String,
 }
 
 /// A token as created.
 pub struct NewTokenRow<'a> {
-    pub project_id: i64,
+    pub project_id: ProjectId,
     pub name: &'a str,
     pub scope: &'a str,
     pub hash: &'a [u8],
-    pub at: i64,
+    pub at: Millis,
     pub by: &'a str,
-    pub expires_at: Option<i64>,
+    pub expires_at: Option<Millis>,
 }
 
 pub(crate) trait TokenRows {
     /// The project's live (not revoked) tokens, newest first.
     fn live_tokens(
         &mut self,
-        project_id: i64,
-    ) -> impl Future<Output = sqlx::Result<Vec<TokenRow>>> + Send;
+        project_id: ProjectId,
+    ) -> impl Future<Output = RepoResult<Vec<TokenRow>>> + Send;
 
     /// Whether the project has a live token named `name`.
     fn live_name_taken(
         &mut self,
-        project_id: i64,
+        project_id: ProjectId,
         name: &str,
-    ) -> impl Future<Output = sqlx::Result<bool>> + Send;
+    ) -> impl Future<Output = RepoResult<bool>> + Send;
 
     /// Inserts a token; a unique violation means a live token has the name.
     fn insert_token(
         &mut self,
         row: &NewTokenRow<'_>,
-    ) -> impl Future<Output = sqlx::Result<i64>> + Send;
+    ) -> impl Future<Output = RepoResult<TokenId>> + Send;
 
     /// Revokes one of the project's live tokens: its name, or `None` when there is none.
     fn revoke_token(
         &mut self,
-        project_id: i64,
-        token_id: i64,
-        at: i64,
-    ) -> impl Future<Output = sqlx::Result<Option<String>>> + Send;
+        project_id: ProjectId,
+        token_id: TokenId,
+        at: Millis,
+    ) -> impl Future<Output = RepoResult<Option<String>>> + Send;
 
     fn token_by_hash(
         &mut self,
         hash: &[u8],
-    ) -> impl Future<Output = sqlx::Result<Option<HolderRow>>> + Send;
+    ) -> impl Future<Output = RepoResult<Option<HolderRow>>> + Send;
 
     /// Sets `last_used_at` to `at` unless it is newer than `noted_before`.
     fn note_token_use(
         &mut self,
-        token_id: i64,
-        at: i64,
-        noted_before: i64,
-    ) -> impl Future<Output = sqlx::Result<()>> + Send;
+        token_id: TokenId,
+        at: Millis,
+        noted_before: Millis,
+    ) -> impl Future<Output = RepoResult<()>> + Send;
 }
 
 for_both_backends! {
     impl TokenRows {
-        async fn live_tokens(&mut self, project_id: i64) -> sqlx::Result<Vec<TokenRow>> {
+        async fn live_tokens(&mut self, project_id: ProjectId) -> sqlx::Result<Vec<TokenRow>> {
             sqlx::query_as(
                 "SELECT id, name, scope, created_at, created_by, expires_at, last_used_at \
                  FROM service_tokens WHERE project_id = $1 AND revoked_at IS NULL \
@@ -95,7 +99,7 @@ for_both_backends! {
             .await
         }
 
-        async fn live_name_taken(&mut self, project_id: i64, name: &str) -> sqlx::Result<bool> {
+        async fn live_name_taken(&mut self, project_id: ProjectId, name: &str) -> sqlx::Result<bool> {
             let found: Option<i64> = sqlx::query_scalar(
                 "SELECT id FROM service_tokens \
                  WHERE project_id = $1 AND name = $2 AND revoked_at IS NULL",
@@ -107,7 +111,7 @@ for_both_backends! {
             Ok(found.is_some())
         }
 
-        async fn insert_token(&mut self, row: &NewTokenRow<'_>) -> sqlx::Result<i64> {
+        async fn insert_token(&mut self, row: &NewTokenRow<'_>) -> sqlx::Result<TokenId> {
             sqlx::query_scalar(
                 "INSERT INTO service_tokens \
                  (project_id, name, scope, token_hash, created_at, created_by, expires_at) \
@@ -126,9 +130,9 @@ for_both_backends! {
 
         async fn revoke_token(
             &mut self,
-            project_id: i64,
-            token_id: i64,
-            at: i64,
+            project_id: ProjectId,
+            token_id: TokenId,
+            at: Millis,
         ) -> sqlx::Result<Option<String>> {
             sqlx::query_scalar(
                 "UPDATE service_tokens SET revoked_at = $1 \
@@ -154,9 +158,9 @@ for_both_backends! {
 
         async fn note_token_use(
             &mut self,
-            token_id: i64,
-            at: i64,
-            noted_before: i64,
+            token_id: TokenId,
+            at: Millis,
+            noted_before: Millis,
         ) -> sqlx::Result<()> {
             sqlx::query(
                 "UPDATE service_tokens SET last_used_at = $1 \

@@ -17,20 +17,21 @@ use super::{
 };
 use crate::{
     audit::{Actor, AuditAction, AuditLog, Event},
+    ids::{ProjectId, TokenId},
     not_found::NotFound,
     projects::{ProjectSlug, repo::ProjectRows, service::ProjectError},
     store::{
-        Store, WritePool, now_millis,
+        Store, WritePool,
         snapshot::{Lookup, SnapshotCache},
         with_pool,
     },
+    time::{DAY_MS, MINUTE_MS, Millis},
     validation::FieldError,
 };
 
-const DAY_MS: i64 = 86_400_000;
 /// `last_used_at` is written at most this often per token, so that a busy program does not turn
 /// every read into a write.
-const LAST_USED_RESOLUTION_MS: i64 = 60_000;
+const LAST_USED_RESOLUTION_MS: i64 = MINUTE_MS;
 
 /// A token in the clear: exists only between its creation and the response that shows it.
 /// No `Debug`, no `Serialize`, no `Clone`; zeroized when dropped.
@@ -69,10 +70,10 @@ pub enum TokenRejection {
 /// The program a valid token stands for.
 #[derive(Debug, Clone)]
 pub struct TokenHolder {
-    pub token_id: i64,
+    pub token_id: TokenId,
     pub name: String,
     pub scope: TokenScope,
-    pub project_id: i64,
+    pub project_id: ProjectId,
     pub project_slug: String,
 }
 
@@ -106,7 +107,7 @@ pub struct Tokens {
 /// A valid token as the database described it.
 struct Known {
     holder: TokenHolder,
-    expires_at: Option<i64>,
+    expires_at: Option<Millis>,
     /// When its use was last noted (`i64::MIN`: never), shared by the requests that use it.
     last_used_at: AtomicI64,
 }
@@ -118,7 +119,7 @@ impl Tokens {
         Self { store, audit, known: Arc::default() }
     }
 
-    async fn project_id(&self, slug: &ProjectSlug) -> Result<i64> {
+    async fn project_id(&self, slug: &ProjectSlug) -> Result<ProjectId> {
         let id =
             with_pool!(self.store, |pool| pool.acquire().await?.project_id(slug.as_str()).await?);
         Ok(id.ok_or_else(|| NotFound::project(slug))?)
@@ -144,7 +145,7 @@ impl Tokens {
     ) -> Result<(TokenInfo, NewToken)> {
         let project_id = self.project_id(slug).await?;
         let token = NewToken::generate();
-        let now = now_millis();
+        let now = Millis::now();
         let expires_at = expires_in_days.map(|days| now + days * DAY_MS);
         let taken = || {
             ProjectError::Invalid(FieldError::new(
@@ -162,7 +163,7 @@ impl Tokens {
             by: &actor.name,
             expires_at,
         };
-        let id: i64 = with_pool!(self.store, |pool| {
+        let id: TokenId = with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
             if tx.live_name_taken(project_id, name.as_str()).await? {
                 return Err(taken());
@@ -170,7 +171,7 @@ impl Tokens {
             let id = match tx.insert_token(&row).await {
                 Ok(id) => id,
                 // Two people creating the same name at once: the unique index decides.
-                Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
+                Err(error) if error.is_unique_violation() => {
                     return Err(taken());
                 }
                 Err(error) => return Err(error.into()),
@@ -211,11 +212,16 @@ impl Tokens {
 
     /// Revokes one of the project's live tokens; the next request with it gets a 401. Returns
     /// its name.
-    pub async fn revoke(&self, actor: &Actor, slug: &ProjectSlug, token_id: i64) -> Result<String> {
+    pub async fn revoke(
+        &self,
+        actor: &Actor,
+        slug: &ProjectSlug,
+        token_id: TokenId,
+    ) -> Result<String> {
         let project_id = self.project_id(slug).await?;
         let name: String = with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
-            let name = tx.revoke_token(project_id, token_id, now_millis()).await?;
+            let name = tx.revoke_token(project_id, token_id, Millis::now()).await?;
             let name = name.ok_or_else(NotFound::token)?;
             self.audit
                 .record(
@@ -256,7 +262,7 @@ impl Tokens {
     ) -> Result<(TokenHolder, i64), AuthenticationError> {
         let hash = bearer_hash(token)?;
         if !fresh && let Lookup::Hit(generation, known) = self.known.get(&hash) {
-            let now = now_millis();
+            let now = Millis::now();
             if known.expires_at.is_some_and(|at| at <= now) {
                 return Err(TokenRejection::Expired.into());
             }
@@ -278,7 +284,7 @@ impl Tokens {
     async fn look_up(&self, hash: &[u8; 32]) -> Result<Known, AuthenticationError> {
         let row = with_pool!(self.store, |pool| pool.acquire().await?.token_by_hash(hash).await?);
         let row = row.ok_or(TokenRejection::Invalid)?;
-        let now = now_millis();
+        let now = Millis::now();
         if row.revoked_at.is_some() {
             return Err(TokenRejection::Revoked.into());
         }
@@ -294,7 +300,7 @@ impl Tokens {
                 project_slug: row.slug,
             },
             expires_at: row.expires_at,
-            last_used_at: AtomicI64::new(row.last_used_at.unwrap_or(i64::MIN)),
+            last_used_at: AtomicI64::new(row.last_used_at.map_or(i64::MIN, i64::from)),
         };
         self.note_use(&known, now).await;
         Ok(known)
@@ -303,17 +309,17 @@ impl Tokens {
     /// Writes `last_used_at` when the last note is older than the resolution: one request per
     /// token and minute in this process claims it, and the update is conditional so that several
     /// servers note one use between them. A failure to note it does not refuse the request.
-    async fn note_use(&self, known: &Known, now: i64) {
+    async fn note_use(&self, known: &Known, now: Millis) {
         let noted = known.last_used_at.load(Ordering::Relaxed);
-        if noted > now - LAST_USED_RESOLUTION_MS
+        if noted > (now - LAST_USED_RESOLUTION_MS).0
             || known
                 .last_used_at
-                .compare_exchange(noted, now, Ordering::Relaxed, Ordering::Relaxed)
+                .compare_exchange(noted, now.0, Ordering::Relaxed, Ordering::Relaxed)
                 .is_err()
         {
             return;
         }
-        let written: std::result::Result<_, sqlx::Error> = async {
+        let written: std::result::Result<_, AuthenticationError> = async {
             let (id, before) = (known.holder.token_id, now - LAST_USED_RESOLUTION_MS);
             with_pool!(self.store, |pool| {
                 pool.acquire().await?.note_token_use(id, now, before).await?;
@@ -343,6 +349,9 @@ pub enum AuthenticationError {
     Rejected(#[from] TokenRejection),
     #[error("cannot check the token: {0}")]
     Database(#[from] sqlx::Error),
+    /// A repository statement failed: the error names it.
+    #[error(transparent)]
+    Repo(#[from] crate::store::RepoError),
 }
 
 #[cfg(test)]

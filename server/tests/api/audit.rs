@@ -2,6 +2,7 @@
 //! tampering made directly in the database, and a chain that holds under concurrent writers.
 use app::{
     accounts::domain::{Password, Role},
+    ids::Version,
     projects::{ProjectName, ProjectSlug, VariableValue},
     secrets::{
         domain::{Description, SecretKey, SecretValue},
@@ -193,7 +194,7 @@ async fn every_mutation_writes_exactly_one_event_with_its_actor_project_key_and_
         .await;
 
     let update = SecretUpdate {
-        expected_version: 1,
+        expected_version: Version(1),
         value: Some(value(2)),
         description: Description::default(),
     };
@@ -202,7 +203,7 @@ async fn every_mutation_writes_exactly_one_event_with_its_actor_project_key_and_
         .await;
 
     let describe = SecretUpdate {
-        expected_version: 2,
+        expected_version: Version(2),
         value: None,
         description: Description::parse(Some("the bot's key")).expect("description"),
     };
@@ -210,7 +211,7 @@ async fn every_mutation_writes_exactly_one_event_with_its_actor_project_key_and_
     assert_new_events(&app, &mut seen, canary, &[ev("secret.updated", Some("API_KEY"), Some(3))])
         .await;
 
-    vault.rollback(&alice, &scope, &api_key, 1, 3).await.expect("rolled back");
+    vault.rollback(&alice, &scope, &api_key, Version(1), Version(3)).await.expect("rolled back");
     assert_new_events(
         &app,
         &mut seen,
@@ -232,7 +233,7 @@ async fn every_mutation_writes_exactly_one_event_with_its_actor_project_key_and_
     )
     .await;
 
-    vault.delete_secret(&alice, &scope, &api_key, Some(4)).await.expect("deleted");
+    vault.delete_secret(&alice, &scope, &api_key, Some(Version(4))).await.expect("deleted");
     assert_new_events(&app, &mut seen, canary, &[ev("secret.deleted", Some("API_KEY"), Some(4))])
         .await;
 
@@ -588,7 +589,7 @@ async fn verify_refuses_links_made_without_the_chain_key(backend: Backend) {
     let (id, previous) = last_link(&app).await;
     let event = Canonical {
         id: id + 1,
-        at: app::store::now_millis(),
+        at: app::time::Millis::now(),
         actor: "mallory",
         action: "secret.read",
         project_id: None,
@@ -610,7 +611,7 @@ async fn verify_refuses_links_made_without_the_chain_key(backend: Backend) {
         &[&format!(
             "INSERT INTO audit_events (id, at, actor, action, hash) {overriding} \
              VALUES ({}, {}, 'mallory', 'secret.read', {literal})",
-            event.id, event.at
+            event.id, event.at.0
         )],
     )
     .await;

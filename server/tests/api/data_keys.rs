@@ -12,6 +12,7 @@ use std::{
 
 use app::{
     crypto::{DataKey, MasterKey, Sealed, SecretAddress},
+    ids::{ProjectId, Version},
     keyring::{KeyringError, project_key_aad},
     projects::ProjectSlug,
     secrets::{
@@ -88,7 +89,7 @@ async fn data_keys(app: &TestApp) -> BTreeMap<(i64, i64), DataKey> {
         .map(|row| {
             let (project, generation): (i64, i64) = (row.get(0), row.get(1));
             let wrapped: Vec<u8> = row.get(2);
-            let aad = project_key_aad(project, generation);
+            let aad = project_key_aad(ProjectId(project), generation);
             let key = master.unwrap_key(&wrapped, &aad).expect("a stored key unwraps");
             ((project, generation), key)
         })
@@ -98,7 +99,8 @@ async fn data_keys(app: &TestApp) -> BTreeMap<(i64, i64), DataKey> {
 fn opens(key: &DataKey, version: &Stored) -> Option<String> {
     let (project, name, number, _, sealed, _) = version;
     let sealed = Sealed::from_bytes(sealed).ok()?;
-    let plain = key.open_secret(&SecretAddress::new(*project, name, *number), &sealed);
+    let plain =
+        key.open_secret(&SecretAddress::new(ProjectId(*project), name, Version(*number)), &sealed);
     plain.ok().map(|plain| String::from_utf8_lossy(&plain).into_owned())
 }
 
@@ -113,7 +115,7 @@ async fn rotation_reseals_every_version_under_a_key_an_old_copy_does_not_hold(ba
     project_with_secrets(&app).await;
     let bot = Scope::Project(ProjectSlug::parse("bot").expect("slug"));
     let update = SecretUpdate {
-        expected_version: 1,
+        expected_version: Version(1),
         value: Some(SecretValue::new(format!("{CANARY}-second")).expect("value")),
         description: Description::default(),
     };
@@ -187,7 +189,7 @@ async fn rotation_reseals_every_version_under_a_key_an_old_copy_does_not_hold(ba
     let bot_id = written.0;
     let mut sql = app.sql().await;
     let master = MasterKey::from_base64(&app.master_key).expect("key");
-    let forged = master.wrap_key(&old_keys[&(bot_id, 1)], &project_key_aad(bot_id, 1));
+    let forged = master.wrap_key(&old_keys[&(bot_id, 1)], &project_key_aad(ProjectId(bot_id), 1));
     sqlx::query("UPDATE project_keys SET wrapped_key = $1 WHERE project_id = $2")
         .bind(forged)
         .bind(bot_id)
@@ -311,13 +313,13 @@ async fn half_rotated(app: &TestApp, moved: &[&str]) -> (i64, DataKey) {
     )
     .bind(bot_id)
     .bind(master.id())
-    .bind(master.wrap_key(&next, &project_key_aad(bot_id, 2)))
+    .bind(master.wrap_key(&next, &project_key_aad(ProjectId(bot_id), 2)))
     .execute(&mut sql)
     .await
     .expect("the second key");
     for version in versions.iter().filter(|row| row.0 == bot_id && moved.contains(&&*row.1)) {
         let plain = opens(&old, version).expect("opens");
-        let at = SecretAddress::new(bot_id, &version.1, version.2);
+        let at = SecretAddress::new(ProjectId(bot_id), &version.1, Version(version.2));
         sqlx::query(
             "UPDATE secret_versions SET sealed_value = $1, key_generation = 2 \
              WHERE version = $2 AND secret_id = \
@@ -394,7 +396,7 @@ async fn a_write_sealed_with_the_old_key_during_the_finish_is_resealed_before_th
     .fetch_one(&mut *write)
     .await
     .expect("the secret");
-    let at = SecretAddress::new(bot_id, "IN_FLIGHT", 1);
+    let at = SecretAddress::new(ProjectId(bot_id), "IN_FLIGHT", Version(1));
     sqlx::query(
         "INSERT INTO secret_versions (secret_id, version, key_generation, sealed_value, \
          fingerprint, created_at, created_by) VALUES ($1, 1, 1, $2, $3, 0, 'test')",
@@ -478,7 +480,7 @@ async fn one_scope_is_rotated_alone_one_run_at_a_time_and_bad_arguments_are_refu
 
     // A run that holds the lease keeps a second one out; a lease that ran out does not.
     let mut sql = app.sql().await;
-    let future = app::store::now_millis() + 30_000;
+    let future = app::time::Millis::now() + 30_000;
     sqlx::query("INSERT INTO maintenance_leases (name, holder, expires_at) VALUES ($1, 'x', $2)")
         .bind("rotate-data-keys")
         .bind(future)

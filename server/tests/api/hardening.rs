@@ -131,7 +131,7 @@ async fn throttled_attempts_make_one_audit_event_per_window_with_a_count(backend
     assert_eq!(audit_count(&app, "user.sign_in_throttled").await, 0, "not one per request");
 
     // The window ends (the periodic clean-up runs this with the clock).
-    let later = app::store::now_millis() + THROTTLE_WINDOW_MS + 1;
+    let later = app::time::Millis::now() + THROTTLE_WINDOW_MS + 1;
     assert_eq!(app.accounts.close_throttle_windows(later).await.expect("closed"), 1);
     assert_eq!(app.accounts.close_throttle_windows(later).await.expect("closed"), 0);
     let mut sql = app.sql().await;
@@ -335,7 +335,7 @@ async fn a_set_up_link_expires_after_an_hour(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = app.accounts.issue_setup_token().await.expect("issued").expect("no users yet");
     let mut sql = app.sql().await;
-    let hour_ago = app::store::now_millis() - 60 * 60 * 1000 - 1;
+    let hour_ago = app::time::Millis::now().0 - 60 * 60 * 1000 - 1;
     sqlx::query(&format!("UPDATE setup_tokens SET created_at = {hour_ago}"))
         .execute(&mut sql)
         .await
@@ -352,7 +352,7 @@ async fn a_set_up_link_expires_after_an_hour(backend: Backend) {
     assert!(body.contains("has expired (a link lasts one hour)"), "{body}");
     assert_eq!(app.accounts.count_users().await.expect("count"), 0);
     // The clean-up removes it; a fresh link works.
-    app.accounts.clean_up(app::store::now_millis()).await.expect("clean-up");
+    app.accounts.clean_up(app::time::Millis::now()).await.expect("clean-up");
     let fresh = app.accounts.issue_setup_token().await.expect("issued").expect("no users yet");
     let form = [
         ("token", fresh.as_str()),

@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use app::{
     accounts::domain::Role,
+    ids::{TokenId, UserId},
     projects::{ProjectName, ProjectSlug, VariableValue},
     secrets::service::{Actor, Scope},
     tokens::{TokenName, TokenScope},
@@ -39,11 +40,11 @@ enum Caller {
 struct Fixture {
     clients: Vec<(Caller, reqwest::Client)>,
     /// A member whose role the matrix sets (to what it already is).
-    role_target: i64,
+    role_target: UserId,
     /// A member the matrix reactivates (who is already active).
-    active_target: i64,
+    active_target: UserId,
     /// A token of the matrix project for each caller to revoke, by [`Caller`].
-    token_ids: [i64; 4],
+    token_ids: [TokenId; 4],
 }
 
 async fn fixture(app: &TestApp) -> Fixture {

@@ -14,6 +14,7 @@ use std::{
 
 use app::{
     audit::{AuditAction, Event, group::AppendError},
+    ids::Version,
     projects::{ProjectName, ProjectSlug, VariableValue},
     secrets::{
         domain::{Description, SecretValue},
@@ -104,7 +105,7 @@ async fn every_change_a_program_reads_moves_the_generation_and_nothing_else_does
     });
     moves!("a secret's description changed", {
         let update = SecretUpdate {
-            expected_version: 1,
+            expected_version: Version(1),
             value: None,
             description: Description::parse(Some("now described")).expect("description"),
         };
@@ -192,7 +193,7 @@ async fn a_read_after_a_change_sees_it_at_once(backend: Backend) {
     assert_eq!(read().await["PORT"], "9090", "a variable changed by the service");
 
     let update = SecretUpdate {
-        expected_version: 1,
+        expected_version: Version(1),
         value: Some(SecretValue::new("the team's new one".into()).expect("value")),
         description: Description::default(),
     };

@@ -179,7 +179,7 @@ mod first_run {
 /// Runs SQL on the sessions table; `{now}` stands for the current time in milliseconds.
 async fn sessions_sql(app: &TestApp, statement: &str) {
     let mut sql = app.sql().await;
-    let statement = statement.replace("{now}", &app::store::now_millis().to_string());
+    let statement = statement.replace("{now}", &app::time::Millis::now().0.to_string());
     sql.execute(statement.as_str()).await.expect("the sessions table");
 }
 
@@ -205,7 +205,7 @@ async fn an_idle_session_expires_and_activity_extends_it(backend: Backend) {
     assert_eq!(current_email(&admin, &app).await, "admin@example.com");
     // …and pushes the expiry out to the full idle time again.
     let mut sql = app.sql().await;
-    let eleven_hours = app::store::now_millis() + 11 * 3_600_000;
+    let eleven_hours = app::time::Millis::now().0 + 11 * 3_600_000;
     let extended: i64 = sqlx::query_scalar(&format!(
         "SELECT count(*) FROM sessions WHERE expires_at > {eleven_hours}"
     ))

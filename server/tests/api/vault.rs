@@ -1,5 +1,7 @@
 //! The encrypted secret store through its service API, on both databases.
 use app::{
+    accounts::domain::Role,
+    ids::Version,
     not_found::{Missing, NotFound},
     projects::{ProjectName, ProjectSlug, service::Projects},
     secrets::{
@@ -8,6 +10,7 @@ use app::{
         service::{Actor, NewSecret, Scope, SecretUpdate, Vault, VaultError},
     },
 };
+use reqwest::StatusCode;
 use sqlx::{Executor, Row};
 
 use crate::{
@@ -24,6 +27,7 @@ on_both_backends!(
     find_by_value_locates_every_version_holding_a_value,
     a_ciphertext_copied_onto_another_secret_does_not_open,
     a_mutation_whose_audit_insert_fails_changes_nothing,
+    an_internal_error_names_the_statement_that_failed,
     the_database_never_holds_the_plaintext,
     no_log_line_ever_holds_a_value,
     a_project_sees_team_secrets_overridden_by_its_own,
@@ -92,7 +96,10 @@ async fn a_created_secret_lists_without_its_value_and_reveals_with_it(backend: B
     assert_eq!(listed[0].key, "DATABASE_URL");
     assert_eq!(listed[0].secret_type, SecretType::ConnectionString, "suggested from the value");
     assert_eq!(listed[0].description.as_deref(), Some("Main database"));
-    assert_eq!((listed[0].version, listed[0].created_by.as_str()), (1, "alice@example.com"));
+    assert_eq!(
+        (listed[0].version, listed[0].created_by.as_str()),
+        (Version(1), "alice@example.com")
+    );
     let json = serde_json::to_string(&listed).expect("serializes");
     assert!(!json.contains("postgres://bot"), "metadata never carries the value: {json}");
     assert_eq!(reveal(&app.vault, &scope, "DATABASE_URL").await, "postgres://bot:pw@db/bot");
@@ -126,14 +133,14 @@ async fn updates_make_new_versions_and_refuse_no_changes_and_stale_versions(back
     let scope = project(&app.vault, "Bot").await;
     create(&app.vault, &scope, "TOKEN", "v1").await;
     let update = |version: i64, new: Option<&str>, description: Option<&str>| SecretUpdate {
-        expected_version: version,
+        expected_version: Version(version),
         value: new.map(value),
         description: Description::parse(description).expect("description"),
     };
 
     let meta =
         app.vault.update_secret(&alice(), &scope, &key("TOKEN"), update(1, Some("v2"), None)).await;
-    assert_eq!(meta.expect("updated").version, 2);
+    assert_eq!(meta.expect("updated").version, Version(2));
     assert_eq!(reveal(&app.vault, &scope, "TOKEN").await, "v2");
 
     // Blank value keeps the old one; only the description changes.
@@ -142,7 +149,7 @@ async fn updates_make_new_versions_and_refuse_no_changes_and_stale_versions(back
         .update_secret(&alice(), &scope, &key("TOKEN"), update(2, None, Some("Bot token")))
         .await
         .expect("description updated");
-    assert_eq!((meta.version, meta.description.as_deref()), (3, Some("Bot token")));
+    assert_eq!((meta.version, meta.description.as_deref()), (Version(3), Some("Bot token")));
     assert_eq!(reveal(&app.vault, &scope, "TOKEN").await, "v2");
 
     let same = app
@@ -177,7 +184,7 @@ async fn two_concurrent_updates_from_the_same_version_let_exactly_one_win(backen
                     &scope,
                     &key("TOKEN"),
                     SecretUpdate {
-                        expected_version: 1,
+                        expected_version: Version(1),
                         value: Some(value(new)),
                         description: Description::default(),
                     },
@@ -207,7 +214,7 @@ async fn rollback_restores_an_earlier_value_as_a_new_version(backend: Backend) {
             &scope,
             &key("TOKEN"),
             SecretUpdate {
-                expected_version: 1,
+                expected_version: Version(1),
                 value: Some(value("leaked-replacement")),
                 description: Description::default(),
             },
@@ -215,12 +222,15 @@ async fn rollback_restores_an_earlier_value_as_a_new_version(backend: Backend) {
         .await
         .expect("updated");
 
-    let meta =
-        app.vault.rollback(&alice(), &scope, &key("TOKEN"), 1, 2).await.expect("rolled back");
+    let meta = app
+        .vault
+        .rollback(&alice(), &scope, &key("TOKEN"), Version(1), Version(2))
+        .await
+        .expect("rolled back");
 
-    assert_eq!(meta.version, 3);
+    assert_eq!(meta.version, Version(3));
     assert_eq!(reveal(&app.vault, &scope, "TOKEN").await, "original");
-    let missing = app.vault.rollback(&alice(), &scope, &key("TOKEN"), 9, 3).await;
+    let missing = app.vault.rollback(&alice(), &scope, &key("TOKEN"), Version(9), Version(3)).await;
     assert!(
         matches!(missing, Err(VaultError::NotFound(NotFound { what: Missing::Version, .. }))),
         "{missing:?}"
@@ -301,7 +311,7 @@ async fn a_mutation_whose_audit_insert_fails_changes_nothing(backend: Backend) {
             &scope,
             &key("TOKEN"),
             SecretUpdate {
-                expected_version: 1,
+                expected_version: Version(1),
                 value: Some(value("v2")),
                 description: Description::default(),
             },
@@ -312,11 +322,43 @@ async fn a_mutation_whose_audit_insert_fails_changes_nothing(backend: Backend) {
     let read = app.vault.reveal(&alice(), &scope, &key("TOKEN")).await;
 
     assert!(update.is_err() && create_new.is_err() && delete.is_err() && read.is_err());
+    // Each failure names the statement that failed, not only what the database said.
+    for error in [update.err(), create_new.err(), delete.err()] {
+        let message = error.map(|error| error.to_string()).unwrap_or_default();
+        assert!(message.starts_with("AuditRows::append_event: "), "{message}");
+        assert!(message.contains("audit unavailable"), "{message}");
+    }
     let listed = app.vault.list_secrets(&scope).await.expect("list");
     assert_eq!(
         listed.iter().map(|m| (m.key.as_str(), m.version)).collect::<Vec<_>>(),
-        [("TOKEN", 1)]
+        [("TOKEN", Version(1))]
     );
+    app.stop().await;
+}
+
+/// The log line of an internal error (the page only shows a reference) says which statement
+/// failed: the repository's trait and method.
+async fn an_internal_error_names_the_statement_that_failed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let scope = project(&app.vault, "Bot").await;
+    create(&app.vault, &scope, "TOKEN", "v1").await;
+    let client = app.sign_in_as("owner@example.com", Role::Owner).await;
+    let mut sql = app.sql().await;
+    sql.execute("ALTER TABLE secrets RENAME COLUMN description TO note")
+        .await
+        .expect("break the secrets' metadata query");
+
+    let error = app.vault.list_secrets(&scope).await.expect_err("the column is gone");
+    assert!(error.to_string().starts_with("SecretRows::metas: "), "{error}");
+    let response = app.post_rpc(&client, "list_secrets", &[("scope", "bot")]).await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body = response.text().await.expect("body");
+    assert!(!body.contains("SecretRows"), "the page names no internals: {body}");
+    let logs = crate::helpers::captured_logs();
+    let line = logs
+        .lines()
+        .find(|line| line.contains("internal error") && line.contains("SecretRows::metas: "));
+    assert!(line.is_some(), "no log line names the statement");
     app.stop().await;
 }
 
@@ -346,18 +388,21 @@ async fn no_log_line_ever_holds_a_value(backend: Backend) {
     // Every path a value takes: create, update, read, search, rollback, and refused input.
     create(&app.vault, &scope, "CANARY", &canary).await;
     let update = SecretUpdate {
-        expected_version: 1,
+        expected_version: Version(1),
         value: Some(value(&format!("{canary}-2"))),
         description: Description::default(),
     };
     app.vault.update_secret(&alice(), &scope, &key("CANARY"), update).await.expect("updated");
     let _ = reveal(&app.vault, &scope, "CANARY").await;
     let _ = app.vault.find_by_value(&alice(), &value(&canary)).await.expect("searched");
-    app.vault.rollback(&alice(), &scope, &key("CANARY"), 1, 2).await.expect("rolled back");
+    app.vault
+        .rollback(&alice(), &scope, &key("CANARY"), Version(1), Version(2))
+        .await
+        .expect("rolled back");
     let too_long = SecretValue::new(format!("{canary}{}", "x".repeat(70_000)));
     assert!(too_long.is_err());
     let stale = SecretUpdate {
-        expected_version: 1,
+        expected_version: Version(1),
         value: Some(value(&format!("{canary}-3"))),
         description: Description::default(),
     };
@@ -412,9 +457,12 @@ async fn deleting_a_secret_checks_the_version_and_removes_its_history(backend: B
     create(&app.vault, &scope, "TOKEN", "v1").await;
     create(&app.vault, &scope, "OTHER", "keep").await;
 
-    let stale = app.vault.delete_secret(&alice(), &scope, &key("TOKEN"), Some(7)).await;
+    let stale = app.vault.delete_secret(&alice(), &scope, &key("TOKEN"), Some(Version(7))).await;
     assert!(matches!(stale, Err(VaultError::Conflict)), "{stale:?}");
-    app.vault.delete_secret(&alice(), &scope, &key("TOKEN"), Some(1)).await.expect("deleted");
+    app.vault
+        .delete_secret(&alice(), &scope, &key("TOKEN"), Some(Version(1)))
+        .await
+        .expect("deleted");
     let again = app.vault.delete_secret(&alice(), &scope, &key("TOKEN"), None).await;
     assert_eq!(again.expect_err("gone").to_string(), "There is no secret named TOKEN");
     app.vault.delete_secret(&alice(), &scope, &key("OTHER"), None).await.expect("deleted");
