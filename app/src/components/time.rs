@@ -1,10 +1,7 @@
 //! Times as people read them: "2 hours ago", with the exact UTC time as a tooltip.
 use leptos::prelude::*;
 
-use crate::{
-    time::Millis,
-    time::{iso, relative, utc},
-};
+use crate::time::{Millis, iso, relative, utc};
 
 /// A moment (milliseconds since the Unix epoch) relative to `now`, which the server sends with
 /// the data so that the server's render and the browser's hydration agree.

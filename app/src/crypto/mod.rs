@@ -1,5 +1,5 @@
 //! Envelope encryption with AES-256-GCM: the master key wraps one data key per project, and each
-//! data key seals that project's values. No I/O, and nothing from the rest of the crate: every
+//! data key seals that project's values. No I/O, and nothing from the rest of the crate but the typed ids a value is bound to: every
 //! value is sealed and opened through [`DataKey`]'s methods, keys are wrapped through
 //! [`MasterKey`]'s.
 //!

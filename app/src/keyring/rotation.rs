@@ -314,7 +314,7 @@ impl Rotation<'_> {
                 })?;
             resealed.push((old, new_key.seal_secret(&at, &opened).to_bytes()));
         }
-        let moved: Result<u64, sqlx::Error> = with_pool!(self.store, |pool| {
+        let moved: Result<u64, RotationError> = with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
             let mut moved = 0;
             for (old, sealed) in &resealed {
@@ -324,7 +324,7 @@ impl Rotation<'_> {
             Ok(moved)
         });
         // Fewer than read when some were deleted meanwhile; the next read will not find those.
-        Ok(Some(moved?))
+        moved.map(Some)
     }
 
     /// Deletes the older keys if no version needs them any more, and records the rotation;
@@ -334,7 +334,7 @@ impl Rotation<'_> {
         generation: i64,
         resealed: u64,
     ) -> Result<Option<Vec<i64>>, RotationError> {
-        let finished: Result<Option<Vec<i64>>, sqlx::Error> = with_pool!(self.store, |pool| {
+        let finished: Result<Option<Vec<i64>>, RotationError> = with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
             let mut retired = tx.delete_data_keys_before(self.project_id, generation).await?;
             // A write that began before the new key existed and committed after the last batch
@@ -363,7 +363,7 @@ impl Rotation<'_> {
                 Ok(Some(retired))
             }
         });
-        Ok(finished?)
+        finished
     }
 
     async fn key(&self, generation: i64) -> Result<DataKey, RotationError> {

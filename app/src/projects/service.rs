@@ -77,25 +77,24 @@ impl Projects {
         let slug = ProjectSlug::from_name(&name)?;
         let now = Millis::now();
         let data_key = DataKey::generate();
-        let inserted: std::result::Result<ProjectId, sqlx::Error> =
-            with_pool!(self.store, |pool| {
-                let mut tx = pool.begin_write().await?;
-                let id = match tx.insert_project(name.as_str(), slug.as_str(), now).await {
-                    Ok(id) => id,
-                    Err(error) if error.is_unique_violation() => return Err(slug_taken(&slug)),
-                    Err(error) => return Err(ProjectError::Repo(error)),
-                };
-                let wrapped = self.keyring.wrap_key(&data_key, &project_key_aad(id, 1));
-                tx.insert_first_data_key(id, self.keyring.current_id(), &wrapped, now).await?;
-                self.audit
-                    .record(
-                        &mut *tx,
-                        Event::about_project(actor, AuditAction::ProjectCreated, id, slug.as_str()),
-                    )
-                    .await?;
-                tx.commit().await?;
-                Ok(id)
-            });
+        let inserted: Result<ProjectId> = with_pool!(self.store, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let id = match tx.insert_project(name.as_str(), slug.as_str(), now).await {
+                Ok(id) => id,
+                Err(error) if error.is_unique_violation() => return Err(slug_taken(&slug)),
+                Err(error) => return Err(ProjectError::Repo(error)),
+            };
+            let wrapped = self.keyring.wrap_key(&data_key, &project_key_aad(id, 1));
+            tx.insert_first_data_key(id, self.keyring.current_id(), &wrapped, now).await?;
+            self.audit
+                .record(
+                    &mut *tx,
+                    Event::about_project(actor, AuditAction::ProjectCreated, id, slug.as_str()),
+                )
+                .await?;
+            tx.commit().await?;
+            Ok(id)
+        });
         let id = inserted?;
         self.keyring.remember_data_key(id, 1, data_key);
         Ok(ProjectSummary {

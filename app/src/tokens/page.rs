@@ -13,8 +13,7 @@ use crate::{
     error::AppError,
     ids::TokenId,
     projects::project::use_slug,
-    time,
-    time::Millis,
+    time::{self, Millis},
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

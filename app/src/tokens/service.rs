@@ -319,7 +319,7 @@ impl Tokens {
         {
             return;
         }
-        let written: std::result::Result<_, AuthenticationError> = async {
+        let written: anyhow::Result<()> = async {
             let (id, before) = (known.holder.token_id, now - LAST_USED_RESOLUTION_MS);
             with_pool!(self.store, |pool| {
                 pool.acquire().await?.note_token_use(id, now, before).await?;
@@ -328,7 +328,7 @@ impl Tokens {
         }
         .await;
         if let Err(error) = written {
-            tracing::warn!(error = %error, "could not note a token's last use");
+            tracing::warn!(error = format!("{error:#}"), "could not note a token's last use");
         }
     }
 }

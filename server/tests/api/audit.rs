@@ -6,7 +6,7 @@ use app::{
     projects::{ProjectName, ProjectSlug, VariableValue},
     secrets::{
         domain::{Description, SecretKey, SecretValue},
-        service::{Actor, NewSecret, Scope, SecretUpdate},
+        service::{Actor, Scope, SecretUpdate},
     },
 };
 use sqlx::Executor;
@@ -183,13 +183,10 @@ async fn every_mutation_writes_exactly_one_event_with_its_actor_project_key_and_
         .expect("project");
     assert_new_events(&app, &mut seen, canary, &[ev("project.created", None, None)]).await;
 
-    let new = NewSecret {
-        key: api_key.clone(),
-        value: value(1),
-        description: Description::default(),
-        secret_type: None,
-    };
-    vault.create_secret(&alice, &scope, new).await.expect("created");
+    vault
+        .create_secret(&alice, &scope, new_secret("API_KEY", format!("{canary}-1")))
+        .await
+        .expect("created");
     assert_new_events(&app, &mut seen, canary, &[ev("secret.created", Some("API_KEY"), Some(1))])
         .await;
 
