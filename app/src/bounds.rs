@@ -7,6 +7,7 @@ use validator::{Validate, ValidationErrors};
 
 use crate::{
     accounts::domain::{MAX_EMAIL_LEN, MAX_NAME_CHARS, MAX_PASSWORD_CHARS},
+    environments::domain::MAX_ENVIRONMENT_LEN,
     error::AppError,
     projects::{MAX_NAME_CHARS as MAX_PROJECT_NAME_CHARS, MAX_SLUG_LEN},
     secrets::domain::{MAX_DESCRIPTION_CHARS, MAX_KEY_LEN, MAX_VALUE_BYTES},
@@ -24,6 +25,7 @@ const CAP_DESCRIPTION_CHARS: u64 = MAX_DESCRIPTION_CHARS as u64;
 const CAP_KEY_LEN: u64 = MAX_KEY_LEN as u64;
 const CAP_VALUE_BYTES: u64 = MAX_VALUE_BYTES as u64;
 const CAP_TOKEN_NAME_CHARS: u64 = MAX_TOKEN_NAME_CHARS as u64;
+const CAP_ENVIRONMENT_LEN: u64 = MAX_ENVIRONMENT_LEN as u64;
 
 /// Short choice fields (a role, a scope, a type, a number of days).
 const MAX_CHOICE_CHARS: u64 = 32;
@@ -78,6 +80,18 @@ pub struct NewPerson<'a> {
 }
 
 #[derive(Validate)]
+pub struct EnvironmentInput<'a> {
+    #[validate(length(max = CAP_SLUG_LEN, message = "Project URLs use lowercase letters, digits and single hyphens (at most 64)"))]
+    pub slug: &'a str,
+    #[validate(length(max = CAP_ENVIRONMENT_LEN, message = "Environment names are limited to 32 characters"))]
+    pub name: &'a str,
+    #[validate(length(max = CAP_ENVIRONMENT_LEN, message = "Environment names are limited to 32 characters"))]
+    pub new_name: &'a str,
+    #[validate(length(max = CAP_ENVIRONMENT_LEN, message = "Type the environment's name to confirm"))]
+    pub confirm: &'a str,
+}
+
+#[derive(Validate)]
 pub struct ProjectInput<'a> {
     #[validate(length(max = CAP_SLUG_LEN, message = "Project URLs use lowercase letters, digits and single hyphens (at most 64)"))]
     pub slug: &'a str,
@@ -96,6 +110,9 @@ pub struct SecretInput<'a> {
     /// A project's slug, or the team scope's name.
     #[validate(length(max = CAP_SLUG_LEN, message = "Project URLs use lowercase letters, digits and single hyphens (at most 64)"))]
     pub scope: &'a str,
+    /// The environment's name (empty: the project's first).
+    #[validate(length(max = CAP_ENVIRONMENT_LEN, message = "Environment names are limited to 32 characters"))]
+    pub environment: &'a str,
     #[validate(length(max = CAP_KEY_LEN, message = "Keys are limited to 128 characters"))]
     pub key: &'a str,
     #[validate(length(max = CAP_VALUE_BYTES, message = "Secret values are limited to 64 KiB"))]
@@ -110,6 +127,8 @@ pub struct SecretInput<'a> {
 pub struct TokenInput<'a> {
     #[validate(length(max = CAP_SLUG_LEN, message = "Project URLs use lowercase letters, digits and single hyphens (at most 64)"))]
     pub slug: &'a str,
+    #[validate(length(max = CAP_ENVIRONMENT_LEN, message = "Environment names are limited to 32 characters"))]
+    pub environment: &'a str,
     #[validate(length(max = CAP_TOKEN_NAME_CHARS, message = "Token names are limited to 64 characters"))]
     pub name: &'a str,
     #[validate(length(max = MAX_CHOICE_CHARS, message = "Choose one of the offered options"))]
@@ -121,7 +140,12 @@ pub struct TokenInput<'a> {
 impl<'a> SecretInput<'a> {
     /// A secret or variable named by its scope and key, with nothing else to check.
     pub fn named(scope: &'a str, key: &'a str) -> Self {
-        Self { scope, key, value: "", description: "", secret_type: "" }
+        Self { scope, environment: "", key, value: "", description: "", secret_type: "" }
+    }
+
+    /// The same input, in the environment `environment`.
+    pub fn in_environment(self, environment: &'a str) -> Self {
+        Self { environment, ..self }
     }
 }
 

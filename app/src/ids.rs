@@ -6,7 +6,7 @@ use std::{fmt, num::ParseIntError, str::FromStr};
 
 use serde::{Deserialize, Serialize};
 
-/// One definition for the four newtypes below, which differ only in name and doc: a macro because
+/// One definition for the newtypes below, which differ only in name and doc: a macro because
 /// a derive list and six trait impls cannot be shared by a generic type without losing the
 /// distinct names the compiler checks.
 macro_rules! typed_i64 {
@@ -43,6 +43,11 @@ macro_rules! typed_i64 {
 typed_i64! {
     /// A project's row id (the team's secrets are a project of kind `team` too).
     ProjectId
+}
+
+typed_i64! {
+    /// An environment's row id (a project's `development`, `staging`, `production`, …).
+    EnvironmentId
 }
 
 typed_i64! {

@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod components;
+pub mod environments;
 pub mod error;
 pub mod ids;
 pub mod layout;
@@ -197,10 +198,14 @@ pub fn App() -> AnyView {
                         view={Lazy::<Project>::new()}
                         ssr=SsrMode::Async
                     >
+                        // The project's own pages first: an environment cannot take their
+                        // names (environments::domain::RESERVED_NAMES).
                         <Route path=path!("") view={Lazy::<Secrets>::new()} />
                         <Route path=path!("variables") view={Lazy::<Variables>::new()} />
                         <Route path=path!("tokens") view={Lazy::<Tokens>::new()} />
                         <Route path=path!("settings") view={Lazy::<ProjectSettings>::new()} />
+                        <Route path=path!(":env") view={Lazy::<Secrets>::new()} />
+                        <Route path=path!(":env/variables") view={Lazy::<Variables>::new()} />
                     </ParentRoute>
                 </Routes>
             </Layout>

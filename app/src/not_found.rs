@@ -8,6 +8,7 @@ use crate::{error::AppError, ids::Version};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Missing {
     Project,
+    Environment,
     Secret,
     Version,
     Variable,
@@ -27,6 +28,13 @@ pub struct NotFound {
 impl NotFound {
     pub fn project(slug: impl fmt::Display) -> Self {
         Self { what: Missing::Project, message: format!("There is no project at /projects/{slug}") }
+    }
+
+    pub fn environment(slug: impl fmt::Display, name: impl fmt::Display) -> Self {
+        Self {
+            what: Missing::Environment,
+            message: format!("The project {slug} has no environment named {name}"),
+        }
     }
 
     pub fn secret(key: impl fmt::Display) -> Self {

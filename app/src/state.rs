@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use crate::{
     accounts::service::Accounts,
     audit::AuditLog,
+    environments::service::Environments,
     error::AppError,
     projects::service::Projects,
     secrets::{runtime::RunTime, service::Vault},
@@ -22,6 +23,7 @@ pub struct AppState {
     pub accounts: Accounts,
     pub projects: Projects,
     pub tokens: Tokens,
+    pub environments: Environments,
 }
 
 impl AppState {

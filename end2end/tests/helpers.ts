@@ -52,6 +52,8 @@ export function signedInPages(project: string): string[] {
     '/projects',
     project,
     `${project}/variables`,
+    `${project}/production`,
+    `${project}/production/variables`,
     `${project}/tokens`,
     `${project}/settings`,
     '/settings',

@@ -219,6 +219,7 @@ async fn seed(name: &str, url: &str, count: i64) {
                     version: event.version.map(app::ids::Version),
                     ip: event.ip.as_deref(),
                     details: None,
+                    environment: None,
                 },
             );
             previous = Some(hash.to_vec());

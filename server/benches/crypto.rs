@@ -2,13 +2,13 @@
 #![allow(clippy::unwrap_used)]
 use app::{
     crypto::{DataKey, Sealed, SecretAddress},
-    ids::{ProjectId, Version},
+    ids::{EnvironmentId, ProjectId, Version},
 };
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 fn seal_and_open(c: &mut Criterion) {
     let key = DataKey::generate();
-    let at = SecretAddress::new(ProjectId(42), "DISCORD_BOT_TOKEN", Version(7));
+    let at = SecretAddress::new(ProjectId(42), EnvironmentId(3), "DISCORD_BOT_TOKEN", Version(7));
     let mut group = c.benchmark_group("aes-256-gcm");
     for size in [100usize, 4 * 1024, 64 * 1024] {
         let value = vec![b'x'; size];

@@ -110,10 +110,17 @@ async fn seed(url: &str, key: MasterKey) -> String {
             description: Description::default(),
             secret_type: None,
         };
-        vault.create_secret(&actor, &Scope::Project(slug.clone()), new).await.expect("secret");
+        vault.create_secret(&actor, &Scope::development(slug.clone()), new).await.expect("secret");
     }
     let (_, token) = Tokens::new(store.clone(), audit.clone())
-        .create(&actor, &slug, TokenName::parse("load").expect("name"), TokenScope::Read, None)
+        .create(
+            &actor,
+            &slug,
+            None,
+            TokenName::parse("load").expect("name"),
+            TokenScope::Read,
+            None,
+        )
         .await
         .expect("token");
     audit.flush().await;

@@ -70,7 +70,7 @@ fn create_and_reveal(c: &mut Criterion) {
                 .create_project(&actor, ProjectName::parse("Bench").expect("name")),
             )
             .expect("project");
-        let scope = Scope::Project(ProjectSlug::parse(&project.slug).expect("slug"));
+        let scope = Scope::development(ProjectSlug::parse(&project.slug).expect("slug"));
         let secret = |n: u64| NewSecret {
             key: SecretKey::parse(&format!("KEY_{n}")).expect("key"),
             value: SecretValue::new(format!("value-{n}-{}", "x".repeat(64))).expect("value"),

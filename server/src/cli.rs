@@ -34,9 +34,12 @@ pub async fn secrets(args: SecretsArgs) -> anyhow::Result<ExitCode> {
             }
         }
         SecretsCommand::List => {
-            let secrets = remote.list().await?;
+            let (secrets, environment) = remote.list().await?;
+            let project = args.remote.project.as_deref().unwrap_or_default().trim();
+            let environment = environment.unwrap_or_else(|| "?".to_string());
+            println!("Secrets of {project} in {environment}:");
             if secrets.is_empty() {
-                eprintln!("No secrets in this project yet.");
+                eprintln!("No secrets in this environment yet.");
             }
             let now = app::time::Millis::now();
             let width = secrets.iter().map(|s| s.key.len()).max().unwrap_or(0);
@@ -156,7 +159,8 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         checked_key(key)?;
         SecretValue::new(value.to_string()).map_err(|error| anyhow!("{key}: {}", error.message))?;
     }
-    let existing: Vec<String> = remote.list().await?.into_iter().map(|s| s.key).collect();
+    let (listed, environment) = remote.list().await?;
+    let existing: Vec<String> = listed.into_iter().map(|s| s.key).collect();
     let (updated, created): (Vec<&String>, Vec<&String>) =
         entries.keys().partition(|key| existing.contains(key));
     let names = |keys: &[&String]| {
@@ -166,6 +170,9 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
             keys.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
         }
     };
+    if let Some(environment) = environment {
+        eprintln!("Importing into {environment}");
+    }
     eprintln!("Will create {}: {}", created.len(), names(&created));
     eprintln!("Will update {}: {}", updated.len(), names(&updated));
     if !args.yes && !confirmed()? {

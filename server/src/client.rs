@@ -14,7 +14,8 @@ use crate::config::RemoteArgs;
 /// A project on a Sealbox server, and the token that opens it.
 pub struct Remote {
     http: reqwest::Client,
-    /// `…/api/v1/projects/{slug}`
+    /// `…/api/v1/projects/{slug}`, or `…/environments/{environment}` under it when one is
+    /// named.
     project_url: String,
     token: Zeroizing<String>,
 }
@@ -70,13 +71,22 @@ impl Remote {
             })?;
         app::projects::ProjectSlug::parse(project)
             .map_err(|error| anyhow!("SEALBOX_PROJECT: {}", error.message))?;
+        let environment = match args.environment.as_deref().map(str::trim) {
+            None | Some("") => String::new(),
+            Some(name) => {
+                let name = app::environments::EnvironmentName::from_url(name)
+                    .map_err(|error| anyhow!("SEALBOX_ENVIRONMENT: {}", error.message))?;
+                format!("/environments/{name}")
+            }
+        };
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .user_agent(concat!("sealbox-cli/", env!("CARGO_PKG_VERSION")))
             .build()
             .context("cannot set up the HTTP client")?;
         let base = parsed.as_str().trim_end_matches('/');
-        Ok(Some(Self { http, project_url: format!("{base}/api/v1/projects/{project}"), token }))
+        let project_url = format!("{base}/api/v1/projects/{project}{environment}");
+        Ok(Some(Self { http, project_url, token }))
     }
 
     /// The configured server; an error naming what to set when there is none.
@@ -107,9 +117,17 @@ impl Remote {
         Err(api_error(response).await.into())
     }
 
-    pub async fn list(&self) -> anyhow::Result<Vec<SecretInfo>> {
+    /// The secrets' metadata, and the environment they are in (the server names it).
+    pub async fn list(&self) -> anyhow::Result<(Vec<SecretInfo>, Option<String>)> {
         let response = self.send(self.request(Method::GET, "/secrets")).await?;
-        response.json().await.context("the server's answer is not a list of secrets")
+        let environment = response
+            .headers()
+            .get(app::api::ENVIRONMENT_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_string);
+        let secrets =
+            response.json().await.context("the server's answer is not a list of secrets")?;
+        Ok((secrets, environment))
     }
 
     /// The value of `key`, or `None` when the project has no such secret.

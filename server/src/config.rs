@@ -434,6 +434,11 @@ pub struct RemoteArgs {
     #[arg(long, env = "SEALBOX_PROJECT")]
     pub project: Option<String>,
 
+    /// The environment (development, staging, production, …): checked against the token, which
+    /// belongs to one environment. Without it, the token's environment.
+    #[arg(long = "env", env = "SEALBOX_ENVIRONMENT")]
+    pub environment: Option<String>,
+
     /// A file holding a service token from the project's Tokens tab (instead of SEALBOX_TOKEN).
     #[arg(long, env = "SEALBOX_TOKEN_FILE")]
     pub token_file: Option<PathBuf>,

@@ -9,6 +9,7 @@ use app::{
         session::{COOKIE_NAME, SECURE_COOKIE_NAME, SessionBackend},
     },
     audit::{AuditLog, export::export_csv},
+    environments::service::Environments,
     keyring::Keyring,
     projects::{service::Projects, variables::ssr::export_env},
     secrets::{runtime::RunTime, service::Vault},
@@ -51,7 +52,14 @@ pub async fn open_vault(config: StoreConfig) -> anyhow::Result<(Store, Vault)> {
     tracing::info!(master_key_id = keyring.current_id(), "master key checked");
     let chain_key = keyring.open_chain_key(&store).await.context("cannot open the audit chain")?;
     let audit = AuditLog::keyed(&store, chain_key);
-    Ok((store.clone(), Vault::new(store, audit, Arc::new(keyring))))
+    let vault = Vault::new(store.clone(), audit, Arc::new(keyring));
+    // Values sealed before environments existed are bound to their project only: resealed once
+    // with their environment (resumable; a no-op when none are left).
+    let resealed = vault.rebind_values().await.context("cannot reseal the stored values")?;
+    if resealed > 0 {
+        tracing::info!(versions = resealed, "values resealed with their environment");
+    }
+    Ok((store, vault))
 }
 
 pub struct Application {
@@ -179,7 +187,8 @@ impl Application {
             run_time: RunTime::new(vault.clone()),
             accounts,
             projects: Projects::new(store.clone(), audit.clone(), vault.keyring().clone()),
-            tokens: Tokens::new(store.clone(), audit),
+            tokens: Tokens::new(store.clone(), audit.clone()),
+            environments: Environments::new(store.clone(), audit),
         };
         let in_flight = InFlight::default();
         let transport = Transport {
@@ -276,6 +285,7 @@ pub fn router(
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/projects/{slug}/variables.env", get(export_env))
+        .route("/projects/{slug}/{environment}/variables.env", get(export_env))
         .route("/settings/audit.csv", get(export_csv))
         .route(app::components::THEME_PATH, post(crate::theme::set))
         .leptos_routes_with_context(&state, routes, security::provide_page_nonce, move || {

@@ -51,9 +51,11 @@ api_codes! {
     TokenExpired => "token_expired", UNAUTHORIZED;
     TokenRevoked => "token_revoked", UNAUTHORIZED;
     WrongProject => "wrong_project", FORBIDDEN;
+    WrongEnvironment => "wrong_environment", FORBIDDEN;
     InsufficientScope => "insufficient_scope", FORBIDDEN;
     NotFound => "not_found", NOT_FOUND;
     ProjectNotFound => "project_not_found", NOT_FOUND;
+    EnvironmentNotFound => "environment_not_found", NOT_FOUND;
     SecretNotFound => "secret_not_found", NOT_FOUND;
     VersionNotFound => "version_not_found", NOT_FOUND;
     MethodNotAllowed => "method_not_allowed", METHOD_NOT_ALLOWED;
@@ -131,6 +133,7 @@ impl From<NotFound> for ApiError {
     fn from(missing: NotFound) -> Self {
         let code = match missing.what {
             Missing::Project => ApiCode::ProjectNotFound,
+            Missing::Environment => ApiCode::EnvironmentNotFound,
             Missing::Secret => ApiCode::SecretNotFound,
             Missing::Version => ApiCode::VersionNotFound,
             Missing::Variable | Missing::Token => ApiCode::NotFound,

@@ -21,11 +21,13 @@ use serde_json::json;
 
 use crate::{
     audit::{AuditAction, Event},
+    environments::EnvironmentName,
     ids::Version,
     projects::ProjectSlug,
     secrets::{
         SecretMeta,
         domain::{Description, SecretKey, SecretType, SecretValue},
+        runtime::Target,
         service::{NewSecret, Scope, SecretUpdate, VaultError},
     },
     state::AppState,
@@ -39,6 +41,9 @@ pub use error::{ApiCode, ApiError};
 /// committed (see [`crate::store::snapshot`]).
 const STALE_RETRIES: usize = 3;
 
+/// The response header that names the environment a project route acted on.
+pub const ENVIRONMENT_HEADER: &str = "sealbox-environment";
+
 /// Request bodies larger than this are refused with 413 (a value is at most 64 KiB).
 pub const MAX_BODY_BYTES: usize = 128 * 1024;
 
@@ -48,21 +53,28 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/projects/{slug}/secrets", &["get"]),
     ("/api/v1/projects/{slug}/secrets/{key}", &["get", "put", "delete"]),
     ("/api/v1/projects/{slug}/env", &["get"]),
+    ("/api/v1/projects/{slug}/environments", &["get"]),
+    ("/api/v1/projects/{slug}/environments/{environment}/secrets", &["get"]),
+    ("/api/v1/projects/{slug}/environments/{environment}/secrets/{key}", &["get", "put", "delete"]),
+    ("/api/v1/projects/{slug}/environments/{environment}/env", &["get"]),
 ];
 
 /// The OpenAPI 3 description of this API, served at `/api/v1/openapi.json`.
 pub const OPENAPI: &str = include_str!("openapi.json");
 
-/// The API's routes, to be nested under `/api/v1`.
+/// The API's routes, to be nested under `/api/v1`. Every route of a project acts on the token's
+/// environment; under `/environments/{environment}/` it names that environment, and another
+/// environment than the token's is refused (`403 wrong_environment`).
 pub fn router() -> Router<AppState> {
+    let project = Router::new()
+        .route("/secrets", get(list_secrets))
+        .route("/secrets/{key}", get(read_secret).put(write_secret).delete(delete_secret))
+        .route("/env", get(environment));
     Router::new()
         .route("/openapi.json", get(openapi))
-        .route("/projects/{slug}/secrets", get(list_secrets))
-        .route(
-            "/projects/{slug}/secrets/{key}",
-            get(read_secret).put(write_secret).delete(delete_secret),
-        )
-        .route("/projects/{slug}/env", get(environment))
+        .route("/projects/{slug}/environments", get(list_environments))
+        .nest("/projects/{slug}/environments/{environment}", project.clone())
+        .nest("/projects/{slug}", project)
         .fallback(|| async { ApiError::new(ApiCode::NotFound, "No such API route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(ApiCode::MethodNotAllowed, "This route does not take that method")
@@ -77,16 +89,38 @@ struct Caller {
     scope: Scope,
 }
 
+/// What a project route's URL names: the project and, under `/environments/{environment}/`,
+/// the environment. Extracted from the path by name, so one handler serves both forms.
+#[derive(Deserialize)]
+struct ProjectPath {
+    slug: String,
+    environment: Option<String>,
+}
+
+/// A project route's path with a secret's key.
+#[derive(Deserialize)]
+struct SecretPath {
+    slug: String,
+    environment: Option<String>,
+    key: String,
+}
+
+impl SecretPath {
+    fn project(&self) -> ProjectPath {
+        ProjectPath { slug: self.slug.clone(), environment: self.environment.clone() }
+    }
+}
+
 /// The caller, its token checked against the database.
 async fn caller(
     state: &AppState,
     headers: &HeaderMap,
     address: SocketAddr,
-    slug: &str,
+    path: &ProjectPath,
     needs: TokenScope,
 ) -> Result<Caller, ApiError> {
     let holder = state.tokens.authenticate(bearer(headers)).await?;
-    admit(holder, address, slug, needs)
+    admit(holder, address, path, needs)
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -96,17 +130,33 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
 }
 
-/// A valid token's holder, if it may do what the request needs in the project in the URL.
+/// A valid token's holder, if it may do what the request needs in the project (and
+/// environment) in the URL.
 fn admit(
     holder: TokenHolder,
     address: SocketAddr,
-    slug: &str,
+    path: &ProjectPath,
     needs: TokenScope,
 ) -> Result<Caller, ApiError> {
+    let slug = path.slug.as_str();
     if holder.project_slug != slug {
         return Err(ApiError::new(
             ApiCode::WrongProject,
             format!("This token belongs to the project {}", holder.project_slug),
+        ));
+    }
+    if let Some(environment) = path.environment.as_deref()
+        && environment != holder.environment
+    {
+        return Err(ApiError::new(
+            ApiCode::WrongEnvironment,
+            format!(
+                "This token belongs to the environment {} of {slug}; create a token for {} on \
+                 the project's Tokens tab",
+                holder.environment,
+                EnvironmentName::from_url(environment)
+                    .map_or_else(|_| "that environment".to_string(), |name| name.to_string()),
+            ),
         ));
     }
     if needs == TokenScope::ReadWrite && holder.scope != TokenScope::ReadWrite {
@@ -117,8 +167,9 @@ fn admit(
     }
     let slug = ProjectSlug::parse(slug)
         .map_err(|_| ApiError::new(ApiCode::ProjectNotFound, "No such project"))?;
+    let environment = EnvironmentName::from_url(&holder.environment)?;
     let actor = holder.actor(Some(address.ip().to_string()));
-    Ok(Caller { holder, actor, scope: Scope::Project(slug) })
+    Ok(Caller { holder, actor, scope: Scope::Project(slug, environment) })
 }
 
 /// A key to write: every rule.
@@ -164,31 +215,42 @@ async fn list_secrets(
     State(state): State<AppState>,
     ConnectInfo(address): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Path(slug): Path<String>,
-) -> Result<Json<Vec<SecretInfo>>, ApiError> {
-    let caller = caller(&state, &headers, address, &slug, TokenScope::Read).await?;
+    Path(path): Path<ProjectPath>,
+) -> Result<Response, ApiError> {
+    let caller = caller(&state, &headers, address, &path, TokenScope::Read).await?;
     let secrets = state.vault.list_secrets(&caller.scope).await?;
     let event = Event {
         actor: &caller.actor,
         action: AuditAction::SecretListed,
         project_id: Some(caller.holder.project_id),
         project_slug: Some(&caller.holder.project_slug),
+        environment: Some(&caller.holder.environment),
         secret_key: None,
         version: None,
         details: None,
     };
     state.audit.record_alone(event).await.map_err(ApiError::internal)?;
-    Ok(Json(secrets.into_iter().map(SecretInfo::from).collect()))
+    let body = Json(secrets.into_iter().map(SecretInfo::from).collect::<Vec<_>>());
+    Ok(with_environment(&caller.holder, body))
+}
+
+/// `response` with the [`ENVIRONMENT_HEADER`] naming the token's environment.
+fn with_environment(holder: &TokenHolder, response: impl IntoResponse) -> Response {
+    let mut response = response.into_response();
+    if let Ok(value) = header::HeaderValue::from_str(&holder.environment) {
+        response.headers_mut().insert(ENVIRONMENT_HEADER, value);
+    }
+    response
 }
 
 async fn read_secret(
     State(state): State<AppState>,
     ConnectInfo(address): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Path((slug, key)): Path<(String, String)>,
+    Path(path): Path<SecretPath>,
 ) -> Result<Response, ApiError> {
-    let caller = caller(&state, &headers, address, &slug, TokenScope::Read).await?;
-    let key = existing_key(&key)?;
+    let caller = caller(&state, &headers, address, &path.project(), TokenScope::Read).await?;
+    let key = existing_key(&path.key)?;
     let revealed = state.vault.reveal(&caller.actor, &caller.scope, &key).await?;
     let body = json!({
         "key": key.as_str(),
@@ -199,13 +261,35 @@ async fn read_secret(
     Ok(Json(body).into_response())
 }
 
-/// `{"KEY": "value"}`: the project's variables, then the team secrets, then the project's own
-/// secrets, each overriding the one before for the same key.
-async fn environment(
+/// `["development", …]`: the project's environments in their order; any token of the project.
+async fn list_environments(
     State(state): State<AppState>,
     ConnectInfo(address): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Path(slug): Path<String>,
+) -> Result<Response, ApiError> {
+    let path = ProjectPath { slug, environment: None };
+    let caller = caller(&state, &headers, address, &path, TokenScope::Read).await?;
+    let slug = ProjectSlug::parse(&path.slug)?;
+    let environments = state.environments.list(&slug).await?;
+    let names: Vec<String> = environments.into_iter().map(|e| e.name).collect();
+    let event = Event::about_project(
+        &caller.actor,
+        AuditAction::EnvironmentsListed,
+        caller.holder.project_id,
+        &caller.holder.project_slug,
+    );
+    state.audit.record_alone(event).await.map_err(ApiError::internal)?;
+    Ok(Json(json!({ "environments": names })).into_response())
+}
+
+/// `{"KEY": "value"}`: the environment's variables, then the team secrets, then the
+/// environment's own secrets, each overriding the one before for the same key.
+async fn environment(
+    State(state): State<AppState>,
+    ConnectInfo(address): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(path): Path<ProjectPath>,
 ) -> Result<Response, ApiError> {
     let bearer = bearer(&headers);
     // The token and the stored environment may come from memory; the audit event then commits
@@ -215,17 +299,16 @@ async fn environment(
     let mut restarts = 0;
     let environment = loop {
         let (holder, generation) = state.tokens.authenticate_at(bearer, restarts > 0).await?;
-        let caller = admit(holder, address, &slug, TokenScope::Read)?;
+        let caller = admit(holder, address, &path, TokenScope::Read)?;
         let generation = (restarts < STALE_RETRIES).then_some(generation);
-        let read = state
-            .run_time
-            .run_time_environment(
-                &caller.actor,
-                caller.holder.project_id,
-                &caller.holder.project_slug,
-                generation,
-            )
-            .await;
+        let holder = &caller.holder;
+        let target = Target {
+            project_id: holder.project_id,
+            slug: &holder.project_slug,
+            environment_id: holder.environment_id,
+            environment: &holder.environment,
+        };
+        let read = state.run_time.run_time_environment(&caller.actor, target, generation).await;
         match read {
             Err(VaultError::Stale(current)) => {
                 state.tokens.saw_generation(current);
@@ -256,17 +339,18 @@ async fn write_secret(
     State(state): State<AppState>,
     ConnectInfo(address): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Path((slug, key)): Path<(String, String)>,
+    Path(path): Path<SecretPath>,
     body: Result<Json<WriteBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let caller = caller(&state, &headers, address, &slug, TokenScope::ReadWrite).await?;
-    let key = secret_key(&key)?;
+    let caller = caller(&state, &headers, address, &path.project(), TokenScope::ReadWrite).await?;
+    let key = secret_key(&path.key)?;
+    let slug = &path.slug;
     let Json(body) = body.map_err(body_error)?;
     crate::bounds::check(&crate::bounds::SecretInput {
         value: &body.value,
         description: body.description.as_deref().unwrap_or_default(),
         secret_type: body.secret_type.as_deref().unwrap_or_default(),
-        ..crate::bounds::SecretInput::named(&slug, key.as_str())
+        ..crate::bounds::SecretInput::named(slug, key.as_str())
     })?;
     let value = SecretValue::new(body.value)?;
     let secret_type = body.secret_type.as_deref().map(SecretType::parse).transpose()?;
@@ -314,10 +398,10 @@ async fn delete_secret(
     State(state): State<AppState>,
     ConnectInfo(address): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Path((slug, key)): Path<(String, String)>,
+    Path(path): Path<SecretPath>,
 ) -> Result<StatusCode, ApiError> {
-    let caller = caller(&state, &headers, address, &slug, TokenScope::ReadWrite).await?;
-    let key = existing_key(&key)?;
+    let caller = caller(&state, &headers, address, &path.project(), TokenScope::ReadWrite).await?;
+    let key = existing_key(&path.key)?;
     state.vault.delete_secret(&caller.actor, &caller.scope, &key, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }

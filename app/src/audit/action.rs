@@ -52,6 +52,17 @@ audit_actions! {
     /// A whole environment was delivered (`/env`, `sealbox run`). Details: each secret's key and
     /// version, team secrets marked ` (team)` (plain variables are not listed).
     EnvironmentRead => "environment.read",
+    /// A token listed its project's environment names. Details: none.
+    EnvironmentsListed => "environment.listed",
+    /// An environment was added to a project. Details: none.
+    EnvironmentCreated => "environment.created",
+    /// An environment was renamed. Details: `old → new` (the event names the new one).
+    EnvironmentRenamed => "environment.renamed",
+    /// A project's environments were put in a new order. Details: the names in their new order.
+    EnvironmentsReordered => "environment.reordered",
+    /// An environment and its secrets, versions, variables and tokens were deleted.
+    /// Details: none.
+    EnvironmentDeleted => "environment.deleted",
     /// A plain variable was created. Details: none.
     VariableCreated => "variable.created",
     /// A plain variable changed. Details: none.

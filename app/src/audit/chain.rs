@@ -56,6 +56,9 @@ pub struct Canonical<'a> {
     pub version: Option<Version>,
     pub ip: Option<&'a str>,
     pub details: Option<&'a str>,
+    /// Encoded only when present, so that the links of events written before environments
+    /// existed (which have none) verify as they were made.
+    pub environment: Option<&'a str>,
 }
 
 /// Domain separation: a hash made for anything else never matches.
@@ -89,6 +92,11 @@ impl Canonical<'_> {
         );
         field(&mut out, self.ip.map(str::as_bytes));
         field(&mut out, self.details.map(str::as_bytes));
+        if let Some(environment) = self.environment {
+            // After the ten fields, with a tag of its own: no event without it encodes alike.
+            out.push(2);
+            field(&mut out, Some(environment.as_bytes()));
+        }
         out
     }
 }
@@ -165,13 +173,14 @@ pub(super) struct StoredEvent {
     version: Option<Version>,
     ip: Option<String>,
     details: Option<String>,
+    environment: Option<String>,
     hash: Option<Vec<u8>>,
 }
 
 const PAGE: i64 = 5_000;
 
-pub(super) const ROW_COLUMNS: &str =
-    "id, at, actor, action, project_id, project_slug, secret_key, version, ip, details, hash";
+pub(super) const ROW_COLUMNS: &str = "id, at, actor, action, project_id, project_slug, secret_key, version, ip, details, \
+     environment, hash";
 
 impl StoredEvent {
     /// What its hash covers.
@@ -187,6 +196,7 @@ impl StoredEvent {
             version: self.version,
             ip: self.ip.as_deref(),
             details: self.details.as_deref(),
+            environment: self.environment.as_deref(),
         }
     }
 }
@@ -421,6 +431,7 @@ mod tests {
             version: Some(Version(3)),
             ip: None,
             details,
+            environment: None,
         }
     }
 
@@ -441,6 +452,12 @@ mod tests {
         assert_ne!(base, link(Some(&key), Some(&[0; 32]), &event(1, None)));
         assert_ne!(base, link(Some(&key), None, &event(2, None)));
         assert_ne!(base, link(Some(&key), None, &event(1, Some(""))), "empty and absent differ");
+        let mut in_production = event(1, None);
+        in_production.environment = Some("production");
+        assert_ne!(base, link(Some(&key), None, &in_production), "the environment counts");
+        let mut in_staging = in_production.clone();
+        in_staging.environment = Some("staging");
+        assert_ne!(link(Some(&key), None, &in_production), link(Some(&key), None, &in_staging));
         assert_ne!(base, link(None, None, &event(1, None)), "keyed and plain differ");
         let other = ChainKey::derive(&crate::crypto::DataKey::generate());
         assert_ne!(base, link(Some(&other), None, &event(1, None)), "another key, another link");

@@ -33,7 +33,8 @@ pub async fn export_csv(
             StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         return (status, error.to_string()).into_response();
     }
-    let header_line = Bytes::from_static(b"time,actor,action,project,key,version,ip,details\r\n");
+    let header_line =
+        Bytes::from_static(b"time,actor,action,project,environment,key,version,ip,details\r\n");
     let store = state.store.clone();
     let rows = futures_util::stream::unfold(Some(None), move |position: Option<Option<Cursor>>| {
         let store = store.clone();
@@ -71,6 +72,7 @@ fn csv_line(row: &AuditRow) -> String {
         row.actor.clone(),
         row.action.clone(),
         row.project.clone().unwrap_or_default(),
+        row.environment.clone().unwrap_or_default(),
         row.key.clone().unwrap_or_default(),
         row.version.map(|v| v.to_string()).unwrap_or_default(),
         row.ip.clone().unwrap_or_default(),

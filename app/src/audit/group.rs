@@ -38,6 +38,7 @@ struct Pending {
     version: Option<Version>,
     ip: Option<String>,
     details: Option<String>,
+    environment: Option<String>,
     /// Append only while `run_time_generation` is still this.
     generation: Option<i64>,
 }
@@ -53,6 +54,7 @@ impl Pending {
             version: event.version,
             ip: event.actor.ip.clone(),
             details: event.details,
+            environment: event.environment.map(str::to_string),
             generation,
         }
     }
@@ -178,7 +180,7 @@ async fn append(
     key: Option<&chain::ChainKey>,
     events: &[&Pending],
 ) -> Result<Option<i64>, sqlx::Error> {
-    const COLUMNS: usize = 9;
+    const COLUMNS: usize = 10;
     let at = Millis::now();
     let insert = |count: usize| {
         let values = (0..count)
@@ -191,8 +193,8 @@ async fn append(
             .join(", ");
         format!(
             "INSERT INTO audit_events \
-             (at, actor, action, project_id, project_slug, secret_key, version, ip, details) \
-             VALUES {values} RETURNING {}",
+             (at, actor, action, project_id, project_slug, secret_key, version, ip, details, \
+             environment) VALUES {values} RETURNING {}",
             chain::ROW_COLUMNS
         )
     };
@@ -242,7 +244,8 @@ async fn append(
                     .bind(event.secret_key.as_deref())
                     .bind(event.version)
                     .bind(event.ip.as_deref())
-                    .bind(event.details.as_deref());
+                    .bind(event.details.as_deref())
+                    .bind(event.environment.as_deref());
             }
             let mut rows = query.fetch_all(&mut *tx).await?;
             rows.sort_by_key(|row| row.id);

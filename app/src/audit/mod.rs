@@ -44,6 +44,8 @@ pub struct Event<'a> {
     pub action: AuditAction,
     pub project_id: Option<ProjectId>,
     pub project_slug: Option<&'a str>,
+    /// The environment the event is about (`*` for the team scope's), when it is about one.
+    pub environment: Option<&'a str>,
     pub secret_key: Option<&'a str>,
     pub version: Option<Version>,
     pub details: Option<String>,
@@ -57,6 +59,7 @@ impl<'a> Event<'a> {
             action,
             project_id: None,
             project_slug: None,
+            environment: None,
             secret_key: None,
             version: None,
             details,
@@ -90,5 +93,10 @@ impl<'a> Event<'a> {
             project_slug: Some(slug),
             ..Self::general(actor, action, Some(details))
         }
+    }
+
+    /// The same event, about the environment `name`.
+    pub fn in_environment(self, name: &'a str) -> Self {
+        Self { environment: Some(name), ..self }
     }
 }

@@ -1,6 +1,6 @@
 //! Settings → Audit: the newest events first, 50 a page (keyset pagination on (time, id): no
 //! OFFSET, so a deep page costs what the first one does), filtered
-//! by action, actor, project, key and date range — all in the URL, so a filtered view can be
+//! by action, actor, project, environment, key and date range — all in the URL, so a filtered view can be
 //! shared — with the result of the last chain verification.
 use super::view::{AuditFilter, AuditView};
 use crate::{
@@ -62,6 +62,7 @@ fn filter_from_query() -> Memo<(AuditFilter, Option<String>)> {
             action: text("action"),
             actor: text("actor"),
             project: text("project"),
+            environment: text("environment"),
             key: text("key"),
             from: text("from"),
             to: text("to"),
@@ -167,6 +168,14 @@ fn AuditTable(view: AuditView, filter: AuditFilter) -> impl IntoView {
                     <input name="project" value=filter.project.clone() placeholder="discord-bot" />
                 </label>
                 <label>
+                    "Environment"
+                    <input
+                        name="environment"
+                        value=filter.environment.clone()
+                        placeholder="production"
+                    />
+                </label>
+                <label>
                     "Key"
                     <input name="key" value=filter.key.clone() class="mono" placeholder="API_KEY" />
                 </label>
@@ -215,6 +224,15 @@ fn AuditTable(view: AuditView, filter: AuditFilter) -> impl IntoView {
                                     </td>
                                     <td>
                                         {row.project.filter(|p| p != "_team").unwrap_or_default()}
+                                        {row
+                                            .environment
+                                            .filter(|e| e != crate::environments::TEAM_ENVIRONMENT)
+                                            .map(|environment| {
+                                                view! {
+                                                    " "
+                                                    <span class="muted">{environment}</span>
+                                                }
+                                            })}
                                     </td>
                                     <td>
                                         <code>{row.key.unwrap_or_default()}</code>
@@ -244,6 +262,7 @@ fn url_query(filter: &AuditFilter) -> Vec<String> {
         ("action", &filter.action),
         ("actor", &filter.actor),
         ("project", &filter.project),
+        ("environment", &filter.environment),
         ("key", &filter.key),
         ("from", &filter.from),
         ("to", &filter.to),

@@ -16,6 +16,7 @@ struct Row {
     actor: String,
     action: String,
     project_slug: Option<String>,
+    environment: Option<String>,
     secret_key: Option<String>,
     version: Option<Version>,
     ip: Option<String>,
@@ -51,6 +52,7 @@ fn query(
         ("action", &filter.action),
         ("actor", &filter.actor),
         ("project_slug", &filter.project),
+        ("environment", &filter.environment),
         ("secret_key", &filter.key),
     ] {
         let value = value.trim();
@@ -81,7 +83,8 @@ fn query(
         format!("WHERE {}", conditions.join(" AND "))
     };
     let sql = format!(
-        "SELECT id, at, actor, action, project_slug, secret_key, version, ip, details \
+        "SELECT id, at, actor, action, project_slug, environment, secret_key, version, ip, \
+         details \
          FROM audit_events {clause} ORDER BY at DESC, id DESC LIMIT {limit}"
     );
     Ok((sql, binds))
@@ -117,6 +120,7 @@ pub async fn page(
             actor: row.actor,
             action: row.action,
             project: row.project_slug,
+            environment: row.environment,
             key: row.secret_key,
             version: row.version,
             ip: row.ip,

@@ -46,8 +46,8 @@ for_both_backends! {
             let at = Millis::now();
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO audit_events \
-                 (at, actor, action, project_id, project_slug, secret_key, version, ip, details) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                 (at, actor, action, project_id, project_slug, secret_key, version, ip, details, \
+                 environment) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
             )
             .bind(at)
             .bind(&event.actor.name)
@@ -58,6 +58,7 @@ for_both_backends! {
             .bind(event.version)
             .bind(event.actor.ip.as_deref())
             .bind(event.details.as_deref())
+            .bind(event.environment)
             .fetch_one(&mut *self)
             .await?;
             let previous: Option<Option<Vec<u8>>> = sqlx::query_scalar(
@@ -80,6 +81,7 @@ for_both_backends! {
                     version: event.version,
                     ip: event.actor.ip.as_deref(),
                     details: event.details.as_deref(),
+                    environment: event.environment,
                 },
             );
             sqlx::query("UPDATE audit_events SET hash = $1 WHERE id = $2")

@@ -14,6 +14,7 @@ pub struct AuditFilter {
     pub action: String,
     pub actor: String,
     pub project: String,
+    pub environment: String,
     pub key: String,
     /// `YYYY-MM-DD`, UTC, inclusive.
     pub from: String,
@@ -54,6 +55,7 @@ pub struct AuditRow {
     pub actor: String,
     pub action: String,
     pub project: Option<String>,
+    pub environment: Option<String>,
     pub key: Option<String>,
     pub version: Option<Version>,
     pub ip: Option<String>,

@@ -19,7 +19,7 @@ pub use aead::Sealed;
 pub use fingerprint::{FINGERPRINT_LEN, Fingerprint, FingerprintKey};
 pub use keys::{DataKey, MASTER_KEY_LEN, MasterKey, MasterKeyError};
 
-use crate::ids::{ProjectId, Version};
+use crate::ids::{EnvironmentId, ProjectId, Version};
 
 /// Length of a data key in bytes (AES-256).
 pub const DATA_KEY_LEN: usize = 32;
@@ -28,7 +28,8 @@ pub const NONCE_LEN: usize = 12;
 /// Length of the AES-GCM authentication tag appended to every ciphertext.
 pub const TAG_LEN: usize = 16;
 
-const SECRET_AAD_LABEL: &[u8] = b"sealbox/secret/v1";
+const SECRET_AAD_LABEL_V1: &[u8] = b"sealbox/secret/v1";
+const SECRET_AAD_LABEL_V2: &[u8] = b"sealbox/secret/v2";
 const DATA_KEY_AAD_LABEL: &[u8] = b"sealbox/data-key/v1";
 const KEY_CHECK_LABEL: &[u8] = b"sealbox/key-check/v1";
 
@@ -43,27 +44,83 @@ pub enum CryptoError {
     Malformed,
 }
 
-/// Where a secret value belongs: its project (scope), key and version. Sealing binds the value
-/// to it ([`DataKey::seal_secret`]), so a ciphertext copied to another row does not open.
+/// Which associated data a stored value was sealed with (the `binding` column of a version).
+/// Values written before environments existed are bound to their project, key and version
+/// ([`Binding::Project`]); start-up reseals them once under [`Binding::Environment`], which adds
+/// the environment. Both open; only [`Binding::CURRENT`] seals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Binding {
+    /// `sealbox/secret/v1`: project, version, key.
+    Project = 1,
+    /// `sealbox/secret/v2`: project, environment, version, key.
+    Environment = 2,
+}
+
+impl Binding {
+    /// What every new value is sealed with.
+    pub const CURRENT: Binding = Binding::Environment;
+
+    /// The number stored in the `binding` column.
+    pub fn stored(self) -> i64 {
+        self as i64
+    }
+
+    /// The binding a stored number names; `None` for a number this release does not know.
+    pub fn from_stored(stored: i64) -> Option<Binding> {
+        match stored {
+            1 => Some(Binding::Project),
+            2 => Some(Binding::Environment),
+            _ => None,
+        }
+    }
+}
+
+/// Where a secret value belongs: its project (scope), environment, key and version. Sealing binds
+/// the value to it ([`DataKey::seal_secret`]), so a ciphertext copied to another row, environment
+/// or version does not open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SecretAddress<'a> {
     pub project_id: ProjectId,
+    pub environment_id: EnvironmentId,
     pub key: &'a str,
     pub version: Version,
+    pub binding: Binding,
 }
 
 impl<'a> SecretAddress<'a> {
-    pub fn new(project_id: ProjectId, key: &'a str, version: Version) -> Self {
-        Self { project_id, key, version }
+    /// The address of a value sealed now ([`Binding::CURRENT`]).
+    pub fn new(
+        project_id: ProjectId,
+        environment_id: EnvironmentId,
+        key: &'a str,
+        version: Version,
+    ) -> Self {
+        Self { project_id, environment_id, key, version, binding: Binding::CURRENT }
     }
 
-    /// The associated data: label, project, version and key. The stored values depend on these
-    /// exact bytes; changing them needs a migration that reseals every value.
+    /// The same address under the binding a stored version names, for opening it.
+    pub fn with_binding(self, binding: Binding) -> Self {
+        Self { binding, ..self }
+    }
+
+    /// The associated data: label, then project, (environment,) version and key. The stored values
+    /// depend on these exact bytes; changing them needs a new [`Binding`] and a reseal of every
+    /// value.
     fn aad(&self) -> Vec<u8> {
-        let mut aad = Vec::with_capacity(SECRET_AAD_LABEL.len() + 17 + self.key.len());
-        aad.extend_from_slice(SECRET_AAD_LABEL);
-        aad.push(0);
-        aad.extend_from_slice(&self.project_id.0.to_be_bytes());
+        let mut aad = Vec::with_capacity(SECRET_AAD_LABEL_V2.len() + 25 + self.key.len());
+        match self.binding {
+            Binding::Project => {
+                aad.extend_from_slice(SECRET_AAD_LABEL_V1);
+                aad.push(0);
+                aad.extend_from_slice(&self.project_id.0.to_be_bytes());
+            }
+            Binding::Environment => {
+                aad.extend_from_slice(SECRET_AAD_LABEL_V2);
+                aad.push(0);
+                aad.extend_from_slice(&self.project_id.0.to_be_bytes());
+                aad.extend_from_slice(&self.environment_id.0.to_be_bytes());
+            }
+        }
         aad.extend_from_slice(&self.version.0.to_be_bytes());
         aad.extend_from_slice(self.key.as_bytes());
         aad

@@ -32,15 +32,18 @@ fn sealing_the_same_value_twice_gives_different_nonces_and_ciphertexts() {
 }
 
 #[test]
-fn a_ciphertext_moved_to_another_project_key_or_version_does_not_open() {
+fn a_ciphertext_moved_to_another_project_environment_key_or_version_does_not_open() {
     let key = DataKey::generate();
-    let at = SecretAddress::new(ProjectId(1), "API_KEY", Version(3));
+    let env = EnvironmentId(5);
+    let at = SecretAddress::new(ProjectId(1), env, "API_KEY", Version(3));
     let sealed = key.seal_secret(&at, b"hunter2");
     assert_eq!(key.open_secret(&at, &sealed).expect("opens").as_slice(), b"hunter2");
     for other in [
-        SecretAddress::new(ProjectId(2), "API_KEY", Version(3)),
-        SecretAddress::new(ProjectId(1), "OTHER", Version(3)),
-        SecretAddress::new(ProjectId(1), "API_KEY", Version(2)),
+        SecretAddress::new(ProjectId(2), env, "API_KEY", Version(3)),
+        SecretAddress::new(ProjectId(1), EnvironmentId(6), "API_KEY", Version(3)),
+        SecretAddress::new(ProjectId(1), env, "OTHER", Version(3)),
+        SecretAddress::new(ProjectId(1), env, "API_KEY", Version(2)),
+        at.with_binding(Binding::Project),
     ] {
         assert_eq!(key.open_secret(&other, &sealed), Err(CryptoError::Open));
     }
@@ -95,7 +98,7 @@ proptest! {
     fn any_value_round_trips(value in proptest::collection::vec(any::<u8>(), 0..4096),
                              project in any::<i64>(), version in 1i64..1000) {
         let key = DataKey::generate();
-        let at = SecretAddress::new(ProjectId(project), "KEY", Version(version));
+        let at = SecretAddress::new(ProjectId(project), EnvironmentId(project ^ 1), "KEY", Version(version));
         let sealed = Sealed::from_bytes(&key.seal_secret(&at, &value).to_bytes()).expect("parses");
         let opened = key.open_secret(&at, &sealed).expect("opens");
         prop_assert_eq!(opened.as_slice(), value.as_slice());
@@ -134,13 +137,30 @@ fn derived_keys_differ_by_label_and_root_and_are_stable() {
 }
 
 #[test]
-fn a_secret_address_binds_label_project_version_and_key_in_that_layout() {
+fn a_secret_address_binds_label_project_environment_version_and_key_in_that_layout() {
     // Stored values were sealed with these bytes: they may never change without a reseal.
-    let mut expected = b"sealbox/secret/v1\0".to_vec();
-    expected.extend_from_slice(&7i64.to_be_bytes());
-    expected.extend_from_slice(&3i64.to_be_bytes());
-    expected.extend_from_slice(b"API_KEY");
-    assert_eq!(SecretAddress::new(ProjectId(7), "API_KEY", Version(3)).aad(), expected);
+    let at = SecretAddress::new(ProjectId(7), EnvironmentId(9), "API_KEY", Version(3));
+    let mut v2 = b"sealbox/secret/v2\0".to_vec();
+    v2.extend_from_slice(&7i64.to_be_bytes());
+    v2.extend_from_slice(&9i64.to_be_bytes());
+    v2.extend_from_slice(&3i64.to_be_bytes());
+    v2.extend_from_slice(b"API_KEY");
+    assert_eq!(at.aad(), v2);
+    // What values sealed before environments were bound to, until start-up reseals them.
+    let mut v1 = b"sealbox/secret/v1\0".to_vec();
+    v1.extend_from_slice(&7i64.to_be_bytes());
+    v1.extend_from_slice(&3i64.to_be_bytes());
+    v1.extend_from_slice(b"API_KEY");
+    assert_eq!(at.with_binding(Binding::Project).aad(), v1);
+}
+
+#[test]
+fn a_binding_round_trips_through_its_stored_number() {
+    for binding in [Binding::Project, Binding::Environment] {
+        assert_eq!(Binding::from_stored(binding.stored()), Some(binding));
+    }
+    assert_eq!(Binding::from_stored(3), None);
+    assert_eq!(Binding::CURRENT, Binding::Environment);
 }
 
 #[test]

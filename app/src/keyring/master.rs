@@ -66,15 +66,7 @@ pub async fn rotate_master_key(
         audit
             .record(
                 &mut *tx,
-                Event {
-                    actor,
-                    action: AuditAction::MasterKeyRotated,
-                    project_id: None,
-                    project_slug: None,
-                    secret_key: None,
-                    version: None,
-                    details: Some(report.to_string()),
-                },
+                Event::general(actor, AuditAction::MasterKeyRotated, Some(report.to_string())),
             )
             .await?;
         tx.commit().await?;

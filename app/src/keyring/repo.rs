@@ -8,7 +8,8 @@
 //! every step, which reads worse than one trait whose methods are grouped by table below.
 
 use crate::{
-    ids::{ProjectId, Version},
+    crypto::Binding,
+    ids::{EnvironmentId, ProjectId, Version},
     store::{RepoResult, for_both_backends},
     time::Millis,
 };
@@ -43,6 +44,9 @@ pub struct OldVersion {
     pub secret_id: i64,
     pub version: Version,
     pub key_generation: i64,
+    /// The associated data it was sealed with ([`crate::crypto::Binding`]'s stored number).
+    pub binding: i64,
+    pub environment_id: EnvironmentId,
     pub key: String,
     pub sealed_value: Vec<u8>,
 }
@@ -369,8 +373,8 @@ for_both_backends! {
             limit: i64,
         ) -> sqlx::Result<Vec<OldVersion>> {
             sqlx::query_as(
-                "SELECT v.secret_id, v.version, v.key_generation, s.key, v.sealed_value \
-                 FROM secret_versions v JOIN secrets s ON s.id = v.secret_id \
+                "SELECT v.secret_id, v.version, v.key_generation, v.binding, s.environment_id, \
+                 s.key, v.sealed_value FROM secret_versions v JOIN secrets s ON s.id = v.secret_id \
                  WHERE s.project_id = $1 AND v.key_generation < $2 \
                  ORDER BY v.secret_id, v.version LIMIT $3",
             )
@@ -399,14 +403,16 @@ for_both_backends! {
             sealed: &[u8],
         ) -> sqlx::Result<bool> {
             let moved = sqlx::query(
-                "UPDATE secret_versions SET sealed_value = $1, key_generation = $2 \
-                 WHERE secret_id = $3 AND version = $4 AND key_generation = $5",
+                "UPDATE secret_versions SET sealed_value = $1, key_generation = $2, binding = $6 \
+                 WHERE secret_id = $3 AND version = $4 AND key_generation = $5 AND binding = $7",
             )
             .bind(sealed)
             .bind(generation)
             .bind(version.secret_id)
             .bind(version.version)
             .bind(version.key_generation)
+            .bind(Binding::CURRENT.stored())
+            .bind(version.binding)
             .execute(&mut *self)
             .await?;
             Ok(moved.rows_affected() > 0)

@@ -22,7 +22,7 @@
 //! they do not change.
 use crate::{
     audit::{Actor, AuditAction, AuditLog, Event},
-    crypto::{CryptoError, DataKey, Sealed, SecretAddress},
+    crypto::{Binding, CryptoError, DataKey, Sealed, SecretAddress},
     ids::{ProjectId, Version},
     keyring::{
         Keyring, KeyringError, project_key_aad,
@@ -303,9 +303,14 @@ impl Rotation<'_> {
                 .find(|(held, _)| *held == old_generation)
                 .map(|(_, old_key)| old_key)
                 .ok_or_else(|| self.missing(old_generation))?;
-            let at = SecretAddress::new(self.project_id, &old.key, old.version);
-            let opened = Sealed::from_bytes(&old.sealed_value)
-                .and_then(|sealed| old_key.open_secret(&at, &sealed))
+            // Opened under the binding it was sealed with, sealed again under the current one.
+            let at = SecretAddress::new(self.project_id, old.environment_id, &old.key, old.version);
+            let binding = Binding::from_stored(old.binding).ok_or(CryptoError::Malformed);
+            let opened = binding
+                .and_then(|binding| Sealed::from_bytes(&old.sealed_value).map(|s| (binding, s)))
+                .and_then(|(binding, sealed)| {
+                    old_key.open_secret(&at.with_binding(binding), &sealed)
+                })
                 .map_err(|source| RotationError::Open {
                     scope: self.scope(),
                     key: old.key.clone(),
@@ -390,6 +395,7 @@ impl Rotation<'_> {
             action,
             project_id: Some(self.project_id),
             project_slug: self.slug,
+            environment: None,
             secret_key: None,
             version: None,
             details: Some(details),

@@ -194,7 +194,19 @@ fn ProjectsTable(view: ProjectsView) -> impl IntoView {
                                 <td>
                                     <a href=format!("/projects/{}", project.slug)>{project.name}</a>
                                 </td>
-                                <td>{project.secrets}</td>
+                                <td>
+                                    {project.secrets}
+                                    {(project.environments_missing_required > 0)
+                                        .then(|| {
+                                            let count = project.environments_missing_required;
+                                            let text = if count == 1 {
+                                                "1 environment lacks a required secret".to_string()
+                                            } else {
+                                                format!("{count} environments lack a required secret")
+                                            };
+                                            view! { <span class="badge warn">{text}</span> }
+                                        })}
+                                </td>
                                 <td>
                                     <Timestamp at=project.last_change now />
                                 </td>

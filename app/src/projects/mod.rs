@@ -25,6 +25,8 @@ pub struct ProjectListItem {
     pub name: String,
     pub slug: String,
     pub secrets: i64,
+    /// How many of its environments lack one of its required secrets (a team secret counts).
+    pub environments_missing_required: i64,
     /// The latest change to the project, its secrets or its variables (ms since the epoch).
     pub last_change: Millis,
 }
@@ -154,6 +156,14 @@ impl ProjectSlug {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// A slug from a URL or a form; a malformed one is simply a project that does not exist.
+#[cfg(feature = "ssr")]
+pub fn slug_in_url(text: &str) -> Result<ProjectSlug, crate::error::AppError> {
+    ProjectSlug::parse(text).map_err(|_| {
+        crate::error::AppError::NotFound(format!("There is no project at /projects/{text}"))
+    })
 }
 
 impl fmt::Display for ProjectSlug {

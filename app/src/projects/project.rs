@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{
     components::{A, Outlet},
-    hooks::use_params_map,
+    hooks::{use_location, use_params_map},
 };
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +13,7 @@ use crate::{
     components::{
         ConfirmDialog, ReturnHere, count_successes, dialog_href, open_dialog, page_error,
     },
+    environments::page::EnvironmentsSection,
     error::AppError,
     secrets::page::SecretsPanel,
 };
@@ -60,16 +61,12 @@ pub(crate) mod ssr {
     use crate::{
         accounts::auth::ssr::{manager, signed_in},
         error::AppError,
-        projects::{ProjectName, ProjectSlug},
+        projects::ProjectName,
         secrets::domain::SecretKey,
         validation::FieldError,
     };
 
-    /// A slug from a URL; a malformed one is simply a project that does not exist.
-    pub fn slug(text: &str) -> Result<ProjectSlug, AppError> {
-        ProjectSlug::parse(text)
-            .map_err(|_| AppError::NotFound(format!("There is no project at /projects/{text}")))
-    }
+    pub use crate::projects::slug_in_url as slug;
 
     pub async fn project(slug_text: String) -> Result<ProjectView, AppError> {
         let caller = signed_in().await?;
@@ -151,6 +148,25 @@ pub fn use_slug() -> Signal<String> {
     Signal::derive(move || params.read().get("slug").unwrap_or_default())
 }
 
+/// The environment the current URL names (`/projects/{slug}/{environment}…`), if it names one;
+/// the project's first environment is shown otherwise. Read from the path, so that the project's
+/// frame, which is not the route that names it, sees it too.
+pub fn use_environment() -> Signal<Option<String>> {
+    let location = use_location();
+    Signal::derive(move || environment_in_path(&location.pathname.get()))
+}
+
+fn environment_in_path(path: &str) -> Option<String> {
+    let mut segments = path.trim_matches('/').split('/');
+    let (Some("projects"), Some(_slug), Some(third)) =
+        (segments.next(), segments.next(), segments.next())
+    else {
+        return None;
+    };
+    let pages = ["variables", "tokens", "settings"];
+    (!third.is_empty() && !pages.contains(&third)).then(|| third.to_string())
+}
+
 /// The project the Delete dialog names.
 #[derive(Clone, PartialEq)]
 struct ProjectToDelete {
@@ -168,6 +184,7 @@ struct ProjectToDelete {
 #[component]
 pub fn ProjectLayout() -> impl IntoView {
     let slug = use_slug();
+    let environment = use_environment();
     let data = Resource::new(move || slug.get(), project);
     view! {
         <section class="page">
@@ -177,6 +194,11 @@ pub fn ProjectLayout() -> impl IntoView {
                         .ok()
                         .map(|view| {
                             let base = format!("/projects/{}", view.settings.slug);
+                            let here = environment
+                                .get()
+                                .map(|name| format!("{base}/{name}"))
+                                .unwrap_or_else(|| base.clone());
+                            // Secrets and Variables stay in the environment the URL names.
                             view! {
                                 <Title text=view.settings.name.clone() />
                                 <p class="breadcrumb">
@@ -185,10 +207,10 @@ pub fn ProjectLayout() -> impl IntoView {
                                 </p>
                                 <h1>{view.settings.name.clone()}</h1>
                                 <nav class="tabs" aria-label="Project">
-                                    <A href=base.clone() exact=true>
+                                    <A href=here.clone() exact=true>
                                         "Secrets"
                                     </A>
-                                    <A href=format!("{base}/variables")>"Variables"</A>
+                                    <A href=format!("{here}/variables")>"Variables"</A>
                                     {view
                                         .can_manage
                                         .then(|| {
@@ -207,7 +229,22 @@ pub fn ProjectLayout() -> impl IntoView {
 
 #[component]
 pub fn SecretsTab() -> impl IntoView {
-    view! { <SecretsPanel scope=use_slug() /> }
+    view! { <SecretsPanel scope=use_slug() environment=use_environment() /> }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::environment_in_path;
+
+    #[test]
+    fn the_environment_is_the_third_segment_unless_it_is_a_page() {
+        assert_eq!(environment_in_path("/projects/bot/staging"), Some("staging".into()));
+        assert_eq!(environment_in_path("/projects/bot/staging/variables"), Some("staging".into()));
+        for none in ["/projects/bot", "/projects/bot/", "/projects/bot/variables", "/projects"] {
+            assert_eq!(environment_in_path(none), None, "{none}");
+        }
+        assert_eq!(environment_in_path("/projects/bot/tokens"), None);
+    }
 }
 
 #[component]
@@ -222,7 +259,14 @@ pub fn SettingsTab() -> impl IntoView {
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(view) => view! { <SettingsForms view save remove /> }.into_any(),
+                    Ok(view) => {
+                        let can_manage = view.can_manage;
+                        view! {
+                            <SettingsForms view save remove />
+                            <EnvironmentsSection slug can_manage />
+                        }
+                            .into_any()
+                    }
                     Err(error) => page_error(error),
                 }
             })}

@@ -5,7 +5,7 @@
 
 use super::Variable;
 use crate::{
-    ids::ProjectId,
+    ids::{EnvironmentId, ProjectId},
     store::{RepoResult, for_both_backends},
     time::Millis,
 };
@@ -26,6 +26,7 @@ pub struct ListRow {
     pub slug: String,
     pub updated_at: Millis,
     pub secrets: i64,
+    pub missing_required: i64,
     pub secret_change: Option<Millis>,
     pub variable_change: Option<Millis>,
 }
@@ -41,6 +42,7 @@ pub struct SettingsRow<'a> {
 /// A variable as written.
 pub struct VariableRow<'a> {
     pub project_id: ProjectId,
+    pub environment_id: EnvironmentId,
     pub key: &'a str,
     pub value: &'a str,
     pub include_in_export: bool,
@@ -99,7 +101,7 @@ pub(crate) trait ProjectRows {
 
     fn variables(
         &mut self,
-        project_id: ProjectId,
+        environment_id: EnvironmentId,
     ) -> impl Future<Output = RepoResult<Vec<Variable>>> + Send;
 
     /// Inserts a variable; a unique violation means the key is taken.
@@ -116,14 +118,14 @@ pub(crate) trait ProjectRows {
 
     fn variable_exists(
         &mut self,
-        project_id: ProjectId,
+        environment_id: EnvironmentId,
         key: &str,
     ) -> impl Future<Output = RepoResult<bool>> + Send;
 
     /// Deletes a variable: whether there was one.
     fn delete_variable(
         &mut self,
-        project_id: ProjectId,
+        environment_id: EnvironmentId,
         key: &str,
     ) -> impl Future<Output = RepoResult<bool>> + Send;
 }
@@ -154,7 +156,14 @@ for_both_backends! {
         async fn list_projects(&mut self) -> sqlx::Result<Vec<ListRow>> {
             sqlx::query_as(
                 "SELECT p.name, p.slug, p.updated_at, \
-                 (SELECT count(*) FROM secrets s WHERE s.project_id = p.id) AS secrets, \
+                 (SELECT count(DISTINCT s.key) FROM secrets s WHERE s.project_id = p.id) \
+                 AS secrets, \
+                 (SELECT count(*) FROM environments e WHERE e.project_id = p.id AND EXISTS \
+                  (SELECT 1 FROM required_secrets r WHERE r.project_id = p.id \
+                   AND NOT EXISTS (SELECT 1 FROM secrets s \
+                    WHERE s.environment_id = e.id AND s.key = r.key) \
+                   AND NOT EXISTS (SELECT 1 FROM secrets t JOIN projects tp ON tp.id = t.project_id \
+                    WHERE tp.kind = 'team' AND t.key = r.key))) AS missing_required, \
                  (SELECT max(s.updated_at) FROM secrets s WHERE s.project_id = p.id) \
                  AS secret_change, \
                  (SELECT max(v.updated_at) FROM variables v WHERE v.project_id = p.id) \
@@ -223,12 +232,12 @@ for_both_backends! {
             Ok(())
         }
 
-        async fn variables(&mut self, project_id: ProjectId) -> sqlx::Result<Vec<Variable>> {
+        async fn variables(&mut self, environment_id: EnvironmentId) -> sqlx::Result<Vec<Variable>> {
             sqlx::query_as(
                 "SELECT key, value, include_in_export, created_at, updated_at FROM variables \
-                 WHERE project_id = $1 ORDER BY key",
+                 WHERE environment_id = $1 ORDER BY key",
             )
-            .bind(project_id)
+            .bind(environment_id)
             .fetch_all(&mut *self)
             .await
         }
@@ -236,7 +245,8 @@ for_both_backends! {
         async fn insert_variable(&mut self, row: &VariableRow<'_>) -> sqlx::Result<()> {
             sqlx::query(
                 "INSERT INTO variables (project_id, key, value, include_in_export, created_at, \
-                 created_by, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6, $5, $6)",
+                 created_by, updated_at, updated_by, environment_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $5, $6, $7)",
             )
             .bind(row.project_id)
             .bind(row.key)
@@ -244,6 +254,7 @@ for_both_backends! {
             .bind(row.include_in_export)
             .bind(row.at)
             .bind(row.by)
+            .bind(row.environment_id)
             .execute(&mut *self)
             .await
             .map(|_| ())
@@ -252,33 +263,35 @@ for_both_backends! {
         async fn update_variable(&mut self, row: &VariableRow<'_>) -> sqlx::Result<bool> {
             let changed = sqlx::query(
                 "UPDATE variables SET value = $1, include_in_export = $2, updated_at = $3, \
-                 updated_by = $4 WHERE project_id = $5 AND key = $6 \
+                 updated_by = $4 WHERE environment_id = $5 AND key = $6 \
                  AND (value <> $1 OR include_in_export <> $2)",
             )
             .bind(row.value)
             .bind(row.include_in_export)
             .bind(row.at)
             .bind(row.by)
-            .bind(row.project_id)
+            .bind(row.environment_id)
             .bind(row.key)
             .execute(&mut *self)
             .await?;
             Ok(changed.rows_affected() > 0)
         }
 
-        async fn variable_exists(&mut self, project_id: ProjectId, key: &str) -> sqlx::Result<bool> {
-            let found: Option<i64> =
-                sqlx::query_scalar("SELECT id FROM variables WHERE project_id = $1 AND key = $2")
-                    .bind(project_id)
+        async fn variable_exists(&mut self, environment_id: EnvironmentId, key: &str) -> sqlx::Result<bool> {
+            let found: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM variables WHERE environment_id = $1 AND key = $2",
+            )
+                    .bind(environment_id)
                     .bind(key)
                     .fetch_optional(&mut *self)
                     .await?;
             Ok(found.is_some())
         }
 
-        async fn delete_variable(&mut self, project_id: ProjectId, key: &str) -> sqlx::Result<bool> {
-            let deleted = sqlx::query("DELETE FROM variables WHERE project_id = $1 AND key = $2")
-                .bind(project_id)
+        async fn delete_variable(&mut self, environment_id: EnvironmentId, key: &str) -> sqlx::Result<bool> {
+            let deleted =
+                sqlx::query("DELETE FROM variables WHERE environment_id = $1 AND key = $2")
+                .bind(environment_id)
                 .bind(key)
                 .execute(&mut *self)
                 .await?;

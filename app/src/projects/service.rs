@@ -11,6 +11,11 @@ use super::{
 use crate::{
     audit::{Actor, AuditAction, AuditLog, Event},
     crypto::DataKey,
+    environments::{
+        DEFAULT_ENVIRONMENTS, EnvironmentName,
+        place::{Place, place},
+        repo::EnvironmentRows,
+    },
     error::AppError,
     ids::ProjectId,
     keyring::{Keyring, project_key_aad, repo::KeyRows},
@@ -72,7 +77,8 @@ impl Projects {
         Self { store, audit, keyring }
     }
 
-    /// Creates a project and its first data key, wrapped by the current master key.
+    /// Creates a project with its environments (development, staging, production) and its first
+    /// data key, wrapped by the current master key.
     pub async fn create_project(&self, actor: &Actor, name: ProjectName) -> Result<ProjectSummary> {
         let slug = ProjectSlug::from_name(&name)?;
         let now = Millis::now();
@@ -84,6 +90,9 @@ impl Projects {
                 Err(error) if error.is_unique_violation() => return Err(slug_taken(&slug)),
                 Err(error) => return Err(ProjectError::Repo(error)),
             };
+            for environment in DEFAULT_ENVIRONMENTS {
+                tx.insert_environment(id, environment, now).await?;
+            }
             let wrapped = self.keyring.wrap_key(&data_key, &project_key_aad(id, 1));
             tx.insert_first_data_key(id, self.keyring.current_id(), &wrapped, now).await?;
             self.audit
@@ -139,6 +148,7 @@ impl Projects {
                 name: row.name,
                 slug: row.slug,
                 secrets: row.secrets,
+                environments_missing_required: row.missing_required,
             })
             .collect())
     }
@@ -199,21 +209,28 @@ impl Projects {
         self.settings(slug).await
     }
 
-    /// The project's variables by key; values included (they are not secret).
-    pub async fn variables(&self, slug: &ProjectSlug) -> Result<Vec<Variable>> {
-        let row = self.find(slug).await?;
-        Ok(with_pool!(self.store, |pool| pool.acquire().await?.variables(row.id).await?))
+    /// An environment's variables by key; values included (they are not secret).
+    pub async fn variables(
+        &self,
+        slug: &ProjectSlug,
+        environment: &EnvironmentName,
+    ) -> Result<Vec<Variable>> {
+        let at = self.place(slug, environment).await?;
+        Ok(with_pool!(self.store, |pool| {
+            pool.acquire().await?.variables(at.environment_id).await?
+        }))
     }
 
     pub async fn create_variable(
         &self,
         actor: &Actor,
         slug: &ProjectSlug,
+        environment: &EnvironmentName,
         key: &SecretKey,
         value: VariableValue,
         include_in_export: bool,
     ) -> Result<()> {
-        let row = self.find(slug).await?;
+        let row = self.place(slug, environment).await?;
         let variable = variable_row(actor, &row, key, &value, include_in_export);
         with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
@@ -221,7 +238,7 @@ impl Projects {
                 if error.is_unique_violation() {
                     ProjectError::Invalid(FieldError::new(
                         "key",
-                        format!("A variable named {key} already exists in this project"),
+                        format!("A variable named {key} already exists in {environment}"),
                     ))
                 } else {
                     ProjectError::Repo(error)
@@ -239,16 +256,17 @@ impl Projects {
         &self,
         actor: &Actor,
         slug: &ProjectSlug,
+        environment: &EnvironmentName,
         key: &SecretKey,
         value: VariableValue,
         include_in_export: bool,
     ) -> Result<()> {
-        let row = self.find(slug).await?;
+        let row = self.place(slug, environment).await?;
         let variable = variable_row(actor, &row, key, &value, include_in_export);
         with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
             if !tx.update_variable(&variable).await? {
-                return Err(if tx.variable_exists(row.id, key.as_str()).await? {
+                return Err(if tx.variable_exists(row.environment_id, key.as_str()).await? {
                     ProjectError::NoChanges
                 } else {
                     NotFound::variable(key).into()
@@ -266,12 +284,13 @@ impl Projects {
         &self,
         actor: &Actor,
         slug: &ProjectSlug,
+        environment: &EnvironmentName,
         key: &SecretKey,
     ) -> Result<()> {
-        let row = self.find(slug).await?;
+        let row = self.place(slug, environment).await?;
         with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
-            if !tx.delete_variable(row.id, key.as_str()).await? {
+            if !tx.delete_variable(row.environment_id, key.as_str()).await? {
                 return Err(NotFound::variable(key).into());
             }
             self.audit
@@ -282,14 +301,22 @@ impl Projects {
         Ok(())
     }
 
-    /// The variables marked "Include in export", as a `.env` file. Never secrets.
-    pub async fn export_env(&self, slug: &ProjectSlug) -> Result<String> {
-        let variables = self.variables(slug).await?;
+    /// An environment's variables marked "Include in export", as a `.env` file. Never secrets.
+    pub async fn export_env(
+        &self,
+        slug: &ProjectSlug,
+        environment: &EnvironmentName,
+    ) -> Result<String> {
+        let variables = self.variables(slug, environment).await?;
         Ok(variables
             .iter()
             .filter(|variable| variable.include_in_export)
             .map(|variable| super::dotenv::line(&variable.key, &variable.value))
             .collect())
+    }
+
+    async fn place(&self, slug: &ProjectSlug, environment: &EnvironmentName) -> Result<Place> {
+        place(&self.store, Some(slug), environment.as_str()).await
     }
 
     async fn find(&self, slug: &ProjectSlug) -> Result<ProjectRow> {
@@ -308,13 +335,14 @@ fn slug_taken(slug: &ProjectSlug) -> ProjectError {
 
 fn variable_row<'a>(
     actor: &'a Actor,
-    project: &ProjectRow,
+    project: &Place,
     key: &'a SecretKey,
     value: &'a VariableValue,
     include_in_export: bool,
 ) -> VariableRow<'a> {
     VariableRow {
-        project_id: project.id,
+        project_id: project.project_id,
+        environment_id: project.environment_id,
         key: key.as_str(),
         value: value.as_str(),
         include_in_export,
@@ -326,14 +354,15 @@ fn variable_row<'a>(
 fn variable_event<'a>(
     actor: &'a Actor,
     action: AuditAction,
-    project: &'a ProjectRow,
+    project: &'a Place,
     key: &'a SecretKey,
 ) -> Event<'a> {
     Event {
         actor,
         action,
-        project_id: Some(project.id),
-        project_slug: Some(&project.slug),
+        project_id: Some(project.project_id),
+        project_slug: project.slug.as_deref(),
+        environment: Some(&project.environment),
         secret_key: Some(key.as_str()),
         version: None,
         details: None,

@@ -3,12 +3,16 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{Variable, project::use_slug};
+use super::{
+    Variable,
+    project::{use_environment, use_slug},
+};
 use crate::{
     components::{
         ConfirmDialog, ReturnHere, Timestamp, UrlDialog, announce_successes, count_successes,
         dialog_error, dialog_href, field_error, form_error, open_dialog, page_error, typed,
     },
+    environments::EnvironmentSwitcher,
     error::AppError,
     time::Millis,
 };
@@ -17,41 +21,55 @@ use crate::{
 pub struct VariablesView {
     pub can_manage: bool,
     pub now: Millis,
+    /// The environment shown, and the project's environments for the switcher.
+    pub environment: String,
+    pub environments: Vec<String>,
     pub variables: Vec<Variable>,
 }
 
-/// The project's variables; anyone signed in.
+/// An environment's variables (none named: the project's first); anyone signed in.
 #[server(prefix = "/rpc", endpoint = "list_variables")]
-pub async fn list_variables(slug: String) -> Result<VariablesView, AppError> {
-    crate::error::respond(ssr::list_variables(slug).await)
+pub async fn list_variables(
+    slug: String,
+    environment: Option<String>,
+) -> Result<VariablesView, AppError> {
+    crate::error::respond(ssr::list_variables(slug, environment).await)
 }
 
 /// Owners and admins: adds a variable.
 #[server(prefix = "/rpc", endpoint = "create_variable")]
 pub async fn create_variable(
     slug: String,
+    environment: Option<String>,
     key: String,
     value: String,
     include_in_export: Option<String>,
 ) -> Result<String, AppError> {
-    crate::error::respond(ssr::save_variable(slug, key, value, include_in_export, true).await)
+    let place = ssr::Place { slug, environment, key };
+    crate::error::respond(ssr::save_variable(place, value, include_in_export, true).await)
 }
 
 /// Owners and admins: changes a variable's value or export flag.
 #[server(prefix = "/rpc", endpoint = "update_variable")]
 pub async fn update_variable(
     slug: String,
+    environment: Option<String>,
     key: String,
     value: String,
     include_in_export: Option<String>,
 ) -> Result<String, AppError> {
-    crate::error::respond(ssr::save_variable(slug, key, value, include_in_export, false).await)
+    let place = ssr::Place { slug, environment, key };
+    crate::error::respond(ssr::save_variable(place, value, include_in_export, false).await)
 }
 
 /// Owners and admins: deletes a variable.
 #[server(prefix = "/rpc", endpoint = "delete_variable")]
-pub async fn delete_variable(slug: String, key: String) -> Result<String, AppError> {
-    crate::error::respond(ssr::delete_variable(slug, key).await)
+pub async fn delete_variable(
+    slug: String,
+    environment: Option<String>,
+    key: String,
+) -> Result<String, AppError> {
+    crate::error::respond(ssr::delete_variable(ssr::Place { slug, environment, key }).await)
 }
 
 #[cfg(feature = "ssr")]
@@ -69,73 +87,116 @@ pub mod ssr {
             auth::ssr::{manager, signed_in},
             session,
         },
+        environments::EnvironmentName,
         error::AppError,
-        projects::{VariableValue, project::ssr::slug, variable_key},
+        projects::{ProjectSlug, VariableValue, project::ssr::slug, variable_key},
         state::AppState,
         time::Millis,
     };
 
-    pub async fn list_variables(slug_text: String) -> Result<VariablesView, AppError> {
+    /// Which variable a call names: the project, the environment (none: the first) and the key.
+    pub struct Place {
+        pub slug: String,
+        pub environment: Option<String>,
+        pub key: String,
+    }
+
+    impl Place {
+        fn bounds(&self) -> crate::bounds::SecretInput<'_> {
+            crate::bounds::SecretInput::named(&self.slug, &self.key)
+                .in_environment(self.environment.as_deref().unwrap_or_default())
+        }
+
+        async fn resolve(
+            &self,
+            state: &AppState,
+        ) -> Result<(ProjectSlug, EnvironmentName), AppError> {
+            let slug = slug(&self.slug)?;
+            let environment =
+                state.environments.named_or_first(&slug, self.environment.as_deref()).await?;
+            Ok((slug, environment))
+        }
+    }
+
+    pub async fn list_variables(
+        slug_text: String,
+        environment: Option<String>,
+    ) -> Result<VariablesView, AppError> {
+        let place = Place { slug: slug_text, environment, key: String::new() };
+        crate::bounds::gate(&place.bounds())?;
         let caller = signed_in().await?;
-        let variables = caller.state.projects.variables(&slug(&slug_text)?).await?;
+        let (slug, environment) = place.resolve(&caller.state).await?;
+        let variables = caller.state.projects.variables(&slug, &environment).await?;
+        let environments = caller.state.environments.list(&slug).await?;
         Ok(VariablesView {
             can_manage: caller.user.role.can_manage(),
             now: Millis::now(),
+            environment: environment.to_string(),
+            environments: environments.into_iter().map(|e| e.name).collect(),
             variables,
         })
     }
 
     pub async fn save_variable(
-        slug_text: String,
-        key: String,
+        place: Place,
         value: String,
         include_in_export: Option<String>,
         new: bool,
     ) -> Result<String, AppError> {
-        crate::bounds::gate(&crate::bounds::SecretInput {
-            value: &value,
-            ..crate::bounds::SecretInput::named(&slug_text, &key)
-        })?;
+        crate::bounds::gate(&crate::bounds::SecretInput { value: &value, ..place.bounds() })?;
         let caller = manager().await?;
-        let slug = slug(&slug_text)?;
-        let key = variable_key(&key)?;
+        let (slug, environment) = place.resolve(&caller.state).await?;
+        let key = variable_key(&place.key)?;
         let value = VariableValue::parse(value)?;
         let include = include_in_export.is_some_and(|flag| flag != "false");
-        let projects = &caller.state.projects;
+        let (projects, actor) = (&caller.state.projects, &caller.actor);
         if new {
-            projects.create_variable(&caller.actor, &slug, &key, value, include).await?;
+            projects.create_variable(actor, &slug, &environment, &key, value, include).await?;
             Ok(format!("Variable {key} created"))
         } else {
-            projects.update_variable(&caller.actor, &slug, &key, value, include).await?;
+            projects.update_variable(actor, &slug, &environment, &key, value, include).await?;
             Ok(format!("Variable {key} updated"))
         }
     }
 
-    pub async fn delete_variable(slug_text: String, key: String) -> Result<String, AppError> {
-        crate::bounds::gate(&crate::bounds::SecretInput::named(&slug_text, &key))?;
+    pub async fn delete_variable(place: Place) -> Result<String, AppError> {
+        crate::bounds::gate(&place.bounds())?;
         let caller = manager().await?;
-        let key = crate::secrets::domain::SecretKey::existing(&key)?;
-        caller.state.projects.delete_variable(&caller.actor, &slug(&slug_text)?, &key).await?;
+        let (slug, environment) = place.resolve(&caller.state).await?;
+        let key = crate::secrets::domain::SecretKey::existing(&place.key)?;
+        caller.state.projects.delete_variable(&caller.actor, &slug, &environment, &key).await?;
         Ok(format!("Variable {key} deleted"))
     }
 
-    /// `GET /projects/{slug}/variables.env`: the variables marked for export, as a download.
-    /// Never secrets. Anyone signed in (the same people who see the values on the tab).
+    /// What an export's URL names: `/projects/{slug}/variables.env` (the first environment) or
+    /// `/projects/{slug}/{environment}/variables.env`.
+    #[derive(serde::Deserialize)]
+    pub struct ExportPath {
+        slug: String,
+        environment: Option<String>,
+    }
+
+    /// `GET /projects/{slug}[/{environment}]/variables.env`: the environment's variables marked
+    /// for export, as a download. Never secrets. Anyone signed in (the same people who see the
+    /// values on the tab).
     pub async fn export_env(
         State(state): State<AppState>,
         session: Session,
-        Path(slug_text): Path<String>,
+        Path(path): Path<ExportPath>,
     ) -> Response {
         let result = async {
             session::require_user(session::session_user(&session, &state.accounts).await?)?;
-            let slug = slug(&slug_text)?;
-            let body = state.projects.export_env(&slug).await?;
-            Ok::<_, AppError>((slug, body))
+            let place =
+                Place { slug: path.slug, environment: path.environment, key: String::new() };
+            crate::bounds::gate(&place.bounds())?;
+            let (slug, environment) = place.resolve(&state).await?;
+            let body = state.projects.export_env(&slug, &environment).await?;
+            Ok::<_, AppError>((format!("{slug}.{environment}"), body))
         }
         .await;
         match result {
-            Ok((slug, body)) => {
-                let disposition = format!("attachment; filename=\"{slug}.env\"");
+            Ok((name, body)) => {
+                let disposition = format!("attachment; filename=\"{name}.env\"");
                 let mut response = body.into_response();
                 let headers = response.headers_mut();
                 headers.insert(
@@ -159,6 +220,7 @@ pub mod ssr {
 #[component]
 pub fn VariablesTab() -> impl IntoView {
     let slug = use_slug();
+    let environment = use_environment();
     let create = ServerAction::<CreateVariable>::new();
     let update = ServerAction::<UpdateVariable>::new();
     let delete = ServerAction::<DeleteVariable>::new();
@@ -166,7 +228,10 @@ pub fn VariablesTab() -> impl IntoView {
     count_successes(create.value(), changes);
     count_successes(update.value(), changes);
     count_successes(delete.value(), changes);
-    let data = Resource::new(move || (slug.get(), changes.get()), |(slug, _)| list_variables(slug));
+    let data = Resource::new(
+        move || (slug.get(), environment.get(), changes.get()),
+        |(slug, environment, _)| list_variables(slug, environment),
+    );
     let status = announce_successes([create.value(), update.value(), delete.value()]);
     view! {
         {status}
@@ -193,7 +258,11 @@ fn VariablesTable(
     update: ServerAction<UpdateVariable>,
     delete: ServerAction<DeleteVariable>,
 ) -> impl IntoView {
-    let VariablesView { can_manage, now, variables } = view;
+    let VariablesView { can_manage, now, environment, environments, variables } = view;
+    let base = format!("/projects/{}", slug.get_untracked());
+    let export = format!("{base}/{environment}/variables.env");
+    let switcher = view! { <EnvironmentSwitcher base environments current=environment.clone() suffix="/variables" /> };
+    let environment = Signal::stored(environment);
     let variables = StoredValue::new(variables);
     let rows = variables
         .get_value()
@@ -239,15 +308,12 @@ fn VariablesTable(
         .collect_view();
     let empty = variables.with_value(Vec::is_empty);
     view! {
+        {switcher}
         <div class="toolbar">
             <p class="muted">
                 "Plain settings such as LOG_LEVEL or PORT. They are not secret: everyone in the project sees them."
             </p>
-            <a
-                class="button secondary"
-                href=move || format!("/projects/{}/variables.env", slug.get())
-                download=""
-            >
+            <a class="button secondary" href=export download="">
                 "Export .env"
             </a>
             {can_manage
@@ -275,13 +341,15 @@ fn VariablesTable(
             </thead>
             <tbody>{rows}</tbody>
         </table>
-        {can_manage.then(|| view! { <VariableDialogs slug variables create update delete /> })}
+        {can_manage
+            .then(|| view! { <VariableDialogs slug environment variables create update delete /> })}
     }
 }
 
 #[component]
 fn VariableDialogs(
     slug: Signal<String>,
+    environment: Signal<String>,
     variables: StoredValue<Vec<Variable>>,
     create: ServerAction<CreateVariable>,
     update: ServerAction<UpdateVariable>,
@@ -303,6 +371,7 @@ fn VariableDialogs(
             <ActionForm action=create attr:novalidate=true attr:class="stack">
                 <ReturnHere />
                 <input type="hidden" name="slug" value=move || slug.get() />
+                <input type="hidden" name="environment" value=move || environment.get() />
                 <label for="variable-key">"Variable Key"</label>
                 <input
                     id="variable-key"
@@ -350,6 +419,11 @@ fn VariableDialogs(
                             <ActionForm action=update attr:novalidate=true attr:class="stack">
                                 <ReturnHere />
                                 <input type="hidden" name="slug" value=move || slug.get() />
+                                <input
+                                    type="hidden"
+                                    name="environment"
+                                    value=move || environment.get()
+                                />
                                 <label for="edit-variable-key">"Variable Key"</label>
                                 <input
                                     id="edit-variable-key"
@@ -405,6 +479,7 @@ fn VariableDialogs(
             fields=move |variable: &Variable| {
                 view! {
                     <input type="hidden" name="slug" value=move || slug.get() />
+                    <input type="hidden" name="environment" value=move || environment.get() />
                     <input type="hidden" name="key" value=variable.key.clone() />
                 }
             }

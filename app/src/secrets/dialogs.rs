@@ -22,6 +22,7 @@ pub(super) fn add_dialog_key(dialog: Option<String>) -> Option<String> {
 #[component]
 pub(super) fn AddSecretDialog(
     scope: Signal<String>,
+    environment: Signal<String>,
     create: ServerAction<CreateSecret>,
 ) -> impl IntoView {
     let dialog = open_dialog();
@@ -52,6 +53,7 @@ pub(super) fn AddSecretDialog(
             <ActionForm action=create attr:novalidate=true attr:class="stack">
                 <ReturnHere />
                 <input type="hidden" name="scope" value=move || scope.get() />
+                <input type="hidden" name="environment" value=move || environment.get() />
                 <label for="add-key">"Secret Key"</label>
                 <input
                     id="add-key"
@@ -153,6 +155,7 @@ fn row_for(
 #[component]
 pub(super) fn EditSecretDialog(
     scope: Signal<String>,
+    environment: Signal<String>,
     update: ServerAction<UpdateSecret>,
     rows: StoredValue<Vec<SecretRow>>,
 ) -> impl IntoView {
@@ -172,6 +175,11 @@ pub(super) fn EditSecretDialog(
                             <ActionForm action=update attr:novalidate=true attr:class="stack">
                                 <ReturnHere />
                                 <input type="hidden" name="scope" value=move || scope.get() />
+                                <input
+                                    type="hidden"
+                                    name="environment"
+                                    value=move || environment.get()
+                                />
                                 <input
                                     type="hidden"
                                     name="version"
@@ -230,6 +238,7 @@ pub(super) fn EditSecretDialog(
 #[component]
 pub(super) fn DeleteSecretDialog(
     scope: Signal<String>,
+    environment: Signal<String>,
     delete: ServerAction<DeleteSecret>,
     rows: StoredValue<Vec<SecretRow>>,
 ) -> impl IntoView {
@@ -242,10 +251,11 @@ pub(super) fn DeleteSecretDialog(
             id="delete-secret"
             action=delete
             confirm="Delete"
-            message=|row: &SecretRow| {
+            message=move |row: &SecretRow| {
                 view! {
                     "This permanently deletes "
                     <code>{row.meta.key.clone()}</code>
+                    {move || in_environment(&environment.get())}
                     " and all its earlier values. Programs that read it will no longer get it. "
                     "This cannot be undone."
                 }
@@ -253,6 +263,7 @@ pub(super) fn DeleteSecretDialog(
             fields=move |row: &SecretRow| {
                 view! {
                     <input type="hidden" name="scope" value=move || scope.get() />
+                    <input type="hidden" name="environment" value=move || environment.get() />
                     <input type="hidden" name="key" value=row.meta.key.clone() />
                     <input type="hidden" name="version" value=row.meta.version.to_string() />
                 }
@@ -292,4 +303,13 @@ fn random_bytes(bytes: &mut [u8]) -> bool {
 #[cfg(not(feature = "hydrate"))]
 fn random_bytes(_bytes: &mut [u8]) -> bool {
     false
+}
+
+/// " from production" in a message about a project's secret; nothing for a team secret.
+fn in_environment(environment: &str) -> String {
+    if environment.is_empty() || environment == crate::environments::TEAM_ENVIRONMENT {
+        String::new()
+    } else {
+        format!(" from {environment}")
+    }
 }

@@ -14,6 +14,8 @@ pub mod page;
 #[cfg(feature = "ssr")]
 mod reads;
 #[cfg(feature = "ssr")]
+mod rebind;
+#[cfg(feature = "ssr")]
 pub mod repo;
 pub mod rpc;
 #[cfg(feature = "ssr")]

@@ -11,12 +11,17 @@ use super::{
 };
 use crate::{
     components::{Timestamp, announce_successes, count_successes, dialog_href, page_error},
+    environments::EnvironmentSwitcher,
     time::Millis,
 };
 
-/// The secrets of `scope` (a project's slug, or [`TEAM`]) with everything people do to them.
+/// The secrets of `scope` (a project's slug, or [`TEAM`]) in `environment` (none: the project's
+/// first) with everything people do to them.
 #[component]
-pub fn SecretsPanel(#[prop(into)] scope: Signal<String>) -> impl IntoView {
+pub fn SecretsPanel(
+    #[prop(into)] scope: Signal<String>,
+    #[prop(into, optional)] environment: Signal<Option<String>>,
+) -> impl IntoView {
     let create = ServerAction::<CreateSecret>::new();
     let update = ServerAction::<UpdateSecret>::new();
     let delete = ServerAction::<DeleteSecret>::new();
@@ -24,8 +29,10 @@ pub fn SecretsPanel(#[prop(into)] scope: Signal<String>) -> impl IntoView {
     count_successes(create.value(), changes);
     count_successes(update.value(), changes);
     count_successes(delete.value(), changes);
-    let data =
-        Resource::new(move || (scope.get(), changes.get()), |(scope, _)| list_secrets(scope));
+    let data = Resource::new(
+        move || (scope.get(), environment.get(), changes.get()),
+        |(scope, environment, _)| list_secrets(scope, environment),
+    );
     let status = announce_successes([create.value(), update.value(), delete.value()]);
     view! {
         {status}
@@ -54,8 +61,13 @@ fn SecretsTable(
 ) -> impl IntoView {
     let query = use_query_map();
     let filter = RwSignal::new(query.read_untracked().get("q").unwrap_or_default());
-    let SecretsView { can_manage, now, rows, missing_required } = view;
+    let SecretsView { can_manage, now, environment, environments, rows, missing_required } = view;
     let is_team = move || scope.get() == TEAM;
+    let switcher = (!environments.is_empty()).then(|| {
+        let base = format!("/projects/{}", scope.get_untracked());
+        view! { <EnvironmentSwitcher base environments current=environment.clone() suffix="" /> }
+    });
+    let environment = Signal::stored(environment);
     let rows = StoredValue::new(rows);
     let visible = move || {
         let needle = filter.get().trim().to_lowercase();
@@ -95,6 +107,7 @@ fn SecretsTable(
         })
         .collect_view();
     view! {
+        {switcher}
         {warnings}
         <div class="toolbar">
             <Form method="GET" action="" attr:class="filter" attr:role="search">
@@ -169,9 +182,9 @@ fn SecretsTable(
         {can_manage
             .then(|| {
                 view! {
-                    <AddSecretDialog scope create />
-                    <EditSecretDialog scope update rows />
-                    <DeleteSecretDialog scope delete rows />
+                    <AddSecretDialog scope environment create />
+                    <EditSecretDialog scope environment update rows />
+                    <DeleteSecretDialog scope environment delete rows />
                 }
             })}
     }

@@ -8,12 +8,12 @@ use super::{
     repo::{CurrentSealed, FingerprintMatch, SecretRows},
     service::{
         Actor, KEY_RETIRED_ATTEMPTS, ProjectRef, Result, Revealed, Scope, ValueMatch, Vault,
-        VaultError, event, into_meta,
+        VaultError, event, into_meta, stored_address,
     },
 };
 use crate::{
     audit::{AuditAction, Event},
-    crypto::{Sealed, SecretAddress},
+    crypto::Sealed,
     not_found::NotFound,
     store::{WritePool, with_pool},
 };
@@ -22,7 +22,9 @@ impl Vault {
     /// Every secret of a scope, by key: metadata only, never values.
     pub async fn list_secrets(&self, scope: &Scope) -> Result<Vec<SecretMeta>> {
         let project = self.project(scope).await?;
-        let rows = with_pool!(self.store, |pool| pool.acquire().await?.metas(project.id).await?);
+        let rows = with_pool!(self.store, |pool| {
+            pool.acquire().await?.metas(project.environment_id).await?
+        });
         rows.into_iter().map(into_meta).collect()
     }
 
@@ -48,16 +50,16 @@ impl Vault {
         key: &SecretKey,
     ) -> Result<Revealed> {
         let current = with_pool!(self.store, |pool| {
-            pool.acquire().await?.current_sealed(project.id, key.as_str()).await?
+            pool.acquire().await?.current_sealed(project.environment_id, key.as_str()).await?
         });
-        let CurrentSealed { version, updated_at, key_generation: generation, sealed } =
+        let CurrentSealed { version, updated_at, key_generation: generation, binding, sealed } =
             current.ok_or_else(|| NotFound::secret(key))?;
         // No audit row, no value. Recorded in a transaction that starts with its write, so that
         // SQLite never has to upgrade a read lock (which fails at once instead of waiting).
-        let data_key = self.data_key_at(project.id, generation).await?;
+        let data_key = self.data_key_at(project.project_id, generation).await?;
         let read = event(actor, AuditAction::SecretRead, project, key.as_str(), version);
         self.audit.record_alone(read).await?;
-        let at = SecretAddress::new(project.id, key.as_str(), version);
+        let at = stored_address(project, key.as_str(), version, binding)?;
         let plain = data_key.open_secret(&at, &Sealed::from_bytes(&sealed)?)?;
         let value = SecretValue::from_bytes(plain.to_vec())?;
         Ok(Revealed { value, version, updated_at })
@@ -75,18 +77,7 @@ impl Vault {
             let mut tx = pool.begin_write().await?;
             // The write first: SQLite cannot upgrade a read lock while another writer waits.
             self.audit
-                .record(
-                    &mut *tx,
-                    Event {
-                        actor,
-                        action: AuditAction::SecretSearchedByValue,
-                        project_id: None,
-                        project_slug: None,
-                        secret_key: None,
-                        version: None,
-                        details: None,
-                    },
-                )
+                .record(&mut *tx, Event::general(actor, AuditAction::SecretSearchedByValue, None))
                 .await?;
             let rows = tx.by_fingerprint(&fingerprint.0[..]).await?;
             tx.commit().await?;
@@ -96,6 +87,7 @@ impl Vault {
             .into_iter()
             .map(|row| ValueMatch {
                 project_slug: (row.kind == "project").then_some(row.slug),
+                environment: row.environment,
                 key: row.key,
                 version: row.version,
                 is_current: row.version == row.current_version,

@@ -6,7 +6,8 @@
 //! [`crate::store::for_both_backends!`], from one text.
 
 use crate::{
-    ids::{ProjectId, Version},
+    crypto::Binding,
+    ids::{EnvironmentId, ProjectId, Version},
     store::{RepoResult, for_both_backends},
     time::Millis,
 };
@@ -14,6 +15,7 @@ use crate::{
 /// A new secret's row (its current version is 1).
 pub struct NewSecretRow<'a> {
     pub project_id: ProjectId,
+    pub environment_id: EnvironmentId,
     pub key: &'a str,
     pub description: Option<&'a str>,
     pub secret_type: &'a str,
@@ -21,7 +23,7 @@ pub struct NewSecretRow<'a> {
     pub by: &'a str,
 }
 
-/// One sealed version of a secret.
+/// One sealed version of a secret, sealed with [`Binding::CURRENT`].
 pub struct VersionRow<'a> {
     pub secret_id: i64,
     pub version: Version,
@@ -35,6 +37,8 @@ pub struct VersionRow<'a> {
 /// A stored version as a reseal needs it.
 pub struct StoredVersion {
     pub key_generation: i64,
+    /// The associated data it was sealed with (the `binding` column).
+    pub binding: i64,
     pub sealed: Vec<u8>,
     pub fingerprint: Vec<u8>,
 }
@@ -58,6 +62,7 @@ pub struct CurrentSealed {
     pub version: Version,
     pub updated_at: Millis,
     pub key_generation: i64,
+    pub binding: i64,
     pub sealed: Vec<u8>,
 }
 
@@ -67,6 +72,7 @@ pub struct FingerprintMatch {
     /// `project` or `team`.
     pub kind: String,
     pub slug: String,
+    pub environment: String,
     pub key: String,
     pub version: Version,
     pub current_version: Version,
@@ -82,9 +88,25 @@ pub struct RunTimeRow {
     pub version: Version,
     /// The scope the secret belongs to (the data key that sealed it is that scope's).
     pub owner: ProjectId,
+    /// The environment of the scope it belongs to (its associated data names it).
+    pub owner_environment: EnvironmentId,
     pub text: Option<String>,
     pub generation: i64,
+    pub binding: i64,
     pub sealed: Option<Vec<u8>>,
+}
+
+/// A version still sealed with the associated data of before environments
+/// ([`Binding::Project`]), with what its reseal needs.
+#[derive(sqlx::FromRow)]
+pub struct UnboundVersion {
+    pub secret_id: i64,
+    pub version: Version,
+    pub key_generation: i64,
+    pub project_id: ProjectId,
+    pub environment_id: EnvironmentId,
+    pub key: String,
+    pub sealed_value: Vec<u8>,
 }
 
 impl RunTimeRow {
@@ -94,32 +116,26 @@ impl RunTimeRow {
 }
 
 const METAS: &str = "SELECT key, description, secret_type, current_version, created_at, \
-     created_by, updated_at, updated_by FROM secrets WHERE project_id = $1 ORDER BY key";
+     created_by, updated_at, updated_by FROM secrets WHERE environment_id = $1 ORDER BY key";
 const META: &str = "SELECT key, description, secret_type, current_version, created_at, \
-     created_by, updated_at, updated_by FROM secrets WHERE project_id = $1 AND key = $2";
+     created_by, updated_at, updated_by FROM secrets WHERE environment_id = $1 AND key = $2";
 
 pub(crate) trait SecretRows {
-    /// The scope's id and slug: the team scope, or the project `slug`.
-    fn scope(
-        &mut self,
-        project_slug: Option<&str>,
-    ) -> impl Future<Output = RepoResult<Option<(ProjectId, String)>>> + Send;
-
-    /// Every secret of a project, by key.
+    /// Every secret of an environment, by key.
     fn metas(
         &mut self,
-        project_id: ProjectId,
+        environment_id: EnvironmentId,
     ) -> impl Future<Output = RepoResult<Vec<MetaRow>>> + Send;
 
     fn meta(
         &mut self,
-        project_id: ProjectId,
+        environment_id: EnvironmentId,
         key: &str,
     ) -> impl Future<Output = RepoResult<Option<MetaRow>>> + Send;
 
     fn current_sealed(
         &mut self,
-        project_id: ProjectId,
+        environment_id: EnvironmentId,
         key: &str,
     ) -> impl Future<Output = RepoResult<Option<CurrentSealed>>> + Send;
 
@@ -129,11 +145,11 @@ pub(crate) trait SecretRows {
         fingerprint: &[u8],
     ) -> impl Future<Output = RepoResult<Vec<FingerprintMatch>>> + Send;
 
-    /// Everything a project's programs get: its variables, the team secrets and its own
-    /// secrets at their current versions. One query.
+    /// Everything the programs of a project's environment get: its variables, the team secrets
+    /// and its own secrets at their current versions. One query.
     fn run_time_rows(
         &mut self,
-        project_id: ProjectId,
+        environment_id: EnvironmentId,
     ) -> impl Future<Output = RepoResult<Vec<RunTimeRow>>> + Send;
 
     /// Inserts a secret's row; a unique violation means the key is taken.
@@ -145,7 +161,7 @@ pub(crate) trait SecretRows {
     /// The id of the scope's secret `key`, if there is one.
     fn secret_id(
         &mut self,
-        project_id: ProjectId,
+        environment_id: EnvironmentId,
         key: &str,
     ) -> impl Future<Output = RepoResult<Option<i64>>> + Send;
 
@@ -154,7 +170,7 @@ pub(crate) trait SecretRows {
     /// transaction, so it takes the row (PostgreSQL) or database (SQLite) write lock.
     fn claim(
         &mut self,
-        project_id: ProjectId,
+        environment_id: EnvironmentId,
         key: &str,
         expected: Version,
         at: Millis,
@@ -178,11 +194,27 @@ pub(crate) trait SecretRows {
         description: Option<&str>,
     ) -> impl Future<Output = RepoResult<()>> + Send;
 
+    /// Up to `limit` versions sealed with [`Binding::Project`], after the version `after` (a
+    /// secret id and version) in that order.
+    fn versions_bound_to_project(
+        &mut self,
+        after: (i64, Version),
+        limit: i64,
+    ) -> impl Future<Output = RepoResult<Vec<UnboundVersion>>> + Send;
+
+    /// Replaces a version's value resealed with [`Binding::CURRENT`], if it is still sealed
+    /// with [`Binding::Project`] under `key_generation`: whether it was.
+    fn rebind_version(
+        &mut self,
+        version: &UnboundVersion,
+        sealed: &[u8],
+    ) -> impl Future<Output = RepoResult<bool>> + Send;
+
     /// Deletes the secret with its versions (at `expected` only, when given): the version it
     /// had, or `None` when it is gone or someone changed it first.
     fn delete_secret(
         &mut self,
-        project_id: ProjectId,
+        environment_id: EnvironmentId,
         key: &str,
         expected: Option<Version>,
     ) -> impl Future<Output = RepoResult<Option<Version>>> + Send;
@@ -190,34 +222,16 @@ pub(crate) trait SecretRows {
 
 for_both_backends! {
     impl SecretRows {
-        async fn scope(&mut self, project_slug: Option<&str>) -> sqlx::Result<Option<(ProjectId, String)>> {
-            match project_slug {
-                None => {
-                    sqlx::query_as("SELECT id, slug FROM projects WHERE kind = 'team'")
-                        .fetch_optional(&mut *self)
-                        .await
-                }
-                Some(slug) => {
-                    sqlx::query_as(
-                        "SELECT id, slug FROM projects WHERE kind = 'project' AND slug = $1",
-                    )
-                    .bind(slug)
-                    .fetch_optional(&mut *self)
-                    .await
-                }
-            }
-        }
-
-        async fn metas(&mut self, project_id: ProjectId) -> sqlx::Result<Vec<MetaRow>> {
+        async fn metas(&mut self, environment_id: EnvironmentId) -> sqlx::Result<Vec<MetaRow>> {
             sqlx::query_as(METAS)
-            .bind(project_id)
+            .bind(environment_id)
             .fetch_all(&mut *self)
             .await
         }
 
-        async fn meta(&mut self, project_id: ProjectId, key: &str) -> sqlx::Result<Option<MetaRow>> {
+        async fn meta(&mut self, environment_id: EnvironmentId, key: &str) -> sqlx::Result<Option<MetaRow>> {
             sqlx::query_as(META)
-            .bind(project_id)
+            .bind(environment_id)
             .bind(key)
             .fetch_optional(&mut *self)
             .await
@@ -225,17 +239,17 @@ for_both_backends! {
 
         async fn current_sealed(
             &mut self,
-            project_id: ProjectId,
+            environment_id: EnvironmentId,
             key: &str,
         ) -> sqlx::Result<Option<CurrentSealed>> {
             sqlx::query_as(
                 "SELECT s.current_version AS version, s.updated_at, v.key_generation, \
-                 v.sealed_value AS sealed \
+                 v.binding, v.sealed_value AS sealed \
                  FROM secrets s \
                  JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version \
-                 WHERE s.project_id = $1 AND s.key = $2",
+                 WHERE s.environment_id = $1 AND s.key = $2",
             )
-            .bind(project_id)
+            .bind(environment_id)
             .bind(key)
             .fetch_optional(&mut *self)
             .await
@@ -243,40 +257,43 @@ for_both_backends! {
 
         async fn by_fingerprint(&mut self, fingerprint: &[u8]) -> sqlx::Result<Vec<FingerprintMatch>> {
             sqlx::query_as(
-                "SELECT p.kind, p.slug, s.key, v.version, s.current_version \
-                 FROM secret_versions v JOIN secrets s ON s.id = v.secret_id \
+                "SELECT p.kind, p.slug, e.name AS environment, s.key, v.version, \
+                 s.current_version FROM secret_versions v JOIN secrets s ON s.id = v.secret_id \
                  JOIN projects p ON p.id = s.project_id \
-                 WHERE v.fingerprint = $1 ORDER BY p.slug, s.key, v.version",
+                 JOIN environments e ON e.id = s.environment_id \
+                 WHERE v.fingerprint = $1 ORDER BY p.slug, e.position, s.key, v.version",
             )
             .bind(fingerprint)
             .fetch_all(&mut *self)
             .await
         }
 
-        async fn run_time_rows(&mut self, project_id: ProjectId) -> sqlx::Result<Vec<RunTimeRow>> {
+        async fn run_time_rows(&mut self, environment_id: EnvironmentId) -> sqlx::Result<Vec<RunTimeRow>> {
             // The ranks are RunTimeRow's constants.
             sqlx::query_as(
                 "SELECT CAST(0 AS BIGINT) AS rank, key, CAST(0 AS BIGINT) AS version, \
-                 project_id AS owner, value AS text, CAST(0 AS BIGINT) AS generation, \
-                 NULL AS sealed FROM variables WHERE project_id = $1 \
+                 project_id AS owner, environment_id AS owner_environment, value AS text, \
+                 CAST(0 AS BIGINT) AS generation, CAST(0 AS BIGINT) AS binding, NULL AS sealed \
+                 FROM variables WHERE environment_id = $1 \
                  UNION ALL \
-                 SELECT CASE WHEN s.project_id = $1 THEN CAST(2 AS BIGINT) \
-                 ELSE CAST(1 AS BIGINT) END, s.key, s.current_version, s.project_id, NULL, \
-                 v.key_generation, v.sealed_value FROM secrets s \
+                 SELECT CASE WHEN s.environment_id = $1 THEN CAST(2 AS BIGINT) \
+                 ELSE CAST(1 AS BIGINT) END, s.key, s.current_version, s.project_id, \
+                 s.environment_id, NULL, v.key_generation, v.binding, v.sealed_value \
+                 FROM secrets s \
                  JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version \
-                 WHERE s.project_id = $1 \
+                 WHERE s.environment_id = $1 \
                  OR s.project_id = (SELECT id FROM projects WHERE kind = 'team')",
             )
-            .bind(project_id)
+            .bind(environment_id)
             .fetch_all(&mut *self)
             .await
         }
 
         async fn insert_secret(&mut self, row: &NewSecretRow<'_>) -> sqlx::Result<i64> {
             sqlx::query_scalar(
-                "INSERT INTO secrets (project_id, key, description, secret_type, \
+                "INSERT INTO secrets (project_id, environment_id, key, description, secret_type, \
                  current_version, created_at, created_by, updated_at, updated_by) \
-                 VALUES ($1, $2, $3, $4, 1, $5, $6, $5, $6) RETURNING id",
+                 VALUES ($1, $7, $2, $3, $4, 1, $5, $6, $5, $6) RETURNING id",
             )
             .bind(row.project_id)
             .bind(row.key)
@@ -284,13 +301,14 @@ for_both_backends! {
             .bind(row.secret_type)
             .bind(row.at)
             .bind(row.by)
+            .bind(row.environment_id)
             .fetch_one(&mut *self)
             .await
         }
 
-        async fn secret_id(&mut self, project_id: ProjectId, key: &str) -> sqlx::Result<Option<i64>> {
-            sqlx::query_scalar("SELECT id FROM secrets WHERE project_id = $1 AND key = $2")
-                .bind(project_id)
+        async fn secret_id(&mut self, environment_id: EnvironmentId, key: &str) -> sqlx::Result<Option<i64>> {
+            sqlx::query_scalar("SELECT id FROM secrets WHERE environment_id = $1 AND key = $2")
+                .bind(environment_id)
                 .bind(key)
                 .fetch_optional(&mut *self)
                 .await
@@ -298,7 +316,7 @@ for_both_backends! {
 
         async fn claim(
             &mut self,
-            project_id: ProjectId,
+            environment_id: EnvironmentId,
             key: &str,
             expected: Version,
             at: Millis,
@@ -306,12 +324,12 @@ for_both_backends! {
         ) -> sqlx::Result<Option<(i64, Option<String>)>> {
             sqlx::query_as(
                 "UPDATE secrets SET current_version = current_version + 1, updated_at = $1, \
-                 updated_by = $2 WHERE project_id = $3 AND key = $4 AND current_version = $5 \
+                 updated_by = $2 WHERE environment_id = $3 AND key = $4 AND current_version = $5 \
                  RETURNING id, description",
             )
             .bind(at)
             .bind(by)
-            .bind(project_id)
+            .bind(environment_id)
             .bind(key)
             .bind(expected)
             .fetch_optional(&mut *self)
@@ -323,16 +341,17 @@ for_both_backends! {
             secret_id: i64,
             version: Version,
         ) -> sqlx::Result<Option<StoredVersion>> {
-            let row: Option<(i64, Vec<u8>, Vec<u8>)> = sqlx::query_as(
-                "SELECT key_generation, sealed_value, fingerprint FROM secret_versions \
+            let row: Option<(i64, i64, Vec<u8>, Vec<u8>)> = sqlx::query_as(
+                "SELECT key_generation, binding, sealed_value, fingerprint FROM secret_versions \
                  WHERE secret_id = $1 AND version = $2",
             )
             .bind(secret_id)
             .bind(version)
             .fetch_optional(&mut *self)
             .await?;
-            Ok(row.map(|(key_generation, sealed, fingerprint)| StoredVersion {
+            Ok(row.map(|(key_generation, binding, sealed, fingerprint)| StoredVersion {
                 key_generation,
+                binding,
                 sealed,
                 fingerprint,
             }))
@@ -341,7 +360,8 @@ for_both_backends! {
         async fn insert_version(&mut self, row: &VersionRow<'_>) -> sqlx::Result<()> {
             sqlx::query(
                 "INSERT INTO secret_versions (secret_id, version, key_generation, sealed_value, \
-                 fingerprint, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                 fingerprint, created_at, created_by, binding) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(row.secret_id)
             .bind(row.version)
@@ -350,6 +370,7 @@ for_both_backends! {
             .bind(row.fingerprint)
             .bind(row.at)
             .bind(row.by)
+            .bind(Binding::CURRENT.stored())
             .execute(&mut *self)
             .await
             .map(|_| ())
@@ -370,19 +391,54 @@ for_both_backends! {
 
         async fn delete_secret(
             &mut self,
-            project_id: ProjectId,
+            environment_id: EnvironmentId,
             key: &str,
             expected: Option<Version>,
         ) -> sqlx::Result<Option<Version>> {
             sqlx::query_scalar(
-                "DELETE FROM secrets WHERE project_id = $1 AND key = $2 \
+                "DELETE FROM secrets WHERE environment_id = $1 AND key = $2 \
                  AND ($3 IS NULL OR current_version = $3) RETURNING current_version",
             )
-            .bind(project_id)
+            .bind(environment_id)
             .bind(key)
             .bind(expected)
             .fetch_optional(&mut *self)
             .await
+        }
+
+        async fn versions_bound_to_project(
+            &mut self,
+            after: (i64, Version),
+            limit: i64,
+        ) -> sqlx::Result<Vec<UnboundVersion>> {
+            sqlx::query_as(
+                "SELECT v.secret_id, v.version, v.key_generation, s.project_id, s.environment_id, \
+                 s.key, v.sealed_value FROM secret_versions v JOIN secrets s ON s.id = v.secret_id \
+                 WHERE v.binding = $1 AND (v.secret_id > $2 OR (v.secret_id = $2 AND v.version > $3)) \
+                 ORDER BY v.secret_id, v.version LIMIT $4",
+            )
+            .bind(Binding::Project.stored())
+            .bind(after.0)
+            .bind(after.1)
+            .bind(limit)
+            .fetch_all(&mut *self)
+            .await
+        }
+
+        async fn rebind_version(&mut self, version: &UnboundVersion, sealed: &[u8]) -> sqlx::Result<bool> {
+            let done = sqlx::query(
+                "UPDATE secret_versions SET sealed_value = $1, binding = $2 \
+                 WHERE secret_id = $3 AND version = $4 AND key_generation = $5 AND binding = $6",
+            )
+            .bind(sealed)
+            .bind(Binding::CURRENT.stored())
+            .bind(version.secret_id)
+            .bind(version.version)
+            .bind(version.key_generation)
+            .bind(Binding::Project.stored())
+            .execute(&mut *self)
+            .await?;
+            Ok(done.rows_affected() > 0)
         }
     }
 }

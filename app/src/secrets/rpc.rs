@@ -26,53 +26,67 @@ pub struct SecretRow {
 pub struct SecretsView {
     pub can_manage: bool,
     pub now: Millis,
+    /// The environment shown (`*` for the team scope).
+    pub environment: String,
+    /// The project's environments in their order, for the switcher (none for the team scope).
+    pub environments: Vec<String>,
     pub rows: Vec<SecretRow>,
     /// Required keys set neither in the project nor for the team.
     pub missing_required: Vec<String>,
 }
 
-/// The table's data; anyone signed in.
+/// The table's data; anyone signed in. `scope` is a project's slug or [`TEAM`]; `environment`
+/// names one of the project's environments (none: its first). The team scope has one.
 #[server(prefix = "/rpc", endpoint = "list_secrets")]
-pub async fn list_secrets(scope: String) -> Result<SecretsView, AppError> {
-    crate::error::respond(ssr::list_secrets(scope).await)
+pub async fn list_secrets(
+    scope: String,
+    environment: Option<String>,
+) -> Result<SecretsView, AppError> {
+    crate::error::respond(ssr::list_secrets(scope, environment).await)
 }
 
 /// Owners and admins: adds a secret. An empty type takes the one the value suggests.
 #[server(prefix = "/rpc", endpoint = "create_secret")]
 pub async fn create_secret(
     scope: String,
+    environment: Option<String>,
     key: String,
     value: String,
     description: String,
     secret_type: String,
 ) -> Result<String, AppError> {
-    crate::error::respond(ssr::create_secret(scope, key, value, description, secret_type).await)
+    let input = ssr::Input { scope, environment, key };
+    crate::error::respond(ssr::create_secret(input, value, description, secret_type).await)
 }
 
 /// Owners and admins: a new value (empty keeps the current one) and/or description.
 #[server(prefix = "/rpc", endpoint = "update_secret")]
 pub async fn update_secret(
     scope: String,
+    environment: Option<String>,
     key: String,
     version: Version,
     value: String,
     description: String,
 ) -> Result<String, AppError> {
-    crate::error::respond(ssr::update_secret(scope, key, version, value, description).await)
+    let input = ssr::Input { scope, environment, key };
+    crate::error::respond(ssr::update_secret(input, version, value, description).await)
 }
 
 /// Owners and admins: deletes a secret and its history, if nobody changed it since `version`.
 #[server(prefix = "/rpc", endpoint = "delete_secret")]
 pub async fn delete_secret(
     scope: String,
+    environment: Option<String>,
     key: String,
     version: Version,
 ) -> Result<String, AppError> {
-    crate::error::respond(ssr::delete_secret(scope, key, version).await)
+    let input = ssr::Input { scope, environment, key };
+    crate::error::respond(ssr::delete_secret(input, version).await)
 }
 
 #[cfg(feature = "ssr")]
-mod ssr {
+pub(crate) mod ssr {
     use std::collections::BTreeMap;
 
     use super::{SecretRow, SecretsView, TEAM};
@@ -85,29 +99,59 @@ mod ssr {
             domain::{Description, SecretKey, SecretType, SecretValue},
             service::{NewSecret, Scope, SecretUpdate},
         },
+        state::AppState,
         time::{DAY_MS, Millis},
     };
 
-    fn scope(text: &str) -> Result<Scope, AppError> {
+    /// Which secret a call names: its scope (a slug or [`TEAM`]), environment and key.
+    pub struct Input {
+        pub scope: String,
+        pub environment: Option<String>,
+        pub key: String,
+    }
+
+    impl Input {
+        fn bounds(&self) -> crate::bounds::SecretInput<'_> {
+            crate::bounds::SecretInput::named(&self.scope, &self.key)
+                .in_environment(self.environment.as_deref().unwrap_or_default())
+        }
+    }
+
+    /// The scope a call names: the team's, or a project's environment (its first when the call
+    /// names none).
+    pub async fn scope(
+        state: &AppState,
+        text: &str,
+        environment: Option<&str>,
+    ) -> Result<Scope, AppError> {
         if text == TEAM {
             return Ok(Scope::Team);
         }
         let slug = ProjectSlug::parse(text)
             .map_err(|_| AppError::NotFound(format!("There is no project at /projects/{text}")))?;
-        Ok(Scope::Project(slug))
+        let environment = state.environments.named_or_first(&slug, environment).await?;
+        Ok(Scope::Project(slug, environment))
     }
 
-    pub async fn list_secrets(scope_text: String) -> Result<SecretsView, AppError> {
+    pub async fn list_secrets(
+        scope_text: String,
+        environment: Option<String>,
+    ) -> Result<SecretsView, AppError> {
+        crate::bounds::gate(
+            &crate::bounds::SecretInput::named(&scope_text, "")
+                .in_environment(environment.as_deref().unwrap_or_default()),
+        )?;
         let caller = signed_in().await?;
-        let scope = scope(&scope_text)?;
+        let scope = scope(&caller.state, &scope_text, environment.as_deref()).await?;
         let vault = &caller.state.vault;
         let now = Millis::now();
         let own = vault.list_secrets(&scope).await?;
-        let (team, settings) = match &scope {
-            Scope::Team => (Vec::new(), None),
-            Scope::Project(slug) => (
+        let (team, settings, environments) = match &scope {
+            Scope::Team => (Vec::new(), None, Vec::new()),
+            Scope::Project(slug, _) => (
                 vault.list_secrets(&Scope::Team).await?,
                 Some(caller.state.projects.settings(slug).await?),
+                caller.state.environments.list(slug).await?.into_iter().map(|e| e.name).collect(),
             ),
         };
         let max_age_ms = settings.as_ref().and_then(|s| s.max_secret_age_days).map(|d| d * DAY_MS);
@@ -140,27 +184,32 @@ mod ssr {
                     .collect()
             })
             .unwrap_or_default();
-        Ok(SecretsView { can_manage: caller.user.role.can_manage(), now, rows, missing_required })
+        Ok(SecretsView {
+            can_manage: caller.user.role.can_manage(),
+            now,
+            environment: scope.environment_name().to_string(),
+            environments,
+            rows,
+            missing_required,
+        })
     }
 
     pub async fn create_secret(
-        scope_text: String,
-        key: String,
+        input: Input,
         value: String,
         description: String,
         secret_type: String,
     ) -> Result<String, AppError> {
         crate::bounds::gate(&crate::bounds::SecretInput {
-            scope: &scope_text,
-            key: &key,
             value: &value,
             description: &description,
             secret_type: &secret_type,
+            ..input.bounds()
         })?;
         let caller = manager().await?;
-        let scope = scope(&scope_text)?;
+        let scope = scope(&caller.state, &input.scope, input.environment.as_deref()).await?;
         let secret = NewSecret {
-            key: SecretKey::parse(&key)?,
+            key: SecretKey::parse(&input.key)?,
             value: SecretValue::new(value)?,
             description: Description::parse(Some(&description))?,
             secret_type: match secret_type.trim() {
@@ -173,8 +222,7 @@ mod ssr {
     }
 
     pub async fn update_secret(
-        scope_text: String,
-        key: String,
+        input: Input,
         version: Version,
         value: String,
         description: String,
@@ -182,11 +230,11 @@ mod ssr {
         crate::bounds::gate(&crate::bounds::SecretInput {
             value: &value,
             description: &description,
-            ..crate::bounds::SecretInput::named(&scope_text, &key)
+            ..input.bounds()
         })?;
         let caller = manager().await?;
-        let scope = scope(&scope_text)?;
-        let key = SecretKey::parse(&key)?;
+        let scope = scope(&caller.state, &input.scope, input.environment.as_deref()).await?;
+        let key = SecretKey::parse(&input.key)?;
         let update = SecretUpdate {
             expected_version: version,
             value: if value.is_empty() { None } else { Some(SecretValue::new(value)?) },
@@ -196,15 +244,11 @@ mod ssr {
         Ok(format!("Secret {} updated", meta.key))
     }
 
-    pub async fn delete_secret(
-        scope_text: String,
-        key: String,
-        version: Version,
-    ) -> Result<String, AppError> {
-        crate::bounds::gate(&crate::bounds::SecretInput::named(&scope_text, &key))?;
+    pub async fn delete_secret(input: Input, version: Version) -> Result<String, AppError> {
+        crate::bounds::gate(&input.bounds())?;
         let caller = manager().await?;
-        let scope = scope(&scope_text)?;
-        let key = SecretKey::existing(&key)?;
+        let scope = scope(&caller.state, &input.scope, input.environment.as_deref()).await?;
+        let key = SecretKey::existing(&input.key)?;
         caller.state.vault.delete_secret(&caller.actor, &scope, &key, Some(version)).await?;
         Ok(format!("Secret {key} deleted"))
     }

@@ -13,9 +13,8 @@ use super::{
 };
 use crate::{
     audit::{Actor, AuditAction, Event, group::AppendError},
-    crypto::{DataKey, Sealed, SecretAddress},
-    ids::{ProjectId, Version},
-    projects::ProjectSlug,
+    crypto::{Binding, CryptoError, DataKey, Sealed, SecretAddress},
+    ids::{EnvironmentId, ProjectId, Version},
     store::{
         snapshot::{Lookup, SnapshotCache},
         with_pool,
@@ -32,7 +31,24 @@ struct StoredEnvironment {
 
 enum StoredValue {
     Plain(String),
-    Sealed { owner: ProjectId, version: Version, generation: i64, sealed: Vec<u8> },
+    Sealed {
+        owner: ProjectId,
+        environment: EnvironmentId,
+        version: Version,
+        generation: i64,
+        binding: Binding,
+        sealed: Vec<u8>,
+    },
+}
+
+/// Whose environment a delivery reads: a project's environment, by id, with the names its
+/// audit event records.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub project_id: ProjectId,
+    pub slug: &'a str,
+    pub environment_id: EnvironmentId,
+    pub environment: &'a str,
 }
 
 /// Run-time delivery over the [`Vault`], with this server's memory of the stored environments.
@@ -40,9 +56,9 @@ enum StoredValue {
 #[derive(Clone)]
 pub struct RunTime {
     vault: Vault,
-    /// Projects' run-time environments as stored (sealed), by project id, read at a run-time
-    /// generation (see [`crate::store::snapshot`]).
-    environments: Arc<SnapshotCache<ProjectId, Arc<StoredEnvironment>>>,
+    /// Projects' run-time environments as stored (sealed), by environment id, read at a
+    /// run-time generation (see [`crate::store::snapshot`]).
+    environments: Arc<SnapshotCache<EnvironmentId, Arc<StoredEnvironment>>>,
 }
 
 impl RunTime {
@@ -50,19 +66,27 @@ impl RunTime {
         Self { vault, environments: Arc::default() }
     }
 
-    /// [`RunTime::run_time_environment`] for a project named by its slug.
+    /// [`RunTime::run_time_environment`] for an environment named by its project's slug and its
+    /// name (the team scope has no run-time environment of its own).
     pub async fn reveal_environment(
         &self,
         actor: &Actor,
-        slug: &ProjectSlug,
+        scope: &Scope,
     ) -> Result<BTreeMap<String, Zeroizing<String>>> {
-        let project = self.vault.project(&Scope::Project(slug.clone())).await?;
-        self.run_time_environment(actor, project.id, slug.as_str(), None).await
+        let project = self.vault.project(scope).await?;
+        let slug = project.slug.as_deref().unwrap_or_default();
+        let target = Target {
+            project_id: project.project_id,
+            slug,
+            environment_id: project.environment_id,
+            environment: &project.environment,
+        };
+        self.run_time_environment(actor, target, None).await
     }
 
-    /// What a program holding a token for the project `project_id` runs with: the project's
-    /// variables, then the team secrets, then the project's own secrets, each overriding the one
-    /// before for the same key. The delivery is one `environment.read` event, group committed
+    /// What a program holding a token for the environment `target` runs with: the
+    /// environment's variables, then the team secrets, then the environment's own secrets, each
+    /// overriding the one before for the same key. The delivery is one `environment.read` event, group committed
     /// before anything is returned.
     ///
     /// With `generation` (the run-time generation the caller's token was read at), the stored
@@ -74,8 +98,7 @@ impl RunTime {
     pub async fn run_time_environment(
         &self,
         actor: &Actor,
-        project_id: ProjectId,
-        slug: &str,
+        target: Target<'_>,
         generation: Option<i64>,
     ) -> Result<BTreeMap<String, Zeroizing<String>>> {
         // A rotation retired a key between the read and its lookup: read again (with a
@@ -84,7 +107,7 @@ impl RunTime {
         let mut attempts = 0;
         let read = loop {
             attempts += 1;
-            match self.deliver_environment(actor, project_id, slug, generation).await {
+            match self.deliver_environment(actor, target, generation).await {
                 Err(VaultError::KeyRetired)
                     if generation.is_none() && attempts < KEY_RETIRED_ATTEMPTS => {}
                 read => break read,
@@ -107,13 +130,13 @@ impl RunTime {
     async fn deliver_environment(
         &self,
         actor: &Actor,
-        project_id: ProjectId,
-        slug: &str,
+        target: Target<'_>,
         generation: Option<i64>,
     ) -> Result<BTreeMap<String, Zeroizing<String>>> {
+        let id = target.environment_id;
         let stored = match generation {
-            None => Arc::new(self.stored_environment(project_id).await?),
-            Some(generation) => match self.environments.get(&project_id) {
+            None => Arc::new(self.stored_environment(id).await?),
+            Some(generation) => match self.environments.get(&id) {
                 Lookup::Hit(at, stored) if at == generation => stored,
                 _ => {
                     if let Some(seen) =
@@ -122,8 +145,8 @@ impl RunTime {
                         return Err(VaultError::Stale(seen));
                     }
                     // Read after `generation` was: at least that new.
-                    let stored = Arc::new(self.stored_environment(project_id).await?);
-                    self.environments.insert(generation, project_id, stored.clone());
+                    let stored = Arc::new(self.stored_environment(id).await?);
+                    self.environments.insert(generation, id, stored.clone());
                     stored
                 }
             },
@@ -135,7 +158,14 @@ impl RunTime {
         for (key, value) in &stored.entries {
             let value = match value {
                 StoredValue::Plain(text) => Zeroizing::new(text.clone()),
-                StoredValue::Sealed { owner, version, generation, sealed } => {
+                StoredValue::Sealed {
+                    owner,
+                    environment,
+                    version,
+                    generation,
+                    binding,
+                    sealed,
+                } => {
                     let held = keys.iter().find(|(id, held, _)| id == owner && held == generation);
                     let data_key = match held {
                         Some((_, _, data_key)) => data_key.clone(),
@@ -145,7 +175,8 @@ impl RunTime {
                             data_key
                         }
                     };
-                    let at = SecretAddress::new(*owner, key, *version);
+                    let at = SecretAddress::new(*owner, *environment, key, *version)
+                        .with_binding(*binding);
                     let plain = data_key.open_secret(&at, &Sealed::from_bytes(sealed)?)?;
                     let value = SecretValue::from_bytes(plain.to_vec())?;
                     Zeroizing::new(value.expose().to_string())
@@ -155,8 +186,9 @@ impl RunTime {
         }
         let mut audit =
             Event::general(actor, AuditAction::EnvironmentRead, Some(stored.delivered.clone()));
-        audit.project_id = Some(project_id);
-        audit.project_slug = Some(slug);
+        audit.project_id = Some(target.project_id);
+        audit.project_slug = Some(target.slug);
+        audit.environment = Some(target.environment);
         match generation {
             None => self.vault.audit.record_alone(audit).await?,
             Some(generation) => match self.vault.audit.record_alone_at(audit, generation).await {
@@ -171,10 +203,10 @@ impl RunTime {
         Ok(environment)
     }
 
-    /// A project's run-time environment as stored. One query.
-    async fn stored_environment(&self, project_id: ProjectId) -> Result<StoredEnvironment> {
+    /// An environment's run-time values as stored. One query.
+    async fn stored_environment(&self, environment_id: EnvironmentId) -> Result<StoredEnvironment> {
         let rows = with_pool!(self.vault.store, |pool| {
-            pool.acquire().await?.run_time_rows(project_id).await?
+            pool.acquire().await?.run_time_rows(environment_id).await?
         });
         let mut chosen: BTreeMap<String, RunTimeRow> = BTreeMap::new();
         for row in rows {
@@ -185,13 +217,31 @@ impl RunTime {
         let mut entries = Vec::with_capacity(chosen.len());
         let mut delivered = Vec::new();
         for (key, row) in chosen {
-            let RunTimeRow { rank, version, owner, text, generation, sealed, .. } = row;
+            let RunTimeRow {
+                rank,
+                version,
+                owner,
+                owner_environment,
+                text,
+                generation,
+                binding,
+                sealed,
+                ..
+            } = row;
             let value = match (text, sealed) {
                 (Some(text), _) => StoredValue::Plain(text),
                 (None, Some(sealed)) => {
                     let team_mark = if rank == RunTimeRow::TEAM { " (team)" } else { "" };
                     delivered.push(format!("{key} v{version}{team_mark}"));
-                    StoredValue::Sealed { owner, version, generation, sealed }
+                    let binding = Binding::from_stored(binding).ok_or(CryptoError::Malformed)?;
+                    StoredValue::Sealed {
+                        owner,
+                        environment: owner_environment,
+                        version,
+                        generation,
+                        binding,
+                        sealed,
+                    }
                 }
                 (None, None) => continue,
             };

@@ -18,9 +18,13 @@ use super::{
 pub use crate::audit::Actor;
 use crate::{
     audit::{AuditAction, AuditLog, Event},
-    crypto::{self, Sealed, SecretAddress},
+    crypto::{self, Binding, Sealed, SecretAddress},
+    environments::{
+        EnvironmentName, TEAM_ENVIRONMENT,
+        place::{place, team_place},
+    },
     error::AppError,
-    ids::{ProjectId, Version},
+    ids::Version,
     keyring::{Keyring, KeyringError},
     not_found::NotFound,
     projects::ProjectSlug,
@@ -29,11 +33,34 @@ use crate::{
     validation::FieldError,
 };
 
-/// Where a secret lives: the team scope shared by every project, or one project.
+/// Where a secret lives: the team scope shared by every project, or one environment of a
+/// project.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
     Team,
-    Project(ProjectSlug),
+    Project(ProjectSlug, EnvironmentName),
+}
+
+impl Scope {
+    /// The environment `environment` of the project `slug`.
+    pub fn environment(slug: ProjectSlug, environment: EnvironmentName) -> Self {
+        Self::Project(slug, environment)
+    }
+
+    /// The `development` environment of the project `slug`: the first of a new project's
+    /// environments.
+    pub fn development(slug: ProjectSlug) -> Self {
+        let first = crate::environments::DEFAULT_ENVIRONMENTS[0];
+        Self::Project(slug, EnvironmentName::from_url(first).unwrap_or_else(|_| unreachable!()))
+    }
+
+    /// The environment's name as events and pages show it (`*` for the team scope).
+    pub fn environment_name(&self) -> &str {
+        match self {
+            Self::Team => TEAM_ENVIRONMENT,
+            Self::Project(_, environment) => environment.as_str(),
+        }
+    }
 }
 
 pub struct NewSecret {
@@ -64,6 +91,7 @@ pub struct Revealed {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ValueMatch {
     pub project_slug: Option<String>,
+    pub environment: String,
     pub key: String,
     pub version: Version,
     pub is_current: bool,
@@ -115,11 +143,14 @@ pub(super) type Result<T, E = VaultError> = std::result::Result<T, E>;
 /// How often a read is tried when a rotation retires a data key in the middle of it.
 pub(super) const KEY_RETIRED_ATTEMPTS: u32 = 4;
 
-/// A project row: its id and, for a real project, its slug (the team scope has none).
-#[derive(Debug, Clone)]
-pub(super) struct ProjectRef {
-    pub(super) id: ProjectId,
-    pub(super) slug: Option<String>,
+/// Where a secret is stored: the project (or team scope) and its environment.
+pub(crate) use crate::environments::place::Place as ProjectRef;
+
+impl ProjectRef {
+    /// The address of `key` at `version` here, sealed now.
+    pub(crate) fn address<'a>(&self, key: &'a str, version: Version) -> SecretAddress<'a> {
+        SecretAddress::new(self.project_id, self.environment_id, key, version)
+    }
 }
 
 #[derive(Clone)]
@@ -160,7 +191,8 @@ impl Vault {
             self.keyring.fingerprint_key().fingerprint(secret.value.expose().as_bytes());
         let now = Millis::now();
         let row = NewSecretRow {
-            project_id: project.id,
+            project_id: project.project_id,
+            environment_id: project.environment_id,
             key,
             description: secret.description.as_deref(),
             secret_type: secret_type.as_str(),
@@ -173,8 +205,9 @@ impl Vault {
                 .insert_secret(&row)
                 .await
                 .map_err(|error| unique_or(error, || secret_exists(scope, key)))?;
-            let (generation, data_key) = self.current_data_key(&mut *tx, project.id).await?;
-            let at = SecretAddress::new(project.id, key, Version::FIRST);
+            let (generation, data_key) =
+                self.current_data_key(&mut *tx, project.project_id).await?;
+            let at = project.address(key, Version::FIRST);
             let sealed = data_key.seal_secret(&at, secret.value.expose().as_bytes()).to_bytes();
             tx.insert_version(&VersionRow {
                 secret_id,
@@ -222,7 +255,8 @@ impl Vault {
         let new_version = expected.next();
         with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
-            let claimed = tx.claim(project.id, key.as_str(), expected, now, &actor.name).await?;
+            let claimed =
+                tx.claim(project.environment_id, key.as_str(), expected, now, &actor.name).await?;
             let Some((secret_id, old_description)) = claimed else {
                 return Err(missing_or_conflict(&mut *tx, &project, key).await);
             };
@@ -235,8 +269,9 @@ impl Vault {
             if !value_changed && !description_changed {
                 return Err(VaultError::NoChanges);
             }
-            let new_at = SecretAddress::new(project.id, key.as_str(), new_version);
-            let (generation, data_key) = self.current_data_key(&mut *tx, project.id).await?;
+            let new_at = project.address(key.as_str(), new_version);
+            let (generation, data_key) =
+                self.current_data_key(&mut *tx, project.project_id).await?;
             let sealed = match &update.value {
                 Some(value) if value_changed => {
                     data_key.seal_secret(&new_at, value.expose().as_bytes())
@@ -246,9 +281,9 @@ impl Vault {
                     let old_key = if old.key_generation == generation {
                         data_key.clone()
                     } else {
-                        self.data_key_in(&mut *tx, project.id, old.key_generation).await?
+                        self.data_key_in(&mut *tx, project.project_id, old.key_generation).await?
                     };
-                    let old_at = SecretAddress::new(project.id, key.as_str(), expected);
+                    let old_at = stored_address(&project, key.as_str(), expected, old.binding)?;
                     let plain = old_key.open_secret(&old_at, &Sealed::from_bytes(&old.sealed)?)?;
                     data_key.seal_secret(&new_at, &plain)
                 }
@@ -298,7 +333,8 @@ impl Vault {
         let project = self.project(scope).await?;
         with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
-            let deleted = tx.delete_secret(project.id, key.as_str(), expected_version).await?;
+            let deleted =
+                tx.delete_secret(project.environment_id, key.as_str(), expected_version).await?;
             let Some(version) = deleted else {
                 return Err(missing_or_conflict(&mut *tx, &project, key).await);
             };
@@ -327,8 +363,9 @@ impl Vault {
         let new_version = expected_version.next();
         with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
-            let claimed =
-                tx.claim(project.id, key.as_str(), expected_version, now, &actor.name).await?;
+            let claimed = tx
+                .claim(project.environment_id, key.as_str(), expected_version, now, &actor.name)
+                .await?;
             let Some((secret_id, _)) = claimed else {
                 return Err(missing_or_conflict(&mut *tx, &project, key).await);
             };
@@ -339,15 +376,16 @@ impl Vault {
             let Some(old) = old else {
                 return Err(NotFound::version(key, to_version).into());
             };
-            let (generation, data_key) = self.current_data_key(&mut *tx, project.id).await?;
+            let (generation, data_key) =
+                self.current_data_key(&mut *tx, project.project_id).await?;
             let old_key = if old.key_generation == generation {
                 data_key.clone()
             } else {
-                self.data_key_in(&mut *tx, project.id, old.key_generation).await?
+                self.data_key_in(&mut *tx, project.project_id, old.key_generation).await?
             };
-            let old_at = SecretAddress::new(project.id, key.as_str(), to_version);
+            let old_at = stored_address(&project, key.as_str(), to_version, old.binding)?;
             let plain = old_key.open_secret(&old_at, &Sealed::from_bytes(&old.sealed)?)?;
-            let new_at = SecretAddress::new(project.id, key.as_str(), new_version);
+            let new_at = project.address(key.as_str(), new_version);
             let sealed = data_key.seal_secret(&new_at, &plain).to_bytes();
             tx.insert_version(&VersionRow {
                 secret_id,
@@ -370,24 +408,31 @@ impl Vault {
 
     pub(super) async fn meta(&self, project: &ProjectRef, key: &SecretKey) -> Result<SecretMeta> {
         let row = with_pool!(self.store, |pool| {
-            pool.acquire().await?.meta(project.id, key.as_str()).await?
+            pool.acquire().await?.meta(project.environment_id, key.as_str()).await?
         });
         into_meta(row.ok_or_else(|| NotFound::secret(key))?)
     }
 
-    pub(super) async fn project(&self, scope: &Scope) -> Result<ProjectRef> {
-        let slug = match scope {
-            Scope::Team => None,
-            Scope::Project(slug) => Some(slug.as_str()),
-        };
-        let row = with_pool!(self.store, |pool| pool.acquire().await?.scope(slug).await?);
-        match (row, scope) {
-            (Some((id, _)), Scope::Team) => Ok(ProjectRef { id, slug: None }),
-            (Some((id, slug)), Scope::Project(_)) => Ok(ProjectRef { id, slug: Some(slug) }),
-            (None, Scope::Project(slug)) => Err(NotFound::project(slug).into()),
-            (None, Scope::Team) => Err(NotFound::team_scope().into()),
+    /// Where `scope` is stored; a missing project and a missing environment are told apart.
+    pub(crate) async fn project(&self, scope: &Scope) -> Result<ProjectRef> {
+        match scope {
+            Scope::Team => team_place(&self.store).await,
+            Scope::Project(slug, environment) => {
+                place(&self.store, Some(slug), environment.as_str()).await
+            }
         }
     }
+}
+
+/// The address a stored version was sealed for, under the binding its row names.
+pub(crate) fn stored_address<'a>(
+    project: &ProjectRef,
+    key: &'a str,
+    version: Version,
+    binding: i64,
+) -> Result<SecretAddress<'a>> {
+    let binding = Binding::from_stored(binding).ok_or(crypto::CryptoError::Malformed)?;
+    Ok(project.address(key, version).with_binding(binding))
 }
 
 pub(super) fn into_meta(row: MetaRow) -> Result<SecretMeta> {
@@ -413,8 +458,9 @@ pub(super) fn event<'a>(
     Event {
         actor,
         action,
-        project_id: Some(project.id),
+        project_id: Some(project.project_id),
         project_slug: project.slug.as_deref(),
+        environment: Some(&project.environment),
         secret_key: Some(key),
         version: Some(version),
         details: None,
@@ -428,7 +474,7 @@ async fn missing_or_conflict<C: SecretRows + Send>(
     project: &ProjectRef,
     key: &SecretKey,
 ) -> VaultError {
-    match tx.secret_id(project.id, key.as_str()).await {
+    match tx.secret_id(project.environment_id, key.as_str()).await {
         Ok(Some(_)) => VaultError::Conflict,
         Ok(None) => VaultError::from(NotFound::secret(key)),
         Err(error) => VaultError::Repo(error),
@@ -445,7 +491,9 @@ fn unique_or(error: RepoError, conflict: impl FnOnce() -> VaultError) -> VaultEr
 fn secret_exists(scope: &Scope, key: &str) -> VaultError {
     let message = match scope {
         Scope::Team => format!("A team secret named {key} already exists"),
-        Scope::Project(_) => format!("A secret named {key} already exists in this project"),
+        Scope::Project(_, environment) => {
+            format!("A secret named {key} already exists in {environment}")
+        }
     };
     VaultError::Invalid(FieldError::new("key", message))
 }

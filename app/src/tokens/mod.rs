@@ -94,6 +94,8 @@ pub struct TokenInfo {
     pub id: TokenId,
     pub name: String,
     pub scope: TokenScope,
+    /// The environment it reads and writes.
+    pub environment: String,
     pub created_at: Millis,
     pub created_by: String,
     pub expires_at: Option<Millis>,

@@ -19,6 +19,9 @@ use crate::{
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokensView {
     pub tokens: Vec<TokenInfo>,
+    /// The project's environments in their order: the create dialog's choices, the first one
+    /// preselected.
+    pub environments: Vec<String>,
     pub now: Millis,
     /// A token created by a plain form post, shown on this one page load.
     pub created: Option<CreatedToken>,
@@ -37,16 +40,17 @@ pub async fn list_tokens(slug: String) -> Result<TokensView, AppError> {
     crate::error::respond(ssr::list_tokens(slug).await)
 }
 
-/// Owners and admins: makes a token (`scope` is `read` or `read-write`; `expires_in_days` empty
-/// for never) and returns it, once.
+/// Owners and admins: makes a token for one environment (none named: the project's first;
+/// `scope` is `read` or `read-write`; `expires_in_days` empty for never) and returns it, once.
 #[server(prefix = "/rpc", endpoint = "create_token")]
 pub async fn create_token(
     slug: String,
+    #[server(default)] environment: String,
     name: String,
     scope: String,
     #[server(default)] expires_in_days: String,
 ) -> Result<CreatedToken, AppError> {
-    crate::error::respond(ssr::create_token(slug, name, scope, expires_in_days).await)
+    crate::error::respond(ssr::create_token(slug, environment, name, scope, expires_in_days).await)
 }
 
 /// Owners and admins: revokes a token; programs using it get 401 from their next request.
@@ -75,20 +79,29 @@ mod ssr {
 
     pub async fn list_tokens(slug_text: String) -> Result<TokensView, AppError> {
         let caller = manager().await?;
-        let tokens = caller.state.tokens.list(&slug(&slug_text)?).await?;
+        let slug = slug(&slug_text)?;
+        let tokens = caller.state.tokens.list(&slug).await?;
+        let environments = caller.state.environments.list(&slug).await?;
         let key = caller.state.vault.keyring().shown_once_key();
         let created = take_shown_once(&caller.session, key, CREATED_TOKEN).await?;
-        Ok(TokensView { tokens, now: Millis::now(), created })
+        Ok(TokensView {
+            tokens,
+            environments: environments.into_iter().map(|e| e.name).collect(),
+            now: Millis::now(),
+            created,
+        })
     }
 
     pub async fn create_token(
         slug_text: String,
+        environment: String,
         name: String,
         scope: String,
         expires_in_days: String,
     ) -> Result<CreatedToken, AppError> {
         crate::bounds::gate(&crate::bounds::TokenInput {
             slug: &slug_text,
+            environment: &environment,
             name: &name,
             scope: &scope,
             expires_in_days: &expires_in_days,
@@ -98,8 +111,11 @@ mod ssr {
         let name = TokenName::parse(&name)?;
         let scope = TokenScope::parse(&scope)?;
         let days = parse_expiry_days(&expires_in_days)?;
+        let environment =
+            caller.state.environments.named_or_first(&slug, Some(environment.as_str())).await?;
+        let tokens = &caller.state.tokens;
         let (info, token) =
-            caller.state.tokens.create(&caller.actor, &slug, name, scope, days).await?;
+            tokens.create(&caller.actor, &slug, Some(&environment), name, scope, days).await?;
         let created = CreatedToken { name: info.name, token: token.expose().to_string() };
         if is_form_post() {
             let key = caller.state.vault.keyring().shown_once_key();
@@ -147,7 +163,7 @@ fn TokensTable(
     create: ServerAction<CreateToken>,
     revoke: ServerAction<RevokeToken>,
 ) -> impl IntoView {
-    let TokensView { tokens, now, created } = view;
+    let TokensView { tokens, environments, now, created } = view;
     let tokens = StoredValue::new(tokens);
     let rows = tokens
         .get_value()
@@ -157,6 +173,9 @@ fn TokensTable(
             view! {
                 <tr>
                     <td>{token.name.clone()}</td>
+                    <td>
+                        <code>{token.environment.clone()}</code>
+                    </td>
                     <td>
                         <span class="badge">{token.scope.as_str()}</span>
                     </td>
@@ -220,6 +239,7 @@ fn TokensTable(
             <thead>
                 <tr>
                     <th scope="col">"Name"</th>
+                    <th scope="col">"Environment"</th>
                     <th scope="col">"Scope"</th>
                     <th scope="col">"Created"</th>
                     <th scope="col">"Last used"</th>
@@ -229,7 +249,7 @@ fn TokensTable(
             </thead>
             <tbody>{rows}</tbody>
         </table>
-        <TokenDialogs slug tokens create revoke />
+        <TokenDialogs slug environments tokens create revoke />
     }
 }
 
@@ -273,6 +293,7 @@ fn NewTokenNotice(created: CreatedToken) -> impl IntoView {
 #[component]
 fn TokenDialogs(
     slug: Signal<String>,
+    environments: Vec<String>,
     tokens: StoredValue<Vec<TokenInfo>>,
     create: ServerAction<CreateToken>,
     revoke: ServerAction<RevokeToken>,
@@ -285,6 +306,24 @@ fn TokenDialogs(
         tokens.with_value(|all| all.iter().find(|t| t.id == id).cloned())
     });
     let create_error = dialog_error(creating, create.value());
+    // The first environment is chosen unless a plain form post came back with another.
+    let environments = StoredValue::new(environments);
+    let environment_options = move || {
+        let first = environments.with_value(|all| all.first().cloned()).unwrap_or_default();
+        let chosen = typed("environment").get().unwrap_or(first);
+        environments
+            .get_value()
+            .into_iter()
+            .map(|name| {
+                let (selected, label) = (name == chosen, name.clone());
+                view! {
+                    <option value=name selected=selected>
+                        {label}
+                    </option>
+                }
+            })
+            .collect_view()
+    };
     Effect::new(move |_| {
         if let Some(Ok(_)) = create.value().get() {
             close_dialog();
@@ -306,6 +345,18 @@ fn TokenDialogs(
                     aria-describedby="token-name-error"
                 />
                 {field_error(create_error, "name", "token-name-error")}
+                <label for="token-environment">"Environment"</label>
+                <select
+                    id="token-environment"
+                    name="environment"
+                    aria-describedby="token-environment-help token-environment-error"
+                >
+                    {environment_options}
+                </select>
+                <p class="muted" id="token-environment-help">
+                    "The token reads and writes this environment only."
+                </p>
+                {field_error(create_error, "environment", "token-environment-error")}
                 <label for="token-scope">"Scope"</label>
                 <select id="token-scope" name="scope">
                     <option
@@ -355,6 +406,7 @@ fn TokenDialogs(
                 view! {
                     "Programs using the token "
                     <strong>{token.name.clone()}</strong>
+                    {format!(" ({})", token.environment)}
                     " lose access at their next request."
                 }
             }

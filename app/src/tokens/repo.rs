@@ -3,7 +3,7 @@
 //! [`crate::store::for_both_backends!`]. Only a token's SHA-256 is ever bound or read.
 
 use crate::{
-    ids::{ProjectId, TokenId},
+    ids::{EnvironmentId, ProjectId, TokenId},
     store::{RepoResult, for_both_backends},
     time::Millis,
 };
@@ -14,6 +14,7 @@ pub struct TokenRow {
     pub id: TokenId,
     pub name: String,
     pub scope: String,
+    pub environment: String,
     pub created_at: Millis,
     pub created_by: String,
     pub expires_at: Option<Millis>,
@@ -31,11 +32,14 @@ pub struct HolderRow {
     pub revoked_at: Option<Millis>,
     pub project_id: ProjectId,
     pub slug: String,
+    pub environment_id: EnvironmentId,
+    pub environment: String,
 }
 
 /// A token as created.
 pub struct NewTokenRow<'a> {
     pub project_id: ProjectId,
+    pub environment_id: EnvironmentId,
     pub name: &'a str,
     pub scope: &'a str,
     pub hash: &'a [u8],
@@ -64,13 +68,14 @@ pub(crate) trait TokenRows {
         row: &NewTokenRow<'_>,
     ) -> impl Future<Output = RepoResult<TokenId>> + Send;
 
-    /// Revokes one of the project's live tokens: its name, or `None` when there is none.
+    /// Revokes one of the project's live tokens: its name and its environment's, or `None` when
+    /// there is none.
     fn revoke_token(
         &mut self,
         project_id: ProjectId,
         token_id: TokenId,
         at: Millis,
-    ) -> impl Future<Output = RepoResult<Option<String>>> + Send;
+    ) -> impl Future<Output = RepoResult<Option<(String, String)>>> + Send;
 
     fn token_by_hash(
         &mut self,
@@ -90,9 +95,11 @@ for_both_backends! {
     impl TokenRows {
         async fn live_tokens(&mut self, project_id: ProjectId) -> sqlx::Result<Vec<TokenRow>> {
             sqlx::query_as(
-                "SELECT id, name, scope, created_at, created_by, expires_at, last_used_at \
-                 FROM service_tokens WHERE project_id = $1 AND revoked_at IS NULL \
-                 ORDER BY created_at DESC, id DESC",
+                "SELECT t.id, t.name, t.scope, e.name AS environment, t.created_at, \
+                 t.created_by, t.expires_at, t.last_used_at FROM service_tokens t \
+                 JOIN environments e ON e.id = t.environment_id \
+                 WHERE t.project_id = $1 AND t.revoked_at IS NULL \
+                 ORDER BY t.created_at DESC, t.id DESC",
             )
             .bind(project_id)
             .fetch_all(&mut *self)
@@ -114,8 +121,8 @@ for_both_backends! {
         async fn insert_token(&mut self, row: &NewTokenRow<'_>) -> sqlx::Result<TokenId> {
             sqlx::query_scalar(
                 "INSERT INTO service_tokens \
-                 (project_id, name, scope, token_hash, created_at, created_by, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                 (project_id, name, scope, token_hash, created_at, created_by, expires_at, \
+                 environment_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
             )
             .bind(row.project_id)
             .bind(row.name)
@@ -124,6 +131,7 @@ for_both_backends! {
             .bind(row.at)
             .bind(row.by)
             .bind(row.expires_at)
+            .bind(row.environment_id)
             .fetch_one(&mut *self)
             .await
         }
@@ -133,23 +141,34 @@ for_both_backends! {
             project_id: ProjectId,
             token_id: TokenId,
             at: Millis,
-        ) -> sqlx::Result<Option<String>> {
-            sqlx::query_scalar(
+        ) -> sqlx::Result<Option<(String, String)>> {
+            let revoked: Option<(String, EnvironmentId)> = sqlx::query_as(
                 "UPDATE service_tokens SET revoked_at = $1 \
-                 WHERE id = $2 AND project_id = $3 AND revoked_at IS NULL RETURNING name",
+                 WHERE id = $2 AND project_id = $3 AND revoked_at IS NULL \
+                 RETURNING name, environment_id",
             )
             .bind(at)
             .bind(token_id)
             .bind(project_id)
             .fetch_optional(&mut *self)
-            .await
+            .await?;
+            let Some((name, environment_id)) = revoked else {
+                return Ok(None);
+            };
+            let environment: String =
+                sqlx::query_scalar("SELECT name FROM environments WHERE id = $1")
+                    .bind(environment_id)
+                    .fetch_one(&mut *self)
+                    .await?;
+            Ok(Some((name, environment)))
         }
 
         async fn token_by_hash(&mut self, hash: &[u8]) -> sqlx::Result<Option<HolderRow>> {
             sqlx::query_as(
                 "SELECT t.id, t.name, t.scope, t.expires_at, t.last_used_at, t.revoked_at, \
-                 t.project_id, p.slug FROM service_tokens t \
-                 JOIN projects p ON p.id = t.project_id WHERE t.token_hash = $1",
+                 t.project_id, p.slug, t.environment_id, e.name AS environment \
+                 FROM service_tokens t JOIN projects p ON p.id = t.project_id \
+                 JOIN environments e ON e.id = t.environment_id WHERE t.token_hash = $1",
             )
             .bind(hash)
             .fetch_optional(&mut *self)

@@ -17,7 +17,8 @@ use super::{
 };
 use crate::{
     audit::{Actor, AuditAction, AuditLog, Event},
-    ids::{ProjectId, TokenId},
+    environments::{EnvironmentName, repo::EnvironmentRows},
+    ids::{EnvironmentId, ProjectId, TokenId},
     not_found::NotFound,
     projects::{ProjectSlug, repo::ProjectRows, service::ProjectError},
     store::{
@@ -75,6 +76,9 @@ pub struct TokenHolder {
     pub scope: TokenScope,
     pub project_id: ProjectId,
     pub project_slug: String,
+    /// The one environment it reads and writes.
+    pub environment_id: EnvironmentId,
+    pub environment: String,
 }
 
 impl TokenHolder {
@@ -89,6 +93,7 @@ fn token_info(row: TokenRow) -> TokenInfo {
         id: row.id,
         name: row.name,
         scope: TokenScope::parse(&row.scope).unwrap_or(TokenScope::Read),
+        environment: row.environment,
         created_at: row.created_at,
         created_by: row.created_by,
         expires_at: row.expires_at,
@@ -133,17 +138,49 @@ impl Tokens {
         Ok(rows.into_iter().map(token_info).collect())
     }
 
-    /// Makes a token for the project. The returned [`NewToken`] is the only copy there will
-    /// ever be.
+    /// The project's id and its environment `environment` (the first one when `None`): its id
+    /// and name.
+    async fn environment(
+        &self,
+        slug: &ProjectSlug,
+        environment: Option<&EnvironmentName>,
+    ) -> Result<(ProjectId, EnvironmentId, String)> {
+        let found = with_pool!(self.store, |pool| {
+            let mut connection = pool.acquire().await?;
+            match environment {
+                Some(name) => {
+                    connection.place(Some(slug.as_str()), name.as_str()).await?.map(|row| {
+                        (row.project_id, row.environment_id.map(|id| (id, name.to_string())))
+                    })
+                }
+                None => match connection.project_id(slug.as_str()).await? {
+                    Some(project_id) => {
+                        let first = connection.environments(project_id).await?.into_iter().next();
+                        Some((project_id, first.map(|first| (first.id, first.name))))
+                    }
+                    None => None,
+                },
+            }
+        });
+        let (project_id, environment_row) = found.ok_or_else(|| NotFound::project(slug))?;
+        let (environment_id, name) = environment_row.ok_or_else(|| {
+            NotFound::environment(slug, environment.map_or("(none)", EnvironmentName::as_str))
+        })?;
+        Ok((project_id, environment_id, name))
+    }
+
+    /// Makes a token for one environment of the project (its first environment when
+    /// `environment` is `None`). The returned [`NewToken`] is the only copy there will ever be.
     pub async fn create(
         &self,
         actor: &Actor,
         slug: &ProjectSlug,
+        environment: Option<&EnvironmentName>,
         name: TokenName,
         scope: TokenScope,
         expires_in_days: Option<i64>,
     ) -> Result<(TokenInfo, NewToken)> {
-        let project_id = self.project_id(slug).await?;
+        let (project_id, environment_id, environment) = self.environment(slug, environment).await?;
         let token = NewToken::generate();
         let now = Millis::now();
         let expires_at = expires_in_days.map(|days| now + days * DAY_MS);
@@ -156,6 +193,7 @@ impl Tokens {
         let hash = token_hash(token.expose());
         let row = NewTokenRow {
             project_id,
+            environment_id,
             name: name.as_str(),
             scope: scope.as_str(),
             hash: &hash,
@@ -192,7 +230,8 @@ impl Tokens {
                                 "expires in {d} days"
                             ))
                         ),
-                    ),
+                    )
+                    .in_environment(&environment),
                 )
                 .await?;
             tx.commit().await?;
@@ -202,6 +241,7 @@ impl Tokens {
             id,
             name: name.as_str().to_string(),
             scope,
+            environment: environment.clone(),
             created_at: now,
             created_by: actor.name.clone(),
             expires_at,
@@ -221,8 +261,8 @@ impl Tokens {
         let project_id = self.project_id(slug).await?;
         let name: String = with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
-            let name = tx.revoke_token(project_id, token_id, Millis::now()).await?;
-            let name = name.ok_or_else(NotFound::token)?;
+            let revoked = tx.revoke_token(project_id, token_id, Millis::now()).await?;
+            let (name, environment) = revoked.ok_or_else(NotFound::token)?;
             self.audit
                 .record(
                     &mut *tx,
@@ -232,7 +272,8 @@ impl Tokens {
                         project_id,
                         slug.as_str(),
                         name.clone(),
-                    ),
+                    )
+                    .in_environment(&environment),
                 )
                 .await?;
             tx.commit().await?;
@@ -298,6 +339,8 @@ impl Tokens {
                 name: row.name,
                 project_id: row.project_id,
                 project_slug: row.slug,
+                environment_id: row.environment_id,
+                environment: row.environment,
             },
             expires_at: row.expires_at,
             last_used_at: AtomicI64::new(row.last_used_at.map_or(i64::MIN, i64::from)),

@@ -13,7 +13,7 @@ use sqlx::Executor;
 
 use crate::{
     helpers::{
-        Backend, TestApp, TestDatabase, new_secret, spawn_app, spawn_on_database, verify_chain,
+        Backend, TestApp, TestDatabase, dev, new_secret, spawn_app, spawn_on_database, verify_chain,
     },
     on_both_backends,
 };
@@ -44,7 +44,7 @@ async fn some_events(app: &TestApp) {
         .create_project(&actor, ProjectName::parse("Bot").expect("name"))
         .await
         .expect("project");
-    let scope = Scope::Project(app::projects::ProjectSlug::parse("bot").expect("slug"));
+    let scope = Scope::development(app::projects::ProjectSlug::parse("bot").expect("slug"));
     for key in ["ONE", "TWO", "THREE"] {
         vault
             .create_secret(&actor, &scope, new_secret(key, format!("value of {key}")))
@@ -175,7 +175,7 @@ async fn every_mutation_writes_exactly_one_event_with_its_actor_project_key_and_
     let value = |n: u32| SecretValue::new(format!("{canary}-{n}")).expect("value");
     let api_key = SecretKey::parse("API_KEY").expect("key");
     let slug = ProjectSlug::parse("bot").expect("slug");
-    let scope = Scope::Project(slug.clone());
+    let scope = Scope::development(slug.clone());
 
     app.projects
         .create_project(&alice, ProjectName::parse("Bot").expect("name"))
@@ -236,11 +236,17 @@ async fn every_mutation_writes_exactly_one_event_with_its_actor_project_key_and_
 
     let port = SecretKey::parse("PORT").expect("key");
     let text = |t: &str| VariableValue::parse(t.into()).expect("variable");
-    projects.create_variable(&alice, &slug, &port, text("8080"), true).await.expect("variable");
+    projects
+        .create_variable(&alice, &slug, &dev(), &port, text("8080"), true)
+        .await
+        .expect("variable");
     assert_new_events(&app, &mut seen, canary, &[ev("variable.created", Some("PORT"), None)]).await;
-    projects.update_variable(&alice, &slug, &port, text("9090"), false).await.expect("variable");
+    projects
+        .update_variable(&alice, &slug, &dev(), &port, text("9090"), false)
+        .await
+        .expect("variable");
     assert_new_events(&app, &mut seen, canary, &[ev("variable.updated", Some("PORT"), None)]).await;
-    projects.delete_variable(&alice, &slug, &port).await.expect("variable");
+    projects.delete_variable(&alice, &slug, &dev(), &port).await.expect("variable");
     assert_new_events(&app, &mut seen, canary, &[ev("variable.deleted", Some("PORT"), None)]).await;
 
     let renamed = ProjectName::parse("Bot renamed").expect("name");
@@ -448,7 +454,7 @@ async fn two_hundred_concurrent_mutations_leave_a_chain_that_verifies(backend: B
         .create_project(&actor, ProjectName::parse("Load").expect("name"))
         .await
         .expect("project");
-    let scope = Scope::Project(app::projects::ProjectSlug::parse("load").expect("slug"));
+    let scope = Scope::development(app::projects::ProjectSlug::parse("load").expect("slug"));
 
     let mut writers = tokio::task::JoinSet::new();
     for i in 0..200 {
@@ -492,7 +498,7 @@ async fn sixty_secrets(app: &TestApp) {
         .create_project(&actor, ProjectName::parse("Bot").expect("name"))
         .await
         .expect("project");
-    let scope = Scope::Project(app::projects::ProjectSlug::parse("bot").expect("slug"));
+    let scope = Scope::development(app::projects::ProjectSlug::parse("bot").expect("slug"));
     for i in 0..60 {
         app.vault
             .create_secret(
@@ -557,9 +563,13 @@ async fn the_csv_export_streams_the_filtered_events_and_never_a_value(backend: B
     assert_eq!(response.headers()["content-type"], "text/csv; charset=utf-8");
     let csv = response.text().await.expect("text");
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines[0], "time,actor,action,project,key,version,ip,details");
+    assert_eq!(lines[0], "time,actor,action,project,environment,key,version,ip,details");
     assert_eq!(lines.len(), 2);
-    assert!(lines[1].contains(",alice@example.com,secret.created,bot,KEY_07,1,,"), "{}", lines[1]);
+    assert!(
+        lines[1].contains(",alice@example.com,secret.created,bot,development,KEY_07,1,,"),
+        "{}",
+        lines[1]
+    );
 
     let all = admin.get(app.url("/settings/audit.csv")).send().await.expect("csv");
     let all = all.text().await.expect("text");
@@ -595,6 +605,7 @@ async fn verify_refuses_links_made_without_the_chain_key(backend: Backend) {
         version: None,
         ip: None,
         details: None,
+        environment: None,
     };
     let forged = link(None, Some(&previous), &event);
     let hex: String = forged.iter().map(|b| format!("{b:02x}")).collect();

@@ -69,8 +69,11 @@ async fn configured(app: &TestApp) -> Vec<(&'static str, String)> {
     app.projects.create_project(&actor, ProjectName::parse("Bot").expect("name")).await.expect("p");
     let slug = ProjectSlug::parse("bot").expect("slug");
     let name = TokenName::parse("cli").expect("name");
-    let (_, token) =
-        app.tokens.create(&actor, &slug, name, TokenScope::ReadWrite, None).await.expect("token");
+    let (_, token) = app
+        .tokens
+        .create(&actor, &slug, None, name, TokenScope::ReadWrite, None)
+        .await
+        .expect("token");
     vec![
         ("SEALBOX_URL", app.address.clone()),
         ("SEALBOX_TOKEN", token.expose().to_string()),
@@ -101,7 +104,7 @@ async fn set_list_get_run_and_delete_through_the_cli(backend: Backend) {
 
     let list = sealbox(&["secrets", "list"], &env, "").await;
     assert_eq!(list.code, Some(0));
-    assert_eq!(list.stdout, "API_KEY  set just now\n");
+    assert_eq!(list.stdout, "Secrets of bot in development:\nAPI_KEY  set just now\n");
     assert!(!list.stdout.contains(CANARY) && !list.stderr.contains(CANARY));
 
     let get = sealbox(&["secrets", "get", "API_KEY"], &env, "").await;

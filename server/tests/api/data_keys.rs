@@ -12,7 +12,7 @@ use std::{
 
 use app::{
     crypto::{DataKey, MasterKey, Sealed, SecretAddress},
-    ids::{ProjectId, Version},
+    ids::{EnvironmentId, ProjectId, Version},
     keyring::{KeyringError, project_key_aad},
     projects::ProjectSlug,
     secrets::{
@@ -42,7 +42,8 @@ on_both_backends!(
 const ENV: &str = "/api/v1/projects/bot/env";
 
 /// One stored version: (project id, key, version, key generation, sealed value, fingerprint).
-type Stored = (i64, String, i64, i64, Vec<u8>, Vec<u8>);
+/// (project id, key, version, key generation, sealed value, fingerprint, environment id)
+type Stored = (i64, String, i64, i64, Vec<u8>, Vec<u8>, i64);
 
 fn actor() -> Actor {
     Actor::new("test", None)
@@ -65,15 +66,15 @@ async fn rotate(app: &TestApp, args: &[&str]) -> std::process::Output {
 async fn stored(app: &TestApp) -> Vec<Stored> {
     let mut sql = app.sql().await;
     sqlx::query(
-        "SELECT s.project_id, s.key, v.version, v.key_generation, v.sealed_value, v.fingerprint \
-         FROM secret_versions v JOIN secrets s ON s.id = v.secret_id \
+        "SELECT s.project_id, s.key, v.version, v.key_generation, v.sealed_value, v.fingerprint, \
+         s.environment_id FROM secret_versions v JOIN secrets s ON s.id = v.secret_id \
          ORDER BY s.project_id, s.key, v.version",
     )
     .fetch_all(&mut sql)
     .await
     .expect("versions")
     .iter()
-    .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4), row.get(5)))
+    .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4), row.get(5), row.get(6)))
     .collect()
 }
 
@@ -97,10 +98,15 @@ async fn data_keys(app: &TestApp) -> BTreeMap<(i64, i64), DataKey> {
 }
 
 fn opens(key: &DataKey, version: &Stored) -> Option<String> {
-    let (project, name, number, _, sealed, _) = version;
+    let (project, name, number, _, sealed, _, environment) = version;
     let sealed = Sealed::from_bytes(sealed).ok()?;
-    let plain =
-        key.open_secret(&SecretAddress::new(ProjectId(*project), name, Version(*number)), &sealed);
+    let at = SecretAddress::new(
+        ProjectId(*project),
+        EnvironmentId(*environment),
+        name,
+        Version(*number),
+    );
+    let plain = key.open_secret(&at, &sealed);
     plain.ok().map(|plain| String::from_utf8_lossy(&plain).into_owned())
 }
 
@@ -113,7 +119,7 @@ async fn rotation_reseals_every_version_under_a_key_an_old_copy_does_not_hold(ba
     // Arrange: bot (two versions of API_KEY, SHARED), the team (two), and an empty project.
     let app = spawn_app(backend).await;
     project_with_secrets(&app).await;
-    let bot = Scope::Project(ProjectSlug::parse("bot").expect("slug"));
+    let bot = Scope::development(ProjectSlug::parse("bot").expect("slug"));
     let update = SecretUpdate {
         expected_version: Version(1),
         value: Some(SecretValue::new(format!("{CANARY}-second")).expect("value")),
@@ -211,7 +217,7 @@ async fn servers_keep_reading_and_writing_while_the_data_keys_rotate(backend: Ba
     let app = spawn_app(backend).await;
     project_with_secrets(&app).await;
     let peer = app.peer().await;
-    let bot = Scope::Project(ProjectSlug::parse("bot").expect("slug"));
+    let bot = Scope::development(ProjectSlug::parse("bot").expect("slug"));
     for n in 0..60 {
         app.create_secret(&bot, &format!("S_{n}"), &format!("value-{n}")).await;
     }
@@ -319,7 +325,12 @@ async fn half_rotated(app: &TestApp, moved: &[&str]) -> (i64, DataKey) {
     .expect("the second key");
     for version in versions.iter().filter(|row| row.0 == bot_id && moved.contains(&&*row.1)) {
         let plain = opens(&old, version).expect("opens");
-        let at = SecretAddress::new(ProjectId(bot_id), &version.1, Version(version.2));
+        let at = SecretAddress::new(
+            ProjectId(bot_id),
+            EnvironmentId(version.6),
+            &version.1,
+            Version(version.2),
+        );
         sqlx::query(
             "UPDATE secret_versions SET sealed_value = $1, key_generation = 2 \
              WHERE version = $2 AND secret_id = \
@@ -387,19 +398,25 @@ async fn a_write_sealed_with_the_old_key_during_the_finish_is_resealed_before_th
             .await
             .expect("the chain lock");
     }
-    let secret_id: i64 = sqlx::query_scalar(
-        "INSERT INTO secrets (project_id, key, description, secret_type, current_version, \
-         created_at, created_by, updated_at, updated_by) \
-         VALUES ($1, 'IN_FLIGHT', NULL, 'other', 1, 0, 'test', 0, 'test') RETURNING id",
+    let (secret_id, environment_id): (i64, i64) = sqlx::query_as(
+        "INSERT INTO secrets (project_id, environment_id, key, description, secret_type, \
+         current_version, created_at, created_by, updated_at, updated_by) \
+         SELECT $1, id, 'IN_FLIGHT', NULL, 'other', 1, 0, 'test', 0, 'test' FROM environments \
+         WHERE project_id = $1 AND name = 'development' RETURNING id, environment_id",
     )
     .bind(bot_id)
     .fetch_one(&mut *write)
     .await
     .expect("the secret");
-    let at = SecretAddress::new(ProjectId(bot_id), "IN_FLIGHT", Version(1));
+    let at = SecretAddress::new(
+        ProjectId(bot_id),
+        EnvironmentId(environment_id),
+        "IN_FLIGHT",
+        Version(1),
+    );
     sqlx::query(
         "INSERT INTO secret_versions (secret_id, version, key_generation, sealed_value, \
-         fingerprint, created_at, created_by) VALUES ($1, 1, 1, $2, $3, 0, 'test')",
+         fingerprint, created_at, created_by, binding) VALUES ($1, 1, 1, $2, $3, 0, 'test', 2)",
     )
     .bind(secret_id)
     .bind(old_key.seal_secret(&at, b"sealed with the old key").to_bytes())

@@ -405,10 +405,10 @@ async fn names_that_load_code_are_reserved_for_secrets_and_variables(backend: Ba
     // A name stored before the rule can still be deleted.
     let mut sql = app.sql().await;
     sqlx::query(
-        "INSERT INTO variables (project_id, key, value, include_in_export, created_at, \
-         created_by, updated_at, updated_by) \
-         SELECT id, 'LD_LIBRARY_PATH', '/tmp', TRUE, 0, 'old', 0, 'old' FROM projects \
-         WHERE slug = 'bot'",
+        "INSERT INTO variables (project_id, environment_id, key, value, include_in_export, \
+         created_at, created_by, updated_at, updated_by) \
+         SELECT p.id, e.id, 'LD_LIBRARY_PATH', '/tmp', TRUE, 0, 'old', 0, 'old' FROM projects p \
+         JOIN environments e ON e.project_id = p.id WHERE p.slug = 'bot' AND e.name = 'development'",
     )
     .execute(&mut sql)
     .await

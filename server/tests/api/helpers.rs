@@ -9,7 +9,8 @@ use app::{
     },
     audit::Actor,
     crypto::MasterKey,
-    projects::service::Projects,
+    environments::{EnvironmentName, service::Environments},
+    projects::{ProjectSlug, service::Projects},
     secrets::{
         domain::{Description, SecretKey, SecretValue},
         service::{NewSecret, Scope, SecretMeta},
@@ -152,6 +153,7 @@ pub struct TestApp {
     pub accounts: Accounts,
     pub projects: Projects,
     pub tokens: Tokens,
+    pub environments: Environments,
     pub store: Store,
     pub client: reqwest::Client,
     /// Shared with [`TestApp::peer`]s; removed when the last one is dropped.
@@ -204,6 +206,21 @@ fn install_log_capture() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
 }
 
 /// Walks the audit chain of `store` (a server's, which holds the chain key).
+/// An environment a test names.
+pub fn environment(name: &str) -> EnvironmentName {
+    EnvironmentName::parse(name).expect("a valid environment name")
+}
+
+/// A new project's first environment, `development`.
+pub fn dev() -> EnvironmentName {
+    environment("development")
+}
+
+/// The environment `environment` of the project `slug`.
+pub fn in_environment(slug: &str, environment_name: &str) -> Scope {
+    Scope::Project(ProjectSlug::parse(slug).expect("a valid slug"), environment(environment_name))
+}
+
 /// A secret key a test names (a typo in a test is a panic).
 pub fn key(text: &str) -> SecretKey {
     SecretKey::parse(text).expect("a valid key")
@@ -244,7 +261,7 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config
 }
 
 /// Starts a server on `database` with the master key `master_key` (base64).
-async fn spawn_on(database: std::sync::Arc<TestDatabase>, master_key: String) -> TestApp {
+pub async fn spawn_on(database: std::sync::Arc<TestDatabase>, master_key: String) -> TestApp {
     spawn_configured(database, master_key, |_| ()).await
 }
 
@@ -263,7 +280,8 @@ async fn spawn_configured(
     let audit = vault.audit().clone();
     let accounts = Accounts::new(app.store(), audit.clone());
     let projects = Projects::new(app.store(), audit.clone(), vault.keyring().clone());
-    let tokens = Tokens::new(app.store(), audit);
+    let tokens = Tokens::new(app.store(), audit.clone());
+    let environments = Environments::new(app.store(), audit);
     let store = app.store();
     let (shutdown, stop) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async move {
@@ -280,6 +298,7 @@ async fn spawn_configured(
         accounts,
         projects,
         tokens,
+        environments,
         store,
         client,
         database,

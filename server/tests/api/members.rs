@@ -12,7 +12,7 @@ use app::{
 use serde_json::Value;
 
 use crate::{
-    helpers::{Backend, TestApp, key, new_secret, spawn_app},
+    helpers::{Backend, TestApp, dev, environment, key, new_secret, spawn_app},
     on_both_backends,
 };
 
@@ -61,10 +61,10 @@ async fn fixture(app: &TestApp) -> Fixture {
         .create_project(&actor, ProjectName::parse("Matrix").expect("name"))
         .await
         .expect("project");
-    let matrix = Scope::Project(ProjectSlug::parse("matrix").expect("slug"));
+    let matrix = Scope::development(ProjectSlug::parse("matrix").expect("slug"));
     let slug = ProjectSlug::parse("matrix").expect("slug");
     app.projects
-        .create_variable(&actor, &slug, &key("SHARED_VARIABLE"), variable("v"), true)
+        .create_variable(&actor, &slug, &dev(), &key("SHARED_VARIABLE"), variable("v"), true)
         .await
         .expect("variable");
     let mut token_ids = Vec::new();
@@ -81,13 +81,20 @@ async fn fixture(app: &TestApp) -> Fixture {
                 .expect("secret");
         }
         app.projects
-            .create_variable(&actor, &slug, &key(&format!("DELETE_{name}")), variable("v"), false)
+            .create_variable(
+                &actor,
+                &slug,
+                &dev(),
+                &key(&format!("DELETE_{name}")),
+                variable("v"),
+                false,
+            )
             .await
             .expect("variable");
         let token_name = TokenName::parse(&format!("revoke-{caller}")).expect("name");
         let (token, _) = app
             .tokens
-            .create(&actor, &slug, token_name, TokenScope::Read, None)
+            .create(&actor, &slug, None, token_name, TokenScope::Read, None)
             .await
             .expect("token");
         token_ids.push(token.id);
@@ -95,6 +102,10 @@ async fn fixture(app: &TestApp) -> Fixture {
             .create_project(&actor, ProjectName::parse(&format!("Doomed {caller}")).expect("name"))
             .await
             .expect("project");
+        for prefix in ["rename", "delete"] {
+            let name = environment(&format!("{prefix}-{}", caller.to_lowercase()));
+            app.environments.create(&actor, &slug, &name).await.expect("environment");
+        }
     }
     let clients = vec![
         (Caller::Anonymous, app.client.clone()),
@@ -112,6 +123,10 @@ fn variable(text: &str) -> VariableValue {
 
 fn upper(caller: Caller) -> String {
     format!("{caller:?}").to_uppercase()
+}
+
+fn lower(caller: Caller) -> String {
+    format!("{caller:?}").to_lowercase()
 }
 
 /// One row: a server function, the form it is called with, and the status each caller gets
@@ -288,6 +303,47 @@ fn matrix() -> Vec<Row> {
             },
             expect: MANAGERS,
         },
+        Row { path: "/rpc/list_environments", form: matrix_project, expect: SIGNED_IN },
+        Row {
+            path: "/rpc/create_environment",
+            form: |_, caller| {
+                vec![("slug", "matrix".into()), ("name", format!("made-by-{}", lower(caller)))]
+            },
+            expect: MANAGERS,
+        },
+        Row {
+            path: "/rpc/rename_environment",
+            form: |_, caller| {
+                vec![
+                    ("slug", "matrix".into()),
+                    ("name", format!("rename-{}", lower(caller))),
+                    ("new_name", format!("renamed-{}", lower(caller))),
+                ]
+            },
+            expect: MANAGERS,
+        },
+        Row {
+            path: "/rpc/move_environment",
+            form: |_, _| {
+                vec![
+                    ("slug", "matrix".into()),
+                    ("name", "production".into()),
+                    ("direction", "earlier".into()),
+                ]
+            },
+            expect: MANAGERS,
+        },
+        Row {
+            path: "/rpc/delete_environment",
+            form: |_, caller| {
+                vec![
+                    ("slug", "matrix".into()),
+                    ("name", format!("delete-{}", lower(caller))),
+                    ("confirm", format!("delete-{}", lower(caller))),
+                ]
+            },
+            expect: MANAGERS,
+        },
         Row { path: "/rpc/audit_events", form: no_arguments, expect: MANAGERS },
         Row { path: "/rpc/list_tokens", form: matrix_project, expect: MANAGERS },
         Row {
@@ -357,7 +413,7 @@ async fn every_page_answers_each_role_as_the_matrix_says(backend: Backend) {
     let app = spawn_app(backend).await;
     let fixture = fixture(&app).await;
     // (path, [anonymous, member, admin, owner]); 302 goes to /login.
-    let pages: [(&str, [u16; 4]); 15] = [
+    let pages: [(&str, [u16; 4]); 19] = [
         ("/settings/audit", [302, 403, 200, 200]),
         ("/settings/audit.csv", [401, 403, 200, 200]),
         ("/", EVERYONE),
@@ -369,11 +425,15 @@ async fn every_page_answers_each_role_as_the_matrix_says(backend: Backend) {
         ("/projects", [302, 200, 200, 200]),
         ("/projects/matrix", [302, 200, 200, 200]),
         ("/projects/matrix/variables", [302, 200, 200, 200]),
+        ("/projects/matrix/staging", [302, 200, 200, 200]),
+        ("/projects/matrix/staging/variables", [302, 200, 200, 200]),
+        ("/projects/matrix/no-such-environment", [302, 404, 404, 404]),
         ("/projects/matrix/tokens", [302, 403, 200, 200]),
         ("/projects/matrix/settings", [302, 200, 200, 200]),
         ("/projects/no-such-project", [302, 404, 404, 404]),
         // A download, not a page: anonymous callers get 401 like the server functions.
         ("/projects/matrix/variables.env", [401, 200, 200, 200]),
+        ("/projects/matrix/staging/variables.env", [401, 200, 200, 200]),
     ];
     let mut wrong = Vec::new();
     for (path, expect) in pages {

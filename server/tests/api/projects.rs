@@ -128,7 +128,7 @@ async fn secret_form_errors_name_their_field_with_the_stores_messages(backend: B
     ];
     let (status, body) = call(&admin, &app, "/rpc/create_secret", &form).await;
     assert_eq!(status, 422);
-    assert_eq!(body["Invalid"]["message"], "A secret named API_KEY already exists in this project");
+    assert_eq!(body["Invalid"]["message"], "A secret named API_KEY already exists in development");
     assert_eq!(table(&admin, &app, "bot").await["rows"].as_array().map(Vec::len), Some(1));
 }
 
@@ -161,7 +161,7 @@ async fn an_empty_new_value_keeps_the_old_one_and_nothing_changed_says_so(backen
     let listed = table(&admin, &app, "bot").await;
     assert_eq!(row(&listed, "API_KEY")["meta"]["description"], "Payments");
     assert_eq!(row(&listed, "API_KEY")["meta"]["version"], 2);
-    let scope = Scope::Project(ProjectSlug::parse("bot").expect("slug"));
+    let scope = Scope::development(ProjectSlug::parse("bot").expect("slug"));
     let key = SecretKey::parse("API_KEY").expect("key");
     let revealed = app.vault.reveal(&Actor::new("test", None), &scope, &key).await.expect("reveal");
     assert_eq!(revealed.value.expose(), "the-original-value");
@@ -301,7 +301,10 @@ async fn variables_export_only_those_marked_and_never_secrets(backend: Backend) 
 
     let response = admin.get(app.url("/projects/bot/variables.env")).send().await.expect("export");
     assert_eq!(response.status(), 200);
-    assert_eq!(response.headers()["content-disposition"], "attachment; filename=\"bot.env\"");
+    assert_eq!(
+        response.headers()["content-disposition"],
+        "attachment; filename=\"bot.development.env\""
+    );
     let env = response.text().await.expect("text");
     assert_eq!(env, "GREETING=\"hello \\\"world\\\"\"\nLOG_LEVEL=debug\n");
 

@@ -26,7 +26,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::{
-    helpers::{Backend, TestApp, TestDatabase, key, spawn_app},
+    helpers::{Backend, TestApp, TestDatabase, dev, key, spawn_app},
     on_both_backends,
     tokens::{CANARY, api, project_with_secrets, token},
 };
@@ -114,18 +114,18 @@ async fn every_change_a_program_reads_moves_the_generation_and_nothing_else_does
     let port = |text: &str| VariableValue::parse(text.into()).expect("variable");
     moves!("a variable created", {
         app.projects
-            .create_variable(&actor, &bot(), &key("HOST"), port("h"), false)
+            .create_variable(&actor, &bot(), &dev(), &key("HOST"), port("h"), false)
             .await
             .expect("v")
     });
     moves!("a variable updated", {
         app.projects
-            .update_variable(&actor, &bot(), &key("HOST"), port("i"), false)
+            .update_variable(&actor, &bot(), &dev(), &key("HOST"), port("i"), false)
             .await
             .expect("v")
     });
     moves!("a variable deleted", {
-        app.projects.delete_variable(&actor, &bot(), &key("HOST")).await.expect("v")
+        app.projects.delete_variable(&actor, &bot(), &dev(), &key("HOST")).await.expect("v")
     });
     moves!("a project's settings changed", {
         let name = ProjectName::parse("Bot renamed").expect("name");
@@ -154,7 +154,10 @@ async fn an_event_read_at_a_passed_generation_is_not_appended(backend: Backend) 
     app.vault.audit().record_alone_at(event(), read_at).await.expect("still current: appended");
 
     let variable = VariableValue::parse("1".into()).expect("variable");
-    app.projects.create_variable(&actor, &bot(), &key("LATER"), variable, false).await.expect("v");
+    app.projects
+        .create_variable(&actor, &bot(), &dev(), &key("LATER"), variable, false)
+        .await
+        .expect("v");
     let refused = app.vault.audit().record_alone_at(event(), read_at).await;
     let Err(AppendError::Stale { current }) = refused else {
         panic!("an event read before a change is refused: {refused:?}");
@@ -189,7 +192,10 @@ async fn a_read_after_a_change_sees_it_at_once(backend: Backend) {
     assert_eq!(read().await["API_KEY"], "second", "a write through the API");
 
     let port = VariableValue::parse("9090".into()).expect("variable");
-    app.projects.update_variable(&actor, &bot(), &key("PORT"), port, true).await.expect("v");
+    app.projects
+        .update_variable(&actor, &bot(), &dev(), &key("PORT"), port, true)
+        .await
+        .expect("v");
     assert_eq!(read().await["PORT"], "9090", "a variable changed by the service");
 
     let update = SecretUpdate {
@@ -200,7 +206,7 @@ async fn a_read_after_a_change_sees_it_at_once(backend: Backend) {
     app.vault.update_secret(&actor, &Scope::Team, &key("TEAM_ONLY"), update).await.expect("u");
     assert_eq!(read().await["TEAM_ONLY"], "the team's new one", "a team secret");
 
-    let project = Scope::Project(bot());
+    let project = Scope::development(bot());
     app.vault.delete_secret(&actor, &project, &key("SHARED"), None).await.expect("deleted");
     assert_eq!(read().await["SHARED"], "team loses", "the team's shows once the project's is gone");
 

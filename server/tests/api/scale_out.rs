@@ -35,7 +35,14 @@ async fn two_servers_on_one_database_behave_as_one(backend: Backend) {
     let slug = ProjectSlug::parse("bot").expect("slug");
     let (_, token) = first
         .tokens
-        .create(&actor, &slug, TokenName::parse("ci").expect("name"), TokenScope::ReadWrite, None)
+        .create(
+            &actor,
+            &slug,
+            None,
+            TokenName::parse("ci").expect("name"),
+            TokenScope::ReadWrite,
+            None,
+        )
         .await
         .expect("token");
     let token = token.expose().to_string();

@@ -50,7 +50,7 @@ async fn project(vault: &Vault, name: &str) -> Scope {
             .create_project(&alice(), ProjectName::parse(name).expect("name"))
             .await
             .expect("the project is created");
-    Scope::Project(ProjectSlug::parse(&project.slug).expect("slug"))
+    Scope::development(ProjectSlug::parse(&project.slug).expect("slug"))
 }
 
 async fn create(vault: &Vault, scope: &Scope, name: &str, secret: &str) {
@@ -121,7 +121,7 @@ async fn a_duplicate_key_is_refused_with_the_documented_message(backend: Backend
         .await
         .expect_err("a duplicate");
 
-    assert_eq!(error.to_string(), "A secret named TOKEN already exists in this project");
+    assert_eq!(error.to_string(), "A secret named TOKEN already exists in development");
     assert_eq!(reveal(&app.vault, &scope, "TOKEN").await, "first", "the first value is kept");
     // The same key in the team scope is a different secret.
     create(&app.vault, &Scope::Team, "TOKEN", "team").await;
@@ -425,10 +425,8 @@ async fn a_project_sees_team_secrets_overridden_by_its_own(backend: Backend) {
     create(&app.vault, &Scope::Team, "LOG_LEVEL_TOKEN", "team-token").await;
     create(&app.vault, &bot, "LOG_LEVEL_TOKEN", "bot-token").await;
     create(&app.vault, &web, "WEB_ONLY", "web").await;
-    let Scope::Project(slug) = &bot else { unreachable!() };
-
     let environment = RunTime::new(app.vault.clone())
-        .reveal_environment(&alice(), slug)
+        .reveal_environment(&alice(), &bot)
         .await
         .expect("environment");
 
@@ -484,7 +482,7 @@ async fn deleting_a_project_removes_its_secrets_and_data_key(backend: Backend) {
     let app = spawn_app(backend).await;
     let scope = project(&app.vault, "Bot").await;
     create(&app.vault, &scope, "TOKEN", "v1").await;
-    let Scope::Project(slug) = &scope else { unreachable!() };
+    let Scope::Project(slug, _) = &scope else { unreachable!() };
 
     app.projects.delete_project(&alice(), slug).await.expect("deleted");
 

@@ -1,0 +1,52 @@
+//! The one lookup of where a project's environment is stored, shared by the secrets, variables
+//! and tokens services.
+use super::{TEAM_ENVIRONMENT, repo::EnvironmentRows};
+use crate::{
+    ids::{EnvironmentId, ProjectId},
+    not_found::NotFound,
+    projects::ProjectSlug,
+    store::{RepoError, Store, with_pool},
+};
+
+/// Where a project's environment (or the team scope's one environment) is stored.
+#[derive(Debug, Clone)]
+pub struct Place {
+    pub project_id: ProjectId,
+    /// The project's slug; `None` for the team scope.
+    pub slug: Option<String>,
+    pub environment_id: EnvironmentId,
+    pub environment: String,
+}
+
+/// Looks up the environment `name` of the project `slug` (or of the team scope, for `None`):
+/// a missing project and a missing environment are different [`NotFound`]s.
+pub async fn place<E>(store: &Store, slug: Option<&ProjectSlug>, name: &str) -> Result<Place, E>
+where
+    E: From<NotFound> + From<RepoError> + From<sqlx::Error>,
+{
+    let slug_text = slug.map(ProjectSlug::as_str);
+    let row = with_pool!(store, |pool| pool.acquire().await?.place(slug_text, name).await?);
+    let missing = || match slug {
+        Some(slug) => NotFound::project(slug),
+        None => NotFound::team_scope(),
+    };
+    let row = row.ok_or_else(missing)?;
+    let environment_id = row.environment_id.ok_or_else(|| match slug {
+        Some(slug) => NotFound::environment(slug, name),
+        None => NotFound::team_scope(),
+    })?;
+    Ok(Place {
+        project_id: row.project_id,
+        slug: slug.map(|_| row.slug),
+        environment_id,
+        environment: name.to_string(),
+    })
+}
+
+/// The team scope's one environment.
+pub async fn team_place<E>(store: &Store) -> Result<Place, E>
+where
+    E: From<NotFound> + From<RepoError> + From<sqlx::Error>,
+{
+    place(store, None, TEAM_ENVIRONMENT).await
+}
