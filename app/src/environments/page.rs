@@ -327,7 +327,7 @@ fn AddEnvironmentForm(
                 name="name"
                 class="mono"
                 required
-                placeholder="qa"
+                placeholder="preview"
                 autocomplete="off"
                 aria-describedby="environment-name-help environment-name-error"
             />

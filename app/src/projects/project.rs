@@ -259,14 +259,7 @@ pub fn SettingsTab() -> impl IntoView {
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(view) => {
-                        let can_manage = view.can_manage;
-                        view! {
-                            <SettingsForms view save remove />
-                            <EnvironmentsSection slug can_manage />
-                        }
-                            .into_any()
-                    }
+                    Ok(view) => view! { <SettingsForms view slug save remove /> }.into_any(),
                     Err(error) => page_error(error),
                 }
             })}
@@ -277,6 +270,7 @@ pub fn SettingsTab() -> impl IntoView {
 #[component]
 fn SettingsForms(
     view: ProjectView,
+    slug: Signal<String>,
     save: ServerAction<UpdateProjectSettings>,
     remove: ServerAction<DeleteProject>,
 ) -> impl IntoView {
@@ -369,12 +363,13 @@ fn SettingsForms(
                     }
                 })}
         </ActionForm>
+        <EnvironmentsSection slug can_manage />
         {can_manage
             .then(|| {
                 view! {
                     <h2>"Delete project"</h2>
                     <p>
-                        "Deleting the project deletes all its secrets, their history and its variables."
+                        "Deleting the project deletes all its environments with their secrets, their history, variables and tokens."
                     </p>
                     <a class="button danger" href=dialog_href(Some("delete-project"))>
                         "Delete project"
@@ -389,7 +384,7 @@ fn SettingsForms(
                             view! {
                                 "This permanently deletes the project "
                                 <strong>{project.name.clone()}</strong>
-                                " with all its secrets, their history and its variables. Programs that read them "
+                                " with all its environments, their secrets and history, variables and tokens. Programs that read them "
                                 "will no longer get them. This cannot be undone."
                             }
                         }
