@@ -184,6 +184,11 @@ pub fn App() -> AnyView {
                         ssr=SsrMode::Async
                     />
                     <Route
+                        path=path!("/settings/team-secrets/:env")
+                        view={Lazy::<TeamSecrets>::new()}
+                        ssr=SsrMode::Async
+                    />
+                    <Route
                         path=path!("/settings/audit")
                         view={Lazy::<Audit>::new()}
                         ssr=SsrMode::Async

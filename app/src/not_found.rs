@@ -37,6 +37,14 @@ impl NotFound {
         }
     }
 
+    /// The team scope holds nothing yet for the environments called `name`.
+    pub fn team_environment(name: impl fmt::Display) -> Self {
+        Self {
+            what: Missing::Environment,
+            message: format!("No team secret is set for {name} environments"),
+        }
+    }
+
     pub fn secret(key: impl fmt::Display) -> Self {
         Self { what: Missing::Secret, message: format!("There is no secret named {key}") }
     }

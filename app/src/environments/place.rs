@@ -8,7 +8,8 @@ use crate::{
     store::{RepoError, Store, with_pool},
 };
 
-/// Where a project's environment (or the team scope's one environment) is stored.
+/// Where a project's environment (or one of the team scope's: `*` for every environment, or
+/// the name of the environments it applies to) is stored.
 #[derive(Debug, Clone)]
 pub struct Place {
     pub project_id: ProjectId,
@@ -33,7 +34,9 @@ where
     let row = row.ok_or_else(missing)?;
     let environment_id = row.environment_id.ok_or_else(|| match slug {
         Some(slug) => NotFound::environment(slug, name),
-        None => NotFound::team_scope(),
+        None if name == TEAM_ENVIRONMENT => NotFound::team_scope(),
+        // The team scope's environments of one name are made by its first secret there.
+        None => NotFound::team_environment(name),
     })?;
     Ok(Place {
         project_id: row.project_id,

@@ -57,6 +57,18 @@ pub(crate) trait EnvironmentRows {
         position: i64,
     ) -> impl Future<Output = RepoResult<()>> + Send;
 
+    /// Makes the team scope's environment `name` (where its secrets for the environments of
+    /// that name live) unless it exists.
+    fn ensure_team_environment(
+        &mut self,
+        name: &str,
+        at: Millis,
+    ) -> impl Future<Output = RepoResult<()>> + Send;
+
+    /// Every environment name in use, by a project or by the team scope (whose `*` aside), in
+    /// the order projects place them (the lowest position first).
+    fn environment_names(&mut self) -> impl Future<Output = RepoResult<Vec<String>>> + Send;
+
     /// Deletes an environment with its secrets, versions, variables and tokens: its id, or
     /// `None` when there was none.
     fn delete_environment(
@@ -117,6 +129,30 @@ for_both_backends! {
             .bind(from)
             .bind(to)
             .fetch_optional(&mut *self)
+            .await
+        }
+
+        async fn ensure_team_environment(&mut self, name: &str, at: Millis) -> sqlx::Result<()> {
+            sqlx::query(
+                "INSERT INTO environments (project_id, name, position, created_at) \
+                 SELECT id, $1, 1, $2 FROM projects WHERE kind = 'team' \
+                 ON CONFLICT (project_id, name) DO NOTHING",
+            )
+            .bind(name)
+            .bind(at)
+            .execute(&mut *self)
+            .await
+            .map(|_| ())
+        }
+
+        async fn environment_names(&mut self) -> sqlx::Result<Vec<String>> {
+            sqlx::query_scalar(
+                "SELECT e.name FROM environments e JOIN projects p ON p.id = e.project_id \
+                 WHERE e.name <> '*' GROUP BY e.name \
+                 ORDER BY COALESCE(min(CASE WHEN p.kind = 'project' THEN e.position END), \
+                 1000000000), e.name",
+            )
+            .fetch_all(&mut *self)
             .await
         }
 

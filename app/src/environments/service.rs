@@ -42,6 +42,12 @@ impl Environments {
         Ok(found.ok_or_else(|| NotFound::project(slug))?)
     }
 
+    /// Every environment name a project or the team scope uses (the team's `*` aside), the
+    /// names projects put first coming first: the environments team secrets may be set for.
+    pub async fn names_in_use(&self) -> Result<Vec<String>> {
+        Ok(with_pool!(self.store, |pool| pool.acquire().await?.environment_names().await?))
+    }
+
     /// The project's first environment: where its page opens, and what a token made without
     /// naming one reads.
     pub async fn first(&self, slug: &ProjectSlug) -> Result<Environment> {

@@ -3,23 +3,31 @@
 use leptos::prelude::*;
 
 /// `base` is the project's URL (`/projects/{slug}`), `suffix` what follows the environment
-/// (`""` for Secrets, `"/variables"` for Variables).
+/// (`""` for Secrets, `"/variables"` for Variables). With `every` (the team's secrets), the first
+/// link, "All environments", is `base` itself, current when `current` is
+/// [`super::TEAM_ENVIRONMENT`].
 #[component]
 pub fn EnvironmentSwitcher(
     base: String,
     environments: Vec<String>,
     current: String,
     suffix: &'static str,
+    #[prop(optional)] every: bool,
 ) -> impl IntoView {
-    let links = environments
+    let all =
+        every.then(|| (base.clone(), "All environments".to_string(), super::TEAM_ENVIRONMENT));
+    let named = environments
+        .iter()
+        .map(|name| (format!("{base}/{name}{suffix}"), name.clone(), name.as_str()));
+    let links = all
         .into_iter()
-        .map(|name| {
-            let href = format!("{base}/{name}{suffix}");
+        .chain(named)
+        .map(|(href, label, name)| {
             let here = name == current;
             view! {
                 <li>
                     <a href=href aria-current=here.then_some("page") class:current=here>
-                        {name}
+                        {label}
                     </a>
                 </li>
             }

@@ -162,8 +162,11 @@ for_both_backends! {
                   (SELECT 1 FROM required_secrets r WHERE r.project_id = p.id \
                    AND NOT EXISTS (SELECT 1 FROM secrets s \
                     WHERE s.environment_id = e.id AND s.key = r.key) \
-                   AND NOT EXISTS (SELECT 1 FROM secrets t JOIN projects tp ON tp.id = t.project_id \
-                    WHERE tp.kind = 'team' AND t.key = r.key))) AS missing_required, \
+                   AND NOT EXISTS (SELECT 1 FROM secrets t \
+                    JOIN environments te ON te.id = t.environment_id \
+                    JOIN projects tp ON tp.id = te.project_id \
+                    WHERE tp.kind = 'team' AND te.name IN ('*', e.name) AND t.key = r.key))) \
+                 AS missing_required, \
                  (SELECT max(s.updated_at) FROM secrets s WHERE s.project_id = p.id) \
                  AS secret_change, \
                  (SELECT max(v.updated_at) FROM variables v WHERE v.project_id = p.id) \

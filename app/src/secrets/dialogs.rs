@@ -149,7 +149,9 @@ fn row_for(
     rows: StoredValue<Vec<SecretRow>>,
 ) -> Option<SecretRow> {
     let key = dialog?.strip_prefix(prefix)?.to_string();
-    rows.with_value(|rows| rows.iter().find(|row| row.meta.key == key && !row.team).cloned())
+    rows.with_value(|rows| {
+        rows.iter().find(|row| row.meta.key == key && row.team.is_none()).cloned()
+    })
 }
 
 #[component]

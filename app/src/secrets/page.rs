@@ -11,9 +11,21 @@ use super::{
 };
 use crate::{
     components::{Timestamp, announce_successes, count_successes, dialog_href, page_error},
-    environments::EnvironmentSwitcher,
+    environments::{EnvironmentSwitcher, TEAM_ENVIRONMENT},
     time::Millis,
 };
+
+/// Settings → Team secrets: the team's secrets for every environment; those for the
+/// environments of one name are at `{TEAM_SECRETS_URL}/{name}`.
+pub const TEAM_SECRETS_URL: &str = "/settings/team-secrets";
+
+/// The page of the team's secrets for `environment` (`*`: for every environment).
+pub fn team_secrets_href(environment: &str) -> String {
+    match environment {
+        TEAM_ENVIRONMENT => TEAM_SECRETS_URL.to_string(),
+        name => format!("{TEAM_SECRETS_URL}/{name}"),
+    }
+}
 
 /// The secrets of `scope` (a project's slug, or [`TEAM`]) in `environment` (none: the project's
 /// first) with everything people do to them.
@@ -63,10 +75,17 @@ fn SecretsTable(
     let filter = RwSignal::new(query.read_untracked().get("q").unwrap_or_default());
     let SecretsView { can_manage, now, environment, environments, rows, missing_required } = view;
     let is_team = move || scope.get() == TEAM;
-    let switcher = (!environments.is_empty()).then(|| {
+    let switcher = if scope.get_untracked() == TEAM {
+        let base = TEAM_SECRETS_URL.to_string();
+        view! { <EnvironmentSwitcher base environments current=environment.clone() suffix="" every=true /> }
+        .into_any()
+    } else if environments.is_empty() {
+        ().into_any()
+    } else {
         let base = format!("/projects/{}", scope.get_untracked());
         view! { <EnvironmentSwitcher base environments current=environment.clone() suffix="" /> }
-    });
+            .into_any()
+    };
     let environment = Signal::stored(environment);
     let rows = StoredValue::new(rows);
     let visible = move || {
@@ -165,7 +184,7 @@ fn SecretsTable(
             <tbody>
                 <For
                     each=visible
-                    key=|row| (row.meta.key.clone(), row.meta.version, row.team)
+                    key=|row| (row.meta.key.clone(), row.meta.version, row.team.clone())
                     let:row
                 >
                     <SecretTableRow row now can_manage in_team_page=is_team() />
@@ -200,23 +219,61 @@ fn SecretTableRow(
     let SecretRow { meta, team, overrides_team, overdue } = row;
     let key = meta.key.clone();
     // Team secrets are changed on their own page, not from inside a project.
-    let editable = can_manage && !team;
+    let editable = can_manage && team.is_none();
+    let team_badge = team.as_deref().map(|from| {
+        let (label, title) = match (from, in_team_page) {
+            (TEAM_ENVIRONMENT, true) => (
+                "All environments".to_string(),
+                "The team secret for every environment".to_string(),
+            ),
+            (TEAM_ENVIRONMENT, false) => {
+                ("Team".to_string(), "A team secret for every environment".to_string())
+            }
+            (name, _) => {
+                (format!("Team · {name}"), format!("A team secret for {name} environments"))
+            }
+        };
+        view! {
+            <span class="badge info" title=title>
+                {label}
+            </span>
+        }
+    });
+    let overrides_badge = overrides_team.as_deref().map(|from| {
+        let (label, title) = match (from, in_team_page) {
+            (TEAM_ENVIRONMENT, true) => (
+                "Overrides all environments".to_string(),
+                "Used here instead of the team secret for every environment".to_string(),
+            ),
+            (TEAM_ENVIRONMENT, false) => (
+                "Overrides team secret".to_string(),
+                "This value is used instead of the team secret".to_string(),
+            ),
+            (name, _) => (
+                format!("Overrides team · {name}"),
+                format!("This value is used instead of the team secret for {name}"),
+            ),
+        };
+        view! {
+            <span class="badge subtle" title=title>
+                {label}
+            </span>
+        }
+    });
+    let managed = team.as_deref().filter(|_| can_manage).map(|from| {
+        let href = team_secrets_href(from);
+        view! {
+            <a class="muted" href=href>
+                "Managed in Team secrets"
+            </a>
+        }
+    });
     view! {
         <tr>
             <td>
                 <code class="secret-key">{meta.key.clone()}</code>
-                {(team && !in_team_page).then(|| view! { <span class="badge info">"Team"</span> })}
-                {overrides_team
-                    .then(|| {
-                        view! {
-                            <span
-                                class="badge subtle"
-                                title="This project's value is used instead of the team secret"
-                            >
-                                "Overrides team secret"
-                            </span>
-                        }
-                    })}
+                {team_badge}
+                {overrides_badge}
                 {overdue.then(|| view! { <span class="badge warn">"Overdue for rotation"</span> })}
             </td>
             <td>{meta.description.clone().unwrap_or_default()}</td>
@@ -246,15 +303,7 @@ fn SecretTableRow(
                                 "Delete"
                             </a>
                         }
-                    })}
-                {(team && !in_team_page && can_manage)
-                    .then(|| {
-                        view! {
-                            <a class="muted" href="/settings/team-secrets">
-                                "Managed in Team secrets"
-                            </a>
-                        }
-                    })}
+                    })} {managed}
             </td>
         </tr>
     }

@@ -82,7 +82,8 @@ pub struct FingerprintMatch {
 /// secret or one of the project's secrets (sealed).
 #[derive(sqlx::FromRow)]
 pub struct RunTimeRow {
-    /// Which wins for a key: [`Self::VARIABLE`] < [`Self::TEAM`] < [`Self::PROJECT`].
+    /// Which wins for a key: [`Self::VARIABLE`] < [`Self::TEAM`] < [`Self::TEAM_ENVIRONMENT`]
+    /// < [`Self::PROJECT`].
     pub rank: i64,
     pub key: String,
     pub version: Version,
@@ -94,6 +95,8 @@ pub struct RunTimeRow {
     pub generation: i64,
     pub binding: i64,
     pub sealed: Option<Vec<u8>>,
+    /// A team secret's environment: `*` (every environment) or this environment's name.
+    pub team_environment: Option<String>,
 }
 
 /// A version still sealed with the associated data of before environments
@@ -111,8 +114,11 @@ pub struct UnboundVersion {
 
 impl RunTimeRow {
     pub const VARIABLE: i64 = 0;
+    /// A team secret for every environment.
     pub const TEAM: i64 = 1;
-    pub const PROJECT: i64 = 2;
+    /// A team secret for the environments of this one's name.
+    pub const TEAM_ENVIRONMENT: i64 = 2;
+    pub const PROJECT: i64 = 3;
 }
 
 const METAS: &str = "SELECT key, description, secret_type, current_version, created_at, \
@@ -269,20 +275,27 @@ for_both_backends! {
         }
 
         async fn run_time_rows(&mut self, environment_id: EnvironmentId) -> sqlx::Result<Vec<RunTimeRow>> {
-            // The ranks are RunTimeRow's constants.
+            // The ranks are RunTimeRow's constants. `o` is the environment a secret is stored
+            // in: the project's own, the team's for every environment (`*`) or the team's for
+            // environments named like this one.
             sqlx::query_as(
                 "SELECT CAST(0 AS BIGINT) AS rank, key, CAST(0 AS BIGINT) AS version, \
                  project_id AS owner, environment_id AS owner_environment, value AS text, \
-                 CAST(0 AS BIGINT) AS generation, CAST(0 AS BIGINT) AS binding, NULL AS sealed \
+                 CAST(0 AS BIGINT) AS generation, CAST(0 AS BIGINT) AS binding, NULL AS sealed, \
+                 NULL AS team_environment \
                  FROM variables WHERE environment_id = $1 \
                  UNION ALL \
-                 SELECT CASE WHEN s.environment_id = $1 THEN CAST(2 AS BIGINT) \
-                 ELSE CAST(1 AS BIGINT) END, s.key, s.current_version, s.project_id, \
-                 s.environment_id, NULL, v.key_generation, v.binding, v.sealed_value \
-                 FROM secrets s \
+                 SELECT CASE WHEN o.id = $1 THEN CAST(3 AS BIGINT) \
+                 WHEN o.name = '*' THEN CAST(1 AS BIGINT) ELSE CAST(2 AS BIGINT) END, \
+                 s.key, s.current_version, s.project_id, s.environment_id, NULL, \
+                 v.key_generation, v.binding, v.sealed_value, \
+                 CASE WHEN o.id = $1 THEN NULL ELSE o.name END \
+                 FROM environments here \
+                 JOIN environments o ON o.id = here.id OR (o.project_id = \
+                  (SELECT id FROM projects WHERE kind = 'team') AND o.name IN ('*', here.name)) \
+                 JOIN secrets s ON s.environment_id = o.id \
                  JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version \
-                 WHERE s.environment_id = $1 \
-                 OR s.project_id = (SELECT id FROM projects WHERE kind = 'team')",
+                 WHERE here.id = $1",
             )
             .bind(environment_id)
             .fetch_all(&mut *self)

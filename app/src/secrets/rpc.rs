@@ -13,10 +13,12 @@ pub const TEAM: &str = "_team";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecretRow {
     pub meta: SecretMeta,
-    /// A team secret shown in a project (managed under Settings → Team secrets).
-    pub team: bool,
-    /// A project secret that takes the place of a team secret with the same key.
-    pub overrides_team: bool,
+    /// A team secret shown outside its own page (in a project, or for one environment name while
+    /// it applies to all): the team environment it is set for, `*` for every one.
+    pub team: Option<String>,
+    /// A secret that takes the place of a team secret with the same key: the team environment
+    /// that one is set for (`*` for every one).
+    pub overrides_team: Option<String>,
     /// Older than the project's maximum secret age.
     pub overdue: bool,
 }
@@ -26,9 +28,10 @@ pub struct SecretRow {
 pub struct SecretsView {
     pub can_manage: bool,
     pub now: Millis,
-    /// The environment shown (`*` for the team scope).
+    /// The environment shown (`*` for the team's secrets for every environment).
     pub environment: String,
-    /// The project's environments in their order, for the switcher (none for the team scope).
+    /// The project's environments in their order, for the switcher; for the team scope, every
+    /// environment name in use.
     pub environments: Vec<String>,
     pub rows: Vec<SecretRow>,
     /// Required keys set neither in the project nor for the team.
@@ -36,7 +39,8 @@ pub struct SecretsView {
 }
 
 /// The table's data; anyone signed in. `scope` is a project's slug or [`TEAM`]; `environment`
-/// names one of the project's environments (none: its first). The team scope has one.
+/// names one of the project's environments (none: its first) or, for the team, the environment
+/// name its secrets are for (none or `*`: every environment).
 #[server(prefix = "/rpc", endpoint = "list_secrets")]
 pub async fn list_secrets(
     scope: String,
@@ -87,17 +91,17 @@ pub async fn delete_secret(
 
 #[cfg(feature = "ssr")]
 pub(crate) mod ssr {
-    use std::collections::BTreeMap;
-
     use super::{SecretRow, SecretsView, TEAM};
     use crate::{
         accounts::auth::ssr::{manager, signed_in},
+        environments::{EnvironmentName, TEAM_ENVIRONMENT},
         error::AppError,
         ids::Version,
+        not_found::{Missing, NotFound},
         projects::ProjectSlug,
         secrets::{
             domain::{Description, SecretKey, SecretType, SecretValue},
-            service::{NewSecret, Scope, SecretUpdate},
+            service::{NewSecret, Scope, SecretUpdate, VaultError},
         },
         state::AppState,
         time::{DAY_MS, Millis},
@@ -125,12 +129,33 @@ pub(crate) mod ssr {
         environment: Option<&str>,
     ) -> Result<Scope, AppError> {
         if text == TEAM {
-            return Ok(Scope::Team);
+            return Ok(match environment.map(str::trim).filter(|name| !name.is_empty()) {
+                None | Some(TEAM_ENVIRONMENT) => Scope::Team,
+                Some(name) => Scope::TeamEnvironment(
+                    EnvironmentName::from_url(name)
+                        .map_err(|_| NotFound::team_environment(name))?,
+                ),
+            });
         }
         let slug = ProjectSlug::parse(text)
             .map_err(|_| AppError::NotFound(format!("There is no project at /projects/{text}")))?;
         let environment = state.environments.named_or_first(&slug, environment).await?;
         Ok(Scope::Project(slug, environment))
+    }
+
+    /// The secrets of `scope`; none for a team environment nothing was set for yet.
+    async fn listed(
+        vault: &crate::secrets::service::Vault,
+        scope: &Scope,
+    ) -> Result<Vec<crate::secrets::SecretMeta>, AppError> {
+        match (scope, vault.list_secrets(scope).await) {
+            (Scope::TeamEnvironment(_), Err(VaultError::NotFound(missing)))
+                if missing.what == Missing::Environment =>
+            {
+                Ok(Vec::new())
+            }
+            (_, listed) => Ok(listed?),
+        }
     }
 
     pub async fn list_secrets(
@@ -145,11 +170,24 @@ pub(crate) mod ssr {
         let scope = scope(&caller.state, &scope_text, environment.as_deref()).await?;
         let vault = &caller.state.vault;
         let now = Millis::now();
-        let own = vault.list_secrets(&scope).await?;
-        let (team, settings, environments) = match &scope {
-            Scope::Team => (Vec::new(), None, Vec::new()),
+        let own = listed(vault, &scope).await?;
+        // The team scopes this one's secrets take the place of, the nearest first.
+        let broader = match &scope {
+            Scope::Team => Vec::new(),
+            Scope::TeamEnvironment(_) => vec![Scope::Team],
+            Scope::Project(_, environment) => {
+                vec![Scope::TeamEnvironment(environment.clone()), Scope::Team]
+            }
+        };
+        let mut inherited = Vec::with_capacity(broader.len());
+        for team in &broader {
+            inherited.push((team.environment_name().to_string(), listed(vault, team).await?));
+        }
+        let (settings, environments) = match &scope {
+            Scope::Team | Scope::TeamEnvironment(_) => {
+                (None, caller.state.environments.names_in_use().await?)
+            }
             Scope::Project(slug, _) => (
-                vault.list_secrets(&Scope::Team).await?,
                 Some(caller.state.projects.settings(slug).await?),
                 caller.state.environments.list(slug).await?.into_iter().map(|e| e.name).collect(),
             ),
@@ -158,22 +196,34 @@ pub(crate) mod ssr {
         let overdue = |meta: &crate::secrets::SecretMeta| {
             max_age_ms.is_some_and(|max| now - meta.updated_at > max)
         };
-        let team_keys: BTreeMap<String, ()> =
-            team.iter().map(|meta| (meta.key.clone(), ())).collect();
-        let own_keys: BTreeMap<String, ()> =
-            own.iter().map(|meta| (meta.key.clone(), ())).collect();
+        let holder = |key: &str, levels: &[(String, Vec<crate::secrets::SecretMeta>)]| {
+            levels
+                .iter()
+                .find(|(_, metas)| metas.iter().any(|meta| meta.key == key))
+                .map(|(name, _)| name.clone())
+        };
         let mut rows: Vec<SecretRow> = own
             .into_iter()
             .map(|meta| SecretRow {
-                team: false,
-                overrides_team: team_keys.contains_key(&meta.key),
+                team: None,
+                overrides_team: holder(&meta.key, &inherited),
                 overdue: overdue(&meta),
                 meta,
             })
             .collect();
-        rows.extend(team.into_iter().filter(|meta| !own_keys.contains_key(&meta.key)).map(
-            |meta| SecretRow { team: true, overrides_team: false, overdue: overdue(&meta), meta },
-        ));
+        for (index, (name, metas)) in inherited.iter().enumerate() {
+            for meta in metas {
+                if rows.iter().any(|row| row.meta.key == meta.key) {
+                    continue;
+                }
+                rows.push(SecretRow {
+                    team: Some(name.clone()),
+                    overrides_team: holder(&meta.key, &inherited[index + 1..]),
+                    overdue: overdue(meta),
+                    meta: meta.clone(),
+                });
+            }
+        }
         rows.sort_by(|a, b| a.meta.key.cmp(&b.meta.key));
         let missing_required = settings
             .map(|settings| {

@@ -14,6 +14,7 @@ use super::{
 use crate::{
     audit::{Actor, AuditAction, Event, group::AppendError},
     crypto::{Binding, CryptoError, DataKey, Sealed, SecretAddress},
+    environments::TEAM_ENVIRONMENT,
     ids::{EnvironmentId, ProjectId, Version},
     store::{
         snapshot::{Lookup, SnapshotCache},
@@ -85,7 +86,8 @@ impl RunTime {
     }
 
     /// What a program holding a token for the environment `target` runs with: the
-    /// environment's variables, then the team secrets, then the environment's own secrets, each
+    /// environment's variables, then the team secrets for every environment, then the team
+    /// secrets for environments of its name, then the environment's own secrets, each
     /// overriding the one before for the same key. The delivery is one `environment.read` event, group committed
     /// before anything is returned.
     ///
@@ -218,7 +220,6 @@ impl RunTime {
         let mut delivered = Vec::new();
         for (key, row) in chosen {
             let RunTimeRow {
-                rank,
                 version,
                 owner,
                 owner_environment,
@@ -226,13 +227,17 @@ impl RunTime {
                 generation,
                 binding,
                 sealed,
+                team_environment,
                 ..
             } = row;
             let value = match (text, sealed) {
                 (Some(text), _) => StoredValue::Plain(text),
                 (None, Some(sealed)) => {
-                    let team_mark = if rank == RunTimeRow::TEAM { " (team)" } else { "" };
-                    delivered.push(format!("{key} v{version}{team_mark}"));
+                    delivered.push(match team_environment.as_deref() {
+                        None => format!("{key} v{version}"),
+                        Some(TEAM_ENVIRONMENT) => format!("{key} v{version} (team)"),
+                        Some(name) => format!("{key} v{version} (team, {name})"),
+                    });
                     let binding = Binding::from_stored(binding).ok_or(CryptoError::Malformed)?;
                     StoredValue::Sealed {
                         owner,

@@ -22,6 +22,7 @@ use crate::{
     environments::{
         EnvironmentName, TEAM_ENVIRONMENT,
         place::{place, team_place},
+        repo::EnvironmentRows,
     },
     error::AppError,
     ids::Version,
@@ -37,7 +38,11 @@ use crate::{
 /// project.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
+    /// The team scope's secrets for every environment of every project.
     Team,
+    /// The team scope's secrets for the environments of one name (in every project that has
+    /// one): they take the place of [`Scope::Team`]'s for the same key.
+    TeamEnvironment(EnvironmentName),
     Project(ProjectSlug, EnvironmentName),
 }
 
@@ -58,7 +63,9 @@ impl Scope {
     pub fn environment_name(&self) -> &str {
         match self {
             Self::Team => TEAM_ENVIRONMENT,
-            Self::Project(_, environment) => environment.as_str(),
+            Self::TeamEnvironment(environment) | Self::Project(_, environment) => {
+                environment.as_str()
+            }
         }
     }
 }
@@ -183,6 +190,13 @@ impl Vault {
         scope: &Scope,
         secret: NewSecret,
     ) -> Result<SecretMeta> {
+        if let Scope::TeamEnvironment(environment) = scope {
+            with_pool!(self.store, |pool| {
+                let mut tx = pool.begin_write().await?;
+                tx.ensure_team_environment(environment.as_str(), Millis::now()).await?;
+                tx.commit().await?;
+            });
+        }
         let project = self.project(scope).await?;
         let secret_type =
             secret.secret_type.unwrap_or_else(|| SecretType::suggest(secret.value.expose()));
@@ -417,6 +431,9 @@ impl Vault {
     pub(crate) async fn project(&self, scope: &Scope) -> Result<ProjectRef> {
         match scope {
             Scope::Team => team_place(&self.store).await,
+            Scope::TeamEnvironment(environment) => {
+                place(&self.store, None, environment.as_str()).await
+            }
             Scope::Project(slug, environment) => {
                 place(&self.store, Some(slug), environment.as_str()).await
             }
@@ -491,6 +508,9 @@ fn unique_or(error: RepoError, conflict: impl FnOnce() -> VaultError) -> VaultEr
 fn secret_exists(scope: &Scope, key: &str) -> VaultError {
     let message = match scope {
         Scope::Team => format!("A team secret named {key} already exists"),
+        Scope::TeamEnvironment(environment) => {
+            format!("A team secret named {key} already exists for {environment}")
+        }
         Scope::Project(_, environment) => {
             format!("A secret named {key} already exists in {environment}")
         }

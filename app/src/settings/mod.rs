@@ -1,6 +1,7 @@
 //! `/settings`: the index of what the signed-in person may configure.
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
 
 use crate::{
     accounts::{auth::current_user, domain::Role},
@@ -74,6 +75,8 @@ pub fn SettingsPage() -> impl IntoView {
 #[component]
 pub fn TeamSecretsPage() -> impl IntoView {
     let user = Resource::new(|| (), |_| current_user());
+    let params = use_params_map();
+    let environment = Signal::derive(move || params.read().get("env"));
     view! {
         <Title text="Team secrets" />
         <Suspense fallback=|| ()>
@@ -88,9 +91,9 @@ pub fn TeamSecretsPage() -> impl IntoView {
                                 </p>
                                 <h1>"Team secrets"</h1>
                                 <p class="muted">
-                                    "Every project receives these at run time. A project secret with the same key takes their place in that project."
+                                    "Every project receives these at run time. A secret set for one environment name (say production) takes the place of the one for all environments in the environments of that name, and a project's own secret with the same key takes the place of both."
                                 </p>
-                                <SecretsPanel scope=TEAM.to_string() />
+                                <SecretsPanel scope=TEAM.to_string() environment />
                             </section>
                         }
                             .into_any()

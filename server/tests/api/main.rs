@@ -18,6 +18,7 @@ mod run_time;
 mod scale_out;
 mod sessions;
 mod startup;
+mod team_secrets;
 mod tokens;
 mod upgrade;
 mod vault;

@@ -229,9 +229,9 @@ async fn the_table_marks_team_secrets_overrides_missing_required_and_overdue_one
 
     let listed = table(&admin, &app, "bot").await;
 
-    assert_eq!(row(&listed, "SENTRY_DSN")["team"], true);
-    assert_eq!(row(&listed, "LOG_TOKEN")["team"], false);
-    assert_eq!(row(&listed, "LOG_TOKEN")["overrides_team"], true);
+    assert_eq!(row(&listed, "SENTRY_DSN")["team"], "*");
+    assert_eq!(row(&listed, "LOG_TOKEN")["team"], Value::Null);
+    assert_eq!(row(&listed, "LOG_TOKEN")["overrides_team"], "*");
     assert_eq!(row(&listed, "OLD_KEY")["overdue"], true);
     assert_eq!(row(&listed, "LOG_TOKEN")["overdue"], false);
     assert_eq!(listed["missing_required"], serde_json::json!(["DISCORD_BOT_TOKEN"]));
