@@ -91,6 +91,22 @@ pub struct EnvironmentInput<'a> {
     pub confirm: &'a str,
 }
 
+/// A copy or a promotion from one environment of a project to another (`key`: what is copied;
+/// empty for a promotion).
+#[derive(Validate)]
+pub struct BetweenEnvironments<'a> {
+    #[validate(length(max = CAP_SLUG_LEN, message = "Project URLs use lowercase letters, digits and single hyphens (at most 64)"))]
+    pub slug: &'a str,
+    #[validate(length(max = CAP_ENVIRONMENT_LEN, message = "Environment names are limited to 32 characters"))]
+    pub from: &'a str,
+    #[validate(length(max = CAP_ENVIRONMENT_LEN, message = "Environment names are limited to 32 characters"))]
+    pub to: &'a str,
+    #[validate(length(max = CAP_KEY_LEN, message = "Keys are limited to 128 characters"))]
+    pub key: &'a str,
+    #[validate(length(max = MAX_CHOICE_CHARS, message = "Choose one of the offered options"))]
+    pub choice: &'a str,
+}
+
 #[derive(Validate)]
 pub struct ProjectInput<'a> {
     #[validate(length(max = CAP_SLUG_LEN, message = "Project URLs use lowercase letters, digits and single hyphens (at most 64)"))]

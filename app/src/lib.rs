@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod compare;
 pub mod components;
 pub mod environments;
 pub mod error;
@@ -45,6 +46,7 @@ use leptos_router::{
 use crate::{
     accounts::{auth::LoginPage, members::MembersPage, setup::SetupPage},
     audit::page::AuditPage,
+    compare::page::CompareTab,
     components::NotFound,
     layout::Layout,
     projects::{
@@ -209,6 +211,7 @@ pub fn App() -> AnyView {
                         <Route path=path!("variables") view={Lazy::<Variables>::new()} />
                         <Route path=path!("tokens") view={Lazy::<Tokens>::new()} />
                         <Route path=path!("settings") view={Lazy::<ProjectSettings>::new()} />
+                        <Route path=path!("compare") view={Lazy::<Compare>::new()} />
                         <Route path=path!(":env") view={Lazy::<Secrets>::new()} />
                         <Route path=path!(":env/variables") view={Lazy::<Variables>::new()} />
                     </ParentRoute>
@@ -255,6 +258,7 @@ lazy_pages! {
     Variables => VariablesTab,
     Tokens => TokensTab,
     ProjectSettings => SettingsTab,
+    Compare => CompareTab,
 }
 
 #[component]

@@ -44,13 +44,19 @@ audit_actions! {
     SecretRead => "secret.read",
     /// The value of an earlier version became current as a new version. Details: `to version N`.
     SecretRolledBack => "secret.rolled_back",
+    /// A secret's value was copied into another environment of its project, on the server (no
+    /// one saw it). Two events: one in the environment it came from (details: `to ENV version
+    /// N`), one in the environment it went to, naming the version it made there (details: `from
+    /// ENV version N`).
+    SecretCopied => "secret.copied",
     /// Someone asked which secrets hold a value (the value itself is not recorded).
     /// Details: none.
     SecretSearchedByValue => "secret.searched_by_value",
     /// A token listed a project's secret names (no values). Details: none.
     SecretListed => "secret.listed",
     /// A whole environment was delivered (`/env`, `sealbox run`). Details: each secret's key and
-    /// version, team secrets marked ` (team)` (plain variables are not listed).
+    /// version, team secrets marked ` (team)` (for every environment) or ` (team, NAME)` (for
+    /// the environments of its name); plain variables are not listed.
     EnvironmentRead => "environment.read",
     /// A token listed its project's environment names. Details: none.
     EnvironmentsListed => "environment.listed",
@@ -69,6 +75,9 @@ audit_actions! {
     VariableUpdated => "variable.updated",
     /// A plain variable was deleted. Details: none.
     VariableDeleted => "variable.deleted",
+    /// Variables were promoted from one environment to another in one transaction; the event
+    /// names the target environment. Details: `from ENV: added A, B; changed C; removed D`.
+    VariablesPromoted => "variable.promoted",
     /// A service token was created. Details: its name, scope and expiry.
     TokenCreated => "token.created",
     /// A service token was revoked. Details: its name.

@@ -10,8 +10,8 @@ use crate::validation::FieldError;
 pub const MAX_ENVIRONMENT_LEN: usize = 32;
 
 /// Words a project's pages use after `/projects/{slug}/`: an environment cannot be named so.
-pub const RESERVED_NAMES: [&str; 6] =
-    ["variables", "tokens", "settings", "compare", "environments", "new"];
+pub const RESERVED_NAMES: [&str; 7] =
+    ["variables", "tokens", "settings", "compare", "promote", "environments", "new"];
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct EnvironmentName(String);

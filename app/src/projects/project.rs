@@ -163,7 +163,7 @@ fn environment_in_path(path: &str) -> Option<String> {
     else {
         return None;
     };
-    let pages = ["variables", "tokens", "settings"];
+    let pages = ["variables", "tokens", "settings", "compare", "promote"];
     (!third.is_empty() && !pages.contains(&third)).then(|| third.to_string())
 }
 
@@ -211,6 +211,7 @@ pub fn ProjectLayout() -> impl IntoView {
                                         "Secrets"
                                     </A>
                                     <A href=format!("{here}/variables")>"Variables"</A>
+                                    <A href=format!("{base}/compare")>"Compare"</A>
                                     {view
                                         .can_manage
                                         .then(|| {

@@ -7,6 +7,8 @@ use domain::SecretType;
 use crate::{ids::Version, time::Millis};
 
 #[cfg(feature = "ssr")]
+pub mod copy;
+#[cfg(feature = "ssr")]
 mod data_keys;
 mod dialogs;
 pub mod domain;

@@ -6,8 +6,10 @@ use leptos_router::{components::Form, hooks::use_query_map};
 
 pub use super::rpc::TEAM;
 use super::{
-    dialogs::{AddSecretDialog, DeleteSecretDialog, EditSecretDialog},
-    rpc::{CreateSecret, DeleteSecret, SecretRow, SecretsView, UpdateSecret, list_secrets},
+    dialogs::{AddSecretDialog, CopySecretDialog, DeleteSecretDialog, EditSecretDialog},
+    rpc::{
+        CopySecret, CreateSecret, DeleteSecret, SecretRow, SecretsView, UpdateSecret, list_secrets,
+    },
 };
 use crate::{
     components::{Timestamp, announce_successes, count_successes, dialog_href, page_error},
@@ -37,7 +39,9 @@ pub fn SecretsPanel(
     let create = ServerAction::<CreateSecret>::new();
     let update = ServerAction::<UpdateSecret>::new();
     let delete = ServerAction::<DeleteSecret>::new();
+    let copy = ServerAction::<CopySecret>::new();
     let changes = RwSignal::new(0_u32);
+    count_successes(copy.value(), changes);
     count_successes(create.value(), changes);
     count_successes(update.value(), changes);
     count_successes(delete.value(), changes);
@@ -45,7 +49,7 @@ pub fn SecretsPanel(
         move || (scope.get(), environment.get(), changes.get()),
         |(scope, environment, _)| list_secrets(scope, environment),
     );
-    let status = announce_successes([create.value(), update.value(), delete.value()]);
+    let status = announce_successes([create.value(), update.value(), delete.value(), copy.value()]);
     view! {
         {status}
         <Transition fallback=|| {
@@ -54,7 +58,7 @@ pub fn SecretsPanel(
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(view) => {
-                        view! { <SecretsTable view scope create update delete /> }.into_any()
+                        view! { <SecretsTable view scope create update delete copy /> }.into_any()
                     }
                     Err(error) => page_error(error),
                 }
@@ -70,11 +74,18 @@ fn SecretsTable(
     create: ServerAction<CreateSecret>,
     update: ServerAction<UpdateSecret>,
     delete: ServerAction<DeleteSecret>,
+    copy: ServerAction<CopySecret>,
 ) -> impl IntoView {
     let query = use_query_map();
     let filter = RwSignal::new(query.read_untracked().get("q").unwrap_or_default());
     let SecretsView { can_manage, now, environment, environments, rows, missing_required } = view;
     let is_team = move || scope.get() == TEAM;
+    // Where a project's secret may be copied to: its other environments.
+    let copy_targets = StoredValue::new(match scope.get_untracked() == TEAM {
+        true => Vec::new(),
+        false => environments.clone(),
+    });
+    let can_copy = copy_targets.with_value(|names| names.len() > 1);
     let switcher = if scope.get_untracked() == TEAM {
         let base = TEAM_SECRETS_URL.to_string();
         view! { <EnvironmentSwitcher base environments current=environment.clone() suffix="" every=true /> }
@@ -187,7 +198,7 @@ fn SecretsTable(
                     key=|row| (row.meta.key.clone(), row.meta.version, row.team.clone())
                     let:row
                 >
-                    <SecretTableRow row now can_manage in_team_page=is_team() />
+                    <SecretTableRow row now can_manage can_copy in_team_page=is_team() />
                 </For>
             </tbody>
         </table>
@@ -204,6 +215,7 @@ fn SecretsTable(
                     <AddSecretDialog scope environment create />
                     <EditSecretDialog scope environment update rows />
                     <DeleteSecretDialog scope environment delete rows />
+                    <CopySecretDialog scope environment environments=copy_targets copy rows />
                 }
             })}
     }
@@ -214,6 +226,8 @@ fn SecretTableRow(
     row: SecretRow,
     now: Millis,
     can_manage: bool,
+    /// The project has another environment to copy to.
+    can_copy: bool,
     in_team_page: bool,
 ) -> impl IntoView {
     let SecretRow { meta, team, overrides_team, overdue } = row;
@@ -295,6 +309,18 @@ fn SecretTableRow(
                             >
                                 "Edit"
                             </a>
+                            {can_copy
+                                .then(|| {
+                                    view! {
+                                        <a
+                                            class="button small secondary"
+                                            href=dialog_href(Some(&format!("copy:{key}")))
+                                            aria-label=format!("Copy {key} to another environment")
+                                        >
+                                            "Copy"
+                                        </a>
+                                    }
+                                })}
                             <a
                                 class="button small secondary danger"
                                 href=dialog_href(Some(&format!("delete:{key}")))

@@ -66,6 +66,28 @@ pub struct CurrentSealed {
     pub sealed: Vec<u8>,
 }
 
+/// A secret's current version with its metadata: what a copy into another environment takes.
+#[derive(sqlx::FromRow)]
+pub struct CopySource {
+    pub description: Option<String>,
+    pub secret_type: String,
+    pub version: Version,
+    pub key_generation: i64,
+    pub binding: i64,
+    pub sealed: Vec<u8>,
+    pub fingerprint: Vec<u8>,
+}
+
+/// A secret's current version in one of a project's environments, as the comparison shows it.
+#[derive(sqlx::FromRow)]
+pub struct CurrentCell {
+    pub environment_id: EnvironmentId,
+    pub key: String,
+    pub version: Version,
+    pub updated_at: Millis,
+    pub fingerprint: Vec<u8>,
+}
+
 /// A version whose value has a given fingerprint, with where it is.
 #[derive(sqlx::FromRow)]
 pub struct FingerprintMatch {
@@ -144,6 +166,22 @@ pub(crate) trait SecretRows {
         environment_id: EnvironmentId,
         key: &str,
     ) -> impl Future<Output = RepoResult<Option<CurrentSealed>>> + Send;
+
+    /// The current version of `key` in an environment, with the metadata a copy takes.
+    fn copy_source(
+        &mut self,
+        environment_id: EnvironmentId,
+        key: &str,
+    ) -> impl Future<Output = RepoResult<Option<CopySource>>> + Send;
+
+    /// Every secret's current version in every environment of a project.
+    fn current_cells(
+        &mut self,
+        project_id: ProjectId,
+    ) -> impl Future<Output = RepoResult<Vec<CurrentCell>>> + Send;
+
+    /// The team secrets' keys with the team environment each is set for (`*`: every one).
+    fn team_keys(&mut self) -> impl Future<Output = RepoResult<Vec<(String, String)>>> + Send;
 
     /// Every version, of every scope, whose value has this fingerprint.
     fn by_fingerprint(
@@ -270,6 +308,42 @@ for_both_backends! {
                  WHERE v.fingerprint = $1 ORDER BY p.slug, e.position, s.key, v.version",
             )
             .bind(fingerprint)
+            .fetch_all(&mut *self)
+            .await
+        }
+
+        async fn copy_source(&mut self, environment_id: EnvironmentId, key: &str) -> sqlx::Result<Option<CopySource>> {
+            sqlx::query_as(
+                "SELECT s.description, s.secret_type, s.current_version AS version, \
+                 v.key_generation, v.binding, v.sealed_value AS sealed, v.fingerprint \
+                 FROM secrets s \
+                 JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version \
+                 WHERE s.environment_id = $1 AND s.key = $2",
+            )
+            .bind(environment_id)
+            .bind(key)
+            .fetch_optional(&mut *self)
+            .await
+        }
+
+        async fn current_cells(&mut self, project_id: ProjectId) -> sqlx::Result<Vec<CurrentCell>> {
+            sqlx::query_as(
+                "SELECT s.environment_id, s.key, s.current_version AS version, s.updated_at, \
+                 v.fingerprint FROM secrets s \
+                 JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version \
+                 WHERE s.project_id = $1 ORDER BY s.key",
+            )
+            .bind(project_id)
+            .fetch_all(&mut *self)
+            .await
+        }
+
+        async fn team_keys(&mut self) -> sqlx::Result<Vec<(String, String)>> {
+            sqlx::query_as(
+                "SELECT s.key, e.name FROM secrets s \
+                 JOIN environments e ON e.id = s.environment_id \
+                 JOIN projects p ON p.id = s.project_id WHERE p.kind = 'team'",
+            )
             .fetch_all(&mut *self)
             .await
         }

@@ -89,6 +89,20 @@ pub async fn delete_secret(
     crate::error::respond(ssr::delete_secret(input, version).await)
 }
 
+/// Owners and admins: copies the current value of `key` in the environment `environment` of the
+/// project `scope` into its environment `to`, on the server. A key already there is replaced
+/// (as a new version) only with `replace`.
+#[server(prefix = "/rpc", endpoint = "copy_secret")]
+pub async fn copy_secret(
+    scope: String,
+    environment: String,
+    key: String,
+    to: String,
+    replace: Option<String>,
+) -> Result<String, AppError> {
+    crate::error::respond(ssr::copy_secret(scope, environment, key, to, replace).await)
+}
+
 #[cfg(feature = "ssr")]
 pub(crate) mod ssr {
     use super::{SecretRow, SecretsView, TEAM};
@@ -105,6 +119,7 @@ pub(crate) mod ssr {
         },
         state::AppState,
         time::{DAY_MS, Millis},
+        validation::FieldError,
     };
 
     /// Which secret a call names: its scope (a slug or [`TEAM`]), environment and key.
@@ -301,5 +316,37 @@ pub(crate) mod ssr {
         let key = SecretKey::existing(&input.key)?;
         caller.state.vault.delete_secret(&caller.actor, &scope, &key, Some(version)).await?;
         Ok(format!("Secret {key} deleted"))
+    }
+
+    pub async fn copy_secret(
+        slug_text: String,
+        from: String,
+        key: String,
+        to: String,
+        replace: Option<String>,
+    ) -> Result<String, AppError> {
+        crate::bounds::gate(&crate::bounds::BetweenEnvironments {
+            slug: &slug_text,
+            from: &from,
+            to: &to,
+            key: &key,
+            choice: replace.as_deref().unwrap_or_default(),
+        })?;
+        let caller = manager().await?;
+        let slug = crate::projects::slug_in_url(&slug_text)?;
+        let environments = &caller.state.environments;
+        let from = environments.named_or_first(&slug, Some(&from)).await?;
+        let to = match to.trim() {
+            "" => return Err(FieldError::new("to", "Choose the environment to copy to").into()),
+            name => environments.named_or_first(&slug, Some(name)).await?,
+        };
+        let key = SecretKey::existing(&key)?;
+        let replace = replace.is_some_and(|text| !text.is_empty());
+        let copied =
+            caller.state.vault.copy_secret(&caller.actor, &slug, &from, &key, &to, replace).await?;
+        Ok(match copied.replaced {
+            true => format!("{key} copied to {to} as version {}", copied.version),
+            false => format!("{key} copied to {to}"),
+        })
     }
 }

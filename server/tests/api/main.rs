@@ -6,6 +6,7 @@ mod helpers;
 mod accounts;
 mod audit;
 mod cli;
+mod compare;
 mod data_keys;
 mod environments;
 mod hardening;

@@ -70,7 +70,7 @@ async fn fixture(app: &TestApp) -> Fixture {
     let mut token_ids = Vec::new();
     for caller in ["Anonymous", "Member", "Admin", "Owner"] {
         let name = caller.to_uppercase();
-        for prefix in ["UPDATE", "DELETE"] {
+        for prefix in ["UPDATE", "DELETE", "COPY"] {
             vault
                 .create_secret(
                     &actor,
@@ -272,6 +272,19 @@ fn matrix() -> Vec<Row> {
             },
             expect: MANAGERS,
         },
+        Row { path: "/rpc/compare_environments", form: matrix_project, expect: SIGNED_IN },
+        Row {
+            path: "/rpc/copy_secret",
+            form: |_, caller| {
+                vec![
+                    ("scope", "matrix".into()),
+                    ("environment", "development".into()),
+                    ("key", format!("COPY_{}", upper(caller))),
+                    ("to", "staging".into()),
+                ]
+            },
+            expect: MANAGERS,
+        },
         Row { path: "/rpc/list_variables", form: matrix_project, expect: SIGNED_IN },
         Row {
             path: "/rpc/create_variable",
@@ -413,7 +426,7 @@ async fn every_page_answers_each_role_as_the_matrix_says(backend: Backend) {
     let app = spawn_app(backend).await;
     let fixture = fixture(&app).await;
     // (path, [anonymous, member, admin, owner]); 302 goes to /login.
-    let pages: [(&str, [u16; 4]); 19] = [
+    let pages: [(&str, [u16; 4]); 21] = [
         ("/settings/audit", [302, 403, 200, 200]),
         ("/settings/audit.csv", [401, 403, 200, 200]),
         ("/", EVERYONE),
@@ -422,6 +435,7 @@ async fn every_page_answers_each_role_as_the_matrix_says(backend: Backend) {
         ("/settings", [302, 200, 200, 200]),
         ("/settings/members", [302, 403, 200, 200]),
         ("/settings/team-secrets", [302, 403, 200, 200]),
+        ("/settings/team-secrets/production", [302, 403, 200, 200]),
         ("/projects", [302, 200, 200, 200]),
         ("/projects/matrix", [302, 200, 200, 200]),
         ("/projects/matrix/variables", [302, 200, 200, 200]),
@@ -429,6 +443,7 @@ async fn every_page_answers_each_role_as_the_matrix_says(backend: Backend) {
         ("/projects/matrix/staging/variables", [302, 200, 200, 200]),
         ("/projects/matrix/no-such-environment", [302, 404, 404, 404]),
         ("/projects/matrix/tokens", [302, 403, 200, 200]),
+        ("/projects/matrix/compare", [302, 200, 200, 200]),
         ("/projects/matrix/settings", [302, 200, 200, 200]),
         ("/projects/no-such-project", [302, 404, 404, 404]),
         // A download, not a page: anonymous callers get 401 like the server functions.
