@@ -105,6 +105,9 @@ pub struct BetweenEnvironments<'a> {
     pub key: &'a str,
     #[validate(length(max = MAX_CHOICE_CHARS, message = "Choose one of the offered options"))]
     pub choice: &'a str,
+    /// A promotion's digest of the difference shown (64 hex digits).
+    #[validate(length(max = 64, message = "Reload the page: this form is not one Sealbox made"))]
+    pub seen: &'a str,
 }
 
 #[derive(Validate)]

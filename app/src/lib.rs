@@ -52,6 +52,7 @@ use crate::{
     projects::{
         list::ProjectsPage,
         project::{ProjectLayout, SecretsTab, SettingsTab},
+        promote::PromoteTab,
         variables::VariablesTab,
     },
     settings::{SettingsPage, TeamSecretsPage},
@@ -212,6 +213,7 @@ pub fn App() -> AnyView {
                         <Route path=path!("tokens") view={Lazy::<Tokens>::new()} />
                         <Route path=path!("settings") view={Lazy::<ProjectSettings>::new()} />
                         <Route path=path!("compare") view={Lazy::<Compare>::new()} />
+                        <Route path=path!("promote") view={Lazy::<Promote>::new()} />
                         <Route path=path!(":env") view={Lazy::<Secrets>::new()} />
                         <Route path=path!(":env/variables") view={Lazy::<Variables>::new()} />
                     </ParentRoute>
@@ -259,6 +261,7 @@ lazy_pages! {
     Tokens => TokensTab,
     ProjectSettings => SettingsTab,
     Compare => CompareTab,
+    Promote => PromoteTab,
 }
 
 #[component]

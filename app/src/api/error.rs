@@ -163,6 +163,7 @@ impl From<ProjectError> for ApiError {
             ProjectError::NoChanges => Self::new(ApiCode::NoChanges, "No changes to save"),
             ProjectError::Database(error) => Self::internal(error),
             ProjectError::Repo(error) => Self::internal(error),
+            ProjectError::Conflict(message) => Self::new(ApiCode::Conflict, message),
         }
     }
 }

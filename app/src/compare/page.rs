@@ -80,7 +80,9 @@ fn CompareGrid(comparison: Comparison, copy: ServerAction<CopySecret>) -> impl I
         return view! {
             <div class="empty-state">
                 <h2>"Nothing to compare yet"</h2>
-                <p>"Add a secret to one of the environments and it appears here, with where it is missing."</p>
+                <p>
+                    "Add a secret to one of the environments and it appears here, with where it is missing."
+                </p>
             </div>
         }
             .into_any();
@@ -160,7 +162,9 @@ fn CompareCell(
     match cell {
         Cell::Set { version, updated_at, same_as } => view! {
             <span class="cell-state set">"Set"</span>
-            <span class="muted">" · v" {version.to_string()} " · updated " <Timestamp at=updated_at now /></span>
+            <span class="muted">
+                " · v" {version.to_string()} " · updated " <Timestamp at=updated_at now />
+            </span>
             {same_as
                 .map(|other| {
                     view! {
@@ -173,7 +177,7 @@ fn CompareCell(
                     }
                 })}
         }
-            .into_any(),
+        .into_any(),
         Cell::Team { from } => {
             let label = match from.as_str() {
                 TEAM_ENVIRONMENT => "From team secret".to_string(),
@@ -207,7 +211,7 @@ fn CompareCell(
                 {state}
                 {form}
             }
-                .into_any()
+            .into_any()
         }
     }
 }

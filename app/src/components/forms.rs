@@ -24,8 +24,17 @@ pub fn ReturnHere() -> impl IntoView {
 /// After a failed plain form post (no JavaScript), the server sends the browser back with what was
 /// typed into these fields as `typed.FIELD` query parameters, so that the form shows it again.
 /// Never a secret or variable value, a password or a token: the URL is kept in the history.
-pub const KEPT_FIELDS: &[&str] =
-    &["key", "description", "secret_type", "name", "email", "role", "scope", "expires_in_days"];
+pub const KEPT_FIELDS: &[&str] = &[
+    "key",
+    "description",
+    "secret_type",
+    "name",
+    "email",
+    "role",
+    "scope",
+    "expires_in_days",
+    "environment",
+];
 
 /// The prefix of the query parameters that carry [`KEPT_FIELDS`].
 pub const TYPED_PREFIX: &str = "typed.";

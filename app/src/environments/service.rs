@@ -81,7 +81,7 @@ impl Environments {
         let created = with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
             let project_id =
-                tx.project_id(slug.as_str()).await?.ok_or_else(|| NotFound::project(slug))?;
+                tx.lock_project(slug.as_str()).await?.ok_or_else(|| NotFound::project(slug))?;
             let id = match tx.insert_environment(project_id, name.as_str(), now).await {
                 Ok(id) => id,
                 Err(error) if error.is_unique_violation() => return Err(name_taken(name)),
@@ -116,7 +116,7 @@ impl Environments {
         with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
             let project_id =
-                tx.project_id(slug.as_str()).await?.ok_or_else(|| NotFound::project(slug))?;
+                tx.lock_project(slug.as_str()).await?.ok_or_else(|| NotFound::project(slug))?;
             match tx.rename_environment(project_id, from.as_str(), to.as_str()).await {
                 Ok(Some(_)) => {}
                 Ok(None) => return Err(NotFound::environment(slug, from).into()),
@@ -148,7 +148,7 @@ impl Environments {
         with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
             let project_id =
-                tx.project_id(slug.as_str()).await?.ok_or_else(|| NotFound::project(slug))?;
+                tx.lock_project(slug.as_str()).await?.ok_or_else(|| NotFound::project(slug))?;
             let mut order = tx.environments(project_id).await?;
             let at = order
                 .iter()
@@ -204,7 +204,7 @@ impl Environments {
         with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
             let project_id =
-                tx.project_id(slug.as_str()).await?.ok_or_else(|| NotFound::project(slug))?;
+                tx.lock_project(slug.as_str()).await?.ok_or_else(|| NotFound::project(slug))?;
             let count = tx.environments(project_id).await?.len();
             let deleted = tx.delete_environment(project_id, name.as_str()).await?;
             if deleted.is_none() {

@@ -13,6 +13,9 @@ use crate::{
 pub mod dotenv;
 pub mod list;
 pub mod project;
+pub mod promote;
+#[cfg(feature = "ssr")]
+mod promotion;
 #[cfg(feature = "ssr")]
 pub(crate) mod repo;
 #[cfg(feature = "ssr")]

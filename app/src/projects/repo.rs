@@ -81,6 +81,14 @@ pub(crate) trait ProjectRows {
     ) -> impl Future<Output = RepoResult<Option<ProjectId>>> + Send;
 
     /// The project's required secrets, by key.
+    /// The project's id, with its row locked until the transaction ends (an update that changes
+    /// nothing): changes to its environments, which read before they write, run one at a time
+    /// on PostgreSQL too (SQLite's write transactions already do).
+    fn lock_project(
+        &mut self,
+        slug: &str,
+    ) -> impl Future<Output = RepoResult<Option<ProjectId>>> + Send;
+
     fn required_secrets(
         &mut self,
         project_id: ProjectId,
@@ -192,6 +200,16 @@ for_both_backends! {
                 .bind(slug)
                 .fetch_optional(&mut *self)
                 .await
+        }
+
+        async fn lock_project(&mut self, slug: &str) -> sqlx::Result<Option<ProjectId>> {
+            sqlx::query_scalar(
+                "UPDATE projects SET updated_at = updated_at WHERE slug = $1 AND kind = 'project' \
+                 RETURNING id",
+            )
+            .bind(slug)
+            .fetch_optional(&mut *self)
+            .await
         }
 
         async fn required_secrets(&mut self, project_id: ProjectId) -> sqlx::Result<Vec<String>> {

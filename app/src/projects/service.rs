@@ -40,6 +40,9 @@ pub enum ProjectError {
     /// A repository statement failed: the error names it.
     #[error(transparent)]
     Repo(#[from] crate::store::RepoError),
+    /// What the change was based on changed first; the message says what to do.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl From<ProjectError> for AppError {
@@ -50,6 +53,7 @@ impl From<ProjectError> for AppError {
             ProjectError::NoChanges => Self::Validation(ProjectError::NoChanges.to_string()),
             ProjectError::Database(error) => Self::internal(error),
             ProjectError::Repo(error) => Self::internal(error),
+            ProjectError::Conflict(message) => Self::Conflict(message),
         }
     }
 }
@@ -58,8 +62,8 @@ type Result<T, E = ProjectError> = std::result::Result<T, E>;
 
 #[derive(Clone)]
 pub struct Projects {
-    store: Store,
-    audit: AuditLog,
+    pub(super) store: Store,
+    pub(super) audit: AuditLog,
     keyring: Arc<Keyring>,
 }
 
@@ -315,7 +319,11 @@ impl Projects {
             .collect())
     }
 
-    async fn place(&self, slug: &ProjectSlug, environment: &EnvironmentName) -> Result<Place> {
+    pub(super) async fn place(
+        &self,
+        slug: &ProjectSlug,
+        environment: &EnvironmentName,
+    ) -> Result<Place> {
         place(&self.store, Some(slug), environment.as_str()).await
     }
 
@@ -333,7 +341,7 @@ fn slug_taken(slug: &ProjectSlug) -> ProjectError {
     ))
 }
 
-fn variable_row<'a>(
+pub(super) fn variable_row<'a>(
     actor: &'a Actor,
     project: &Place,
     key: &'a SecretKey,

@@ -261,6 +261,7 @@ fn VariablesTable(
     let VariablesView { can_manage, now, environment, environments, variables } = view;
     let base = format!("/projects/{}", slug.get_untracked());
     let export = format!("{base}/{environment}/variables.env");
+    let promote = format!("{base}/promote?from={environment}");
     let switcher = view! { <EnvironmentSwitcher base environments current=environment.clone() suffix="/variables" /> };
     let environment = Signal::stored(environment);
     let variables = StoredValue::new(variables);
@@ -315,6 +316,9 @@ fn VariablesTable(
             </p>
             <a class="button secondary" href=export download="">
                 "Export .env"
+            </a>
+            <a class="button secondary" href=promote>
+                "Promote…"
             </a>
             {can_manage
                 .then(|| {

@@ -302,7 +302,9 @@ pub(super) fn CopySecretDialog(
                             .get_value()
                             .into_iter()
                             .filter(|name| *name != here)
-                            .map(|name| view! { <option value=name.clone()>{name.clone()}</option> })
+                            .map(|name| {
+                                view! { <option value=name.clone()>{name.clone()}</option> }
+                            })
                             .collect_view();
                         view! {
                             <ActionForm action=copy attr:novalidate=true attr:class="stack">

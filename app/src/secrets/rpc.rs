@@ -331,6 +331,7 @@ pub(crate) mod ssr {
             to: &to,
             key: &key,
             choice: replace.as_deref().unwrap_or_default(),
+            seen: "",
         })?;
         let caller = manager().await?;
         let slug = crate::projects::slug_in_url(&slug_text)?;

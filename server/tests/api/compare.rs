@@ -1,6 +1,6 @@
 //! Compare and Copy to environment: the grid (set, team, missing, missing and required, the
 //! same value by fingerprint for managers only) and the server-side copy (a new version on the
-//! other side, audited on both, nothing changed when it is refused).
+//! other side, audited on both, nothing changed when it is refused), and Promote variables.
 use std::collections::BTreeSet;
 
 use app::{
@@ -23,6 +23,7 @@ on_both_backends!(
     the_grid_shows_set_team_missing_and_required_cells_and_shared_values_to_managers_only,
     a_copy_reseals_on_the_server_and_is_audited_on_both_sides,
     a_refused_copy_changes_nothing,
+    promoting_variables_applies_what_is_ticked_in_one_step_and_nothing_on_a_conflict,
 );
 
 fn actor() -> Actor {
@@ -257,7 +258,8 @@ async fn a_refused_copy_changes_nothing(backend: Backend) {
 
     let mut same_value = copy_form("API_KEY", "development", "staging");
     same_value.push(("replace", "yes"));
-    let refusals: Vec<(&reqwest::Client, Vec<(&str, &str)>, StatusCode, &str)> = vec![
+    type Refusal<'a> = (&'a reqwest::Client, Vec<(&'a str, &'a str)>, StatusCode, &'a str);
+    let refusals: Vec<Refusal> = vec![
         (
             &admin,
             copy_form("API_KEY", "development", "production"),
@@ -305,5 +307,129 @@ async fn a_refused_copy_changes_nothing(backend: Backend) {
     assert!(
         body.to_string().contains("staging already holds the same value for API_KEY"),
         "{body}"
+    );
+}
+
+/// Promote variables: the difference, the apply of what is ticked in one transaction, and the
+/// refusal of an apply whose difference changed meanwhile.
+async fn promoting_variables_applies_what_is_ticked_in_one_step_and_nothing_on_a_conflict(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    project(&app).await;
+    let dev = environment("development");
+    let staging = environment("staging");
+    let set = |place: &'static str, name: &'static str, value: &'static str| {
+        let app = &app;
+        async move {
+            let variable = app::projects::VariableValue::parse(value.into()).expect("value");
+            app.projects
+                .create_variable(&actor(), &bot(), &environment(place), &key(name), variable, true)
+                .await
+                .expect("variable");
+        }
+    };
+    set("development", "LOG_LEVEL", "debug").await;
+    set("development", "NEW_FLAG", "on").await;
+    set("development", "SAME", "1").await;
+    set("staging", "LOG_LEVEL", "info").await;
+    set("staging", "OLD_ONLY", "legacy").await;
+    set("staging", "SAME", "1").await;
+    let admin = app.sign_in_as("admin@example.com", Role::Admin).await;
+    let member = app.sign_in_as("member@example.com", Role::Member).await;
+
+    let (status, shown) = rpc(
+        &app,
+        &member,
+        "variable_promotion",
+        &[("slug", "bot"), ("from", "development"), ("to", "staging")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{shown}");
+    assert_eq!(
+        shown["differences"],
+        json!([
+            { "key": "LOG_LEVEL", "change": { "Changed": { "old": "info", "new": "debug", "include_in_export": true } } },
+            { "key": "NEW_FLAG", "change": { "Added": { "value": "on", "include_in_export": true } } },
+            { "key": "OLD_ONLY", "change": { "Removed": { "old": "legacy" } } },
+        ])
+    );
+    let seen = shown["seen"].as_str().expect("a digest").to_string();
+    let form = |seen: &str, keys: &[&str]| {
+        let mut form = vec![
+            ("slug".to_string(), "bot".to_string()),
+            ("from".to_string(), "development".to_string()),
+            ("to".to_string(), "staging".to_string()),
+            ("seen".to_string(), seen.to_string()),
+        ];
+        form.extend(keys.iter().map(|key| (format!("apply[{key}]"), "yes".to_string())));
+        form
+    };
+    let post = |client: &reqwest::Client, form: Vec<(String, String)>| {
+        let (app, client) = (&app, client.clone());
+        async move {
+            let response = app.post_rpc(&client, "promote_variables", &form).await;
+            let status = response.status();
+            (status, response.text().await.unwrap_or_default())
+        }
+    };
+
+    // Members may look, not apply.
+    let (status, _) = post(&member, form(&seen, &["NEW_FLAG"])).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // Someone changes staging after the difference was shown: nothing is applied.
+    set("staging", "LATE", "x").await;
+    let (status, body) = post(&admin, form(&seen, &["LOG_LEVEL", "NEW_FLAG"])).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body.contains("changed since the difference was shown; nothing was applied"), "{body}");
+    let staging_now = app.projects.variables(&bot(), &staging).await.expect("variables");
+    assert_eq!(
+        staging_now.iter().map(|v| (v.key.as_str(), v.value.as_str())).collect::<Vec<_>>(),
+        [("LATE", "x"), ("LOG_LEVEL", "info"), ("OLD_ONLY", "legacy"), ("SAME", "1")]
+    );
+    // Nothing ticked, or a key that is not in the difference: refused.
+    let (_, shown) = rpc(
+        &app,
+        &admin,
+        "variable_promotion",
+        &[("slug", "bot"), ("from", "development"), ("to", "staging")],
+    )
+    .await;
+    let seen = shown["seen"].as_str().expect("a digest").to_string();
+    let (status, body) = post(&admin, form(&seen, &[])).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, _) = post(&admin, form(&seen, &["SAME"])).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    // Apply the change and the addition, keep OLD_ONLY and LATE (not ticked).
+    let (status, body) = post(&admin, form(&seen, &["LOG_LEVEL", "NEW_FLAG"])).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("2 variable change(s) promoted from development to staging"), "{body}");
+    let staging_now = app.projects.variables(&bot(), &staging).await.expect("variables");
+    assert_eq!(
+        staging_now.iter().map(|v| (v.key.as_str(), v.value.as_str())).collect::<Vec<_>>(),
+        [
+            ("LATE", "x"),
+            ("LOG_LEVEL", "debug"),
+            ("NEW_FLAG", "on"),
+            ("OLD_ONLY", "legacy"),
+            ("SAME", "1")
+        ]
+    );
+    let development_now = app.projects.variables(&bot(), &dev).await.expect("variables");
+    assert_eq!(development_now.len(), 3, "the source is untouched");
+    let mut sql = app.sql().await;
+    let events: Vec<(Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT environment, details FROM audit_events WHERE action = 'variable.promoted'",
+    )
+    .fetch_all(&mut sql)
+    .await
+    .expect("events");
+    assert_eq!(
+        events,
+        [(
+            Some("staging".into()),
+            Some("from development: added NEW_FLAG; changed LOG_LEVEL".into())
+        )]
     );
 }

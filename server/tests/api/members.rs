@@ -45,6 +45,17 @@ struct Fixture {
     active_target: UserId,
     /// A token of the matrix project for each caller to revoke, by [`Caller`].
     token_ids: [TokenId; 4],
+    /// The digests of the variable promotions from development to staging and to production
+    /// (the owner's: the admin's promotion to staging changes that one's difference).
+    promotion_seen: [String; 2],
+}
+
+/// Where a caller promotes the matrix project's development variables to.
+fn promotion_target(caller: Caller) -> (&'static str, usize) {
+    match caller {
+        Caller::Owner => ("production", 1),
+        _ => ("staging", 0),
+    }
 }
 
 async fn fixture(app: &TestApp) -> Fixture {
@@ -114,7 +125,14 @@ async fn fixture(app: &TestApp) -> Fixture {
         (Caller::Owner, app.signed_in("owner@example.com").await),
     ];
     let token_ids = token_ids.try_into().expect("a token per caller");
-    Fixture { clients, role_target, active_target, token_ids }
+    let mut promotion_seen = Vec::new();
+    for target in ["staging", "production"] {
+        let (_, seen) =
+            app.projects.promotion(&slug, &dev(), &environment(target)).await.expect("promotion");
+        promotion_seen.push(seen);
+    }
+    let promotion_seen = promotion_seen.try_into().expect("two digests");
+    Fixture { clients, role_target, active_target, token_ids, promotion_seen }
 }
 
 fn variable(text: &str) -> VariableValue {
@@ -285,6 +303,21 @@ fn matrix() -> Vec<Row> {
             },
             expect: MANAGERS,
         },
+        Row { path: "/rpc/variable_promotion", form: matrix_project, expect: SIGNED_IN },
+        Row {
+            path: "/rpc/promote_variables",
+            form: |fixture, caller| {
+                let (to, seen) = promotion_target(caller);
+                vec![
+                    ("slug", "matrix".into()),
+                    ("from", "development".into()),
+                    ("to", to.into()),
+                    ("seen", fixture.promotion_seen[seen].clone()),
+                    ("apply[SHARED_VARIABLE]", "yes".into()),
+                ]
+            },
+            expect: MANAGERS,
+        },
         Row { path: "/rpc/list_variables", form: matrix_project, expect: SIGNED_IN },
         Row {
             path: "/rpc/create_variable",
@@ -426,7 +459,7 @@ async fn every_page_answers_each_role_as_the_matrix_says(backend: Backend) {
     let app = spawn_app(backend).await;
     let fixture = fixture(&app).await;
     // (path, [anonymous, member, admin, owner]); 302 goes to /login.
-    let pages: [(&str, [u16; 4]); 21] = [
+    let pages: [(&str, [u16; 4]); 22] = [
         ("/settings/audit", [302, 403, 200, 200]),
         ("/settings/audit.csv", [401, 403, 200, 200]),
         ("/", EVERYONE),
@@ -444,6 +477,7 @@ async fn every_page_answers_each_role_as_the_matrix_says(backend: Backend) {
         ("/projects/matrix/no-such-environment", [302, 404, 404, 404]),
         ("/projects/matrix/tokens", [302, 403, 200, 200]),
         ("/projects/matrix/compare", [302, 200, 200, 200]),
+        ("/projects/matrix/promote?from=development&to=staging", [302, 200, 200, 200]),
         ("/projects/matrix/settings", [302, 200, 200, 200]),
         ("/projects/no-such-project", [302, 404, 404, 404]),
         // A download, not a page: anonymous callers get 401 like the server functions.
