@@ -56,9 +56,12 @@ export function signedInPages(project: string): string[] {
     `${project}/production/variables`,
     `${project}/tokens`,
     `${project}/settings`,
+    `${project}/compare`,
+    `${project}/promote`,
     '/settings',
     '/settings/members',
     '/settings/team-secrets',
+    '/settings/team-secrets/production',
     '/settings/audit',
   ];
 }

@@ -217,6 +217,7 @@ fn SecretsTable(
                     <DeleteSecretDialog scope environment delete rows />
                     <CopySecretDialog scope environment environments=copy_targets copy rows />
                 }
+                    .into_any()
             })}
     }
 }
@@ -333,4 +334,5 @@ fn SecretTableRow(
             </td>
         </tr>
     }
+    .into_any()
 }
