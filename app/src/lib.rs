@@ -2,6 +2,9 @@
 //! browser (`hydrate`). Each feature folder keeps its DTOs, server functions and components
 //! together; anything that must never reach the browser lives behind `feature = "ssr"`.
 #![forbid(unsafe_code)]
+// The secrets table's view type is deep: computing its layout in the release build needs more
+// than the default 128 levels of queries.
+#![recursion_limit = "256"]
 
 pub mod accounts;
 pub mod audit;

@@ -67,19 +67,21 @@ test('set in development only → Compare shows it missing → copy to productio
   await expect(cell(page, 'WEBHOOK_URL', 1)).toContainText('Missing');
   await checkTokens(page, path, 'WEBHOOK_URL', 'https://hooks.example.com/dev-only');
 
-  // The row's Copy dialog: replacing needs the box ticked.
+  // A secret's Copy button: the Compare tab asks where to; replacing needs the box ticked.
   await page.goto(`${path}/development`);
   await hydrated(page);
   await page.getByRole('link', { name: 'Copy WEBHOOK_URL to another environment' }).click();
-  const copy = page.getByRole('dialog', { name: 'Copy WEBHOOK_URL to another environment' });
+  await expect(page).toHaveURL(`${path}/compare?from=development&copy=WEBHOOK_URL`);
+  await hydrated(page);
+  const copy = page.locator('section.copy-form');
+  await expect(copy.getByRole('heading')).toHaveText('Copy WEBHOOK_URL from development');
   await copy.getByLabel('Copy to').selectOption('production');
   await copy.getByRole('button', { name: 'Copy', exact: true }).click();
-  await expect(copy.locator('#copy-replace-error')).toContainText('production already has WEBHOOK_URL (version 1)');
+  await expect(page.locator('#copy-replace-error')).toContainText('production already has WEBHOOK_URL (version 1)');
   await copy.getByLabel('Copy to').selectOption('staging');
   await copy.getByRole('button', { name: 'Copy', exact: true }).click();
-  await expect(copy).toBeHidden();
-  await page.goto(`${path}/compare`);
   await expect(cell(page, 'WEBHOOK_URL', 1)).toContainText('Same value as development');
+  await axeClean(page);
 });
 
 test('Promote variables: the difference, ticked changes applied to the target', async ({ page }) => {

@@ -1,7 +1,7 @@
 //! `/projects/{slug}/compare`: the Compare tab. Every form is a plain POST to a server function,
 //! so copying from a cell works without JavaScript.
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::{Cell, ComparedKey, Comparison};
 use crate::{
@@ -51,6 +51,15 @@ pub fn CompareTab() -> impl IntoView {
         Resource::new(move || (slug.get(), changes.get()), |(slug, _)| compare_environments(slug));
     let status = announce_successes([copy.value()]);
     let error = move || copy.value().get().and_then(Result::err);
+    // `?from=ENV&copy=KEY`: a secret's Copy button asks where to.
+    let query = use_query_map();
+    let asked = move || {
+        let query = query.read();
+        query
+            .get("copy")
+            .zip(query.get("from"))
+            .filter(|(key, from)| !key.is_empty() && !from.is_empty())
+    };
     view! {
         <h2>"Compare environments"</h2>
         <p class="muted">
@@ -65,7 +74,25 @@ pub fn CompareTab() -> impl IntoView {
         }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(comparison) => view! { <CompareGrid comparison copy /> }.into_any(),
+                    Ok(comparison) => {
+                        let form = asked()
+                            .filter(|_| comparison.can_manage)
+                            .map(|(key, from)| {
+                                let targets: Vec<String> = comparison
+                                    .environments
+                                    .iter()
+                                    .filter(|name| **name != from)
+                                    .cloned()
+                                    .collect();
+                                let slug = comparison.slug.clone();
+                                view! { <CopyForm slug key from targets copy /> }
+                            });
+                        view! {
+                            {form}
+                            <CompareGrid comparison copy />
+                        }
+                            .into_any()
+                    }
                     Err(error) => page_error(error),
                 }
             })}
@@ -142,6 +169,51 @@ fn CompareGrid(comparison: Comparison, copy: ServerAction<CopySecret>) -> impl I
         </div>
     }
     .into_any()
+}
+
+/// Copy one secret to an environment chosen here (a secret's Copy button on the Secrets tab).
+#[component]
+fn CopyForm(
+    slug: String,
+    key: String,
+    from: String,
+    targets: Vec<String>,
+    copy: ServerAction<CopySecret>,
+) -> impl IntoView {
+    let options = targets
+        .into_iter()
+        .map(|name| view! { <option value=name.clone()>{name.clone()}</option> })
+        .collect_view();
+    view! {
+        <section class="copy-form" aria-labelledby="copy-heading">
+            <h3 id="copy-heading">{format!("Copy {key} from {from}")}</h3>
+            <p class="muted">
+                "The value is copied on the server: nobody sees it, and the other environment gets it as a new version."
+            </p>
+            <ActionForm action=copy attr:novalidate=true attr:class="toolbar">
+                <ReturnHere />
+                <input type="hidden" name="scope" value=slug />
+                <input type="hidden" name="environment" value=from />
+                <input type="hidden" name="key" value=key />
+                <label for="copy-to">"Copy to"</label>
+                <select id="copy-to" name="to" aria-describedby="copy-to-error">
+                    {options}
+                </select>
+                <label class="checkbox">
+                    <input
+                        type="checkbox"
+                        name="replace"
+                        value="yes"
+                        aria-describedby="copy-replace-error"
+                    />
+                    " Replace the value there if the key is already set"
+                </label>
+                <button type="submit" class="primary" disabled=move || copy.pending().get()>
+                    "Copy"
+                </button>
+            </ActionForm>
+        </section>
+    }
 }
 
 /// Which cell: the project, the key and the environment of its column.

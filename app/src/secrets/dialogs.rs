@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use super::{
     domain::SecretType,
-    rpc::{CopySecret, CreateSecret, DeleteSecret, SecretRow, TEAM, UpdateSecret},
+    rpc::{CreateSecret, DeleteSecret, SecretRow, TEAM, UpdateSecret},
 };
 use crate::components::{
     ConfirmDialog, ReturnHere, UrlDialog, dialog_error, field_error, form_error, open_dialog, typed,
@@ -271,82 +271,6 @@ pub(super) fn DeleteSecretDialog(
                 }
             }
         />
-    }
-}
-
-/// `copy:KEY`: copies the key's value into another environment of the project, on the server.
-#[component]
-pub(super) fn CopySecretDialog(
-    scope: Signal<String>,
-    environment: Signal<String>,
-    environments: StoredValue<Vec<String>>,
-    copy: ServerAction<CopySecret>,
-    rows: StoredValue<Vec<SecretRow>>,
-) -> impl IntoView {
-    let dialog = open_dialog();
-    let row = Memo::new(move |_| row_for(dialog.get(), "copy:", rows));
-    let open = Signal::from(Memo::new(move |_| row.get().is_some()));
-    let error = dialog_error(open, copy.value());
-    let title = Signal::derive(move || {
-        row.get()
-            .map(|row| format!("Copy {} to another environment", row.meta.key))
-            .unwrap_or_default()
-    });
-    view! {
-        <UrlDialog open title id="copy-secret">
-            {move || {
-                row.get()
-                    .map(|row| {
-                        let here = environment.get_untracked();
-                        let options = environments
-                            .get_value()
-                            .into_iter()
-                            .filter(|name| *name != here)
-                            .map(|name| {
-                                view! { <option value=name.clone()>{name.clone()}</option> }
-                            })
-                            .collect_view();
-                        view! {
-                            <ActionForm action=copy attr:novalidate=true attr:class="stack">
-                                <ReturnHere />
-                                <input type="hidden" name="scope" value=move || scope.get() />
-                                <input type="hidden" name="environment" value=here.clone() />
-                                <input type="hidden" name="key" value=row.meta.key.clone() />
-                                <p>
-                                    "The value of " <code>{row.meta.key.clone()}</code> " in "
-                                    {here.clone()}
-                                    " is copied on the server: nobody sees it, and the other environment gets it as a new version."
-                                </p>
-                                <label for="copy-to">"Copy to"</label>
-                                <select id="copy-to" name="to" aria-describedby="copy-to-error">
-                                    {options}
-                                </select>
-                                {field_error(error, "to", "copy-to-error")}
-                                <label class="checkbox">
-                                    <input
-                                        type="checkbox"
-                                        name="replace"
-                                        value="yes"
-                                        aria-describedby="copy-replace-error"
-                                    />
-                                    " Replace the value there if the key is already set"
-                                </label>
-                                {field_error(error, "replace", "copy-replace-error")}
-                                {form_error(error)}
-                                <div class="dialog-buttons">
-                                    <button
-                                        type="submit"
-                                        class="primary"
-                                        disabled=move || copy.pending().get()
-                                    >
-                                        "Copy"
-                                    </button>
-                                </div>
-                            </ActionForm>
-                        }
-                    })
-            }}
-        </UrlDialog>
     }
 }
 

@@ -6,10 +6,8 @@ use leptos_router::{components::Form, hooks::use_query_map};
 
 pub use super::rpc::TEAM;
 use super::{
-    dialogs::{AddSecretDialog, CopySecretDialog, DeleteSecretDialog, EditSecretDialog},
-    rpc::{
-        CopySecret, CreateSecret, DeleteSecret, SecretRow, SecretsView, UpdateSecret, list_secrets,
-    },
+    dialogs::{AddSecretDialog, DeleteSecretDialog, EditSecretDialog},
+    rpc::{CreateSecret, DeleteSecret, SecretRow, SecretsView, UpdateSecret, list_secrets},
 };
 use crate::{
     components::{Timestamp, announce_successes, count_successes, dialog_href, page_error},
@@ -39,9 +37,7 @@ pub fn SecretsPanel(
     let create = ServerAction::<CreateSecret>::new();
     let update = ServerAction::<UpdateSecret>::new();
     let delete = ServerAction::<DeleteSecret>::new();
-    let copy = ServerAction::<CopySecret>::new();
     let changes = RwSignal::new(0_u32);
-    count_successes(copy.value(), changes);
     count_successes(create.value(), changes);
     count_successes(update.value(), changes);
     count_successes(delete.value(), changes);
@@ -49,7 +45,7 @@ pub fn SecretsPanel(
         move || (scope.get(), environment.get(), changes.get()),
         |(scope, environment, _)| list_secrets(scope, environment),
     );
-    let status = announce_successes([create.value(), update.value(), delete.value(), copy.value()]);
+    let status = announce_successes([create.value(), update.value(), delete.value()]);
     view! {
         {status}
         <Transition fallback=|| {
@@ -58,7 +54,7 @@ pub fn SecretsPanel(
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(view) => {
-                        view! { <SecretsTable view scope create update delete copy /> }.into_any()
+                        view! { <SecretsTable view scope create update delete /> }.into_any()
                     }
                     Err(error) => page_error(error),
                 }
@@ -74,18 +70,14 @@ fn SecretsTable(
     create: ServerAction<CreateSecret>,
     update: ServerAction<UpdateSecret>,
     delete: ServerAction<DeleteSecret>,
-    copy: ServerAction<CopySecret>,
 ) -> impl IntoView {
     let query = use_query_map();
     let filter = RwSignal::new(query.read_untracked().get("q").unwrap_or_default());
     let SecretsView { can_manage, now, environment, environments, rows, missing_required } = view;
     let is_team = move || scope.get() == TEAM;
-    // Where a project's secret may be copied to: its other environments.
-    let copy_targets = StoredValue::new(match scope.get_untracked() == TEAM {
-        true => Vec::new(),
-        false => environments.clone(),
-    });
-    let can_copy = copy_targets.with_value(|names| names.len() > 1);
+    // A project's secret may be copied to its other environments (on the Compare tab).
+    let copy_from = (scope.get_untracked() != TEAM && environments.len() > 1)
+        .then(|| format!("/projects/{}/compare?from={environment}&copy=", scope.get_untracked()));
     let switcher = if scope.get_untracked() == TEAM {
         let base = TEAM_SECRETS_URL.to_string();
         view! { <EnvironmentSwitcher base environments current=environment.clone() suffix="" every=true /> }
@@ -198,7 +190,13 @@ fn SecretsTable(
                     key=|row| (row.meta.key.clone(), row.meta.version, row.team.clone())
                     let:row
                 >
-                    <SecretTableRow row now can_manage can_copy in_team_page=is_team() />
+                    <SecretTableRow
+                        row
+                        now
+                        can_manage
+                        copy_from=copy_from.clone()
+                        in_team_page=is_team()
+                    />
                 </For>
             </tbody>
         </table>
@@ -215,9 +213,7 @@ fn SecretsTable(
                     <AddSecretDialog scope environment create />
                     <EditSecretDialog scope environment update rows />
                     <DeleteSecretDialog scope environment delete rows />
-                    <CopySecretDialog scope environment environments=copy_targets copy rows />
                 }
-                    .into_any()
             })}
     }
 }
@@ -227,8 +223,9 @@ fn SecretTableRow(
     row: SecretRow,
     now: Millis,
     can_manage: bool,
-    /// The project has another environment to copy to.
-    can_copy: bool,
+    /// The Compare tab's copy form, to which the key is added; none without another
+    /// environment to copy to.
+    copy_from: Option<String>,
     in_team_page: bool,
 ) -> impl IntoView {
     let SecretRow { meta, team, overrides_team, overdue } = row;
@@ -310,12 +307,12 @@ fn SecretTableRow(
                             >
                                 "Edit"
                             </a>
-                            {can_copy
-                                .then(|| {
+                            {copy_from
+                                .map(|href| {
                                     view! {
                                         <a
                                             class="button small secondary"
-                                            href=dialog_href(Some(&format!("copy:{key}")))
+                                            href=format!("{href}{key}")
                                             aria-label=format!("Copy {key} to another environment")
                                         >
                                             "Copy"
@@ -334,5 +331,4 @@ fn SecretTableRow(
             </td>
         </tr>
     }
-    .into_any()
 }
