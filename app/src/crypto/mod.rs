@@ -42,12 +42,17 @@ pub enum CryptoError {
     /// A stored blob has the wrong length to be what it claims.
     #[error("malformed encrypted data")]
     Malformed,
+    /// A stored value is still sealed as before environments ([`Binding::Project`]): only the
+    /// start-up reseal opens those.
+    #[error("a value sealed before environments, which only the start-up reseal opens")]
+    OldBinding,
 }
 
 /// Which associated data a stored value was sealed with (the `binding` column of a version).
 /// Values written before environments existed are bound to their project, key and version
 /// ([`Binding::Project`]); start-up reseals them once under [`Binding::Environment`], which adds
-/// the environment. Both open; only [`Binding::CURRENT`] seals.
+/// the environment. Only [`Binding::CURRENT`] seals, and only it opens outside that reseal
+/// ([`Binding::readable`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Binding {
     /// `sealbox/secret/v1`: project, version, key.
@@ -65,12 +70,15 @@ impl Binding {
         self as i64
     }
 
-    /// The binding a stored number names; `None` for a number this release does not know.
-    pub fn from_stored(stored: i64) -> Option<Binding> {
+    /// The binding of a stored version that reads, writes and rotations open: only
+    /// [`Binding::CURRENT`]. A [`Binding::Project`] value lacks the environment in its associated
+    /// data, so it would open in any environment's row of its project; the start-up reseal
+    /// (`secrets::rebind`) is the one place that opens it, once, and never after it finished.
+    pub fn readable(stored: i64) -> Result<Binding, CryptoError> {
         match stored {
-            1 => Some(Binding::Project),
-            2 => Some(Binding::Environment),
-            _ => None,
+            stored if stored == Binding::CURRENT.stored() => Ok(Binding::CURRENT),
+            stored if stored == Binding::Project.stored() => Err(CryptoError::OldBinding),
+            _ => Err(CryptoError::Malformed),
         }
     }
 }

@@ -155,12 +155,11 @@ fn a_secret_address_binds_label_project_environment_version_and_key_in_that_layo
 }
 
 #[test]
-fn a_binding_round_trips_through_its_stored_number() {
-    for binding in [Binding::Project, Binding::Environment] {
-        assert_eq!(Binding::from_stored(binding.stored()), Some(binding));
-    }
-    assert_eq!(Binding::from_stored(3), None);
+fn only_the_current_binding_is_readable() {
     assert_eq!(Binding::CURRENT, Binding::Environment);
+    assert_eq!(Binding::readable(Binding::Environment.stored()), Ok(Binding::Environment));
+    assert_eq!(Binding::readable(Binding::Project.stored()), Err(CryptoError::OldBinding));
+    assert_eq!(Binding::readable(3), Err(CryptoError::Malformed));
 }
 
 #[test]

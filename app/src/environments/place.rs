@@ -25,8 +25,21 @@ pub async fn place<E>(store: &Store, slug: Option<&ProjectSlug>, name: &str) -> 
 where
     E: From<NotFound> + From<RepoError> + From<sqlx::Error>,
 {
+    with_pool!(store, |pool| place_on(&mut *pool.acquire().await?, slug, name).await)
+}
+
+/// [`place`] on a connection or transaction of the caller's.
+pub(crate) async fn place_on<C, E>(
+    conn: &mut C,
+    slug: Option<&ProjectSlug>,
+    name: &str,
+) -> Result<Place, E>
+where
+    C: EnvironmentRows + Send,
+    E: From<NotFound> + From<RepoError>,
+{
     let slug_text = slug.map(ProjectSlug::as_str);
-    let row = with_pool!(store, |pool| pool.acquire().await?.place(slug_text, name).await?);
+    let row = conn.place(slug_text, name).await?;
     let missing = || match slug {
         Some(slug) => NotFound::project(slug),
         None => NotFound::team_scope(),

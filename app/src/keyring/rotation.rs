@@ -305,7 +305,7 @@ impl Rotation<'_> {
                 .ok_or_else(|| self.missing(old_generation))?;
             // Opened under the binding it was sealed with, sealed again under the current one.
             let at = SecretAddress::new(self.project_id, old.environment_id, &old.key, old.version);
-            let binding = Binding::from_stored(old.binding).ok_or(CryptoError::Malformed);
+            let binding = Binding::readable(old.binding);
             let opened = binding
                 .and_then(|binding| Sealed::from_bytes(&old.sealed_value).map(|s| (binding, s)))
                 .and_then(|(binding, sealed)| {

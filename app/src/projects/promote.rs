@@ -78,7 +78,8 @@ pub fn difference(source: &[Variable], target: &[Variable]) -> Vec<Difference> {
 }
 
 /// The difference between two environments of a project; anyone signed in (variables are not
-/// secret). `from` and `to` default to the first and second environment.
+/// secret). `from` defaults to the first environment, `to` to the one after `from` (the one
+/// before it when `from` is the last).
 #[server(prefix = "/rpc", endpoint = "variable_promotion")]
 pub async fn variable_promotion(
     slug: String,
@@ -137,11 +138,20 @@ mod ssr {
         let slug = slug_in_url(&slug_text)?;
         let environments: Vec<String> =
             caller.state.environments.list(&slug).await?.into_iter().map(|e| e.name).collect();
-        let pick = |named: &str, index: usize| match named.trim() {
-            "" => environments.get(index).or(environments.first()).cloned().unwrap_or_default(),
+        let from = match from.trim() {
+            "" => environments.first().cloned().unwrap_or_default(),
             name => name.to_string(),
         };
-        let (from, to) = (pick(&from, 0), pick(&to, 1));
+        let to = match to.trim() {
+            "" => {
+                let at = environments.iter().position(|name| *name == from).unwrap_or(0);
+                let next = environments.get(at + 1);
+                next.or(at.checked_sub(1).and_then(|before| environments.get(before)))
+                    .cloned()
+                    .unwrap_or_else(|| from.clone())
+            }
+            name => name.to_string(),
+        };
         let environments_service = &caller.state.environments;
         let from_name = environments_service.named_or_first(&slug, Some(&from)).await?;
         let to_name = environments_service.named_or_first(&slug, Some(&to)).await?;

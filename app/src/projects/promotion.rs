@@ -95,45 +95,50 @@ impl Projects {
                 &tx.variables(source.environment_id).await?,
                 &tx.variables(target.environment_id).await?,
             );
-            if digest(&differences) != seen
-                || chosen.iter().any(|key| differences.iter().all(|d| &d.key != key))
-            {
+            if digest(&differences) != seen {
                 return Err(changed_meanwhile());
             }
+            if let Some(key) = chosen.iter().find(|key| differences.iter().all(|d| &d.key != *key))
+            {
+                return Err(crate::validation::FieldError::new(
+                    "apply",
+                    format!("{key} is the same in {from} and {to}: there is nothing to apply"),
+                )
+                .into());
+            }
+            // Each write holds only while the target is as the difference saw it: on PostgreSQL
+            // another transaction may commit between the check above and these writes.
             let (mut added, mut changed, mut removed) = (Vec::new(), Vec::new(), Vec::new());
             for Difference { key: text, change } in
                 differences.iter().filter(|d| chosen.contains(&d.key))
             {
                 let key = SecretKey::existing(text)?;
-                match change {
+                let applied = match change {
                     Change::Added { value, include_in_export } => {
                         let value = VariableValue::parse(value.clone())?;
-                        tx.insert_variable(&variable_row(
-                            actor,
-                            &target,
-                            &key,
-                            &value,
-                            *include_in_export,
-                        ))
-                        .await?;
-                        added.push(text.as_str());
+                        let row = variable_row(actor, &target, &key, &value, *include_in_export);
+                        match tx.insert_variable(&row).await {
+                            Err(error) if error.is_unique_violation() => false,
+                            inserted => {
+                                inserted?;
+                                added.push(text.as_str());
+                                true
+                            }
+                        }
                     }
-                    Change::Changed { new, include_in_export, .. } => {
+                    Change::Changed { old, new, include_in_export } => {
                         let value = VariableValue::parse(new.clone())?;
-                        tx.update_variable(&variable_row(
-                            actor,
-                            &target,
-                            &key,
-                            &value,
-                            *include_in_export,
-                        ))
-                        .await?;
+                        let row = variable_row(actor, &target, &key, &value, *include_in_export);
                         changed.push(text.as_str());
+                        tx.update_variable(&row, Some(old)).await?
                     }
-                    Change::Removed { .. } => {
-                        tx.delete_variable(target.environment_id, text).await?;
+                    Change::Removed { old } => {
                         removed.push(text.as_str());
+                        tx.delete_variable(target.environment_id, text, Some(old)).await?
                     }
+                };
+                if !applied {
+                    return Err(changed_meanwhile());
                 }
             }
             let parts: Vec<String> =

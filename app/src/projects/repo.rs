@@ -118,10 +118,12 @@ pub(crate) trait ProjectRows {
         row: &VariableRow<'_>,
     ) -> impl Future<Output = RepoResult<()>> + Send;
 
-    /// Changes a variable if its value or export flag differ: whether it did.
+    /// Changes a variable if its value or export flag differ (and, with `holding`, only while
+    /// its value is still that one): whether it did.
     fn update_variable(
         &mut self,
         row: &VariableRow<'_>,
+        holding: Option<&str>,
     ) -> impl Future<Output = RepoResult<bool>> + Send;
 
     fn variable_exists(
@@ -130,11 +132,13 @@ pub(crate) trait ProjectRows {
         key: &str,
     ) -> impl Future<Output = RepoResult<bool>> + Send;
 
-    /// Deletes a variable: whether there was one.
+    /// Deletes a variable (with `holding`, only while its value is still that one): whether
+    /// there was one.
     fn delete_variable(
         &mut self,
         environment_id: EnvironmentId,
         key: &str,
+        holding: Option<&str>,
     ) -> impl Future<Output = RepoResult<bool>> + Send;
 }
 
@@ -281,11 +285,11 @@ for_both_backends! {
             .map(|_| ())
         }
 
-        async fn update_variable(&mut self, row: &VariableRow<'_>) -> sqlx::Result<bool> {
+        async fn update_variable(&mut self, row: &VariableRow<'_>, holding: Option<&str>) -> sqlx::Result<bool> {
             let changed = sqlx::query(
                 "UPDATE variables SET value = $1, include_in_export = $2, updated_at = $3, \
                  updated_by = $4 WHERE environment_id = $5 AND key = $6 \
-                 AND (value <> $1 OR include_in_export <> $2)",
+                 AND (value <> $1 OR include_in_export <> $2) AND ($7 IS NULL OR value = $7)",
             )
             .bind(row.value)
             .bind(row.include_in_export)
@@ -293,6 +297,7 @@ for_both_backends! {
             .bind(row.by)
             .bind(row.environment_id)
             .bind(row.key)
+            .bind(holding)
             .execute(&mut *self)
             .await?;
             Ok(changed.rows_affected() > 0)
@@ -309,11 +314,19 @@ for_both_backends! {
             Ok(found.is_some())
         }
 
-        async fn delete_variable(&mut self, environment_id: EnvironmentId, key: &str) -> sqlx::Result<bool> {
-            let deleted =
-                sqlx::query("DELETE FROM variables WHERE environment_id = $1 AND key = $2")
+        async fn delete_variable(
+            &mut self,
+            environment_id: EnvironmentId,
+            key: &str,
+            holding: Option<&str>,
+        ) -> sqlx::Result<bool> {
+            let deleted = sqlx::query(
+                "DELETE FROM variables WHERE environment_id = $1 AND key = $2 \
+                 AND ($3 IS NULL OR value = $3)",
+            )
                 .bind(environment_id)
                 .bind(key)
+                .bind(holding)
                 .execute(&mut *self)
                 .await?;
             Ok(deleted.rows_affected() > 0)

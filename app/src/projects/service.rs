@@ -269,7 +269,7 @@ impl Projects {
         let variable = variable_row(actor, &row, key, &value, include_in_export);
         with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
-            if !tx.update_variable(&variable).await? {
+            if !tx.update_variable(&variable, None).await? {
                 return Err(if tx.variable_exists(row.environment_id, key.as_str()).await? {
                     ProjectError::NoChanges
                 } else {
@@ -294,7 +294,7 @@ impl Projects {
         let row = self.place(slug, environment).await?;
         with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
-            if !tx.delete_variable(row.environment_id, key.as_str()).await? {
+            if !tx.delete_variable(row.environment_id, key.as_str(), None).await? {
                 return Err(NotFound::variable(key).into());
             }
             self.audit

@@ -3,12 +3,11 @@
 //! target's, as a new version there — in one transaction with an event on each side.
 use super::{
     domain::SecretKey,
-    repo::{CopySource, MetaRow, NewSecretRow, SecretRows, VersionRow},
-    service::{ProjectRef, Result, Scope, Vault, VaultError, event, stored_address},
+    repo::{CopySource, MetaRow, NewSecretRow, SealedAt, SecretRows, VersionRow},
+    service::{ProjectRef, Result, Scope, Vault, VaultError, event, secret_exists, unique_or},
 };
 use crate::{
     audit::{Actor, AuditAction},
-    crypto::Sealed,
     environments::EnvironmentName,
     ids::Version,
     not_found::NotFound,
@@ -46,22 +45,24 @@ impl Vault {
             return Err(FieldError::new("to", "Choose another environment to copy to").into());
         }
         let source = self.project(&Scope::Project(slug.clone(), from.clone())).await?;
-        let target = self.project(&Scope::Project(slug.clone(), to.clone())).await?;
+        let target_scope = Scope::Project(slug.clone(), to.clone());
+        let target = self.project(&target_scope).await?;
         let now = Millis::now();
         let copied = with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
             let found = tx.copy_source(source.environment_id, key.as_str()).await?;
             let original = found.ok_or_else(|| NotFound::secret(key))?;
             let existing = tx.meta(target.environment_id, key.as_str()).await?;
-            let (generation, data_key) = self.current_data_key(&mut *tx, source.project_id).await?;
-            let old_key = if original.key_generation == generation {
-                data_key.clone()
-            } else {
-                self.data_key_in(&mut *tx, source.project_id, original.key_generation).await?
+            let current = self.current_data_key(&mut *tx, source.project_id).await?;
+            let stored = SealedAt {
+                version: original.version,
+                key_generation: original.key_generation,
+                binding: original.binding,
+                sealed: &original.sealed,
             };
-            let from_at =
-                stored_address(&source, key.as_str(), original.version, original.binding)?;
-            let plain = old_key.open_secret(&from_at, &Sealed::from_bytes(&original.sealed)?)?;
+            let plain =
+                self.open_version(&mut *tx, &current, &source, key.as_str(), stored).await?;
+            let (generation, data_key) = current;
             let (secret_id, version) = match existing {
                 None => {
                     let row = NewSecretRow {
@@ -73,7 +74,10 @@ impl Vault {
                         at: now,
                         by: &actor.name,
                     };
-                    (tx.insert_secret(&row).await?, Version::FIRST)
+                    let secret_id = tx.insert_secret(&row).await.map_err(|error| {
+                        unique_or(error, || secret_exists(&target_scope, key.as_str()))
+                    })?;
+                    (secret_id, Version::FIRST)
                 }
                 Some(meta) => {
                     let secret_id = self

@@ -4,9 +4,14 @@
 //! rotation elsewhere retired.
 use std::sync::Arc;
 
-use super::service::{Result, Vault, VaultError};
+use zeroize::Zeroizing;
+
+use super::{
+    repo::SealedAt,
+    service::{ProjectRef, Result, Vault, VaultError, stored_address},
+};
 use crate::{
-    crypto::DataKey,
+    crypto::{DataKey, Sealed},
     ids::ProjectId,
     keyring::{project_key_aad, repo::KeyRows},
     store::with_pool,
@@ -108,5 +113,25 @@ impl Vault {
         }
         let key = tx.data_key(project_id, generation).await?.ok_or(VaultError::KeyRetired)?;
         self.unwrapped(project_id, generation, &key.master_key_id, &key.wrapped)
+    }
+
+    /// Opens a stored version of `key` in `project`: with `current` (the newest key, from
+    /// [`Vault::current_data_key`] in the same transaction) when it sealed the version, else with
+    /// the key of the version's generation.
+    pub(super) async fn open_version<C: KeyRows + Send>(
+        &self,
+        tx: &mut C,
+        current: &(i64, Arc<DataKey>),
+        project: &ProjectRef,
+        key: &str,
+        stored: SealedAt<'_>,
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        let (generation, newest) = current;
+        let data_key = match stored.key_generation == *generation {
+            true => newest.clone(),
+            false => self.data_key_in(tx, project.project_id, stored.key_generation).await?,
+        };
+        let at = stored_address(project, key, stored.version, stored.binding)?;
+        Ok(data_key.open_secret(&at, &Sealed::from_bytes(stored.sealed)?)?)
     }
 }

@@ -4,7 +4,10 @@
 //! ([`Binding::CURRENT`]). It needs the master key, which a SQL migration does not have, so
 //! start-up runs it after the migrations. Batches commit one by one, so an interrupted run
 //! resumes where it stopped; several servers starting at once reseal each version once between
-//! them (the update is conditional on the old binding).
+//! them (the update is conditional on the old binding). The first to finish records it
+//! (`instance.values_resealed_at`); from then on no start opens a [`Binding::Project`] value
+//! again, so an old ciphertext put back into a row (from a backup taken before the upgrade, into
+//! another environment of its project) is never opened and resealed into that environment.
 use super::{
     repo::{SecretRows, UnboundVersion},
     service::{Result, Vault, VaultError},
@@ -13,20 +16,29 @@ use crate::{
     crypto::{Binding, Sealed, SecretAddress},
     ids::Version,
     store::{WritePool, with_pool},
+    time::Millis,
 };
 
 /// Versions read and resealed per transaction.
 const BATCH: i64 = 500;
 
 impl Vault {
-    /// Reseals every version still bound to its project only: how many this call resealed. A
-    /// version that does not open is left as it is (it still opens as it did, or never did) and
-    /// logged; the rest go on.
+    /// Reseals every version still bound to its project only, unless a start finished that
+    /// before: how many this call resealed. A version that does not open is left as it is (it
+    /// never opens again) and logged; the rest go on.
     pub async fn rebind_values(&self) -> Result<u64> {
+        let finished =
+            with_pool!(self.store, |pool| pool.acquire().await?.reseal_finished().await?);
+        if finished.is_some() {
+            return Ok(0);
+        }
         let mut after = (0, Version(0));
         let mut resealed = 0;
         loop {
             let Some((done, last)) = self.rebind_after(after, BATCH).await? else {
+                with_pool!(self.store, |pool| {
+                    pool.acquire().await?.finish_reseal(Millis::now()).await?
+                });
                 return Ok(resealed);
             };
             resealed += done;

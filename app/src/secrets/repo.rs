@@ -34,6 +34,15 @@ pub struct VersionRow<'a> {
     pub by: &'a str,
 }
 
+/// A stored version as [`super::service::Vault::open_version`] opens it: its number, the
+/// generation of the data key and the binding it was sealed with, and the sealed bytes.
+pub struct SealedAt<'a> {
+    pub version: Version,
+    pub key_generation: i64,
+    pub binding: i64,
+    pub sealed: &'a [u8],
+}
+
 /// A stored version as a reseal needs it.
 pub struct StoredVersion {
     pub key_generation: i64,
@@ -245,6 +254,12 @@ pub(crate) trait SecretRows {
         after: (i64, Version),
         limit: i64,
     ) -> impl Future<Output = RepoResult<Vec<UnboundVersion>>> + Send;
+
+    /// When start-up finished resealing the values sealed with [`Binding::Project`], if it has.
+    fn reseal_finished(&mut self) -> impl Future<Output = RepoResult<Option<Millis>>> + Send;
+
+    /// Records that the reseal finished at `at` (the first server to finish sets it).
+    fn finish_reseal(&mut self, at: Millis) -> impl Future<Output = RepoResult<()>> + Send;
 
     /// Replaces a version's value resealed with [`Binding::CURRENT`], if it is still sealed
     /// with [`Binding::Project`] under `key_generation`: whether it was.
@@ -510,6 +525,23 @@ for_both_backends! {
             .bind(limit)
             .fetch_all(&mut *self)
             .await
+        }
+
+        async fn reseal_finished(&mut self) -> sqlx::Result<Option<Millis>> {
+            sqlx::query_scalar("SELECT values_resealed_at FROM instance WHERE id = 1")
+                .fetch_one(&mut *self)
+                .await
+        }
+
+        async fn finish_reseal(&mut self, at: Millis) -> sqlx::Result<()> {
+            sqlx::query(
+                "UPDATE instance SET values_resealed_at = $1 \
+                 WHERE id = 1 AND values_resealed_at IS NULL",
+            )
+            .bind(at)
+            .execute(&mut *self)
+            .await?;
+            Ok(())
         }
 
         async fn rebind_version(&mut self, version: &UnboundVersion, sealed: &[u8]) -> sqlx::Result<bool> {

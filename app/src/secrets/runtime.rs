@@ -13,7 +13,7 @@ use super::{
 };
 use crate::{
     audit::{Actor, AuditAction, Event, group::AppendError},
-    crypto::{Binding, CryptoError, DataKey, Sealed, SecretAddress},
+    crypto::{Binding, DataKey, Sealed, SecretAddress},
     environments::TEAM_ENVIRONMENT,
     ids::{EnvironmentId, ProjectId, Version},
     store::{
@@ -238,7 +238,7 @@ impl RunTime {
                         Some(TEAM_ENVIRONMENT) => format!("{key} v{version} (team)"),
                         Some(name) => format!("{key} v{version} (team, {name})"),
                     });
-                    let binding = Binding::from_stored(binding).ok_or(CryptoError::Malformed)?;
+                    let binding = Binding::readable(binding)?;
                     StoredValue::Sealed {
                         owner,
                         environment: owner_environment,

@@ -13,15 +13,15 @@ use serde::{Deserialize, Serialize};
 pub use super::SecretMeta;
 use super::{
     domain::{Description, SecretKey, SecretType, SecretValue},
-    repo::{MetaRow, NewSecretRow, SecretRows, VersionRow},
+    repo::{MetaRow, NewSecretRow, SealedAt, SecretRows, VersionRow},
 };
 pub use crate::audit::Actor;
 use crate::{
     audit::{AuditAction, AuditLog, Event},
-    crypto::{self, Binding, Sealed, SecretAddress},
+    crypto::{self, Binding, SecretAddress},
     environments::{
         EnvironmentName, TEAM_ENVIRONMENT,
-        place::{place, team_place},
+        place::{place, place_on, team_place},
         repo::EnvironmentRows,
     },
     error::AppError,
@@ -190,31 +190,36 @@ impl Vault {
         scope: &Scope,
         secret: NewSecret,
     ) -> Result<SecretMeta> {
-        if let Scope::TeamEnvironment(environment) = scope {
-            with_pool!(self.store, |pool| {
-                let mut tx = pool.begin_write().await?;
-                tx.ensure_team_environment(environment.as_str(), Millis::now()).await?;
-                tx.commit().await?;
-            });
-        }
-        let project = self.project(scope).await?;
+        // A team environment is made by its first secret, in the transaction that writes it.
+        let known = match scope {
+            Scope::TeamEnvironment(_) => None,
+            _ => Some(self.project(scope).await?),
+        };
         let secret_type =
             secret.secret_type.unwrap_or_else(|| SecretType::suggest(secret.value.expose()));
         let key = secret.key.as_str();
         let fingerprint =
             self.keyring.fingerprint_key().fingerprint(secret.value.expose().as_bytes());
         let now = Millis::now();
-        let row = NewSecretRow {
-            project_id: project.project_id,
-            environment_id: project.environment_id,
-            key,
-            description: secret.description.as_deref(),
-            secret_type: secret_type.as_str(),
-            at: now,
-            by: &actor.name,
-        };
         with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
+            let project = match (known, scope) {
+                (Some(project), _) => project,
+                (None, scope) => {
+                    let name = scope.environment_name();
+                    tx.ensure_team_environment(name, now).await?;
+                    place_on::<_, VaultError>(&mut *tx, None, name).await?
+                }
+            };
+            let row = NewSecretRow {
+                project_id: project.project_id,
+                environment_id: project.environment_id,
+                key,
+                description: secret.description.as_deref(),
+                secret_type: secret_type.as_str(),
+                at: now,
+                by: &actor.name,
+            };
             let secret_id = tx
                 .insert_secret(&row)
                 .await
@@ -284,24 +289,26 @@ impl Vault {
                 return Err(VaultError::NoChanges);
             }
             let new_at = project.address(key.as_str(), new_version);
-            let (generation, data_key) =
-                self.current_data_key(&mut *tx, project.project_id).await?;
+            let current = self.current_data_key(&mut *tx, project.project_id).await?;
             let sealed = match &update.value {
                 Some(value) if value_changed => {
-                    data_key.seal_secret(&new_at, value.expose().as_bytes())
+                    current.1.seal_secret(&new_at, value.expose().as_bytes())
                 }
                 // The value stays: opened from its version and sealed again for the new one.
                 _ => {
-                    let old_key = if old.key_generation == generation {
-                        data_key.clone()
-                    } else {
-                        self.data_key_in(&mut *tx, project.project_id, old.key_generation).await?
+                    let stored = SealedAt {
+                        version: expected,
+                        key_generation: old.key_generation,
+                        binding: old.binding,
+                        sealed: &old.sealed,
                     };
-                    let old_at = stored_address(&project, key.as_str(), expected, old.binding)?;
-                    let plain = old_key.open_secret(&old_at, &Sealed::from_bytes(&old.sealed)?)?;
-                    data_key.seal_secret(&new_at, &plain)
+                    let plain = self
+                        .open_version(&mut *tx, &current, &project, key.as_str(), stored)
+                        .await?;
+                    current.1.seal_secret(&new_at, &plain)
                 }
             };
+            let (generation, _) = current;
             let fingerprint = match new_fingerprint {
                 Some(fingerprint) if value_changed => fingerprint.0.to_vec(),
                 _ => old.fingerprint,
@@ -390,15 +397,16 @@ impl Vault {
             let Some(old) = old else {
                 return Err(NotFound::version(key, to_version).into());
             };
-            let (generation, data_key) =
-                self.current_data_key(&mut *tx, project.project_id).await?;
-            let old_key = if old.key_generation == generation {
-                data_key.clone()
-            } else {
-                self.data_key_in(&mut *tx, project.project_id, old.key_generation).await?
+            let current = self.current_data_key(&mut *tx, project.project_id).await?;
+            let stored = SealedAt {
+                version: to_version,
+                key_generation: old.key_generation,
+                binding: old.binding,
+                sealed: &old.sealed,
             };
-            let old_at = stored_address(&project, key.as_str(), to_version, old.binding)?;
-            let plain = old_key.open_secret(&old_at, &Sealed::from_bytes(&old.sealed)?)?;
+            let plain =
+                self.open_version(&mut *tx, &current, &project, key.as_str(), stored).await?;
+            let (generation, data_key) = current;
             let new_at = project.address(key.as_str(), new_version);
             let sealed = data_key.seal_secret(&new_at, &plain).to_bytes();
             tx.insert_version(&VersionRow {
@@ -448,7 +456,7 @@ pub(crate) fn stored_address<'a>(
     version: Version,
     binding: i64,
 ) -> Result<SecretAddress<'a>> {
-    let binding = Binding::from_stored(binding).ok_or(crypto::CryptoError::Malformed)?;
+    let binding = Binding::readable(binding)?;
     Ok(project.address(key, version).with_binding(binding))
 }
 
@@ -498,14 +506,14 @@ async fn missing_or_conflict<C: SecretRows + Send>(
     }
 }
 
-fn unique_or(error: RepoError, conflict: impl FnOnce() -> VaultError) -> VaultError {
+pub(super) fn unique_or(error: RepoError, conflict: impl FnOnce() -> VaultError) -> VaultError {
     match error.is_unique_violation() {
         true => conflict(),
         false => VaultError::Repo(error),
     }
 }
 
-fn secret_exists(scope: &Scope, key: &str) -> VaultError {
+pub(super) fn secret_exists(scope: &Scope, key: &str) -> VaultError {
     let message = match scope {
         Scope::Team => format!("A team secret named {key} already exists"),
         Scope::TeamEnvironment(environment) => {

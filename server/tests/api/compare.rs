@@ -3,18 +3,15 @@
 //! other side, audited on both, nothing changed when it is refused), and Promote variables.
 use std::collections::BTreeSet;
 
-use app::{
-    accounts::domain::Role,
-    audit::Actor,
-    projects::{ProjectName, ProjectSlug},
-    secrets::service::Scope,
-    tokens::{TokenName, TokenScope},
-};
+use app::{accounts::domain::Role, projects::ProjectName, secrets::service::Scope};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::{
-    helpers::{Backend, TestApp, environment, in_environment, key, spawn_app, verify_chain},
+    environments::{actor, bot, project},
+    helpers::{
+        Backend, TestApp, environment, in_environment, key, read_token, spawn_app, verify_chain,
+    },
     on_both_backends,
     tokens::api,
 };
@@ -25,21 +22,6 @@ on_both_backends!(
     a_refused_copy_changes_nothing,
     promoting_variables_applies_what_is_ticked_in_one_step_and_nothing_on_a_conflict,
 );
-
-fn actor() -> Actor {
-    Actor::new("alice@example.com", None)
-}
-
-fn bot() -> ProjectSlug {
-    ProjectSlug::parse("bot").expect("slug")
-}
-
-async fn project(app: &TestApp) {
-    app.projects
-        .create_project(&actor(), ProjectName::parse("Bot").expect("name"))
-        .await
-        .expect("project");
-}
 
 async fn rpc(
     app: &TestApp,
@@ -71,6 +53,7 @@ async fn the_grid_shows_set_team_missing_and_required_cells_and_shared_values_to
     app.create_secret(&in_environment("bot", "production"), "DB_URL", "same-everywhere").await;
     app.create_secret(&in_environment("bot", "staging"), "DB_URL", "staging-own").await;
     app.create_secret(&Scope::Team, "SENTRY_DSN", "team").await;
+    app.create_secret(&Scope::Team, "TEAM_ONLY", "not required by bot").await;
     let production = Scope::TeamEnvironment(environment("production"));
     app.create_secret(&production, "REQUIRED_KEY", "team-production").await;
     let required = BTreeSet::from([key("REQUIRED_KEY"), key("SENTRY_DSN")]);
@@ -124,23 +107,6 @@ async fn the_grid_shows_set_team_missing_and_required_cells_and_shared_values_to
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
-async fn token(app: &TestApp, environment_name: &str) -> String {
-    let name = TokenName::parse(&format!("ci-{environment_name}")).expect("name");
-    let (_, token) = app
-        .tokens
-        .create(
-            &actor(),
-            &bot(),
-            Some(&environment(environment_name)),
-            name,
-            TokenScope::Read,
-            None,
-        )
-        .await
-        .expect("token");
-    token.expose().to_string()
-}
-
 fn copy_form<'a>(key: &'a str, from: &'a str, to: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![("scope", "bot"), ("environment", from), ("key", key), ("to", to)]
 }
@@ -156,13 +122,13 @@ async fn a_copy_reseals_on_the_server_and_is_audited_on_both_sides(backend: Back
     assert_eq!((status, body.as_str()), (StatusCode::OK, Some("API_KEY copied to production")));
 
     // Production's token reads it; the development token is refused production.
-    let production = token(&app, "production").await;
+    let production = read_token(&app, "bot", "production").await;
     let (status, read) =
         api(&app, Method::GET, "/api/v1/projects/bot/secrets/API_KEY", Some(&production), None)
             .await;
     assert_eq!((status, read["value"].as_str()), (StatusCode::OK, Some("the-dev-value")));
     assert_eq!(read["version"], 1);
-    let development = token(&app, "development").await;
+    let development = read_token(&app, "bot", "development").await;
     let (status, answer) = api(
         &app,
         Method::GET,
@@ -176,7 +142,8 @@ async fn a_copy_reseals_on_the_server_and_is_audited_on_both_sides(backend: Back
         (StatusCode::FORBIDDEN, Some("wrong_environment"))
     );
 
-    // Sealed for production: production's ciphertext is not development's.
+    // A new ciphertext, not the source's bytes (the production token's read above is what proves
+    // it is sealed for production's address).
     let mut sql = app.sql().await;
     let distinct: i64 = sqlx::query_scalar(
         "SELECT count(DISTINCT v.sealed_value) FROM secret_versions v \
@@ -290,7 +257,12 @@ async fn a_refused_copy_changes_nothing(backend: Backend) {
             StatusCode::UNPROCESSABLE_ENTITY,
             "Choose the environment to copy to",
         ),
-        (&member, copy_form("API_KEY", "development", "staging"), StatusCode::FORBIDDEN, ""),
+        (
+            &member,
+            copy_form("API_KEY", "development", "staging"),
+            StatusCode::FORBIDDEN,
+            "Only owners and admins",
+        ),
     ];
     for (client, form, status, message) in refusals {
         let (answer, body) = rpc(&app, client, "copy_secret", &form).await;
@@ -355,6 +327,15 @@ async fn promoting_variables_applies_what_is_ticked_in_one_step_and_nothing_on_a
         ])
     );
     let seen = shown["seen"].as_str().expect("a digest").to_string();
+    // Without a target, the page promotes to the environment after the source (before the last).
+    for (from, to) in
+        [("development", "staging"), ("staging", "production"), ("production", "staging")]
+    {
+        let (status, shown) =
+            rpc(&app, &member, "variable_promotion", &[("slug", "bot"), ("from", from)]).await;
+        assert_eq!((status, shown["from"].as_str()), (StatusCode::OK, Some(from)), "{shown}");
+        assert_eq!(shown["to"], to, "from {from}");
+    }
     let form = |seen: &str, keys: &[&str]| {
         let mut form = vec![
             ("slug".to_string(), "bot".to_string()),
@@ -398,8 +379,9 @@ async fn promoting_variables_applies_what_is_ticked_in_one_step_and_nothing_on_a
     let seen = shown["seen"].as_str().expect("a digest").to_string();
     let (status, body) = post(&admin, form(&seen, &[])).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    let (status, _) = post(&admin, form(&seen, &["SAME"])).await;
-    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, body) = post(&admin, form(&seen, &["SAME"])).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.contains("SAME is the same in development and staging"), "{body}");
 
     // Apply the change and the addition, keep OLD_ONLY and LATE (not ticked).
     let (status, body) = post(&admin, form(&seen, &["LOG_LEVEL", "NEW_FLAG"])).await;

@@ -25,15 +25,16 @@ on_both_backends!(
     deleting_an_environment_takes_its_secrets_variables_and_tokens_and_never_the_last,
 );
 
-fn actor() -> Actor {
+pub(crate) fn actor() -> Actor {
     Actor::new("alice@example.com", None)
 }
 
-fn bot() -> ProjectSlug {
+pub(crate) fn bot() -> ProjectSlug {
     ProjectSlug::parse("bot").expect("slug")
 }
 
-async fn project(app: &TestApp) {
+/// The project `bot`, with the three environments a new project gets.
+pub(crate) async fn project(app: &TestApp) {
     app.projects
         .create_project(&actor(), ProjectName::parse("Bot").expect("name"))
         .await

@@ -478,3 +478,25 @@ pub fn test_config(database: &TestDatabase, master_key: MasterKey) -> Config {
         shutdown_deadline: std::time::Duration::from_secs(30),
     }
 }
+
+/// A read token of a new name for the environment `environment_name` of the project `slug`.
+pub async fn read_token(app: &TestApp, slug: &str, environment_name: &str) -> String {
+    static MADE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let made = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = app::tokens::TokenName::parse(&format!("read-{environment_name}-{made}"))
+        .expect("a token name");
+    let slug = app::projects::ProjectSlug::parse(slug).expect("a slug");
+    let (_, token) = app
+        .tokens
+        .create(
+            &Actor::new("test", None),
+            &slug,
+            Some(&environment(environment_name)),
+            name,
+            app::tokens::TokenScope::Read,
+            None,
+        )
+        .await
+        .expect("a token");
+    token.expose().to_string()
+}

@@ -51,6 +51,9 @@ struct Fixture {
 }
 
 /// Where a caller promotes the matrix project's development variables to.
+/// The environment the matrix's promotions start from.
+const PROMOTE_FROM: &str = "promote-from";
+
 fn promotion_target(caller: Caller) -> (&'static str, usize) {
     match caller {
         Caller::Owner => ("production", 1),
@@ -76,6 +79,14 @@ async fn fixture(app: &TestApp) -> Fixture {
     let slug = ProjectSlug::parse("matrix").expect("slug");
     app.projects
         .create_variable(&actor, &slug, &dev(), &key("SHARED_VARIABLE"), variable("v"), true)
+        .await
+        .expect("variable");
+    // Promotions start from an environment of their own, which no other row changes (their
+    // digests are taken below, before any row runs).
+    let source = environment(PROMOTE_FROM);
+    app.environments.create(&actor, &slug, &source).await.expect("environment");
+    app.projects
+        .create_variable(&actor, &slug, &source, &key("PROMOTED"), variable("p"), true)
         .await
         .expect("variable");
     let mut token_ids = Vec::new();
@@ -127,8 +138,11 @@ async fn fixture(app: &TestApp) -> Fixture {
     let token_ids = token_ids.try_into().expect("a token per caller");
     let mut promotion_seen = Vec::new();
     for target in ["staging", "production"] {
-        let (_, seen) =
-            app.projects.promotion(&slug, &dev(), &environment(target)).await.expect("promotion");
+        let (_, seen) = app
+            .projects
+            .promotion(&slug, &environment(PROMOTE_FROM), &environment(target))
+            .await
+            .expect("promotion");
         promotion_seen.push(seen);
     }
     let promotion_seen = promotion_seen.try_into().expect("two digests");
@@ -310,10 +324,10 @@ fn matrix() -> Vec<Row> {
                 let (to, seen) = promotion_target(caller);
                 vec![
                     ("slug", "matrix".into()),
-                    ("from", "development".into()),
+                    ("from", PROMOTE_FROM.into()),
                     ("to", to.into()),
                     ("seen", fixture.promotion_seen[seen].clone()),
-                    ("apply[SHARED_VARIABLE]", "yes".into()),
+                    ("apply[PROMOTED]", "yes".into()),
                 ]
             },
             expect: MANAGERS,

@@ -1,23 +1,15 @@
 //! Team secrets per environment name: the team's secret for every environment, the team's for
 //! the environments of one name, and a project environment's own — the more specific wins, at
 //! run time, in the table's badges and in the required-secret count.
-use std::{
-    collections::BTreeSet,
-    sync::atomic::{AtomicUsize, Ordering},
-};
+use std::collections::BTreeSet;
 
-use app::{
-    accounts::domain::Role,
-    audit::Actor,
-    projects::{ProjectName, ProjectSlug},
-    secrets::service::Scope,
-    tokens::{TokenName, TokenScope},
-};
+use app::{accounts::domain::Role, projects::ProjectName, secrets::service::Scope};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::{
-    helpers::{Backend, TestApp, environment, in_environment, key, spawn_app},
+    environments::{actor, bot, project},
+    helpers::{Backend, TestApp, environment, in_environment, key, read_token, spawn_app},
     on_both_backends,
     tokens::api,
 };
@@ -27,14 +19,6 @@ on_both_backends!(
     the_tables_say_which_team_secret_applies_and_required_secrets_count_team_environments,
 );
 
-fn actor() -> Actor {
-    Actor::new("alice@example.com", None)
-}
-
-fn bot() -> ProjectSlug {
-    ProjectSlug::parse("bot").expect("slug")
-}
-
 fn team_for(name: &str) -> Scope {
     Scope::TeamEnvironment(environment(name))
 }
@@ -42,10 +26,7 @@ fn team_for(name: &str) -> Scope {
 /// `bot` (development, staging, production) and the team secrets: A, B and C for every
 /// environment, B and C for production, C in bot's production.
 async fn arrange(app: &TestApp) {
-    app.projects
-        .create_project(&actor(), ProjectName::parse("Bot").expect("name"))
-        .await
-        .expect("project");
+    project(app).await;
     for name in ["A", "B", "C"] {
         app.create_secret(&Scope::Team, name, "team-all").await;
     }
@@ -56,23 +37,9 @@ async fn arrange(app: &TestApp) {
 }
 
 async fn read_env(app: &TestApp, environment_name: &str) -> Value {
-    static MADE: AtomicUsize = AtomicUsize::new(0);
-    let made = MADE.fetch_add(1, Ordering::Relaxed);
-    let name = TokenName::parse(&format!("ci-{environment_name}-{made}")).expect("name");
-    let (_, token) = app
-        .tokens
-        .create(
-            &actor(),
-            &bot(),
-            Some(&environment(environment_name)),
-            name,
-            TokenScope::Read,
-            None,
-        )
-        .await
-        .expect("token");
+    let token = read_token(app, "bot", environment_name).await;
     let (status, body) =
-        api(app, Method::GET, "/api/v1/projects/bot/env", Some(token.expose()), None).await;
+        api(app, Method::GET, "/api/v1/projects/bot/env", Some(&token), None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body
 }

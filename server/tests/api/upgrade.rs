@@ -16,7 +16,9 @@ use serde_json::json;
 use sqlx::Connection;
 
 use crate::{
-    helpers::{Backend, TestDatabase, in_environment, key, spawn_on, verify_chain},
+    helpers::{
+        Backend, TestDatabase, environment, in_environment, key, read_token, spawn_on, verify_chain,
+    },
     on_both_backends,
     tokens::api,
 };
@@ -24,6 +26,7 @@ use crate::{
 on_both_backends!(
     a_database_from_before_environments_upgrades_into_production,
     an_interrupted_reseal_resumes_at_the_next_start,
+    a_value_sealed_before_environments_never_opens_after_the_reseal,
 );
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
@@ -178,4 +181,75 @@ async fn an_interrupted_reseal_resumes_at_the_next_start(backend: Backend) {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["DISCORD_BOT_TOKEN"], "fixture-bot-token-v2");
     assert_eq!(body["SENTRY_DSN"], "https://fixture@sentry.example/1");
+}
+
+async fn a_value_sealed_before_environments_never_opens_after_the_reseal(backend: Backend) {
+    // Arrange: production's version 1 of DISCORD_BOT_TOKEN as the old release sealed it (bound to
+    // project, key and version only), as a backup taken before the upgrade would hold it.
+    let (database, master_key, _) = pre_environments_database(backend).await;
+    let store = Store::connect(&database.url).await.expect("the store");
+    store.migrate().await.expect("the migrations");
+    let old: Vec<u8> = {
+        sqlx::any::install_default_drivers();
+        let mut sql = sqlx::AnyConnection::connect(&database.url).await.expect("a connection");
+        sqlx::query_scalar(
+            "SELECT v.sealed_value FROM secret_versions v JOIN secrets s ON s.id = v.secret_id \
+             WHERE s.key = 'DISCORD_BOT_TOKEN' AND v.version = 1 AND v.binding = 1",
+        )
+        .fetch_one(&mut sql)
+        .await
+        .expect("the old ciphertext")
+    };
+    store.close().await;
+    let app = spawn_on(database.clone(), master_key.clone()).await;
+    let actor = Actor::new("owner@example.test", None);
+    let slug = app::projects::ProjectSlug::parse("discord-bot").expect("slug");
+    app.environments.create(&actor, &slug, &environment("staging")).await.expect("staging");
+    app.create_secret(&in_environment("discord-bot", "staging"), "DISCORD_BOT_TOKEN", "staging")
+        .await;
+    let staging = read_token(&app, "discord-bot", "staging").await;
+
+    // Act: the old ciphertext is put into staging's row of the same key and version, marked as
+    // sealed the old way — the one row its associated data (no environment) would open in.
+    let mut sql = app.sql().await;
+    let planted = sqlx::query(
+        "UPDATE secret_versions SET sealed_value = $1, binding = 1 WHERE version = 1 AND \
+         secret_id = (SELECT s.id FROM secrets s JOIN environments e ON e.id = s.environment_id \
+         WHERE e.name = 'staging' AND s.key = 'DISCORD_BOT_TOKEN')",
+    )
+    .bind(&old)
+    .execute(&mut sql)
+    .await
+    .expect("plant the old ciphertext");
+    assert_eq!(planted.rows_affected(), 1);
+
+    // Assert: no read opens it, on either route, and a restart does not reseal it into staging.
+    for (status, body) in staging_reads(&app, &staging).await {
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+        assert!(!body.to_string().contains("fixture-bot-token"), "{body}");
+    }
+    drop(sql);
+    app.stop().await;
+    let app = spawn_on(database, master_key).await;
+    let mut sql = app.sql().await;
+    assert_eq!(count(&mut sql, "SELECT count(*) FROM secret_versions WHERE binding = 1").await, 1);
+    for (status, body) in staging_reads(&app, &staging).await {
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+        assert!(!body.to_string().contains("fixture-bot-token"), "{body}");
+    }
+}
+
+/// What a staging token gets for DISCORD_BOT_TOKEN on the key's route and the environment's.
+async fn staging_reads(
+    app: &crate::helpers::TestApp,
+    token: &str,
+) -> Vec<(StatusCode, serde_json::Value)> {
+    let mut answers = Vec::new();
+    for path in [
+        "/api/v1/projects/discord-bot/secrets/DISCORD_BOT_TOKEN",
+        "/api/v1/projects/discord-bot/env",
+    ] {
+        answers.push(api(app, Method::GET, path, Some(token), None).await);
+    }
+    answers
 }
