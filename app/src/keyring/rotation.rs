@@ -303,7 +303,8 @@ impl Rotation<'_> {
                 .find(|(held, _)| *held == old_generation)
                 .map(|(_, old_key)| old_key)
                 .ok_or_else(|| self.missing(old_generation))?;
-            // Opened under the binding it was sealed with, sealed again under the current one.
+            // Opened under the current binding (a value of before environments that the start-up
+            // reseal left does not open), sealed again under the new key.
             let at = SecretAddress::new(self.project_id, old.environment_id, &old.key, old.version);
             let binding = Binding::readable(old.binding);
             let opened = binding

@@ -27,11 +27,6 @@ impl Vault {
     /// before: how many this call resealed. A version that does not open is left as it is (it
     /// never opens again) and logged; the rest go on.
     pub async fn rebind_values(&self) -> Result<u64> {
-        let finished =
-            with_pool!(self.store, |pool| pool.acquire().await?.reseal_finished().await?);
-        if finished.is_some() {
-            return Ok(0);
-        }
         let mut after = (0, Version(0));
         let mut resealed = 0;
         loop {
@@ -53,15 +48,23 @@ impl Vault {
     }
 
     /// One batch after the version `after`: how many it resealed and the last version it read,
-    /// or `None` when none is left.
+    /// or `None` when none is left or a start (this one or another server's) finished the
+    /// reseal — checked before anything is opened and again in the batch's write transaction.
     async fn rebind_after(
         &self,
         after: (i64, Version),
         limit: i64,
     ) -> Result<Option<(u64, (i64, Version))>> {
-        let rows: Vec<UnboundVersion> = with_pool!(self.store, |pool| {
-            pool.acquire().await?.versions_bound_to_project(after, limit).await?
+        let rows: Option<Vec<UnboundVersion>> = with_pool!(self.store, |pool| {
+            let mut conn = pool.acquire().await?;
+            match conn.reseal_finished().await? {
+                Some(_) => None,
+                None => Some(conn.versions_bound_to_project(after, limit).await?),
+            }
         });
+        let Some(rows) = rows else {
+            return Ok(None);
+        };
         let Some(last) = rows.last() else {
             return Ok(None);
         };
@@ -87,15 +90,18 @@ impl Vault {
                 ),
             }
         }
-        let done: Result<u64> = with_pool!(self.store, |pool| {
+        let done: Result<Option<u64>> = with_pool!(self.store, |pool| {
             let mut tx = pool.begin_write().await?;
             let mut done = 0;
+            if tx.reseal_finished().await?.is_some() {
+                return Ok(None);
+            }
             for (row, value) in &sealed {
                 done += u64::from(tx.rebind_version(row, value).await?);
             }
             tx.commit().await?;
-            Ok(done)
+            Ok(Some(done))
         });
-        Ok(Some((done?, last)))
+        Ok(done?.map(|done| (done, last)))
     }
 }

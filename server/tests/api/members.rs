@@ -50,10 +50,10 @@ struct Fixture {
     promotion_seen: [String; 2],
 }
 
-/// Where a caller promotes the matrix project's development variables to.
 /// The environment the matrix's promotions start from.
 const PROMOTE_FROM: &str = "promote-from";
 
+/// Where a caller promotes the matrix project's `PROMOTE_FROM` variables to.
 fn promotion_target(caller: Caller) -> (&'static str, usize) {
     match caller {
         Caller::Owner => ("production", 1),

@@ -232,6 +232,7 @@ async fn a_value_sealed_before_environments_never_opens_after_the_reseal(backend
     app.stop().await;
     let app = spawn_on(database, master_key).await;
     let mut sql = app.sql().await;
+    assert_eq!(app.vault.rebind_batch(10).await.expect("a batch"), 0, "a batch after the finish");
     assert_eq!(count(&mut sql, "SELECT count(*) FROM secret_versions WHERE binding = 1").await, 1);
     for (status, body) in staging_reads(&app, &staging).await {
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
