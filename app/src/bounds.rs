@@ -142,6 +142,13 @@ pub struct SecretInput<'a> {
     pub secret_type: &'a str,
 }
 
+/// A value pasted into the leak check.
+#[derive(Validate)]
+pub struct LeakProbe<'a> {
+    #[validate(length(max = CAP_VALUE_BYTES, message = "Secret values are limited to 64 KiB"))]
+    pub value: &'a str,
+}
+
 #[derive(Validate)]
 pub struct TokenInput<'a> {
     #[validate(length(max = CAP_SLUG_LEN, message = "Project URLs use lowercase letters, digits and single hyphens (at most 64)"))]

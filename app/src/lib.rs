@@ -14,6 +14,7 @@ pub mod environments;
 pub mod error;
 pub mod ids;
 pub mod layout;
+pub mod leaks;
 pub mod projects;
 pub mod secrets;
 pub mod settings;
@@ -52,12 +53,14 @@ use crate::{
     compare::page::CompareTab,
     components::NotFound,
     layout::Layout,
+    leaks::page::LeakCheckPage,
     projects::{
         list::ProjectsPage,
         project::{ProjectLayout, SecretsTab, SettingsTab},
         promote::PromoteTab,
         variables::VariablesTab,
     },
+    secrets::history::{SecretHistoryTab, TeamSecretHistoryPage},
     settings::{SettingsPage, TeamSecretsPage},
     tokens::page::TokensTab,
 };
@@ -195,6 +198,21 @@ pub fn App() -> AnyView {
                         ssr=SsrMode::Async
                     />
                     <Route
+                        path=path!("/settings/team-secrets/history/:key")
+                        view={Lazy::<TeamHistory>::new()}
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/settings/team-secrets/:env/history/:key")
+                        view={Lazy::<TeamHistory>::new()}
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/settings/leak-check")
+                        view={Lazy::<LeakCheck>::new()}
+                        ssr=SsrMode::Async
+                    />
+                    <Route
                         path=path!("/settings/audit")
                         view={Lazy::<Audit>::new()}
                         ssr=SsrMode::Async
@@ -219,6 +237,7 @@ pub fn App() -> AnyView {
                         <Route path=path!("promote") view={Lazy::<Promote>::new()} />
                         <Route path=path!(":env") view={Lazy::<Secrets>::new()} />
                         <Route path=path!(":env/variables") view={Lazy::<Variables>::new()} />
+                        <Route path=path!(":env/history/:key") view={Lazy::<History>::new()} />
                     </ParentRoute>
                 </Routes>
             </Layout>
@@ -265,6 +284,9 @@ lazy_pages! {
     ProjectSettings => SettingsTab,
     Compare => CompareTab,
     Promote => PromoteTab,
+    History => SecretHistoryTab,
+    TeamHistory => TeamSecretHistoryPage,
+    LeakCheck => LeakCheckPage,
 }
 
 #[component]

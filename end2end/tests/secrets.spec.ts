@@ -125,6 +125,53 @@ test.describe('as an admin', () => {
     await expect(page.getByRole('heading', { name: 'No secrets yet' })).toBeVisible();
   });
 
+  test('History lists every version without values; Roll back asks, then writes a new version', async ({ page }) => {
+    const path = await newProject(page, 'History');
+    await addSecret(page, 'API_KEY', 'history-first-value', 'First');
+    await page.getByRole('link', { name: 'Edit API_KEY' }).click();
+    const edit = page.getByRole('dialog', { name: 'Edit API_KEY' });
+    await edit.getByLabel('New Value').fill('history-second-value');
+    await edit.getByLabel('Description').fill('Second');
+    await edit.getByRole('button', { name: 'Update Secret' }).click();
+    await expect(edit).toBeHidden();
+
+    await page.getByRole('link', { name: 'History of API_KEY' }).click();
+    await expect(page).toHaveURL(`${path}/development/history/API_KEY`);
+    await hydrated(page);
+    const rows = page.locator('table.history-table tbody tr');
+    await expect(rows).toHaveCount(2);
+    await expect(rows.nth(0)).toContainText('v2');
+    await expect(rows.nth(0)).toContainText('Current');
+    await expect(rows.nth(0)).toContainText('value and description');
+    await expect(rows.nth(1)).toContainText('created');
+    await expect(rows.nth(1)).toContainText(admin.email);
+    await expect(page.locator('main')).not.toContainText('history-first-value');
+
+    await page.getByRole('link', { name: 'Roll back API_KEY to version 1' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Roll back to version 1?' });
+    await expect(dialog).toContainText('API_KEY');
+    await expect(dialog).toContainText('current again as version 3');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await expect(dialog).toBeHidden();
+    await expect(rows).toHaveCount(2);
+
+    await page.getByRole('link', { name: 'Roll back API_KEY to version 1' }).click();
+    await dialog.getByRole('button', { name: 'Roll back' }).click();
+    await expect(dialog).toBeHidden();
+    await expect(page.getByRole('status').filter({ hasText: 'rolled back' })).toHaveText(
+      'API_KEY rolled back to version 1 (now version 3)',
+    );
+    await expect(rows).toHaveCount(3);
+    await expect(rows.nth(0)).toContainText('v3');
+    await expect(rows.nth(0)).toContainText('rolled back to v1');
+    await expect(rows.nth(0)).toContainText('Current');
+
+    await page.getByRole('link', { name: 'Back to the secrets' }).click();
+    await expect(page.getByRole('row').filter({ hasText: 'API_KEY' })).toContainText('First');
+    await page.getByRole('link', { name: 'Delete API_KEY' }).click();
+    await expect(page.getByRole('dialog', { name: 'Delete API_KEY?' })).toContainText('whole history (3 versions)');
+  });
+
   test('dialogs keep focus inside, close with Escape, and everything works from the keyboard', async ({ page }) => {
     await newProject(page, 'Keyboard');
     await page.getByRole('link', { name: 'Add Secret' }).first().focus();
@@ -328,6 +375,16 @@ test.describe('without JavaScript', () => {
     await page.locator('dialog#edit-secret').getByRole('button', { name: 'Update Secret' }).click();
     await expect(page.getByRole('row').filter({ hasText: 'PLAIN_KEY' })).toContainText('Set without JavaScript');
 
+    await page.getByRole('link', { name: 'History of PLAIN_KEY' }).click();
+    await expect(page.locator('table.history-table tbody tr')).toHaveCount(2);
+    await page.getByRole('link', { name: 'Roll back PLAIN_KEY to version 1' }).click();
+    await expect(page).toHaveURL(/dialog=rollback:1/);
+    await page.locator('dialog#rollback-secret').getByRole('button', { name: 'Roll back' }).click();
+    await expect(page).not.toHaveURL(/dialog=/);
+    await expect(page.locator('table.history-table tbody tr').first()).toContainText('rolled back to v1');
+    await page.getByRole('link', { name: 'Back to the secrets' }).click();
+    await expect(page.getByRole('row').filter({ hasText: 'PLAIN_KEY' })).toContainText('Typed before the error');
+
     await page.getByRole('link', { name: 'Delete PLAIN_KEY' }).click();
     await page.locator('dialog#delete-secret').getByRole('button', { name: 'Delete' }).click();
     await expect(page.getByRole('row').filter({ hasText: 'PLAIN_KEY' })).toHaveCount(0);
@@ -344,6 +401,7 @@ test('no page has serious or critical accessibility violations', async ({ page }
     `${path}?dialog=add`,
     `${path}?dialog=edit:AXE_KEY`,
     `${path}?dialog=delete:AXE_KEY`,
+    `${path}/development/history/AXE_KEY`,
     ...signedInPages(path),
   ];
   const problems: string[] = [];
@@ -388,7 +446,8 @@ test('canary: a value saved in the browser never comes back to any role', async 
   await adminPage.getByRole('dialog', { name: 'Edit CANARY_KEY' }).getByLabel('Description').fill('Still a canary');
   await adminPage.getByRole('dialog', { name: 'Edit CANARY_KEY' }).getByRole('button', { name: 'Update Secret' }).click();
   await expect(adminPage.getByRole('row').filter({ hasText: 'Still a canary' })).toBeVisible();
-  for (const url of [path, `${path}?dialog=edit:CANARY_KEY`, `${path}/variables`, `${path}/settings`, '/projects']) {
+  const history = `${path}/development/history/CANARY_KEY`;
+  for (const url of [path, `${path}?dialog=edit:CANARY_KEY`, `${path}/variables`, `${path}/settings`, '/projects', history, `${history}?dialog=rollback:1`]) {
     await adminPage.goto(url);
     await hydrated(adminPage);
     seen.push(await adminPage.content());
@@ -397,7 +456,7 @@ test('canary: a value saved in the browser never comes back to any role', async 
   const memberPage = await (await browser.newContext()).newPage();
   await watch(memberPage);
   await signIn(memberPage, member.email, member.password);
-  for (const url of [path, `${path}?dialog=edit:CANARY_KEY`, `${path}/variables`, '/projects']) {
+  for (const url of [path, `${path}?dialog=edit:CANARY_KEY`, `${path}/variables`, '/projects', history]) {
     await memberPage.goto(url);
     await hydrated(memberPage);
     seen.push(await memberPage.content());

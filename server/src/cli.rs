@@ -66,6 +66,39 @@ pub async fn secrets(args: SecretsArgs) -> anyhow::Result<ExitCode> {
             remote.delete(key.as_str()).await?;
             println!("✔ Secret deleted: {key}");
         }
+        SecretsCommand::History { key } => {
+            let key = checked_key(&key)?;
+            let now = app::time::Millis::now();
+            let versions = remote.history(key.as_str()).await?;
+            let width = versions.iter().map(|v| v.version.to_string().len()).max().unwrap_or(1);
+            for entry in versions {
+                let set = chrono::DateTime::parse_from_rfc3339(&entry.created_at)
+                    .map(|at| app::time::relative(app::time::Millis(at.timestamp_millis()), now))
+                    .unwrap_or(entry.created_at);
+                let change = match (
+                    app::secrets::VersionChange::parse(&entry.change),
+                    entry.restored_from,
+                ) {
+                    (Some(app::secrets::VersionChange::RolledBack), Some(from)) => {
+                        format!("rolled back to v{from}")
+                    }
+                    (Some(change), _) => change.label().to_string(),
+                    (None, _) => entry.change,
+                };
+                let current = if entry.current { "  (current)" } else { "" };
+                let version = format!("v{}", entry.version);
+                println!(
+                    "{version:<width$}  set {set} by {}  {change}{current}",
+                    entry.created_by,
+                    width = width + 1
+                );
+            }
+        }
+        SecretsCommand::Rollback { key, to } => {
+            let key = checked_key(&key)?;
+            let secret = remote.rollback(key.as_str(), to).await?;
+            println!("✔ Secret rolled back: {key} (v{to} → v{})", secret.version);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -3,7 +3,7 @@
 use std::{collections::BTreeMap, path::Path, time::Duration};
 
 use anyhow::{Context, anyhow, bail};
-use app::api::SecretInfo;
+use app::api::{SecretInfo, VersionEntry};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
@@ -162,6 +162,27 @@ impl Remote {
     pub async fn delete(&self, key: &str) -> anyhow::Result<()> {
         self.send(self.request(Method::DELETE, &format!("/secrets/{key}"))).await?;
         Ok(())
+    }
+
+    /// The versions of `key`, the newest first: metadata only.
+    pub async fn history(&self, key: &str) -> anyhow::Result<Vec<VersionEntry>> {
+        #[derive(Deserialize)]
+        struct History {
+            versions: Vec<VersionEntry>,
+        }
+        let response =
+            self.send(self.request(Method::GET, &format!("/secrets/{key}/versions"))).await?;
+        let history: History =
+            response.json().await.context("the server's answer is not a secret's history")?;
+        Ok(history.versions)
+    }
+
+    /// Rolls `key` back to `version`: the secret at its new version.
+    pub async fn rollback(&self, key: &str, version: i64) -> anyhow::Result<SecretInfo> {
+        let body = json!({ "version": version });
+        let request = self.request(Method::POST, &format!("/secrets/{key}/rollback")).json(&body);
+        let response = self.send(request).await?;
+        response.json().await.context("the server's answer is not a secret")
     }
 
     /// The project's run-time environment: variables, team secrets, project secrets.

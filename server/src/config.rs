@@ -156,6 +156,11 @@ pub enum AdminCommand {
               value_parser = clap::value_parser!(u16).range(1..=10000))]
         batch_size: u16,
     },
+    /// Which secrets hold (or held) a value, read from standard input: every project,
+    /// environment and the team secrets, current and older versions, with who set each and who
+    /// read it since. Compared by keyed fingerprint only (nothing is decrypted); audited without
+    /// the value. Exits 0 when the value was found, 1 when not.
+    LeakCheck,
     /// Create a user, e.g. the first owner, without a running server. The password is read from
     /// standard input so that it stays out of shell history and process lists.
     CreateUser {
@@ -473,6 +478,17 @@ pub enum SecretsCommand {
     },
     /// Delete a secret and its history.
     Delete { key: String },
+    /// One line per version of a secret, the newest first: when, by whom, what changed; never
+    /// values.
+    History { key: String },
+    /// Make an earlier version's value and description current again, as a new version (needs a
+    /// read-write token).
+    Rollback {
+        key: String,
+        /// The version to roll back to (see `sealbox secrets history KEY`).
+        #[arg(long, value_parser = clap::value_parser!(i64).range(1..))]
+        to: i64,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

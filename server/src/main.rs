@@ -29,7 +29,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Some(Command::Serve(args)) => runtime.block_on(serve(args)).map(|()| ExitCode::SUCCESS),
-        Some(Command::Admin(args)) => runtime.block_on(admin(args)).map(|()| ExitCode::SUCCESS),
+        Some(Command::Admin(args)) => runtime.block_on(admin(args)),
         Some(Command::Audit(args)) => runtime.block_on(audit(args)),
         Some(Command::Secrets(args)) => runtime.block_on(cli::secrets(args)),
         Some(Command::Run(args)) => runtime.block_on(cli::run(args)),
@@ -92,10 +92,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn admin(args: AdminArgs) -> anyhow::Result<()> {
+async fn admin(args: AdminArgs) -> anyhow::Result<ExitCode> {
     telemetry::init(&args.log.level, args.log.format)?;
     let (store, vault) = open_vault(args.store.resolve(DevKey::MustExist)?).await?;
     let actor = Actor::new("admin (command line)", None);
+    let mut outcome = ExitCode::SUCCESS;
     match args.command {
         AdminCommand::RotateDataKeys { project, team, batch_size } => {
             let which = match (project, team) {
@@ -137,6 +138,16 @@ async fn admin(args: AdminArgs) -> anyhow::Result<()> {
                 .await?;
             println!("✔ Created {} {}", user.role.as_str(), user.email);
         }
+        // 0 found, 1 not found, 2 the check failed.
+        AdminCommand::LeakCheck => {
+            outcome = match leak_check(&vault, &actor).await {
+                Ok(found) => found,
+                Err(error) => {
+                    fail(&error);
+                    ExitCode::from(2)
+                }
+            };
+        }
         AdminCommand::RotateMasterKey => {
             let report = app::keyring::master::rotate_master_key(
                 vault.store(),
@@ -150,7 +161,7 @@ async fn admin(args: AdminArgs) -> anyhow::Result<()> {
     }
     vault.audit().flush().await;
     store.close().await;
-    Ok(())
+    Ok(outcome)
 }
 
 /// One line on stderr, the whole cause chain, no backtrace.
@@ -158,4 +169,50 @@ fn fail(error: &anyhow::Error) -> ExitCode {
     let message = format!("{error:#}").replace('\n', " ");
     eprintln!("sealbox: error: {message}");
     ExitCode::FAILURE
+}
+
+/// `sealbox admin leak-check`: the value from standard input (one trailing newline dropped), the
+/// versions that hold it on standard output.
+async fn leak_check(
+    vault: &app::secrets::service::Vault,
+    actor: &Actor,
+) -> anyhow::Result<ExitCode> {
+    use std::io::Read;
+    let mut text = zeroize::Zeroizing::new(String::new());
+    std::io::stdin().lock().read_to_string(&mut text)?;
+    let trimmed =
+        text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text);
+    if trimmed.is_empty() {
+        anyhow::bail!(
+            "give the value to check on standard input, e.g. sealbox admin leak-check < leaked.txt"
+        );
+    }
+    let value = app::secrets::domain::SecretValue::new(trimmed.to_string())
+        .map_err(|error| anyhow::anyhow!("{}", error.message))?;
+    let report = app::leaks::service::check(vault, actor, &value).await?;
+    if report.matches.is_empty() {
+        println!("No secret holds this value.");
+        return Ok(ExitCode::FAILURE);
+    }
+    let now = app::time::Millis::now();
+    for found in &report.matches {
+        let place = match (&found.project, found.environment.as_str()) {
+            (Some(slug), name) => format!("{slug}/{name}"),
+            (None, app::environments::TEAM_ENVIRONMENT) => "team/*".to_string(),
+            (None, name) => format!("team/{name}"),
+        };
+        let current = if found.current { "current" } else { "earlier version" };
+        let reads = match found.reads {
+            0 => "not read since".to_string(),
+            n => format!("read {n} times since by {}", found.readers.join(", ")),
+        };
+        println!(
+            "{place}  {} v{} ({current})  set {} by {}  {reads}",
+            found.key,
+            found.version,
+            app::time::relative(found.set_at, now),
+            found.set_by
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -14,7 +14,7 @@ use axum::{
     extract::{ConnectInfo, DefaultBodyLimit, Path, State, rejection::JsonRejection},
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::get,
+    routing::{get, post},
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -52,10 +52,14 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/openapi.json", &["get"]),
     ("/api/v1/projects/{slug}/secrets", &["get"]),
     ("/api/v1/projects/{slug}/secrets/{key}", &["get", "put", "delete"]),
+    ("/api/v1/projects/{slug}/secrets/{key}/versions", &["get"]),
+    ("/api/v1/projects/{slug}/secrets/{key}/rollback", &["post"]),
     ("/api/v1/projects/{slug}/env", &["get"]),
     ("/api/v1/projects/{slug}/environments", &["get"]),
     ("/api/v1/projects/{slug}/environments/{environment}/secrets", &["get"]),
     ("/api/v1/projects/{slug}/environments/{environment}/secrets/{key}", &["get", "put", "delete"]),
+    ("/api/v1/projects/{slug}/environments/{environment}/secrets/{key}/versions", &["get"]),
+    ("/api/v1/projects/{slug}/environments/{environment}/secrets/{key}/rollback", &["post"]),
     ("/api/v1/projects/{slug}/environments/{environment}/env", &["get"]),
 ];
 
@@ -69,6 +73,8 @@ pub fn router() -> Router<AppState> {
     let project = Router::new()
         .route("/secrets", get(list_secrets))
         .route("/secrets/{key}", get(read_secret).put(write_secret).delete(delete_secret))
+        .route("/secrets/{key}/versions", get(list_versions))
+        .route("/secrets/{key}/rollback", post(rollback_secret))
         .route("/env", get(environment));
     Router::new()
         .route("/openapi.json", get(openapi))
@@ -404,6 +410,105 @@ async fn delete_secret(
     let key = existing_key(&path.key)?;
     state.vault.delete_secret(&caller.actor, &caller.scope, &key, None).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// One version of a secret as the API lists it: never a value.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct VersionEntry {
+    pub version: Version,
+    pub created_at: String,
+    /// A person's email, or `token:NAME`.
+    pub created_by: String,
+    /// `created`, `value`, `description`, `value+description`, `rolled_back` or `copied`.
+    pub change: String,
+    /// A rollback's: the version whose value and description it restored.
+    pub restored_from: Option<Version>,
+    pub current: bool,
+}
+
+/// `{"key": …, "current_version": N, "versions": [...]}`: a secret's versions, the newest first;
+/// metadata only. Audited (`secret.versions_listed`).
+async fn list_versions(
+    State(state): State<AppState>,
+    ConnectInfo(address): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(path): Path<SecretPath>,
+) -> Result<Response, ApiError> {
+    let caller = caller(&state, &headers, address, &path.project(), TokenScope::Read).await?;
+    let key = existing_key(&path.key)?;
+    let history = state.vault.history(&caller.scope, &key).await?;
+    let event = Event {
+        actor: &caller.actor,
+        action: AuditAction::SecretVersionsListed,
+        project_id: Some(caller.holder.project_id),
+        project_slug: Some(&caller.holder.project_slug),
+        environment: Some(&caller.holder.environment),
+        secret_key: Some(key.as_str()),
+        version: Some(history.current),
+        details: None,
+    };
+    state.audit.record_alone(event).await.map_err(ApiError::internal)?;
+    let versions: Vec<VersionEntry> = history
+        .versions
+        .into_iter()
+        .map(|info| VersionEntry {
+            version: info.version,
+            created_at: time::iso(info.at),
+            created_by: info.by,
+            change: info.change.as_str().to_string(),
+            restored_from: info.restored_from,
+            current: info.version == history.current,
+        })
+        .collect();
+    let body = json!({
+        "key": history.key,
+        "current_version": history.current,
+        "versions": versions,
+    });
+    Ok(with_environment(&caller.holder, Json(body)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RollbackBody {
+    /// The version whose value and description become current again.
+    version: i64,
+}
+
+/// Makes an earlier version's value and description current again as a new version: `200` with
+/// the secret's metadata (its new version).
+async fn rollback_secret(
+    State(state): State<AppState>,
+    ConnectInfo(address): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(path): Path<SecretPath>,
+    body: Result<Json<RollbackBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let caller = caller(&state, &headers, address, &path.project(), TokenScope::ReadWrite).await?;
+    let key = existing_key(&path.key)?;
+    let Json(body) = body.map_err(|rejection| match body_error(rejection) {
+        error if error.code() == ApiCode::InvalidBody => ApiError::new(
+            ApiCode::InvalidBody,
+            "The body must be a JSON object: {\"version\": N}, N the version to roll back to",
+        ),
+        error => error,
+    })?;
+    if body.version < 1 {
+        return Err(ApiError::new(ApiCode::InvalidBody, "The version is a whole number from 1"));
+    }
+    let current = state
+        .vault
+        .list_secrets(&caller.scope)
+        .await?
+        .into_iter()
+        .find(|meta| meta.key == key.as_str())
+        .ok_or_else(|| crate::not_found::NotFound::secret(&key))
+        .map_err(VaultError::from)?;
+    let meta = state
+        .vault
+        .rollback(&caller.actor, &caller.scope, &key, Version(body.version), current.version)
+        .await?;
+    Ok(with_environment(&caller.holder, Json(SecretInfo::from(meta))))
 }
 
 /// A body that is too large, not JSON, or not the expected shape. The parser's own message is

@@ -42,7 +42,9 @@ audit_actions! {
     SecretDeleted => "secret.deleted",
     /// One secret's value was read (reveal, API, CLI). Details: none.
     SecretRead => "secret.read",
-    /// The value of an earlier version became current as a new version. Details: `to version N`.
+    /// The value and description of an earlier version became current as a new version (the
+    /// event names it). Details: `from version N to version M` (N: the version it replaced, M:
+    /// the one restored; written as `to version M` before 2026-12-08).
     SecretRolledBack => "secret.rolled_back",
     /// A secret's value was copied into another environment of its project, on the server (no
     /// one saw it). Two events: one in the environment it came from (details: `to ENV version
@@ -54,6 +56,8 @@ audit_actions! {
     SecretSearchedByValue => "secret.searched_by_value",
     /// A token listed a project's secret names (no values). Details: none.
     SecretListed => "secret.listed",
+    /// A token listed one secret's versions (no values). Details: none.
+    SecretVersionsListed => "secret.versions_listed",
     /// A whole environment was delivered (`/env`, `sealbox run`). Details: each secret's key and
     /// version, team secrets marked ` (team)` (for every environment) or ` (team, NAME)` (for
     /// the environments of its name); plain variables are not listed.

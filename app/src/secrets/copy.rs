@@ -2,6 +2,7 @@
 //! project without leaving the server — opened under its own address, sealed again under the
 //! target's, as a new version there — in one transaction with an event on each side.
 use super::{
+    VersionChange,
     domain::SecretKey,
     repo::{CopySource, MetaRow, NewSecretRow, SealedAt, SecretRows, VersionRow},
     service::{ProjectRef, Result, Scope, Vault, VaultError, event, secret_exists, unique_or},
@@ -63,6 +64,11 @@ impl Vault {
             let plain =
                 self.open_version(&mut *tx, &current, &source, key.as_str(), stored).await?;
             let (generation, data_key) = current;
+            // A replaced secret keeps its description.
+            let description = match &existing {
+                Some(meta) => meta.description.clone(),
+                None => original.description.clone(),
+            };
             let (secret_id, version) = match existing {
                 None => {
                     let row = NewSecretRow {
@@ -103,6 +109,9 @@ impl Vault {
                 fingerprint: &original.fingerprint,
                 at: now,
                 by: &actor.name,
+                description: description.as_deref(),
+                change: VersionChange::Copied,
+                restored_from: None,
             })
             .await?;
             let mut out =

@@ -258,8 +258,8 @@ pub(super) fn DeleteSecretDialog(
                     "This permanently deletes "
                     <code>{row.meta.key.clone()}</code>
                     {move || in_environment(&environment.get())}
-                    " and all its earlier values. Programs that read it will no longer get it. "
-                    "This cannot be undone."
+                    {history_of(row.meta.version.0)}
+                    " Programs that read it will no longer get it. This cannot be undone."
                 }
             }
             fields=move |row: &SecretRow| {
@@ -305,6 +305,14 @@ fn random_bytes(bytes: &mut [u8]) -> bool {
 #[cfg(not(feature = "hydrate"))]
 fn random_bytes(_bytes: &mut [u8]) -> bool {
     false
+}
+
+/// " with its history (3 versions)." in the Delete dialog.
+fn history_of(versions: i64) -> String {
+    match versions {
+        1 => " with its history (1 version).".to_string(),
+        n => format!(" with its whole history ({n} versions), which no rollback can bring back."),
+    }
 }
 
 /// " from production" in a message about a project's secret; nothing for a team secret.

@@ -27,6 +27,17 @@ pub fn team_secrets_href(environment: &str) -> String {
     }
 }
 
+/// The History page's URL for `key` of `scope` in `environment`.
+pub fn history_href(scope: &str, environment: &str, key: &str) -> String {
+    match scope {
+        TEAM => match environment {
+            TEAM_ENVIRONMENT => format!("{}/history/{key}", team_secrets_href(TEAM_ENVIRONMENT)),
+            name => format!("{}/history/{key}", team_secrets_href(name)),
+        },
+        slug => format!("/projects/{slug}/{environment}/history/{key}"),
+    }
+}
+
 /// The secrets of `scope` (a project's slug, or [`TEAM`]) in `environment` (none: the project's
 /// first) with everything people do to them.
 #[component]
@@ -89,6 +100,8 @@ fn SecretsTable(
         view! { <EnvironmentSwitcher base environments current=environment.clone() suffix="" /> }
             .into_any()
     };
+    // Each of the scope's own secrets has a History page: its URL without the key.
+    let history_prefix = history_href(&scope.get_untracked(), &environment, "");
     let environment = Signal::stored(environment);
     let rows = StoredValue::new(rows);
     let visible = move || {
@@ -195,6 +208,7 @@ fn SecretsTable(
                         now
                         can_manage
                         copy_from=copy_from.clone()
+                        history_prefix=history_prefix.clone()
                         in_team_page=is_team()
                     />
                 </For>
@@ -226,6 +240,8 @@ fn SecretTableRow(
     /// The Compare tab's copy form, to which the key is added; none without another
     /// environment to copy to.
     copy_from: Option<String>,
+    /// The History page's URL without the key.
+    history_prefix: String,
     in_team_page: bool,
 ) -> impl IntoView {
     let SecretRow { meta, team, overrides_team, overdue } = row;
@@ -272,6 +288,18 @@ fn SecretTableRow(
             </span>
         }
     });
+    // Everyone who sees a secret of this scope may read its history.
+    let history = team.is_none().then(|| {
+        view! {
+            <a
+                class="button small secondary"
+                href=format!("{history_prefix}{key}")
+                aria-label=format!("History of {key}")
+            >
+                "History"
+            </a>
+        }
+    });
     let managed = team.as_deref().filter(|_| can_manage).map(|from| {
         let href = team_secrets_href(from);
         view! {
@@ -297,6 +325,7 @@ fn SecretTableRow(
                 <Timestamp at=meta.updated_at now />
             </td>
             <td class="actions">
+                {history}
                 {editable
                     .then(|| {
                         view! {

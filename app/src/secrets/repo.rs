@@ -5,6 +5,7 @@
 //! [`SecretRows`] is implemented for both sqlx connection types by
 //! [`crate::store::for_both_backends!`], from one text.
 
+use super::VersionChange;
 use crate::{
     crypto::Binding,
     ids::{EnvironmentId, ProjectId, Version},
@@ -32,6 +33,11 @@ pub struct VersionRow<'a> {
     pub fingerprint: &'a [u8],
     pub at: Millis,
     pub by: &'a str,
+    /// The secret's description as of this version.
+    pub description: Option<&'a str>,
+    pub change: VersionChange,
+    /// A rollback's: the version it restored.
+    pub restored_from: Option<Version>,
 }
 
 /// A stored version as [`super::service::Vault::open_version`] opens it: its number, the
@@ -44,12 +50,31 @@ pub struct SealedAt<'a> {
 }
 
 /// A stored version as a reseal needs it.
+#[derive(sqlx::FromRow)]
 pub struct StoredVersion {
     pub key_generation: i64,
     /// The associated data it was sealed with (the `binding` column).
     pub binding: i64,
+    #[sqlx(rename = "sealed_value")]
     pub sealed: Vec<u8>,
     pub fingerprint: Vec<u8>,
+    /// The description as of this version; not known for a version written before histories
+    /// (`change` is `None` then).
+    pub description: Option<String>,
+    pub change: Option<String>,
+}
+
+/// One version as a secret's history lists it: never its value.
+#[derive(sqlx::FromRow)]
+pub struct HistoryRow {
+    pub version: Version,
+    pub created_at: Millis,
+    pub created_by: String,
+    /// Compared with the version before's, for versions written before histories.
+    pub fingerprint: Vec<u8>,
+    pub change: Option<String>,
+    pub restored_from: Option<Version>,
+    pub current_version: Version,
 }
 
 /// A secret's metadata as stored: never a value.
@@ -235,6 +260,14 @@ pub(crate) trait SecretRows {
         secret_id: i64,
         version: Version,
     ) -> impl Future<Output = RepoResult<Option<StoredVersion>>> + Send;
+
+    /// Every version of the environment's secret `key`, the newest first; none when there is no
+    /// such secret.
+    fn history(
+        &mut self,
+        environment_id: EnvironmentId,
+        key: &str,
+    ) -> impl Future<Output = RepoResult<Vec<HistoryRow>>> + Send;
 
     fn insert_version(
         &mut self,
@@ -443,27 +476,38 @@ for_both_backends! {
             secret_id: i64,
             version: Version,
         ) -> sqlx::Result<Option<StoredVersion>> {
-            let row: Option<(i64, i64, Vec<u8>, Vec<u8>)> = sqlx::query_as(
-                "SELECT key_generation, binding, sealed_value, fingerprint FROM secret_versions \
-                 WHERE secret_id = $1 AND version = $2",
+            sqlx::query_as(
+                "SELECT key_generation, binding, sealed_value, fingerprint, description, change \
+                 FROM secret_versions WHERE secret_id = $1 AND version = $2",
             )
             .bind(secret_id)
             .bind(version)
             .fetch_optional(&mut *self)
-            .await?;
-            Ok(row.map(|(key_generation, binding, sealed, fingerprint)| StoredVersion {
-                key_generation,
-                binding,
-                sealed,
-                fingerprint,
-            }))
+            .await
+        }
+
+        async fn history(
+            &mut self,
+            environment_id: EnvironmentId,
+            key: &str,
+        ) -> sqlx::Result<Vec<HistoryRow>> {
+            sqlx::query_as(
+                "SELECT v.version, v.created_at, v.created_by, v.fingerprint, v.change, \
+                 v.restored_from, s.current_version \
+                 FROM secrets s JOIN secret_versions v ON v.secret_id = s.id \
+                 WHERE s.environment_id = $1 AND s.key = $2 ORDER BY v.version DESC",
+            )
+            .bind(environment_id)
+            .bind(key)
+            .fetch_all(&mut *self)
+            .await
         }
 
         async fn insert_version(&mut self, row: &VersionRow<'_>) -> sqlx::Result<()> {
             sqlx::query(
                 "INSERT INTO secret_versions (secret_id, version, key_generation, sealed_value, \
-                 fingerprint, created_at, created_by, binding) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                 fingerprint, created_at, created_by, binding, description, change, \
+                 restored_from) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(row.secret_id)
             .bind(row.version)
@@ -473,6 +517,9 @@ for_both_backends! {
             .bind(row.at)
             .bind(row.by)
             .bind(Binding::CURRENT.stored())
+            .bind(row.description)
+            .bind(row.change.as_str())
+            .bind(row.restored_from)
             .execute(&mut *self)
             .await
             .map(|_| ())

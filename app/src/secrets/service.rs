@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 pub use super::SecretMeta;
 use super::{
+    VersionChange,
     domain::{Description, SecretKey, SecretType, SecretValue},
     repo::{MetaRow, NewSecretRow, SealedAt, SecretRows, VersionRow},
 };
@@ -236,6 +237,9 @@ impl Vault {
                 fingerprint: &fingerprint.0,
                 at: now,
                 by: &actor.name,
+                description: secret.description.as_deref(),
+                change: VersionChange::Created,
+                restored_from: None,
             })
             .await?;
             self.audit
@@ -321,6 +325,13 @@ impl Vault {
                 fingerprint: &fingerprint,
                 at: now,
                 by: &actor.name,
+                description: update.description.as_deref(),
+                change: match (value_changed, description_changed) {
+                    (true, true) => VersionChange::ValueAndDescription,
+                    (true, false) => VersionChange::Value,
+                    _ => VersionChange::Description,
+                },
+                restored_from: None,
             })
             .await?;
             if description_changed {
@@ -368,64 +379,6 @@ impl Vault {
             tx.commit().await?;
         });
         Ok(())
-    }
-
-    /// Makes the value of an earlier version current again, as a new version.
-    pub async fn rollback(
-        &self,
-        actor: &Actor,
-        scope: &Scope,
-        key: &SecretKey,
-        to_version: Version,
-        expected_version: Version,
-    ) -> Result<SecretMeta> {
-        let project = self.project(scope).await?;
-        let now = Millis::now();
-        let new_version = expected_version.next();
-        with_pool!(self.store, |pool| {
-            let mut tx = pool.begin_write().await?;
-            let claimed = tx
-                .claim(project.environment_id, key.as_str(), expected_version, now, &actor.name)
-                .await?;
-            let Some((secret_id, _)) = claimed else {
-                return Err(missing_or_conflict(&mut *tx, &project, key).await);
-            };
-            let old = match to_version < new_version {
-                true => tx.version(secret_id, to_version).await?,
-                false => None,
-            };
-            let Some(old) = old else {
-                return Err(NotFound::version(key, to_version).into());
-            };
-            let current = self.current_data_key(&mut *tx, project.project_id).await?;
-            let stored = SealedAt {
-                version: to_version,
-                key_generation: old.key_generation,
-                binding: old.binding,
-                sealed: &old.sealed,
-            };
-            let plain =
-                self.open_version(&mut *tx, &current, &project, key.as_str(), stored).await?;
-            let (generation, data_key) = current;
-            let new_at = project.address(key.as_str(), new_version);
-            let sealed = data_key.seal_secret(&new_at, &plain).to_bytes();
-            tx.insert_version(&VersionRow {
-                secret_id,
-                version: new_version,
-                key_generation: generation,
-                sealed: &sealed,
-                fingerprint: &old.fingerprint,
-                at: now,
-                by: &actor.name,
-            })
-            .await?;
-            let mut audit =
-                event(actor, AuditAction::SecretRolledBack, &project, key.as_str(), new_version);
-            audit.details = Some(format!("to version {to_version}"));
-            self.audit.record(&mut *tx, audit).await?;
-            tx.commit().await?;
-        });
-        self.meta(&project, key).await
     }
 
     pub(super) async fn meta(&self, project: &ProjectRef, key: &SecretKey) -> Result<SecretMeta> {
@@ -494,7 +447,7 @@ pub(super) fn event<'a>(
 
 /// Why a conditional write on a secret matched no row: the secret is gone, or someone changed it
 /// first.
-async fn missing_or_conflict<C: SecretRows + Send>(
+pub(super) async fn missing_or_conflict<C: SecretRows + Send>(
     tx: &mut C,
     project: &ProjectRef,
     key: &SecretKey,

@@ -48,6 +48,12 @@ pub fn SettingsPage() -> impl IntoView {
                                                     " — secrets every project receives"
                                                 </span>
                                             </li>
+                                            <li>
+                                                <a href="/settings/leak-check">"Leak check"</a>
+                                                <span class="muted">
+                                                    " — which secrets hold a value found somewhere it should not be"
+                                                </span>
+                                            </li>
                                         </ul>
                                     }
                                         .into_any()

@@ -23,14 +23,14 @@ on_both_backends!(
 
 const CANARY: &str = "cli-canary-8e41b0";
 
-struct Output {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Output {
+    pub(crate) code: Option<i32>,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 /// Runs `sealbox ARGS` with `env`, feeding `stdin`.
-async fn sealbox(args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
+pub(crate) async fn sealbox(args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
     let dir = tempfile::tempdir().expect("a working directory");
     sealbox_in(dir.path(), args, env, stdin).await
 }

@@ -11,6 +11,8 @@ mod data_keys;
 mod environments;
 mod hardening;
 mod health;
+mod history;
+mod leaks;
 mod members;
 mod openapi;
 mod pages;

@@ -89,10 +89,11 @@ async fn fixture(app: &TestApp) -> Fixture {
         .create_variable(&actor, &slug, &source, &key("PROMOTED"), variable("p"), true)
         .await
         .expect("variable");
+    vault.create_secret(&actor, &Scope::Team, new_secret("TEAM_HISTORY", "t")).await.expect("t");
     let mut token_ids = Vec::new();
     for caller in ["Anonymous", "Member", "Admin", "Owner"] {
         let name = caller.to_uppercase();
-        for prefix in ["UPDATE", "DELETE", "COPY"] {
+        for prefix in ["UPDATE", "DELETE", "COPY", "ROLLBACK"] {
             vault
                 .create_secret(
                     &actor,
@@ -102,6 +103,16 @@ async fn fixture(app: &TestApp) -> Fixture {
                 .await
                 .expect("secret");
         }
+        // Version 2, for a rollback to version 1.
+        let update = app::secrets::service::SecretUpdate {
+            expected_version: app::ids::Version(1),
+            value: Some(app::secrets::domain::SecretValue::new("second".into()).expect("v")),
+            description: app::secrets::domain::Description::parse(None).expect("d"),
+        };
+        vault
+            .update_secret(&actor, &matrix, &key(&format!("ROLLBACK_{name}")), update)
+            .await
+            .expect("version 2");
         app.projects
             .create_variable(
                 &actor,
@@ -317,6 +328,41 @@ fn matrix() -> Vec<Row> {
             },
             expect: MANAGERS,
         },
+        Row {
+            path: "/rpc/secret_versions",
+            form: |_, _| {
+                vec![
+                    ("scope", "matrix".into()),
+                    ("environment", "development".into()),
+                    ("key", "UPDATE_OWNER".into()),
+                ]
+            },
+            expect: SIGNED_IN,
+        },
+        Row {
+            path: "/rpc/secret_versions",
+            form: |_, _| vec![("scope", "_team".into()), ("key", "TEAM_HISTORY".into())],
+            expect: MANAGERS,
+        },
+        Row {
+            path: "/rpc/rollback_secret",
+            form: |_, caller| {
+                vec![
+                    ("scope", "matrix".into()),
+                    ("environment", "development".into()),
+                    ("key", format!("ROLLBACK_{}", upper(caller))),
+                    ("version", "2".into()),
+                    ("to", "1".into()),
+                ]
+            },
+            expect: MANAGERS,
+        },
+        Row {
+            path: "/rpc/check_leak",
+            form: |_, _| vec![("value", "a value no secret holds".into())],
+            expect: MANAGERS,
+        },
+        Row { path: "/rpc/leak_check_result", form: no_arguments, expect: MANAGERS },
         Row { path: "/rpc/variable_promotion", form: matrix_project, expect: SIGNED_IN },
         Row {
             path: "/rpc/promote_variables",
@@ -473,7 +519,7 @@ async fn every_page_answers_each_role_as_the_matrix_says(backend: Backend) {
     let app = spawn_app(backend).await;
     let fixture = fixture(&app).await;
     // (path, [anonymous, member, admin, owner]); 302 goes to /login.
-    let pages: [(&str, [u16; 4]); 22] = [
+    let pages: [(&str, [u16; 4]); 27] = [
         ("/settings/audit", [302, 403, 200, 200]),
         ("/settings/audit.csv", [401, 403, 200, 200]),
         ("/", EVERYONE),
@@ -483,6 +529,7 @@ async fn every_page_answers_each_role_as_the_matrix_says(backend: Backend) {
         ("/settings/members", [302, 403, 200, 200]),
         ("/settings/team-secrets", [302, 403, 200, 200]),
         ("/settings/team-secrets/production", [302, 403, 200, 200]),
+        ("/settings/leak-check", [302, 403, 200, 200]),
         ("/projects", [302, 200, 200, 200]),
         ("/projects/matrix", [302, 200, 200, 200]),
         ("/projects/matrix/variables", [302, 200, 200, 200]),
@@ -493,6 +540,10 @@ async fn every_page_answers_each_role_as_the_matrix_says(backend: Backend) {
         ("/projects/matrix/compare", [302, 200, 200, 200]),
         ("/projects/matrix/promote?from=development&to=staging", [302, 200, 200, 200]),
         ("/projects/matrix/settings", [302, 200, 200, 200]),
+        ("/projects/matrix/development/history/UPDATE_OWNER", [302, 200, 200, 200]),
+        ("/projects/matrix/development/history/NO_SUCH_KEY", [302, 404, 404, 404]),
+        ("/settings/team-secrets/history/TEAM_HISTORY", [302, 403, 200, 200]),
+        ("/settings/team-secrets/production/history/TEAM_HISTORY", [302, 403, 404, 404]),
         ("/projects/no-such-project", [302, 404, 404, 404]),
         // A download, not a page: anonymous callers get 401 like the server functions.
         ("/projects/matrix/variables.env", [401, 200, 200, 200]),

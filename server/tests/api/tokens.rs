@@ -427,10 +427,20 @@ async fn the_openapi_document_describes_exactly_the_routes(backend: Backend) {
         if path.contains("{key}") {
             // An earlier route's DELETE removed it: there again for this route's GET.
             let value = json!({ "value": "from the contract test" });
-            api(&app, Method::PUT, &concrete, Some(&token), Some(value)).await;
+            let secret = concrete.trim_end_matches("/versions").trim_end_matches("/rollback");
+            api(&app, Method::PUT, secret, Some(&token), Some(value)).await;
+            if path.ends_with("/rollback") {
+                // A second value, so that there is an earlier version to roll back to.
+                let value = json!({ "value": "the contract test's second value" });
+                api(&app, Method::PUT, secret, Some(&token), Some(value)).await;
+            }
         }
         for method in ["get", "put", "post", "delete", "patch"] {
-            let body = (method == "put").then(|| json!({ "value": "from the contract test" }));
+            let body = match method {
+                "put" => Some(json!({ "value": "from the contract test" })),
+                "post" => Some(json!({ "version": 1 })),
+                _ => None,
+            };
             let method_value =
                 Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
             let (status, answer) = api(&app, method_value, &concrete, Some(&token), body).await;
