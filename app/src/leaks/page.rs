@@ -87,7 +87,11 @@ pub fn LeakCheckPage() -> impl IntoView {
                                 <p class="muted">
                                     "Found a value somewhere it should not be — in a log, a chat, a public repository? Paste it here to learn which secrets hold it, now or in an earlier version, in every project, environment and the team secrets, and which tokens read it since. The value is compared by its keyed fingerprint: nothing is decrypted, and the value is not stored, logged or shown again. At most 30 checks an hour."
                                 </p>
-                                <ActionForm action=check attr:novalidate=true attr:class="stack narrow">
+                                <ActionForm
+                                    action=check
+                                    attr:novalidate=true
+                                    attr:class="stack narrow"
+                                >
                                     <ReturnHere />
                                     <label for="leak-value">"Value to check"</label>
                                     <input

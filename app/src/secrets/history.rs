@@ -238,9 +238,7 @@ fn HistoryTable(
         Memo::new(move |_| stored.with_value(|history| rollback_target(dialog.get(), history)));
     let subject = StoredValue::new((scope_name, environment.clone(), key.clone(), current));
     view! {
-        <h2>
-            "History of " <code class="secret-key">{key.clone()}</code> " in " {place.clone()}
-        </h2>
+        <h2>"History of " <code class="secret-key">{key.clone()}</code> " in " {place.clone()}</h2>
         <p class="muted">
             "Every version of this secret, the newest first. Values are never shown: a rollback writes a new version with an earlier version's value and description, and the history keeps every version. Deleting the secret deletes its history."
         </p>
