@@ -12,6 +12,7 @@ pub mod compare;
 pub mod components;
 pub mod environments;
 pub mod error;
+pub mod exposure;
 pub mod ids;
 pub mod layout;
 pub mod leaks;
@@ -52,6 +53,7 @@ use crate::{
     audit::page::AuditPage,
     compare::page::CompareTab,
     components::NotFound,
+    exposure::page::ExposurePage,
     layout::Layout,
     leaks::page::LeakCheckPage,
     projects::{
@@ -188,6 +190,11 @@ pub fn App() -> AnyView {
                         ssr=SsrMode::Async
                     />
                     <Route
+                        path=path!("/settings/members/:id/exposure")
+                        view={Lazy::<Exposure>::new()}
+                        ssr=SsrMode::Async
+                    />
+                    <Route
                         path=path!("/settings/team-secrets")
                         view={Lazy::<TeamSecrets>::new()}
                         ssr=SsrMode::Async
@@ -287,6 +294,7 @@ lazy_pages! {
     History => SecretHistoryTab,
     TeamHistory => TeamSecretHistoryPage,
     LeakCheck => LeakCheckPage,
+    Exposure => ExposurePage,
 }
 
 #[component]

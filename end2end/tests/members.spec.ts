@@ -1,6 +1,6 @@
 import { expect } from '@playwright/test';
 import { test } from './fixtures';
-import { hydrated, ownerEmail, ownerPassword, signIn, uniqueEmail } from './helpers';
+import { hydrated, newProject, ownerEmail, ownerPassword, signIn, uniqueEmail } from './helpers';
 
 test('the owner adds a member with a generated password, who signs in and cannot open Members', async ({
   page,
@@ -95,4 +95,52 @@ test.describe('without JavaScript', () => {
     await expect(page.locator('.generated-password')).toHaveText(/^\S{20}$/);
     await expect(page.getByRole('row').filter({ hasText: email })).toBeVisible();
   });
+});
+
+test('deactivating someone: their row links to what they could know; Revoke all ends their tokens', async ({
+  browser,
+}) => {
+  const email = uniqueEmail('leaver');
+  const password = 'leaver password 1234';
+  const owner = await (await browser.newContext()).newPage();
+  await signIn(owner, ownerEmail, ownerPassword);
+  const added = await owner.request.post('/rpc/add_member', { form: { email, name: '', role: 'admin', password } });
+  expect(added.status()).toBe(200);
+
+  // The leaver sets a secret and makes a token.
+  const leaver = await (await browser.newContext()).newPage();
+  await signIn(leaver, email, password);
+  const path = await newProject(leaver, 'Leaver');
+  await leaver.getByRole('link', { name: 'Add Secret' }).first().click();
+  const add = leaver.getByRole('dialog', { name: 'Add Secret' });
+  await add.getByLabel('Secret Key').fill('LEAVER_TYPED');
+  await add.getByLabel('Secret Value', { exact: true }).fill('typed-by-the-leaver');
+  await add.getByRole('button', { name: 'Create Secret' }).click();
+  await expect(leaver.getByRole('row').filter({ hasText: 'LEAVER_TYPED' })).toBeVisible();
+  await leaver.goto(`${path}/tokens`);
+  await hydrated(leaver);
+  await leaver.getByRole('link', { name: 'Create token' }).click();
+  const dialog = leaver.getByRole('dialog', { name: 'Create token' });
+  await dialog.getByLabel('Name').fill('leaver-ci');
+  await dialog.getByRole('button', { name: 'Create token' }).click();
+  await expect(leaver.getByTestId('new-token')).toBeVisible();
+
+  await owner.goto('/settings/members');
+  await hydrated(owner);
+  const row = owner.getByRole('row').filter({ hasText: email });
+  await row.getByRole('button', { name: `Deactivate ${email}` }).click();
+  await expect(row).toContainText('Deactivated');
+  await row.getByRole('link', { name: `What ${email} could know` }).click();
+  await expect(owner).toHaveURL(/\/settings\/members\/\d+\/exposure$/);
+  await hydrated(owner);
+  await expect(owner.getByRole('heading', { level: 1 })).toHaveText(`What ${email} could know`);
+  const line = owner.locator('table.exposure-table tbody tr').filter({ hasText: 'LEAVER_TYPED' });
+  await expect(line).toContainText('They set its value');
+  await expect(line.getByRole('link')).toHaveAttribute('href', `${path}/development?dialog=edit:LEAVER_TYPED`);
+  await expect(owner.locator('table.exposure-tokens tbody tr')).toContainText('Live');
+  await owner.getByRole('button', { name: 'Revoke all' }).click();
+  await expect(owner.getByRole('status').filter({ hasText: 'Revoked' })).toHaveText(`Revoked 1 token created by ${email}`);
+  await expect(owner.locator('table.exposure-tokens tbody tr')).toContainText('Revoked');
+  await expect(owner.getByRole('button', { name: 'Revoke all' })).toHaveCount(0);
+  await expect(owner.locator('main')).not.toContainText('typed-by-the-leaver');
 });

@@ -287,6 +287,7 @@ pub fn router(
         .route("/projects/{slug}/variables.env", get(export_env))
         .route("/projects/{slug}/{environment}/variables.env", get(export_env))
         .route("/settings/audit.csv", get(export_csv))
+        .route("/settings/members/{id}/exposure.csv", get(app::exposure::export::export_csv))
         .route(app::components::THEME_PATH, post(crate::theme::set))
         .leptos_routes_with_context(&state, routes, security::provide_page_nonce, move || {
             shell(options.clone())

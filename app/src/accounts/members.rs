@@ -238,6 +238,17 @@ fn MembersTable(
                         }}
                     </td>
                     <td class="actions">
+                        <a
+                            class=if user.active {
+                                "button small secondary"
+                            } else {
+                                "button small warn"
+                            }
+                            href=format!("/settings/members/{}/exposure", user.id)
+                            aria-label=format!("What {} could know", user.email)
+                        >
+                            "What they could know"
+                        </a>
                         {may_touch
                             .then(|| {
                                 view! {

@@ -86,6 +86,9 @@ audit_actions! {
     TokenCreated => "token.created",
     /// A service token was revoked. Details: its name.
     TokenRevoked => "token.revoked",
+    /// Someone looked at (or exported) what a person could know (the offboarding exposure
+    /// report). Details: `EMAIL: N secrets they typed, M more read by their tokens, K tokens`.
+    UserExposureReported => "user.exposure_reported",
     /// A person was added. Details: `email as role`.
     UserCreated => "user.created",
     /// A person's role changed. Details: `email: old → new`.

@@ -99,15 +99,15 @@ pub async fn check(
 /// One entry of an `environment.read` event's details: `KEY v3`, `KEY v3 (team)` (a team
 /// secret for every environment: `*`) or `KEY v3 (team, production)`.
 #[derive(Debug, PartialEq, Eq)]
-struct Delivered {
-    key: String,
-    version: Version,
-    team: Option<String>,
+pub(crate) struct Delivered {
+    pub(crate) key: String,
+    pub(crate) version: Version,
+    pub(crate) team: Option<String>,
 }
 
 /// The entries of an `environment.read` event's details, as `secrets::runtime` writes them
 /// (joined by `, `; a team entry's parenthesis may hold one too).
-fn delivered(details: &str) -> impl Iterator<Item = Delivered> + '_ {
+pub(crate) fn delivered(details: &str) -> impl Iterator<Item = Delivered> + '_ {
     let mut rest = details;
     std::iter::from_fn(move || {
         loop {

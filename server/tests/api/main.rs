@@ -9,6 +9,7 @@ mod cli;
 mod compare;
 mod data_keys;
 mod environments;
+mod exposure;
 mod hardening;
 mod health;
 mod history;

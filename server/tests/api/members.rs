@@ -363,6 +363,16 @@ fn matrix() -> Vec<Row> {
             expect: MANAGERS,
         },
         Row { path: "/rpc/leak_check_result", form: no_arguments, expect: MANAGERS },
+        Row {
+            path: "/rpc/person_exposure",
+            form: |fixture, _| vec![("user_id", fixture.role_target.to_string())],
+            expect: MANAGERS,
+        },
+        Row {
+            path: "/rpc/revoke_person_tokens",
+            form: |fixture, _| vec![("user_id", fixture.role_target.to_string())],
+            expect: MANAGERS,
+        },
         Row { path: "/rpc/variable_promotion", form: matrix_project, expect: SIGNED_IN },
         Row {
             path: "/rpc/promote_variables",
@@ -519,7 +529,7 @@ async fn every_page_answers_each_role_as_the_matrix_says(backend: Backend) {
     let app = spawn_app(backend).await;
     let fixture = fixture(&app).await;
     // (path, [anonymous, member, admin, owner]); 302 goes to /login.
-    let pages: [(&str, [u16; 4]); 27] = [
+    let pages: [(&str, [u16; 4]); 29] = [
         ("/settings/audit", [302, 403, 200, 200]),
         ("/settings/audit.csv", [401, 403, 200, 200]),
         ("/", EVERYONE),
@@ -530,6 +540,8 @@ async fn every_page_answers_each_role_as_the_matrix_says(backend: Backend) {
         ("/settings/team-secrets", [302, 403, 200, 200]),
         ("/settings/team-secrets/production", [302, 403, 200, 200]),
         ("/settings/leak-check", [302, 403, 200, 200]),
+        ("/settings/members/1/exposure", [302, 403, 200, 200]),
+        ("/settings/members/1/exposure.csv", [401, 403, 200, 200]),
         ("/projects", [302, 200, 200, 200]),
         ("/projects/matrix", [302, 200, 200, 200]),
         ("/projects/matrix/variables", [302, 200, 200, 200]),
