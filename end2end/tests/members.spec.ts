@@ -54,6 +54,11 @@ test('the owner changes a role, deactivates and reactivates someone', async ({ p
   await expect(row.getByRole('cell', { name: 'Admin', exact: true })).toBeVisible();
 
   await row.getByRole('button', { name: `Deactivate ${email}` }).click();
+  // Deactivating someone shows what they could know.
+  await expect(page).toHaveURL(/\/settings\/members\/\d+\/exposure$/);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(`What ${email} could know`);
+  await page.goto('/settings/members');
+  await hydrated(page);
   await expect(row).toContainText('Deactivated');
   await row.getByRole('button', { name: `Reactivate ${email}` }).click();
   await expect(row).toContainText('Active');
@@ -129,6 +134,10 @@ test('deactivating someone: their row links to what they could know; Revoke all 
   await hydrated(owner);
   const row = owner.getByRole('row').filter({ hasText: email });
   await row.getByRole('button', { name: `Deactivate ${email}` }).click();
+  await expect(owner).toHaveURL(/\/settings\/members\/\d+\/exposure$/);
+  // On demand too: the person's row links to the same report.
+  await owner.goto('/settings/members');
+  await hydrated(owner);
   await expect(row).toContainText('Deactivated');
   await row.getByRole('link', { name: `What ${email} could know` }).click();
   await expect(owner).toHaveURL(/\/settings\/members\/\d+\/exposure$/);
@@ -138,9 +147,12 @@ test('deactivating someone: their row links to what they could know; Revoke all 
   await expect(line).toContainText('They set its value');
   await expect(line.getByRole('link')).toHaveAttribute('href', `${path}/development?dialog=edit:LEAVER_TYPED`);
   await expect(owner.locator('table.exposure-tokens tbody tr')).toContainText('Live');
-  await owner.getByRole('button', { name: 'Revoke all' }).click();
+  await owner.getByRole('link', { name: 'Revoke all' }).click();
+  const confirm = owner.getByRole('dialog', { name: 'Revoke all their tokens?' });
+  await expect(confirm).toContainText(`This revokes the 1 live token(s) ${email} created`);
+  await confirm.getByRole('button', { name: 'Revoke all' }).click();
   await expect(owner.getByRole('status').filter({ hasText: 'Revoked' })).toHaveText(`Revoked 1 token created by ${email}`);
   await expect(owner.locator('table.exposure-tokens tbody tr')).toContainText('Revoked');
-  await expect(owner.getByRole('button', { name: 'Revoke all' })).toHaveCount(0);
+  await expect(owner.getByRole('link', { name: 'Revoke all' })).toHaveCount(0);
   await expect(owner.locator('main')).not.toContainText('typed-by-the-leaver');
 });

@@ -29,6 +29,16 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Some(Command::Serve(args)) => runtime.block_on(serve(args)).map(|()| ExitCode::SUCCESS),
+        // A leak check that cannot run is not "not found" (1): it exits 2.
+        Some(Command::Admin(args)) if matches!(args.command, AdminCommand::LeakCheck) => {
+            match runtime.block_on(admin(args)) {
+                Err(error) => {
+                    fail(&error);
+                    return ExitCode::from(2);
+                }
+                outcome => outcome,
+            }
+        }
         Some(Command::Admin(args)) => runtime.block_on(admin(args)),
         Some(Command::Audit(args)) => runtime.block_on(audit(args)),
         Some(Command::Secrets(args)) => runtime.block_on(cli::secrets(args)),

@@ -55,7 +55,8 @@ pub async fn change_member_role(user_id: UserId, role: String) -> Result<(), App
     crate::error::respond(ssr::change_member_role(user_id, role).await)
 }
 
-/// Deactivates (`active = false`, signed out at their next request) or reactivates someone.
+/// Deactivates (`active = false`, signed out at their next request; the browser goes on to what
+/// they could know, their exposure report) or reactivates someone.
 #[server(prefix = "/rpc", endpoint = "set_member_active")]
 pub async fn set_member_active(user_id: UserId, active: bool) -> Result<(), AppError> {
     crate::error::respond(ssr::set_member_active(user_id, active).await)
@@ -132,6 +133,10 @@ mod ssr {
     pub async fn set_member_active(user_id: UserId, active: bool) -> Result<(), AppError> {
         let caller = manager().await?;
         caller.state.accounts.set_active(&caller.user, &caller.actor, user_id, active).await?;
+        // Someone who leaves: show at once what they could know.
+        if !active {
+            leptos_axum::redirect(&format!("/settings/members/{user_id}/exposure"));
+        }
         Ok(())
     }
 }

@@ -54,6 +54,9 @@ audit_actions! {
     /// Someone asked which secrets hold a value (the value itself is not recorded).
     /// Details: none.
     SecretSearchedByValue => "secret.searched_by_value",
+    /// A leak check refused: its person ran more than 30 in the last hour. Details: `more than
+    /// 30 in an hour`.
+    SecretSearchRefused => "secret.search_refused",
     /// A token listed a project's secret names (no values). Details: none.
     SecretListed => "secret.listed",
     /// A token listed one secret's versions (no values). Details: none.

@@ -7,7 +7,8 @@ use leptos_router::hooks::use_params_map;
 use super::{CreatedToken, ExposedSecret, Exposure, ExposureReport};
 use crate::{
     components::{
-        ReturnHere, Timestamp, announce_successes, count_successes, form_error, page_error,
+        ConfirmDialog, Timestamp, announce_successes, count_successes, dialog_href, form_error,
+        open_dialog, page_error,
     },
     environments::TEAM_ENVIRONMENT,
     error::AppError,
@@ -138,6 +139,8 @@ fn Report(report: ExposureReport, revoke: ServerAction<RevokePersonTokens>) -> i
     let team = report.team_secrets();
     let ExposureReport { user_id, email, active, now, secrets, tokens } = report;
     let live = tokens.iter().filter(|token| !token.revoked).count();
+    let dialog = open_dialog();
+    let who = StoredValue::new(email.clone());
     let summary = format!(
         "{} {} (of them {team} team {}), {} {} they created ({live} live).",
         secrets.len(),
@@ -199,15 +202,31 @@ fn Report(report: ExposureReport, revoke: ServerAction<RevokePersonTokens>) -> i
         {(live > 0)
             .then(|| {
                 view! {
-                    <ActionForm action=revoke attr:class="inline-form">
-                        <ReturnHere />
-                        <input type="hidden" name="user_id" value=user_id.to_string() />
-                        <button type="submit" class="primary danger">
+                    <p>
+                        <a class="button danger" href=dialog_href(Some("revoke-all"))>
                             "Revoke all"
-                        </button>
-                    </ActionForm>
+                        </a>
+                    </p>
                 }
             })}
+        <ConfirmDialog
+            item=Signal::derive(move || {
+                (live > 0 && dialog.get().as_deref() == Some("revoke-all"))
+                    .then(|| (user_id, who.get_value(), live))
+            })
+            title=|_: &(UserId, String, usize)| "Revoke all their tokens?".to_string()
+            id="revoke-all"
+            action=revoke
+            confirm="Revoke all"
+            message=|(_, email, live): &(UserId, String, usize)| {
+                format!(
+                    "This revokes the {live} live token(s) {email} created. Programs that use them get 401 from their next request. This cannot be undone.",
+                )
+            }
+            fields=|(user_id, _, _): &(UserId, String, usize)| {
+                view! { <input type="hidden" name="user_id" value=user_id.to_string() /> }
+            }
+        />
         <div class="table-scroll">
             <table class="data-table exposure-tokens">
                 <thead>

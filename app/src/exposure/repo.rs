@@ -17,6 +17,18 @@ pub struct CurrentSecret {
     pub key: String,
     pub version: Version,
     pub created_at: Millis,
+    pub fingerprint: Vec<u8>,
+}
+
+/// One version of a secret a token of an environment reads, with its value's fingerprint.
+#[derive(sqlx::FromRow)]
+pub struct ReadableVersion {
+    /// `project` or `team`.
+    pub kind: String,
+    pub environment: String,
+    pub key: String,
+    pub version: Version,
+    pub fingerprint: Vec<u8>,
 }
 
 /// A token as the report lists it.
@@ -44,8 +56,8 @@ pub struct TokenRead {
 }
 
 pub(crate) trait ExposureRows {
-    /// The secrets whose current version `person` wrote with a value they typed (created, or a
-    /// new value); versions from before histories count when they wrote them.
+    /// The secrets whose current value is one `person` typed (they created a secret with it or
+    /// gave one that value, anywhere; a version from before histories that they wrote counts).
     fn typed_by(
         &mut self,
         person: &str,
@@ -70,6 +82,12 @@ pub(crate) trait ExposureRows {
         &mut self,
         environment_id: EnvironmentId,
     ) -> impl Future<Output = RepoResult<Vec<CurrentSecret>>> + Send;
+
+    /// Every version of the secrets [`ExposureRows::current_for`] names.
+    fn versions_for(
+        &mut self,
+        environment_id: EnvironmentId,
+    ) -> impl Future<Output = RepoResult<Vec<ReadableVersion>>> + Send;
 }
 
 for_both_backends! {
@@ -77,12 +95,13 @@ for_both_backends! {
         async fn typed_by(&mut self, person: &str) -> sqlx::Result<Vec<CurrentSecret>> {
             sqlx::query_as(
                 "SELECT p.kind, p.slug, e.name AS environment, s.key, s.current_version AS version, \
-                 v.created_at FROM secrets s \
+                 v.created_at, v.fingerprint FROM secrets s \
                  JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version \
                  JOIN projects p ON p.id = s.project_id \
                  JOIN environments e ON e.id = s.environment_id \
-                 WHERE v.created_by = $1 \
-                 AND (v.change IS NULL OR v.change IN ('created', 'value', 'value+description')) \
+                 WHERE v.fingerprint IN (SELECT w.fingerprint FROM secret_versions w \
+                 WHERE w.created_by = $1 \
+                 AND (w.change IS NULL OR w.change IN ('created', 'value', 'value+description'))) \
                  ORDER BY p.kind, p.slug, e.position, e.name, s.key",
             )
             .bind(person)
@@ -126,8 +145,22 @@ for_both_backends! {
         async fn current_for(&mut self, environment_id: EnvironmentId) -> sqlx::Result<Vec<CurrentSecret>> {
             sqlx::query_as(
                 "SELECT p.kind, p.slug, e.name AS environment, s.key, s.current_version AS version, \
-                 v.created_at FROM secrets s \
+                 v.created_at, v.fingerprint FROM secrets s \
                  JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version \
+                 JOIN projects p ON p.id = s.project_id \
+                 JOIN environments e ON e.id = s.environment_id \
+                 WHERE s.environment_id = $1 OR (p.kind = 'team' AND (e.name = '*' OR e.name = \
+                 (SELECT name FROM environments WHERE id = $1)))",
+            )
+            .bind(environment_id)
+            .fetch_all(&mut *self)
+            .await
+        }
+
+        async fn versions_for(&mut self, environment_id: EnvironmentId) -> sqlx::Result<Vec<ReadableVersion>> {
+            sqlx::query_as(
+                "SELECT p.kind, e.name AS environment, s.key, v.version, v.fingerprint \
+                 FROM secrets s JOIN secret_versions v ON v.secret_id = s.id \
                  JOIN projects p ON p.id = s.project_id \
                  JOIN environments e ON e.id = s.environment_id \
                  WHERE s.environment_id = $1 OR (p.kind = 'team' AND (e.name = '*' OR e.name = \

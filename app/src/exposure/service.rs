@@ -11,7 +11,7 @@ use crate::{
     error::AppError,
     ids::Version,
     leaks::service::delivered,
-    store::{Store, WritePool, with_pool},
+    store::{Store, with_pool},
     time::Millis,
     tokens::service::Tokens,
 };
@@ -31,23 +31,24 @@ pub async fn report(
     person: &User,
 ) -> Result<ExposureReport, AppError> {
     let now = Millis::now();
+    // Read on a connection of its own; the audit event after, in a short transaction.
     let (typed, tokens, read) = with_pool!(store, |pool| {
-        let mut tx = pool.begin_write().await.map_err(AppError::internal)?;
-        let typed = tx.typed_by(&person.email).await.map_err(AppError::internal)?;
-        let tokens = tx.tokens_by(&person.email).await.map_err(AppError::internal)?;
-        // What each token read, kept where it is still the current version.
+        let mut conn = pool.acquire().await.map_err(AppError::internal)?;
+        let typed = conn.typed_by(&person.email).await.map_err(AppError::internal)?;
+        let tokens = conn.tokens_by(&person.email).await.map_err(AppError::internal)?;
+        // The secrets whose current value a token read: the version it read holds the value the
+        // secret holds now (by fingerprint; a newer version with another value rotated it).
         let mut read: BTreeMap<Place, (CurrentSecret, Vec<String>)> = BTreeMap::new();
         for token in &tokens {
             let actor_name = format!("token:{}", token.name);
             let until = token.revoked_at.unwrap_or(now);
-            let reads = tx
+            let reads = conn
                 .reads_of(&actor_name, token.project_id, token.created_at, until)
                 .await
                 .map_err(AppError::internal)?;
             if reads.is_empty() {
                 continue;
             }
-            let current = tx.current_for(token.environment_id).await.map_err(AppError::internal)?;
             let mut seen: Vec<(String, Version, Option<String>)> = Vec::new();
             for row in reads {
                 match (row.action.as_str(), row.key, row.version) {
@@ -58,11 +59,24 @@ pub async fn report(
                     ),
                 }
             }
+            let current =
+                conn.current_for(token.environment_id).await.map_err(AppError::internal)?;
+            let versions =
+                conn.versions_for(token.environment_id).await.map_err(AppError::internal)?;
             let label = format!("{}/{}", token.slug, token.name);
             for secret in current {
                 let team = (secret.kind == "team").then(|| secret.environment.clone());
+                let same_place = |kind: &str, environment: &str, key: &str| {
+                    kind == secret.kind && key == secret.key && environment == secret.environment
+                };
                 let was_read = seen.iter().any(|(key, version, from)| {
-                    *key == secret.key && *version == secret.version && *from == team
+                    *key == secret.key
+                        && *from == team
+                        && versions.iter().any(|held| {
+                            same_place(&held.kind, &held.environment, &held.key)
+                                && held.version == *version
+                                && held.fingerprint == secret.fingerprint
+                        })
                 });
                 if !was_read {
                     continue;
@@ -73,19 +87,18 @@ pub async fn report(
                 }
             }
         }
-        let typed_places: Vec<Place> = typed.iter().map(place).collect();
-        let read_only = read.keys().filter(|at| !typed_places.contains(at)).count();
-        let details = format!(
-            "{}: {} secrets they typed, {read_only} more read by their tokens, {} tokens",
-            person.email,
-            typed.len(),
-            tokens.len()
-        );
-        let event = Event::general(actor, AuditAction::UserExposureReported, Some(details));
-        audit.record(&mut *tx, event).await.map_err(AppError::internal)?;
-        tx.commit().await.map_err(AppError::internal)?;
         (typed, tokens, read)
     });
+    let typed_places: Vec<Place> = typed.iter().map(place).collect();
+    let read_only = read.keys().filter(|at| !typed_places.contains(at)).count();
+    let details = format!(
+        "{}: {} secrets they typed, {read_only} more read by their tokens, {} tokens",
+        person.email,
+        typed.len(),
+        tokens.len()
+    );
+    let event = Event::general(actor, AuditAction::UserExposureReported, Some(details));
+    audit.record_alone(event).await.map_err(AppError::internal)?;
     let exposed = |secret: CurrentSecret, exposure: Exposure, tokens: Vec<String>| ExposedSecret {
         exposure,
         project: (secret.kind != "team").then_some(secret.slug),
@@ -96,7 +109,6 @@ pub async fn report(
         tokens,
     };
     // A secret they typed is listed once, as typed.
-    let typed_places: Vec<Place> = typed.iter().map(place).collect();
     let mut secrets: Vec<ExposedSecret> =
         typed.into_iter().map(|secret| exposed(secret, Exposure::Typed, Vec::new())).collect();
     secrets.extend(

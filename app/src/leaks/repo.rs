@@ -25,6 +25,7 @@ pub struct HeldBy {
 /// An `environment.read` event that may have delivered a key (its details name it).
 #[derive(sqlx::FromRow)]
 pub struct EnvironmentRead {
+    pub at: Millis,
     pub project_id: Option<ProjectId>,
     pub environment: Option<String>,
     pub actor: String,
@@ -47,13 +48,16 @@ pub(crate) trait LeakRows {
         since: Millis,
     ) -> impl Future<Output = RepoResult<i64>> + Send;
 
-    /// Who read the version through a single-secret read, and how often.
+    /// Who read the version through a single-secret read since `since` (when it was written:
+    /// an earlier secret of the key, deleted since, had versions of the same numbers), and how
+    /// often.
     fn secret_reads(
         &mut self,
         project_id: ProjectId,
         environment: &str,
         key: &str,
         version: Version,
+        since: Millis,
     ) -> impl Future<Output = RepoResult<Vec<(String, i64)>>> + Send;
 
     /// The whole-environment reads since `since` whose details mention `key` (to be parsed).
@@ -98,16 +102,18 @@ for_both_backends! {
             environment: &str,
             key: &str,
             version: Version,
+            since: Millis,
         ) -> sqlx::Result<Vec<(String, i64)>> {
             sqlx::query_as(
                 "SELECT actor, count(*) FROM audit_events WHERE action = 'secret.read' \
                  AND project_id = $1 AND environment = $2 AND secret_key = $3 AND version = $4 \
-                 GROUP BY actor ORDER BY min(id)",
+                 AND at >= $5 GROUP BY actor ORDER BY min(id)",
             )
             .bind(project_id)
             .bind(environment)
             .bind(key)
             .bind(version)
+            .bind(since)
             .fetch_all(&mut *self)
             .await
         }
@@ -116,7 +122,7 @@ for_both_backends! {
             // Keys hold letters, digits and `_`, which LIKE reads as "any character".
             let pattern = format!("%{} v%", key.replace('\\', "\\\\").replace('_', "\\_").replace('%', "\\%"));
             sqlx::query_as(
-                "SELECT project_id, environment, actor, details FROM audit_events \
+                "SELECT at, project_id, environment, actor, details FROM audit_events \
                  WHERE action = 'environment.read' AND at >= $1 AND details LIKE $2 ESCAPE '\\' \
                  ORDER BY id",
             )

@@ -2,7 +2,10 @@
 //! transaction that then finds the versions by fingerprint and what read them.
 use std::collections::BTreeMap;
 
-use super::{CHECKS_PER_HOUR, LeakMatch, LeakReport, repo::LeakRows};
+use super::{
+    CHECKS_PER_HOUR, LeakMatch, LeakReport,
+    repo::{EnvironmentRead, LeakRows},
+};
 use crate::{
     audit::{Actor, AuditAction, Event},
     environments::TEAM_ENVIRONMENT,
@@ -24,10 +27,11 @@ pub async fn check(
     let now = Millis::now();
     let action = AuditAction::SecretSearchedByValue;
     let audit = vault.audit();
-    let matches = with_pool!(vault.store(), |pool| {
+    // Counted and recorded in a transaction of its own, short: it holds the audit chain's lock.
+    // The count includes this check; a refused one rolls back with its event, and is recorded
+    // as refused (which the count leaves out) so that attempts stay visible.
+    let refused = with_pool!(vault.store(), |pool| {
         let mut tx = pool.begin_write().await.map_err(AppError::internal)?;
-        // The write first (SQLite cannot upgrade a read lock while another writer waits); the
-        // count then includes this check, and a refused one rolls back with its event.
         audit
             .record(&mut *tx, Event::general(actor, action, None))
             .await
@@ -36,44 +40,75 @@ pub async fn check(
             .checks_since(&actor.name, action.as_str(), now - HOUR_MS)
             .await
             .map_err(AppError::internal)?;
-        if checks > CHECKS_PER_HOUR {
-            return Err(AppError::TooManyRequests(format!(
-                "At most {CHECKS_PER_HOUR} leak checks an hour: try again later"
-            )));
+        match checks > CHECKS_PER_HOUR {
+            true => true,
+            false => {
+                tx.commit().await.map_err(AppError::internal)?;
+                false
+            }
         }
-        let held = tx.held_by(&fingerprint.0[..]).await.map_err(AppError::internal)?;
+    });
+    if refused {
+        let details = format!("more than {CHECKS_PER_HOUR} in an hour");
+        let event = Event::general(actor, AuditAction::SecretSearchRefused, Some(details));
+        audit.record_alone(event).await.map_err(AppError::internal)?;
+        return Err(AppError::TooManyRequests(format!(
+            "At most {CHECKS_PER_HOUR} leak checks an hour: try again later"
+        )));
+    }
+    // The search reads only, on a connection of its own.
+    let matches = with_pool!(vault.store(), |pool| {
+        let mut conn = pool.acquire().await.map_err(AppError::internal)?;
+        let held = conn.held_by(&fingerprint.0[..]).await.map_err(AppError::internal)?;
+        // The whole-environment reads that may name a key, once per key, since its oldest
+        // matching version was written.
+        let mut since: BTreeMap<String, Millis> = BTreeMap::new();
+        for row in &held {
+            let oldest = since.entry(row.key.clone()).or_insert(row.created_at);
+            *oldest = (*oldest).min(row.created_at);
+        }
+        let mut deliveries: BTreeMap<String, Vec<EnvironmentRead>> = BTreeMap::new();
+        for (key, at) in since {
+            let reads = conn.environment_reads(&key, at).await.map_err(AppError::internal)?;
+            deliveries.insert(key, reads);
+        }
         let mut matches = Vec::with_capacity(held.len());
         for row in held {
             let team = row.kind == "team";
             let mut readers: BTreeMap<String, (i64, usize)> = BTreeMap::new();
-            let mut note = |actor: String, count: i64| {
+            let mut note = |actor: &str, count: i64| {
                 let order = readers.len();
-                readers.entry(actor).or_insert((0, order)).0 += count;
+                readers.entry(actor.to_string()).or_insert((0, order)).0 += count;
             };
             if !team {
-                let reads = tx
-                    .secret_reads(row.project_id, &row.environment, &row.key, row.version)
+                let reads = conn
+                    .secret_reads(
+                        row.project_id,
+                        &row.environment,
+                        &row.key,
+                        row.version,
+                        row.created_at,
+                    )
                     .await
                     .map_err(AppError::internal)?;
                 for (actor, count) in reads {
-                    note(actor, count);
+                    note(&actor, count);
                 }
             }
-            let deliveries =
-                tx.environment_reads(&row.key, row.created_at).await.map_err(AppError::internal)?;
-            for read in deliveries {
+            for read in deliveries.get(&row.key).into_iter().flatten() {
                 let place_matches = team
                     || (read.project_id == Some(row.project_id)
                         && read.environment.as_deref() == Some(row.environment.as_str()));
-                let holds = read.details.as_deref().is_some_and(|details| {
-                    delivered(details).any(|entry| {
-                        entry.key == row.key
-                            && entry.version == row.version
-                            && entry.team.as_deref() == team.then_some(row.environment.as_str())
-                    })
-                });
+                let holds = read.at >= row.created_at
+                    && read.details.as_deref().is_some_and(|details| {
+                        delivered(details).any(|entry| {
+                            entry.key == row.key
+                                && entry.version == row.version
+                                && entry.team.as_deref() == team.then_some(row.environment.as_str())
+                        })
+                    });
                 if place_matches && holds {
-                    note(read.actor, 1);
+                    note(&read.actor, 1);
                 }
             }
             let mut readers: Vec<(String, (i64, usize))> = readers.into_iter().collect();
@@ -90,7 +125,6 @@ pub async fn check(
                 readers: readers.into_iter().map(|(actor, _)| actor).collect(),
             });
         }
-        tx.commit().await.map_err(AppError::internal)?;
         matches
     });
     Ok(LeakReport { checked_at: now, matches })

@@ -157,8 +157,24 @@ async fn the_report_lists_what_they_typed_and_what_their_tokens_read_until_it_is
     let production = in_environment("bot", "production");
     update(&app, &other(), &production, "OTHER", Some("rotated"), "").await;
     update(&app, &other(), &production, "API_KEY", Some("rotated"), "").await;
+    // A new description is no rotation: SHARED stays, at its new version.
+    update(&app, &other(), &Scope::Team, "SHARED", None, "described by someone else").await;
     let after = report(&app, &admin, id).await;
-    assert_eq!(lines(&after), [("Typed".into(), "team/*".into(), "SHARED".into(), 1, vec![])]);
+    assert_eq!(lines(&after), [("Typed".into(), "team/*".into(), "SHARED".into(), 2, vec![])]);
+    // Rolling API_KEY back to the value they typed brings it back.
+    app.vault
+        .rollback(
+            &other(),
+            &production,
+            &key("API_KEY"),
+            app::ids::Version(1),
+            app::ids::Version(2),
+        )
+        .await
+        .expect("rollback");
+    let back = report(&app, &admin, id).await;
+    let first = ("Typed".into(), "bot/production".into(), "API_KEY".into(), 3, vec![]);
+    assert_eq!(lines(&back)[0], first);
     let member = app.sign_in_as("member@example.com", Role::Member).await;
     let refused = app.post_rpc(&member, "person_exposure", &[("user_id", id.to_string())]).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
@@ -182,7 +198,7 @@ async fn the_report_lists_what_they_typed_and_what_their_tokens_read_until_it_is
     .fetch_all(&mut sql)
     .await
     .expect("events");
-    assert_eq!(events.len(), 3, "{events:?}");
+    assert_eq!(events.len(), 4, "{events:?}");
     assert_eq!(
         events[0],
         "leaver@example.com: 2 secrets they typed, 1 more read by their tokens, 1 tokens"
@@ -229,4 +245,20 @@ async fn revoke_all_revokes_their_live_tokens_and_the_csv_has_every_line(backend
         .await
         .expect("csv");
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+
+    // Deactivating them (a plain form post, as without JavaScript) goes on to their report.
+    let deactivated = admin
+        .post(app.url("/rpc/set_member_active"))
+        .header("accept", "text/html")
+        .form(&[
+            ("user_id", id.to_string()),
+            ("active", "false".to_string()),
+            ("__return", "/settings/members".to_string()),
+        ])
+        .send()
+        .await
+        .expect("deactivate");
+    assert!(deactivated.status().is_redirection(), "{}", deactivated.status());
+    let location = deactivated.headers().get("location").and_then(|v| v.to_str().ok());
+    assert_eq!(location, Some(format!("/settings/members/{id}/exposure").as_str()));
 }

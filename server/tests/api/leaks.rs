@@ -164,6 +164,18 @@ async fn a_near_miss_finds_nothing_and_the_probe_is_never_stored_or_logged(backe
     }
     let (_, found) = check(&app, &admin, "the-real-value").await;
     assert_eq!(found["matches"].as_array().map(Vec::len), Some(1));
+    // A secret deleted and made again does not inherit the reads of the one before.
+    let development = in_environment("bot", "development");
+    let reader = read_token(&app, "bot", "development").await;
+    let path = "/api/v1/projects/bot/secrets/API_KEY";
+    assert_eq!(api(&app, Method::GET, path, Some(&reader), None).await.0, StatusCode::OK);
+    let (_, read) = check(&app, &admin, "the-real-value").await;
+    assert_eq!(read["matches"][0]["reads"], 1);
+    app.vault.delete_secret(&actor(), &development, &key("API_KEY"), None).await.expect("gone");
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    app.create_secret(&development, "API_KEY", "the-real-value").await;
+    let (_, again) = check(&app, &admin, "the-real-value").await;
+    assert_eq!(again["matches"][0]["reads"], 0, "{again}");
     // Empty and too large are refused with a message; nothing is searched.
     let (status, empty) = check(&app, &admin, "").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{empty}");
@@ -198,7 +210,13 @@ async fn thirty_checks_an_hour_per_person_and_the_answer_of_a_plain_post_is_show
     .fetch_one(&mut sql)
     .await
     .expect("count");
-    assert_eq!(counted, 31, "a refused check leaves no event");
+    assert_eq!(counted, 31, "a refused check is not counted as a check");
+    let refusals: Vec<String> =
+        sqlx::query_scalar("SELECT actor FROM audit_events WHERE action = 'secret.search_refused'")
+            .fetch_all(&mut sql)
+            .await
+            .expect("refusals");
+    assert_eq!(refusals, ["admin@example.com"], "but it is recorded");
 
     // A plain form post (no JavaScript) comes back to the page, which shows the answer once.
     app.create_secret(&in_environment("bot", "production"), "PLAIN", "plain-leak").await;
@@ -210,6 +228,8 @@ async fn thirty_checks_an_hour_per_person_and_the_answer_of_a_plain_post_is_show
         .await
         .expect("post");
     assert!(posted.status().is_redirection(), "{}", posted.status());
+    let location = posted.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("");
+    assert!(!location.contains("plain-leak"), "the value is not in the URL: {location}");
     let page = owner.get(app.url("/settings/leak-check")).send().await.expect("page");
     let page = page.text().await.expect("html");
     assert!(page.contains("PLAIN") && page.contains("bot · production"), "{page}");
@@ -250,6 +270,24 @@ async fn the_admin_command_reads_the_value_from_stdin_and_exits_by_the_answer(ba
     let missing = run("not-held\n".to_string()).await;
     assert_eq!(missing.status.code(), Some(1));
     assert_eq!(String::from_utf8_lossy(&missing.stdout), "No secret holds this value.\n");
+    let unreachable = {
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sealbox"))
+            .args(["admin", "leak-check"])
+            .env_clear()
+            .env("DATABASE_URL", "postgres://127.0.0.1:1/nothing-listens-here")
+            .env("SEALBOX_MASTER_KEY", &app.master_key)
+            .env("SEALBOX_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("sealbox starts");
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(b"anything\n").await.expect("stdin");
+        }
+        child.wait_with_output().await.expect("sealbox ends")
+    };
+    assert_eq!(unreachable.status.code(), Some(2), "a check that cannot run is not 'not found'");
     let empty = run(String::new()).await;
     assert_eq!(empty.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&empty.stderr).contains("standard input"));
