@@ -178,7 +178,7 @@ test('the first visit of /login downloads no script and at most 20 KB (Brotli)',
   expect(bytes, loaded.join('\n')).toBeLessThanOrEqual(20_000);
 });
 
-test('the first signed-in visit of a project page downloads at most 520 KB (Brotli), only its own page chunks', async ({
+test('the first signed-in visit of a project page downloads at most 560 KB (Brotli), only its own page chunks', async ({
   browser,
   baseURL,
   page,
@@ -197,7 +197,9 @@ test('the first signed-in visit of a project page downloads at most 520 KB (Brot
   );
   expect(otherPages, 'no other page').toEqual([]);
   // 480 KB until environments: the secrets table's environment switcher, team badges and the
-  // Copy link took the first visit to 510 KB (measured 2026-12-07). Making it smaller again is
-  // the bundle issue's work; this budget keeps it from growing unnoticed.
-  expect(bytes, loaded.join('\n')).toBeLessThanOrEqual(520_000);
+  // Copy link took the first visit to 510 KB (measured 2026-12-07); the History link, and the
+  // History, Leak check and exposure pages (whose code the split build shares with the project
+  // page in chunks it loads) to 550 KB (2026-12-08). Making it smaller again is the bundle
+  // issue's work; this budget keeps it from growing unnoticed.
+  expect(bytes, loaded.join('\n')).toBeLessThanOrEqual(560_000);
 });

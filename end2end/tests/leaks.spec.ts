@@ -34,7 +34,7 @@ test('leak check: a pasted value is found in its project and environment, a near
   await expect(page).toHaveURL(/\/settings\/leak-check$/);
   await hydrated(page);
   await page.getByLabel('Value to check').fill(leaked);
-  await page.getByRole('button', { name: 'Check' }).click();
+  await page.getByRole('button', { name: 'Check', exact: true }).click();
   await expect(page.getByRole('status').filter({ hasText: 'holds this value' })).toHaveText(
     '1 secret version holds this value. Rotate it where it is current.',
   );
@@ -52,7 +52,7 @@ test('leak check: a pasted value is found in its project and environment, a near
   expect(axe.violations.filter((v) => ['serious', 'critical'].includes(v.impact ?? ''))).toEqual([]);
 
   await page.getByLabel('Value to check').fill(`${leaked}x`);
-  await page.getByRole('button', { name: 'Check' }).click();
+  await page.getByRole('button', { name: 'Check', exact: true }).click();
   await expect(page.getByRole('status').filter({ hasText: 'No secret' })).toHaveText('No secret holds this value.');
   expect(page.url()).not.toContain(leaked);
   // Only the request that created the secret carried it; no answer did.
@@ -76,10 +76,10 @@ test.describe('without JavaScript', () => {
     const page = await (await browser.newContext({ javaScriptEnabled: false })).newPage();
     await signIn(page, ownerEmail, ownerPassword, false);
     await page.goto('/settings/leak-check');
-    await page.getByRole('button', { name: 'Check' }).click();
+    await page.getByRole('button', { name: 'Check', exact: true }).click();
     await expect(page.locator('#leak-value-error')).toHaveText('Paste the value to check');
     await page.getByLabel('Value to check').fill(leaked);
-    await page.getByRole('button', { name: 'Check' }).click();
+    await page.getByRole('button', { name: 'Check', exact: true }).click();
     await expect(page).toHaveURL(/\/settings\/leak-check$/);
     await expect(page.locator('table.leak-table tbody tr')).toContainText('PLAIN_LEAK');
     expect(await page.content()).not.toContain(leaked);

@@ -142,7 +142,7 @@ fn Report(report: ExposureReport, revoke: ServerAction<RevokePersonTokens>) -> i
     let dialog = open_dialog();
     let who = StoredValue::new(email.clone());
     let summary = format!(
-        "{} {} (of them {team} team {}), {} {} they created ({live} live).",
+        "{} {} ({team} of them team {}); {} {} they created ({live} live).",
         secrets.len(),
         if secrets.len() == 1 { "secret they could know" } else { "secrets they could know" },
         if team == 1 { "secret" } else { "secrets" },
