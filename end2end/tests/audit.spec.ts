@@ -1,7 +1,7 @@
 import { expect } from '@playwright/test';
 import { test } from './fixtures';
 import fs from 'node:fs';
-import { hydrated, ownerEmail, ownerPassword, signIn, uniqueEmail } from './helpers';
+import { expectNoOwnSecrets, hydrated, ownerEmail, ownerPassword, signIn, uniqueEmail } from './helpers';
 
 test('an admin filters the audit log by key and action and exports it as CSV; a member is refused', async ({
   page,
@@ -13,7 +13,7 @@ test('an admin filters the audit log by key and action and exports it as CSV; a 
   await hydrated(page);
   await page.getByLabel('Project name').fill(`Audit ${key}`);
   await page.getByRole('button', { name: 'Create project' }).click();
-  await expect(page.getByRole('heading', { name: 'No secrets yet' })).toBeVisible();
+  await expectNoOwnSecrets(page);
   await hydrated(page);
   await page.getByRole('link', { name: 'Add Secret' }).first().click();
   const dialog = page.getByRole('dialog', { name: 'Add Secret' });

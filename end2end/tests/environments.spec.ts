@@ -1,7 +1,7 @@
 import AxeBuilder from '@axe-core/playwright';
 import { expect } from '@playwright/test';
 import { test } from './fixtures';
-import { hydrated, newProject, ownerEmail, ownerPassword, signIn } from './helpers';
+import { expectNoOwnSecrets, hydrated, newProject, ownerEmail, ownerPassword, signIn } from './helpers';
 
 test('a new project has three environments; a secret set in development stays there, and tokens read their own', async ({
   page,
@@ -24,7 +24,7 @@ test('a new project has three environments; a secret set in development stays th
   // Production shows nothing; the URL names it, and the tabs stay in it.
   await switcher.getByRole('link', { name: 'production' }).click();
   await expect(page).toHaveURL(`${path}/production`);
-  await expect(page.getByRole('heading', { name: 'No secrets yet' })).toBeVisible();
+  await expectNoOwnSecrets(page);
   await page.getByRole('navigation', { name: 'Project' }).getByRole('link', { name: 'Variables' }).click();
   await expect(page).toHaveURL(`${path}/production/variables`);
   await expect(

@@ -65,3 +65,17 @@ export function signedInPages(project: string): string[] {
     '/settings/audit',
   ];
 }
+
+/**
+ * The Secrets tab holds none of its own secrets: its empty state, or only the rows of team
+ * secrets (which every project receives) that a test running alongside has made for a moment.
+ */
+export async function expectNoOwnSecrets(page: Page) {
+  const rows = page.locator('table.secrets-table tbody tr');
+  const teamRows = rows.filter({ hasText: 'Managed in Team secrets' });
+  await expect(async () => {
+    const team = await teamRows.count();
+    const empty = await page.getByRole('heading', { name: 'No secrets yet' }).isVisible();
+    expect(team > 0 ? (await rows.count()) === team : empty).toBe(true);
+  }).toPass();
+}

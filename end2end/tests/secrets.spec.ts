@@ -3,12 +3,13 @@ import { type APIRequestContext, type Page, expect } from '@playwright/test';
 import { test } from './fixtures';
 import fs from 'node:fs';
 import {
+  expectNoOwnSecrets,
   hydrated,
   newProject,
   ownerEmail,
   ownerPassword,
-  signIn,
   signedInPages,
+  signIn,
   uniqueEmail,
   uniqueName,
 } from './helpers';
@@ -51,7 +52,7 @@ test.describe('as an admin', () => {
 
   test('adds a secret: empty state, inline errors, suggested type, show/hide, generate', async ({ page }) => {
     await newProject(page, 'Bot');
-    await expect(page.getByRole('heading', { name: 'No secrets yet' })).toBeVisible();
+    await expectNoOwnSecrets(page);
     await page.getByRole('link', { name: 'Add Secret' }).first().click();
     const dialog = page.getByRole('dialog', { name: 'Add Secret' });
     await expect(dialog).toBeVisible();
@@ -122,15 +123,7 @@ test.describe('as an admin', () => {
     await dialog.getByRole('button', { name: 'Delete' }).click();
     await expect(dialog).toBeHidden();
     await expect(page.getByRole('row').filter({ hasText: 'OLD_TOKEN' })).toHaveCount(0);
-    // The empty state, unless a team secret that a test running alongside made (every project
-    // receives it) is listed; either way no stale row of the deleted secret stays.
-    const teamRows = page.locator('table.secrets-table tbody tr').filter({ hasText: 'Managed in Team secrets' });
-    await expect(async () => {
-      const team = await teamRows.count();
-      const heading = await page.getByRole('heading', { name: 'No secrets yet' }).isVisible();
-      const rows = await page.locator('table.secrets-table tbody tr').count();
-      expect(team > 0 ? rows === team : heading).toBe(true);
-    }).toPass();
+    await expectNoOwnSecrets(page);
   });
 
   test('History lists every version without values; Roll back asks, then writes a new version', async ({ page }) => {
