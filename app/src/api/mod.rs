@@ -496,14 +496,7 @@ async fn rollback_secret(
     if body.version < 1 {
         return Err(ApiError::new(ApiCode::InvalidBody, "The version is a whole number from 1"));
     }
-    let current = state
-        .vault
-        .list_secrets(&caller.scope)
-        .await?
-        .into_iter()
-        .find(|meta| meta.key == key.as_str())
-        .ok_or_else(|| crate::not_found::NotFound::secret(&key))
-        .map_err(VaultError::from)?;
+    let current = state.vault.current(&caller.scope, &key).await?;
     let meta = state
         .vault
         .rollback(&caller.actor, &caller.scope, &key, Version(body.version), current.version)

@@ -28,6 +28,12 @@ impl Vault {
         Ok(SecretHistory { key: key.to_string(), current, versions: described(&rows) })
     }
 
+    /// The secret's metadata at its current version (one row, never a value).
+    pub async fn current(&self, scope: &Scope, key: &SecretKey) -> Result<SecretMeta> {
+        let project = self.project(scope).await?;
+        self.meta(&project, key).await
+    }
+
     /// Makes the value and description of the earlier version `to_version` current again, as a
     /// new version, if the secret is still at `expected_version`. A version from before
     /// histories keeps the current description (its own is not known).
