@@ -20,15 +20,34 @@ pub struct CurrentSecret {
     pub fingerprint: Vec<u8>,
 }
 
-/// One version of a secret a token of an environment reads, with its value's fingerprint.
+/// One version of a secret a token of an environment reads, with its value's fingerprint and
+/// the secret's current version.
 #[derive(sqlx::FromRow)]
 pub struct ReadableVersion {
     /// `project` or `team`.
     pub kind: String,
+    pub slug: String,
     pub environment: String,
     pub key: String,
     pub version: Version,
+    pub current_version: Version,
+    pub created_at: Millis,
     pub fingerprint: Vec<u8>,
+}
+
+impl ReadableVersion {
+    /// The secret at this version, if it is the current one.
+    pub fn current(&self) -> Option<CurrentSecret> {
+        (self.version == self.current_version).then(|| CurrentSecret {
+            kind: self.kind.clone(),
+            slug: self.slug.clone(),
+            environment: self.environment.clone(),
+            key: self.key.clone(),
+            version: self.version,
+            created_at: self.created_at,
+            fingerprint: self.fingerprint.clone(),
+        })
+    }
 }
 
 /// A token as the report lists it.
@@ -76,14 +95,8 @@ pub(crate) trait ExposureRows {
         until: Millis,
     ) -> impl Future<Output = RepoResult<Vec<TokenRead>>> + Send;
 
-    /// The current versions a token of the environment reads: its own secrets and the team's
+    /// Every version of the secrets a token of the environment reads: its own and the team's
     /// for every environment and for the environment's name.
-    fn current_for(
-        &mut self,
-        environment_id: EnvironmentId,
-    ) -> impl Future<Output = RepoResult<Vec<CurrentSecret>>> + Send;
-
-    /// Every version of the secrets [`ExposureRows::current_for`] names.
     fn versions_for(
         &mut self,
         environment_id: EnvironmentId,
@@ -142,24 +155,10 @@ for_both_backends! {
             .await
         }
 
-        async fn current_for(&mut self, environment_id: EnvironmentId) -> sqlx::Result<Vec<CurrentSecret>> {
-            sqlx::query_as(
-                "SELECT p.kind, p.slug, e.name AS environment, s.key, s.current_version AS version, \
-                 v.created_at, v.fingerprint FROM secrets s \
-                 JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version \
-                 JOIN projects p ON p.id = s.project_id \
-                 JOIN environments e ON e.id = s.environment_id \
-                 WHERE s.environment_id = $1 OR (p.kind = 'team' AND (e.name = '*' OR e.name = \
-                 (SELECT name FROM environments WHERE id = $1)))",
-            )
-            .bind(environment_id)
-            .fetch_all(&mut *self)
-            .await
-        }
-
         async fn versions_for(&mut self, environment_id: EnvironmentId) -> sqlx::Result<Vec<ReadableVersion>> {
             sqlx::query_as(
-                "SELECT p.kind, e.name AS environment, s.key, v.version, v.fingerprint \
+                "SELECT p.kind, p.slug, e.name AS environment, s.key, v.version, \
+                 s.current_version, v.created_at, v.fingerprint \
                  FROM secrets s JOIN secret_versions v ON v.secret_id = s.id \
                  JOIN projects p ON p.id = s.project_id \
                  JOIN environments e ON e.id = s.environment_id \

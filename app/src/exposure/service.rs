@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 
 use super::{
     CreatedToken, ExposedSecret, Exposure, ExposureReport,
-    repo::{CurrentSecret, ExposureRows},
+    repo::{CurrentSecret, ExposureRows, ReadableVersion},
 };
 use crate::{
     accounts::domain::User,
@@ -59,10 +59,10 @@ pub async fn report(
                     ),
                 }
             }
-            let current =
-                conn.current_for(token.environment_id).await.map_err(AppError::internal)?;
             let versions =
                 conn.versions_for(token.environment_id).await.map_err(AppError::internal)?;
+            let current: Vec<CurrentSecret> =
+                versions.iter().filter_map(ReadableVersion::current).collect();
             let label = format!("{}/{}", token.slug, token.name);
             for secret in current {
                 let team = (secret.kind == "team").then(|| secret.environment.clone());
